@@ -1,0 +1,3 @@
+from nitools.cli import main
+
+main()

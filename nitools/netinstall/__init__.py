@@ -1,0 +1,1 @@
+"""The netinstall protocol: codec and state machines (pure), links and the station loop."""

@@ -1,0 +1,71 @@
+"""The 20-byte netinstall frame header, encoded and decoded. Pure: no I/O.
+
+    0   6  sender MAC
+    6   6  recipient MAC (all zero in a DSCV)
+    12  2  zero
+    14  2  payload length, must equal datagram length - 20
+    16  2  seq: the sender's own frame counter
+    18  2  ack: the last seq the sender accepted from its peer
+    20  n  payload
+
+All integers little-endian (shared docs netinstall-protocol.md §2.1).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+HEADER = struct.Struct("<6s6sHHHH")
+HEADER_SIZE = HEADER.size  # 20
+MAX_CHUNK = 1452  # 1500 MTU - 20 IP - 8 UDP - 20 header: the largest unfragmented payload
+MAX_DATAGRAM = 4096  # the device reads at most this much per datagram
+ZERO_MAC = bytes(6)
+COUNTER_LIMIT = 0xFFFF  # counters are 16-bit on the wire and must not wrap
+
+
+class FrameError(ValueError):
+    """A datagram that is not a well-formed frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    src: bytes
+    dst: bytes
+    seq: int
+    ack: int
+    payload: bytes
+
+
+def encode(src: bytes, dst: bytes, seq: int, ack: int, payload: bytes = b"") -> bytes:
+    """Build one datagram. ``payload`` may be any bytes-like object."""
+    if len(src) != 6 or len(dst) != 6:
+        raise ValueError("MAC addresses are 6 bytes")
+    if not (0 <= seq <= COUNTER_LIMIT and 0 <= ack <= COUNTER_LIMIT):
+        raise ValueError(f"counter out of 16-bit range: seq={seq} ack={ack}")
+    if len(payload) > MAX_DATAGRAM - HEADER_SIZE:
+        raise ValueError(f"payload of {len(payload)} bytes does not fit one frame")
+    return HEADER.pack(src, dst, 0, len(payload), seq, ack) + payload
+
+
+def decode(datagram: bytes) -> Frame:
+    """Parse one datagram, applying the device's own length rule (§2.3)."""
+    if len(datagram) < HEADER_SIZE:
+        raise FrameError(f"datagram of {len(datagram)} bytes is shorter than a frame header")
+    src, dst, _zero, length, seq, ack = HEADER.unpack_from(datagram)
+    if length != len(datagram) - HEADER_SIZE:
+        raise FrameError(f"length field {length} does not match payload of "
+                         f"{len(datagram) - HEADER_SIZE} bytes")
+    return Frame(src, dst, seq, ack, bytes(datagram[HEADER_SIZE:]))
+
+
+def format_mac(mac: bytes) -> str:
+    return mac.hex(":")
+
+
+def parse_mac(text: str) -> bytes:
+    """Parse ``aa:bb:cc:dd:ee:ff`` (or with ``-``, or bare hex); raise ValueError."""
+    cleaned = text.strip().replace(":", "").replace("-", "").replace(".", "")
+    if len(cleaned) != 12:
+        raise ValueError(f"'{text}' is not a MAC address")
+    return bytes.fromhex(cleaned)
