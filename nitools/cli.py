@@ -1,0 +1,146 @@
+"""The ``nitools`` command line: one small function per subcommand, no logic."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import logging.config
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nitools import __version__
+from nitools.errors import NitoolsError, UsageError
+
+log = logging.getLogger("nitools")
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Expected failures become one line on stderr and an exit code, no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NitoolsError as exc:
+            click.echo(f"nitools: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("nitools: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def setup_logging(verbose: int, logging_config: str | None, handler: logging.Handler | None = None
+                  ) -> None:
+    if logging_config:
+        try:
+            logging.config.fileConfig(logging_config, disable_existing_loggers=False)
+        except Exception as exc:
+            raise UsageError(f"cannot use logging config {logging_config}: {exc}") from exc
+        return
+    level = logging.DEBUG if verbose else logging.INFO
+    handler = handler or logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nitools")
+def main() -> None:
+    """Reinstall MikroTik RouterBoards over the network (netinstall)."""
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", default="/etc/nitools.ini", show_default=True,
+              help="ini file ([nitools] or [pynetinstall] section).")
+@click.option("-i", "--interface", default="eth0", show_default=True,
+              help="Interface name, or that interface's MAC address.")
+@click.option("-1", "--one-shot", is_flag=True,
+              help="Exit after one board: 0 if it was installed, 1 if it failed.")
+@click.option("-v", "--verbose", count=True, help="More log detail (repeatable).")
+@click.option("-l", "--logging", "logging_config", type=click.Path(),
+              help="Python logging config file (logging.config.fileConfig format).")
+@click.option("--format-timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
+              help="Seconds to wait for a board to format its disk.")
+@click.option("--window", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Frames in flight per board (1 = stop-and-wait).")
+@click.option("--loopback", metavar="LOCAL:PEER",
+              help="Use UDP on 127.0.0.1 instead of an interface (tests, demos).")
+@click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
+@friendly_errors
+def flash(config_path: str, interface: str, one_shot: bool, verbose: int,
+          logging_config: str | None, format_timeout: float, window: int,
+          loopback: str | None, plain: bool) -> None:
+    """Install RouterOS on boards that net-boot on INTERFACE."""
+    from nitools.flash import run_flash
+
+    sys.exit(run_flash(config_path, interface, one_shot=one_shot, verbose=verbose,
+                       logging_config=logging_config, format_timeout=format_timeout,
+                       window=window, loopback=loopback, plain=plain))
+
+
+@main.command()
+@click.option("-i", "--interface", help="Interface to emulate boards on (needs root).")
+@click.option("--loopback", metavar="LOCAL:PEER", help="UDP on 127.0.0.1 instead.")
+@click.option("--boards", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--model", default="RB5009UG+S+", show_default=True)
+@click.option("--arch", default="arm64", show_default=True)
+@click.option("--software-id", help="Default: made up per board.")
+@click.option("--key", help="Licence key (base64) the boards hold. Default: made up.")
+@click.option("--no-key", is_flag=True, help="Boards hold no licence key.")
+@click.option("--min-os", default="7.12", show_default=True, help="Board minimum RouterOS.")
+@click.option("--image-version", default="7.16.1", show_default=True,
+              help="Boot image version (v7 announcements).")
+@click.option("--v6", is_flag=True, help="Announce like a v6 boot image (six fields).")
+@click.option("--ports", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Ethernet ports (MACs) per board; each announces.")
+@click.option("--format-time", type=float, default=0.5, show_default=True,
+              help="Seconds the format takes.")
+@click.option("--key-required", is_flag=True, help="Ignore offers without a licence key.")
+@click.option("--image-too-old", is_flag=True, help="Go silent after the format command.")
+@click.option("--drop", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
+              help="Probability of losing each frame, both directions.")
+@click.option("--duplicate", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
+              help="Probability of sending a frame twice.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write each board's received files under DIR/<mac>/.")
+@click.option("--timeout", type=float, default=600, show_default=True,
+              help="Give up after this many seconds.")
+@friendly_errors
+def emulate(interface: str | None, loopback: str | None, out_dir: Path | None, timeout: float,
+            **options: Any) -> None:
+    """Emulated RouterBoards that net-install from a flasher; prints a JSON summary."""
+    from nitools.emulator import run_emulate
+
+    sys.exit(run_emulate(interface, loopback, out_dir, timeout, **options))
+
+
+@main.command()
+@click.option("--boards", type=click.IntRange(1, 16), default=3, show_default=True)
+@click.option("--size", "size_mib", type=click.FloatRange(0.1, 64), default=4, show_default=True,
+              help="Size of each synthetic system package in MiB.")
+@click.option("--drop", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Emulated frame loss.")
+@click.option("--window", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
+@friendly_errors
+def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) -> None:
+    """Flash emulated boards with synthetic packages, over loopback (no root needed)."""
+    from nitools.demo import run_demo
+
+    sys.exit(run_demo(boards, int(size_mib * 1024 * 1024), drop, window, plain))
+
+
+def install_stop_handlers(stop: Callable[[], None]) -> None:
+    """SIGINT/SIGTERM ask the loop to stop instead of killing it mid-frame."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop())

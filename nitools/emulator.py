@@ -1,0 +1,254 @@
+"""``nitools emulate``: emulated RouterBoards on a link, with fault injection.
+
+Each board is a DeviceSession (the board's own protocol rules); this module
+only moves datagrams between them and a socket, drops or duplicates frames on
+request (seeded, so runs repeat), and writes what each board received.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+import selectors
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from nitools.netinstall.device import DeviceProfile, DeviceSession, DeviceState
+from nitools.netinstall.frame import format_mac
+from nitools.netinstall.link import local_admin_mac
+from nitools.netinstall.messages import Announcement
+
+SOFTWARE_ID_ALPHABET = "TN0BYX18S5HZ4IA67DGF3LPCJQRUK9MW2VE"  # the board's key alphabet
+_MAX_WAIT = 0.2
+
+
+class RawLink(Protocol):
+    ignored_senders: set[bytes]
+
+    def fileno(self) -> int: ...
+    def send(self, datagram: bytes) -> None: ...
+    def receive(self) -> list[tuple[bytes, int]]: ...
+
+
+@dataclass(frozen=True)
+class Faults:
+    drop: float = 0.0  # probability that a frame is lost, each direction
+    duplicate: float = 0.0  # probability that a frame the board sends goes out twice
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    model: str = "RB5009UG+S+"
+    arch: str = "arm64"
+    min_version: str = "7.12"
+    image_version: str | None = "7.16.1"  # None: a v6 boot image (six DSCV fields)
+    software_id: str | None = None  # None: made up per board
+    key: str | None = None  # None: made up per board; "" for none
+    ports: int = 1
+    format_time: float = 0.0
+    key_required: bool = False
+    image_too_old: bool = False
+
+
+def make_software_id(rng: random.Random) -> str:
+    pick = "".join(rng.choice(SOFTWARE_ID_ALPHABET) for _ in range(8))
+    return f"{pick[:4]}-{pick[4:]}"
+
+
+def make_key(rng: random.Random) -> str:
+    return base64.b64encode(rng.randbytes(64)).decode()
+
+
+def make_boards(spec: BoardSpec, count: int, seed: int = 0, now: float = 0.0,
+                source_port: int = 5000) -> list[DeviceSession]:
+    rng = random.Random(seed)
+    boards = []
+    for index in range(count):
+        announcement = Announcement(
+            spec.software_id if spec.software_id is not None else make_software_id(rng),
+            spec.key if spec.key is not None else make_key(rng),
+            spec.model, spec.arch, spec.min_version, spec.image_version)
+        profile = DeviceProfile(announcement, spec.format_time, spec.key_required,
+                                spec.image_too_old, source_port)
+        macs = [local_admin_mac(seed * 4096 + index * 16 + port + 1) for port in range(spec.ports)]
+        boards.append(DeviceSession(macs, profile, now))
+    return boards
+
+
+def safe_file_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._+-]", "_", name)[:80]
+    return cleaned if cleaned.strip(".") else "_"
+
+
+class Emulator:
+    def __init__(self, link: RawLink, boards: list[DeviceSession], faults: Faults = Faults(),
+                 extra_links: list[RawLink] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.link = link
+        self.extra_links = extra_links or []  # send-only copies (a v7 board's port 59813)
+        self.boards = boards
+        self.faults = faults
+        self.clock = clock
+        self.rng = random.Random(faults.seed)
+        self.stop_event = threading.Event()
+        self.frames_dropped = 0
+        self.frames_duplicated = 0
+        self.started = clock()
+        # A board only takes frames addressed to one of its ports (§2.3), so route by MAC.
+        self._ports: dict[bytes, tuple[DeviceSession, int]] = {}
+        for board in boards:
+            link.ignored_senders.update(board.macs)
+            for port, mac in enumerate(board.macs):
+                self._ports[mac] = (board, port)
+
+    def run(self, timeout: float | None = None) -> None:
+        """Until every board has finished, the timeout passes, or stop() is called."""
+        end = None if timeout is None else self.clock() + timeout
+        selector = selectors.DefaultSelector()
+        selector.register(self.link.fileno(), selectors.EVENT_READ)
+        try:
+            while not self.stop_event.is_set() and not self.all_finished():
+                now = self.clock()
+                if end is not None and now >= end:
+                    break
+                deadlines = [d for b in self.boards if (d := b.next_deadline()) is not None]
+                wait = min([d - now for d in deadlines] + [_MAX_WAIT])
+                selector.select(max(wait, 0.0))
+                now = self.clock()
+                for datagram, source_port in self.link.receive():
+                    if datagram[:6] in self.link.ignored_senders:
+                        continue  # our own broadcast, looped back
+                    if self._lost():
+                        continue
+                    target = self._ports.get(datagram[6:12])
+                    if target is not None:
+                        board, port = target
+                        self._send(board.receive(port, datagram, source_port, now))
+                for board in self.boards:
+                    deadline = board.next_deadline()
+                    if deadline is not None and deadline <= now:
+                        self._send(board.poll(now))
+        finally:
+            selector.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def all_finished(self) -> bool:
+        return all(board.finished for board in self.boards)
+
+    def _lost(self) -> bool:
+        if self.faults.drop and self.rng.random() < self.faults.drop:
+            self.frames_dropped += 1
+            return True
+        return False
+
+    def _send(self, sent: list[tuple[int, bytes]]) -> None:
+        for _port, datagram in sent:
+            if self._lost():
+                continue
+            copies = 1
+            if self.faults.duplicate and self.rng.random() < self.faults.duplicate:
+                copies = 2
+                self.frames_duplicated += 1
+            for _ in range(copies):
+                self.link.send(datagram)
+                for extra in self.extra_links:
+                    extra.send(datagram)
+
+    # ---------------------------------------------------------------- output
+
+    def write_files(self, out_dir: Path) -> None:
+        for board in self.boards:
+            if not board.files:
+                continue
+            folder = out_dir / format_mac(board.macs[0]).replace(":", "-")
+            folder.mkdir(parents=True, exist_ok=True)
+            for received in board.files:
+                target = folder / safe_file_name(received.name)
+                temporary = target.with_name(target.name + ".part")
+                temporary.write_bytes(received.data)
+                temporary.replace(target)
+
+    def summary(self) -> dict[str, Any]:
+        boards = []
+        for board in self.boards:
+            boards.append({
+                "macs": [format_mac(m) for m in board.macs],
+                "answered_mac": format_mac(board.mac) if board.port is not None else None,
+                "model": board.announcement.model,
+                "arch": board.announcement.arch,
+                "software_id": board.announcement.software_id,
+                "state": board.state.value,
+                "installed": board.state is DeviceState.REBOOTED,
+                "abort_reason": board.abort_reason,
+                "offers_seen": board.offers_seen,
+                "keep_config": board.keep,
+                "licence_key_installed": board.installed_key is not None,
+                "skipped_remaining_files": board.skipped_remaining_files,
+                "files": [{"name": f.name, "declared_size": f.declared_size,
+                           "received": len(f.data), "complete": f.complete,
+                           "sha256": f.sha256} for f in board.files],
+            })
+        return {
+            "boards": boards,
+            "all_installed": all(b["installed"] for b in boards),
+            "frames_dropped": self.frames_dropped,
+            "frames_duplicated": self.frames_duplicated,
+            "seconds": round(self.clock() - self.started, 3),
+        }
+
+    def summary_json(self) -> str:
+        return json.dumps(self.summary(), indent=2)
+
+
+def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | None,
+                timeout: float, **options: Any) -> int:
+    """The ``emulate`` subcommand. Returns 0 when every board was installed."""
+    from nitools.errors import UsageError
+    from nitools.netinstall.link import BroadcastLink, LoopbackLink, parse_loopback
+
+    if bool(interface) == bool(loopback):
+        raise UsageError("give either -i INTERFACE or --loopback LOCAL:PEER")
+    key = "" if options["no_key"] else options["key"]
+    spec = BoardSpec(
+        model=options["model"], arch=options["arch"], min_version=options["min_os"],
+        image_version=None if options["v6"] else options["image_version"],
+        software_id=options["software_id"], key=key, ports=options["ports"],
+        format_time=options["format_time"], key_required=options["key_required"],
+        image_too_old=options["image_too_old"])
+    extra: list[RawLink] = []
+    if loopback:
+        local, peer = parse_loopback(loopback)
+        link: Any = LoopbackLink(local, peer, local_admin_mac(0xE0))
+        source_port = peer
+    else:
+        assert interface is not None
+        link = BroadcastLink(interface)
+        source_port = 5000
+        if spec.image_version is not None:
+            extra.append(BroadcastLink(interface, port=59813))  # v7 boards copy every frame
+    boards = make_boards(spec, options["boards"], options["seed"], time.monotonic(), source_port)
+    emulator = Emulator(link, boards, Faults(options["drop"], options["duplicate"],
+                                             options["seed"]), extra)
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: emulator.stop())
+    try:
+        emulator.run(timeout)
+    finally:
+        link.close()
+        for other in extra:
+            other.close()
+    if out_dir is not None:
+        emulator.write_files(out_dir)
+    print(emulator.summary_json(), flush=True)
+    return 0 if emulator.summary()["all_installed"] else 1

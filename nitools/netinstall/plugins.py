@@ -1,0 +1,133 @@
+"""Choosing files per board: the ini file, the default plugin, custom plugins.
+
+Drop-in compatible with pyNetinstall: the ini section ``[pynetinstall]`` (or
+``[nitools]``) with ``firmware=``, optional ``config=``, ``additional_packages=``
+(one per indented line) and ``plugin=module:Class``. A plugin has an optional
+``__init__(config)`` and ``get_files(info)`` returning
+``(firmware, *additional_packages, config)``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib
+import inspect
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from nitools.errors import ConfigError, PluginError
+from nitools.netinstall.board import DeviceInfo
+from nitools.netinstall.payload import is_url
+
+SECTIONS = ("nitools", "pynetinstall")
+# pyNetinstall's bundled plugin names map to our default plugin.
+_DEFAULT_PLUGIN_ALIASES = {"pynetinstall.plugins.simple:Plugin", "nitools:DefaultPlugin"}
+
+
+class IniConfig(configparser.ConfigParser):
+    """A ConfigParser that remembers which file it came from."""
+
+    def __init__(self, path: str = "") -> None:
+        super().__init__(interpolation=None)
+        self.path = os.path.abspath(path) if path else ""
+
+
+def load_config(path: str) -> IniConfig:
+    config = IniConfig(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config.read_file(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found: pass -c PATH to your ini file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ConfigError(f"config file {path} is not a valid ini file: {first_line}") from exc
+    return config
+
+
+def settings(config: configparser.ConfigParser) -> configparser.SectionProxy:
+    for name in SECTIONS:
+        if config.has_section(name):
+            return config[name]
+    source = getattr(config, "path", "") or "the config file"
+    raise ConfigError(f"{source} has no [nitools] or [pynetinstall] section: add one")
+
+
+class DefaultPlugin:
+    """Serves the same files to every board, as named in the ini section."""
+
+    def __init__(self, config: configparser.ConfigParser) -> None:
+        section = settings(config)
+        self.base_dir = os.path.dirname(getattr(config, "path", ""))
+        self.firmware = section.get("firmware", "").strip()
+        if not self.firmware:
+            raise ConfigError(f"[{section.name}] has no firmware= line: name the system package")
+        self.additional = [line.strip() for line in
+                           section.get("additional_packages", "").splitlines() if line.strip()]
+        config_value = section.get("config")
+        self.config = config_value.strip() if config_value is not None else None
+
+    def _locate(self, value: str) -> str:
+        # Relative paths: as the working directory sees them (pyNetinstall), else next to the ini.
+        if is_url(value) or os.path.isabs(value) or os.path.exists(value) or not self.base_dir:
+            return value
+        beside = os.path.join(self.base_dir, value)
+        return beside if os.path.exists(beside) else value
+
+    def get_files(self, info: DeviceInfo) -> tuple[Any, ...]:
+        config = self._locate(self.config) if self.config else None
+        return (self._locate(self.firmware), *map(self._locate, self.additional), config)
+
+
+def load_plugin(config: configparser.ConfigParser) -> Any:
+    spec = settings(config).get("plugin", "").strip()
+    if not spec or spec in _DEFAULT_PLUGIN_ALIASES:
+        return DefaultPlugin(config)
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise ConfigError(f"plugin={spec} is not of the form module:Class")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise PluginError(f"cannot import plugin module '{module_name}': {exc} "
+                          "(is it on PYTHONPATH or in the working directory?)") from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise PluginError(f"plugin module '{module_name}' has no class '{class_name}'")
+    try:
+        takes_config = len(inspect.signature(cls).parameters) >= 1
+    except (TypeError, ValueError):
+        takes_config = True
+    try:
+        plugin = cls(config) if takes_config else cls()
+    except Exception as exc:
+        raise PluginError(f"plugin {spec} failed to start: {type(exc).__name__}: {exc}") from exc
+    if not callable(getattr(plugin, "get_files", None)):
+        raise PluginError(f"plugin {spec} has no get_files(info) method")
+    return plugin
+
+
+@dataclass(frozen=True)
+class FileChoice:
+    firmware: Any
+    additional: tuple[Any, ...]
+    config: Any  # None: the board applies RouterOS's default configuration
+
+
+def choose_files(plugin: Any, info: DeviceInfo) -> FileChoice:
+    """Call ``get_files`` and read its answer the way pyNetinstall does."""
+    try:
+        result = plugin.get_files(info)
+    except Exception as exc:
+        raise PluginError(f"plugin failed for board {info.mac_text}: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, (tuple, list)):
+        return FileChoice(result, (), None)
+    if not result:
+        raise PluginError(f"plugin returned nothing for board {info.mac_text}")
+    if len(result) == 1:
+        return FileChoice(result[0], (), None)
+    return FileChoice(result[0], tuple(result[1:-1]), result[-1])
