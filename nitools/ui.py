@@ -34,7 +34,9 @@ class LogReporter:
         text = f"{_label(board)}: {kind}" + (f": {detail}" if detail else "")
         if kind == "done" and board.session is not None:
             seconds = (board.finished_at or board.found_at) - board.found_at
-            text += f" ({board.session.total_bytes} bytes, {seconds:.1f} s since found)"
+            rate = board.upload_rate
+            text += f" ({board.session.total_bytes} bytes, {seconds:.1f} s since found"
+            text += f", upload {rate / 1e6:.1f} MB/s)" if rate else ")"
         log.log(_LEVELS.get(kind, logging.INFO), text)
         if kind in ("done", "failed"):
             self._steps.pop(board.mac, None)

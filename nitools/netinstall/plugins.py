@@ -13,6 +13,7 @@ import configparser
 import importlib
 import inspect
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,8 @@ def load_plugin(config: configparser.ConfigParser) -> Any:
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
         raise ConfigError(f"plugin={spec} is not of the form module:Class")
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())  # pyNetinstall finds plugins in the working directory
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:

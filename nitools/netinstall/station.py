@@ -55,6 +55,17 @@ class Board:
     outcome: str = "preparing"  # preparing, installing, done, failed
     reason: str = ""
     finished_at: float | None = None
+    upload_started_at: float | None = None
+    upload_finished_at: float | None = None
+
+    @property
+    def upload_rate(self) -> float | None:
+        """File bytes per second between the end of the format and the last file."""
+        if self.session is None or self.upload_started_at is None \
+                or self.upload_finished_at is None:
+            return None
+        seconds = self.upload_finished_at - self.upload_started_at
+        return self.session.total_bytes / seconds if seconds > 0 else None
 
     @property
     def mac(self) -> bytes:
@@ -222,6 +233,10 @@ class Station:
         session = board.session
         assert session is not None
         for event in session.take_events():
+            if event.kind == "uploading":
+                board.upload_started_at = now
+            elif event.kind == "installed":
+                board.upload_finished_at = now
             self._report(board, event)
         if session.phase is Phase.DONE:
             self._finish(board, "done", "installed", now)

@@ -26,7 +26,7 @@ def offer(key=KEY, keep=False):
 
 
 def accepted(dev, t=0.0):
-    (port, yack), = dev.receive(0, to_board(1, 0, offer()), 5000, t)
+    (_port, yack), = dev.receive(0, to_board(1, 0, offer()), 5000, t)
     assert decode(yack).payload == b"YACK\n"
     return dev
 

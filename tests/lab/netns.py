@@ -1,0 +1,85 @@
+"""Two network namespaces joined by a veth pair, both ends created inside them.
+
+Never touches the host namespace: the pair is created with ``ip -n A link add ...
+peer ... netns B``, and everything is torn down by name and PID, also on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FLASHER_IF = "fl0"
+BOARD_IF = "bd0"
+
+
+class NamespacesUnavailable(Exception):
+    pass
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=10)
+
+
+@dataclass
+class NetnsPair:
+    flasher_ns: str
+    board_ns: str
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @classmethod
+    def create(cls) -> NetnsPair:
+        if os.geteuid() != 0:
+            raise NamespacesUnavailable("lab tests need root to create network namespaces")
+        if shutil.which("ip") is None:
+            raise NamespacesUnavailable("the 'ip' command (iproute2) is not installed")
+        tag = secrets.token_hex(3)
+        pair = cls(f"nitools-fl-{tag}", f"nitools-bd-{tag}")
+        try:
+            _ip("netns", "add", pair.flasher_ns)
+            _ip("netns", "add", pair.board_ns)
+            _ip("-n", pair.flasher_ns, "link", "add", FLASHER_IF, "type", "veth",
+                "peer", "name", BOARD_IF, "netns", pair.board_ns)
+            for ns, iface in ((pair.flasher_ns, FLASHER_IF), (pair.board_ns, BOARD_IF)):
+                _ip("-n", ns, "link", "set", "lo", "up")
+                _ip("-n", ns, "link", "set", iface, "up")
+        except (subprocess.CalledProcessError, OSError) as exc:
+            pair.destroy()
+            detail = getattr(exc, "stderr", "") or str(exc)
+            raise NamespacesUnavailable(f"cannot create network namespaces: {detail.strip()}"
+                                        ) from exc
+        return pair
+
+    def mac(self, ns: str, iface: str) -> str:
+        out = subprocess.run(["ip", "-n", ns, "-o", "link", "show", iface], check=True,
+                             capture_output=True, text=True).stdout
+        return out.split("link/ether ")[1].split()[0]
+
+    def start(self, ns: str, *args: str, stdout=subprocess.PIPE) -> subprocess.Popen:
+        """Run ``python -m nitools ARGS`` inside namespace ``ns``."""
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "nitools", *args],
+            stdout=stdout, stderr=subprocess.PIPE, text=True, env=env)
+        self.processes.append(process)
+        return process
+
+    def destroy(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+        for ns in (self.flasher_ns, self.board_ns):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10,
+                           check=False)

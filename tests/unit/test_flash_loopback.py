@@ -1,0 +1,208 @@
+"""`nitools flash` as a real process against emulated boards over 127.0.0.1 UDP."""
+
+import hashlib
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from nitools.emulator import BoardSpec, Faults
+from nitools.synthetic import build_npk
+from tests.helpers import http_server, loopback_boards, run_cli
+
+SCRIPT = b"/system identity set name=loopback\n"
+
+
+@pytest.fixture
+def packages(tmp_path: Path) -> Path:
+    (tmp_path / "routeros-7.16.1-arm64.npk").write_bytes(
+        build_npk("system", "7.16.1", "arm64", size=600_000, seed=1))
+    (tmp_path / "container-7.16.1-arm64.npk").write_bytes(
+        build_npk("container", "7.16.1", "arm64", size=40_000, seed=2,
+                  requires=("system", "7.16.1")))
+    (tmp_path / "first-boot.rsc").write_bytes(SCRIPT)
+    return tmp_path
+
+
+def write_ini(folder: Path, body: str, name: str = "station.ini") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def files_of(board: dict) -> dict[str, str]:
+    return {f["name"]: f["sha256"] for f in board["files"]}
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_one_shot_flash_delivers_identical_files_and_exits_0(packages):
+    ini = write_ini(packages, f"""
+        [nitools]
+        firmware={packages}/routeros-7.16.1-arm64.npk
+        config={packages}/first-boot.rsc
+        additional_packages=
+            {packages}/container-7.16.1-arm64.npk
+        """)
+    with loopback_boards() as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg)
+        boards.thread.join(10)
+        summary = boards.emulator.summary()
+    assert result.returncode == 0, result.stderr
+    (board,) = summary["boards"]
+    assert board["installed"]
+    assert files_of(board) == {
+        "routeros-7.16.1-arm64.npk": sha(packages / "routeros-7.16.1-arm64.npk"),
+        "container-7.16.1-arm64.npk": sha(packages / "container-7.16.1-arm64.npk"),
+        "autorun.scr": sha(packages / "first-boot.rsc"),
+    }
+    assert "installed" in result.stderr and "uploading 50%" in result.stderr
+
+
+def test_licence_key_never_appears_in_the_log(packages):
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
+    spec = BoardSpec(key="U2VjcmV0S2V5U2VjcmV0S2V5U2VjcmV0S2V5", key_required=True)
+    with loopback_boards(spec) as boards:
+        result = run_cli("flash", "-1", "--plain", "-vv", "-c", str(ini), "--loopback",
+                         boards.loopback_arg)
+    assert result.returncode == 0, result.stderr
+    assert "U2VjcmV0S2V5" not in result.stderr + result.stdout
+
+
+def test_pynetinstall_ini_and_plugin_module_work_unchanged(packages):
+    # A plugin written the way pyNetinstall documents it: module:Class, __init__(config),
+    # get_files(info) -> (firmware, config), info attributes, file objects.
+    (packages / "chooser.py").write_text(textwrap.dedent("""
+        import os
+
+        class Chooser:
+            def __init__(self, config):
+                self.folder = config["pynetinstall"]["folder"]
+
+            def get_files(self, info):
+                assert isinstance(info.mac, bytes) and len(info.mac) == 6
+                assert info.model == "RB4011iGS+" and info.min_os == "6.45.9"
+                assert info.lic_id and info.lic_key is not None
+                firmware = open(os.path.join(self.folder, f"routeros-7.16.1-{info.arch}.npk"),
+                                "rb")
+                return firmware, os.path.join(self.folder, "first-boot.rsc")
+        """))
+    ini = write_ini(packages, f"""
+        [pynetinstall]
+        plugin=chooser:Chooser
+        folder={packages}
+        """, name="pynetinstall.ini")
+    (packages / "routeros-7.16.1-arm.npk").write_bytes(
+        build_npk("system", "7.16.1", "arm", size=100_000, seed=5))
+    spec = BoardSpec(model="RB4011iGS+", arch="arm", min_version="6.45.9")
+    with loopback_boards(spec) as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg, cwd=packages)
+        summary = boards.emulator.summary()
+    assert result.returncode == 0, result.stderr
+    assert files_of(summary["boards"][0]) == {
+        "routeros-7.16.1-arm.npk": sha(packages / "routeros-7.16.1-arm.npk"),
+        "autorun.scr": sha(packages / "first-boot.rsc"),
+    }
+
+
+def test_firmware_and_config_from_a_real_http_server(packages):
+    with http_server(packages) as base:
+        ini = write_ini(packages, f"""
+            [pynetinstall]
+            firmware={base}/routeros-7.16.1-arm64.npk
+            config={base}/first-boot.rsc
+            """)
+        with loopback_boards() as boards:
+            result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                             boards.loopback_arg)
+            summary = boards.emulator.summary()
+    assert result.returncode == 0, result.stderr
+    assert files_of(summary["boards"][0]) == {
+        "routeros-7.16.1-arm64.npk": sha(packages / "routeros-7.16.1-arm64.npk"),
+        "autorun.scr": sha(packages / "first-boot.rsc"),
+    }
+
+
+@pytest.mark.parametrize(("firmware", "config", "message"), [
+    ("{base}/missing.npk", "{base}/first-boot.rsc", "HTTP 404"),
+    ("{base}/routeros-7.16.1-arm64.npk", "{base}/missing.rsc", "HTTP 404"),
+    ("{base}/cut/routeros-7.16.1-arm64.npk", "{base}/first-boot.rsc", "download of"),
+    ("{base}/first-boot.rsc", "", "not a RouterOS package"),
+])
+def test_failed_download_or_wrong_file_leaves_the_board_untouched(packages, firmware, config,
+                                                                   message):
+    with http_server(packages) as base:
+        lines = ["[pynetinstall]", f"firmware={firmware.format(base=base)}"]
+        if config:
+            lines.append(f"config={config.format(base=base)}")
+        ini = write_ini(packages, "\n".join(lines) + "\n")
+        with loopback_boards() as boards:
+            result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                             boards.loopback_arg)
+            summary = boards.emulator.summary()
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    (board,) = summary["boards"]
+    assert board["offers_seen"] == 0 and board["state"] == "discovering"
+
+
+def test_wrong_architecture_is_refused_before_the_offer(packages):
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
+    with loopback_boards(BoardSpec(arch="mipsbe", model="RB2011")) as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg)
+        summary = boards.emulator.summary()
+    assert result.returncode == 1
+    assert "package is for arm64, the board is mipsbe" in result.stderr
+    assert summary["boards"][0]["offers_seen"] == 0
+
+
+def test_package_below_the_board_minimum_is_refused(packages):
+    (packages / "old.npk").write_bytes(build_npk("system", "7.10", "arm64", seed=9))
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/old.npk\n")
+    with loopback_boards(BoardSpec(min_version="7.12")) as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg)
+    assert result.returncode == 1
+    assert "older than the board's minimum 7.12" in result.stderr
+
+
+def test_one_shot_with_loss_and_duplication(packages):
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
+    with loopback_boards(faults=Faults(drop=0.05, duplicate=0.05, seed=11)) as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg)
+        summary = boards.emulator.summary()
+    assert result.returncode == 0, result.stderr
+    assert summary["frames_dropped"] > 0
+    assert files_of(summary["boards"][0]) == {
+        "routeros-7.16.1-arm64.npk": sha(packages / "routeros-7.16.1-arm64.npk")}
+
+
+def test_no_config_line_means_default_configuration_no_script(packages):
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
+    with loopback_boards() as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg)
+        summary = boards.emulator.summary()
+    assert result.returncode == 0
+    assert [f["name"] for f in summary["boards"][0]["files"]] == ["routeros-7.16.1-arm64.npk"]
+    assert "configuration: default" in result.stderr
+
+
+def test_single_newline_config_means_no_configuration(packages):
+    (packages / "none.rsc").write_bytes(b"\n")
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n"
+                              f"config={packages}/none.rsc\n")
+    with loopback_boards() as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg)
+        summary = boards.emulator.summary()
+    assert result.returncode == 0
+    assert summary["boards"][0]["files"][-1]["name"] == "autorun.scr"
+    assert summary["boards"][0]["files"][-1]["received"] == 1
