@@ -45,8 +45,12 @@ def setup_logging(verbose: int, logging_config: str | None, handler: logging.Han
             raise UsageError(f"cannot use logging config {logging_config}: {exc}") from exc
         return
     level = logging.DEBUG if verbose else logging.INFO
-    handler = handler or logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    if handler is None:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                               "%H:%M:%S"))
+    else:  # a rich handler shows time and level itself
+        handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -83,14 +83,15 @@ class RichReporter(LogReporter):
             task = self.progress.add_task("", total=None, label=_label(board), phase=kind)
             self._tasks[board.mac] = task
         total = board.plan.total_bytes if board.plan else None
-        self.progress.update(task, phase=kind, total=total)
+        phase = "uploading" if kind == "file" else kind
+        self.progress.update(task, phase=phase, total=total)
         if kind in ("done", "failed"):
             if board.session is not None and kind == "done":
                 self.progress.update(task, completed=board.session.total_bytes)
             self._tasks.pop(board.mac, None)
 
     def tick(self, boards: list[Board]) -> None:
-        super().tick(boards)
+        # The bars show upload progress; the 10 % log lines are for non-terminals.
         now = time.monotonic()
         if now - self._last_refresh < 0.1:
             return

@@ -206,3 +206,60 @@ def test_single_newline_config_means_no_configuration(packages):
     assert result.returncode == 0
     assert summary["boards"][0]["files"][-1]["name"] == "autorun.scr"
     assert summary["boards"][0]["files"][-1]["received"] == 1
+
+
+def test_plugin_exception_in_get_files_is_one_log_line_and_board_untouched(packages):
+    (packages / "faulty.py").write_text(textwrap.dedent("""
+        class Plugin:
+            def get_files(self, info):
+                raise KeyError("no row for this MAC in the inventory")
+        """))
+    ini = write_ini(packages, "[pynetinstall]\nplugin=faulty:Plugin\n")
+    with loopback_boards() as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg, cwd=packages)
+        summary = boards.emulator.summary()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert any("no row for this MAC in the inventory" in line for line in errors)
+    assert summary["boards"][0]["offers_seen"] == 0
+
+
+def test_plugin_returning_no_firmware_skips_the_board(packages):
+    (packages / "skipper.py").write_text(
+        "class Plugin:\n    def get_files(self, info):\n        return None, None\n")
+    ini = write_ini(packages, "[pynetinstall]\nplugin=skipper:Plugin\n")
+    with loopback_boards() as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg, cwd=packages)
+    assert result.returncode == 1
+    assert "chose no firmware" in result.stderr
+
+
+def test_logging_config_file_is_used(packages):
+    log_file = packages / "flash.log"
+    (packages / "logging.ini").write_text(textwrap.dedent(f"""
+        [loggers]
+        keys=root
+        [handlers]
+        keys=file
+        [formatters]
+        keys=plain
+        [logger_root]
+        level=INFO
+        handlers=file
+        [handler_file]
+        class=FileHandler
+        args=('{log_file}',)
+        formatter=plain
+        [formatter_plain]
+        format=%(levelname)s %(message)s
+        """))
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
+    with loopback_boards() as boards:
+        result = run_cli("flash", "-1", "-c", str(ini), "-l", str(packages / "logging.ini"),
+                         "--loopback", boards.loopback_arg)
+    assert result.returncode == 0, result.stderr
+    text = log_file.read_text()
+    assert "INFO" in text and "done: installed" in text
