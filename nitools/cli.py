@@ -144,6 +144,38 @@ def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) ->
     sys.exit(run_demo(boards, int(size_mib * 1024 * 1024), drop, window, plain))
 
 
+@main.command()
+@click.option("--arch", help="The board's architecture (as it announces it, e.g. arm64).")
+@click.option("--min-os", help="The board's minimum RouterOS version.")
+@click.option("--config", "config_script", type=click.Path(exists=True, dir_okay=False),
+              help="First-boot script (.rsc) to lint with the packages.")
+@click.option("--mode-script", type=click.Path(exists=True, dir_okay=False),
+              help="Mode script (RouterOS 7.22+) to lint with the packages.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.argument("packages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@friendly_errors
+def validate(packages: tuple[str, ...], arch: str | None, min_os: str | None,
+             config_script: str | None, mode_script: str | None, as_json: bool) -> None:
+    """Check packages (system package first) and scripts before flashing.
+
+    Exit 0 without errors, 1 with errors, 2 for usage errors.
+    """
+    from nitools.validate_command import run_validate
+
+    sys.exit(run_validate(list(packages), arch, min_os, config_script, mode_script, as_json))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@friendly_errors
+def info(files: tuple[str, ...], as_json: bool) -> None:
+    """Show what RouterOS packages (.npk) say about themselves."""
+    from nitools.validate_command import run_info
+
+    sys.exit(run_info(list(files), as_json))
+
+
 def install_stop_handlers(stop: Callable[[], None]) -> None:
     """SIGINT/SIGTERM ask the loop to stop instead of killing it mid-frame."""
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -48,11 +48,15 @@ def build_npk(
     signature_length: int = 132,
     build_time: int = 1_700_000_000,
     seed: int = 0,
+    extra_parts: tuple[tuple[int, bytes], ...] = (),
 ) -> bytes:
     """A package of about ``size`` bytes (at least one 4 KiB block of payload).
 
     ``requires=("system", "7.16.1")`` writes a dependency record, as extra
     packages have. Without it the dependency part is the empty format 0.
+    ``extra_parts`` are (type, payload) parts placed before the padding, e.g.
+    part types a reader does not know. ``signature_length=0`` leaves out the
+    signature part.
     """
     encoded_version = encode_version(parse_version(version))
     identity = name.encode()[:16].ljust(16, b"\0") + encoded_version
@@ -75,6 +79,7 @@ def build_npk(
         _part(PART_DIGEST_TEXT, hashlib.sha1(f"{name}{version}{seed}".encode()).hexdigest()
               .encode()),
         _part(PART_DEPENDENCIES, dependencies),
+        *(_part(part_type, payload) for part_type, payload in extra_parts),
     ]
     # Pad so that the image payload starts on a 4096-byte boundary, as real packages do.
     offset = 8 + sum(len(p) for p in parts) + 2 * PART_HEADER.size
@@ -83,14 +88,14 @@ def build_npk(
     image = b"hsqs" + random.Random(seed).randbytes(blocks * 4096 - 4)
     parts.append(_part(PART_SQUASHFS, image))
 
-    digest = hashlib.sha1()
-    for part in parts:
-        if struct.unpack_from("<H", part)[0] != PART_EMPTY_MARKER:
-            digest.update(part)
-    signature_header = PART_HEADER.pack(PART_SIGNATURE, signature_length)
-    digest.update(signature_header)
-    signature = digest.digest().ljust(signature_length, b"\0")
-    parts.append(signature_header + signature)
+    if signature_length:
+        digest = hashlib.sha1()
+        for part in parts:
+            if struct.unpack_from("<H", part)[0] != PART_EMPTY_MARKER:
+                digest.update(part)
+        signature_header = PART_HEADER.pack(PART_SIGNATURE, signature_length)
+        digest.update(signature_header)
+        parts.append(signature_header + digest.digest().ljust(signature_length, b"\0"))
     parts.append(_part(PART_ARCH, b"I"))
 
     body = b"".join(parts)

@@ -1,7 +1,7 @@
-"""Rules that decide whether a set of packages may be installed on a board.
+"""Rules that decide whether packages and scripts may be installed on a board.
 
-``flash`` runs them before every offer: a board is never formatted for a
-package that does not fit it. (``nitools validate`` will share these rules.)
+``nitools validate`` prints them; ``nitools flash`` runs the same rules before
+every offer, so a board is never formatted for files that do not fit it.
 """
 
 from __future__ import annotations
@@ -9,53 +9,102 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nitools.archs import package_fits_board
+from nitools.archs import arch_for_package, package_fits_board
+from nitools.findings import ERROR, INFO, WARNING, Finding, errors
 from nitools.netinstall.board import DeviceInfo
 from nitools.netinstall.frame import COUNTER_LIMIT
+from nitools.netinstall.messages import MAX_FILE_NAME
 from nitools.npk import Package
-from nitools.version import try_parse_version
+from nitools.rsc import ScriptContext, lint_script
+from nitools.version import parse_version, try_parse_version
 
-ERROR, WARNING, INFO = "error", "warning", "info"
+__all__ = ["ERROR", "INFO", "WARNING", "Finding", "ScriptCheck", "check_install", "errors"]
+
+MODE_SCRIPT_SINCE = parse_version("7.22")
+WIRELESS_SPLIT = parse_version("7.13")  # wireless became its own package
+_CONFLICTS = (("wireless", "wifi-qcom"), ("wireless", "wifi-qcom-ac"),
+              ("wifi-qcom", "wifi-qcom-ac"))
 
 
 @dataclass(frozen=True)
-class Finding:
-    level: str
-    message: str
-    subject: str = ""
+class ScriptCheck:
+    """A script to lint along with the packages: the configure script or the mode script."""
 
-    def __str__(self) -> str:
-        return f"{self.subject}: {self.message}" if self.subject else self.message
+    name: str
+    data: bytes
+    mode_script: bool = False
 
 
 def check_install(packages: Sequence[tuple[str, Package]], board: DeviceInfo | None = None,
-                  frames: int | None = None) -> list[Finding]:
+                  frames: int | None = None, scripts: Sequence[ScriptCheck] = ()
+                  ) -> list[Finding]:
     """``packages`` are (file name, package) in the order they will be sent."""
-    findings: list[Finding] = []
     if not packages:
-        return [Finding(ERROR, "no packages: give the system package (routeros-*.npk)")]
+        return [Finding(ERROR, "no packages: give the system package (routeros-*.npk) first")]
     first_name, system = packages[0]
-    if not system.is_system:
-        findings.append(Finding(ERROR, f"the first package is '{system.name}', not the system "
-                                "package: list routeros-*.npk first", first_name))
-
-    seen: set[str] = set()
-    for name, package in packages:
-        if package.name in seen:
-            findings.append(Finding(ERROR, f"package '{package.name}' is given twice", name))
-        seen.add(package.name)
-        if package.arch != system.arch:
-            findings.append(Finding(ERROR, f"architecture {package.arch} differs from the "
-                                    f"system package's {system.arch}", name))
-        if package is not system and package.version != system.version:
-            findings.append(Finding(ERROR, f"version {package.version} differs from the system "
-                                    f"package's {system.version}: use the same release", name))
-
+    findings = _package_rules(packages)
     if board is not None:
         findings += _board_rules(first_name, system, board)
     if frames is not None and frames > COUNTER_LIMIT:
         findings.append(Finding(ERROR, f"{frames} frames exceed the protocol's limit of "
                                 f"{COUNTER_LIMIT} per install: send fewer or smaller files"))
+    context = ScriptContext(frozenset(p.name for _, p in packages), True, system.version)
+    for script in scripts:
+        if script.mode_script and system.version < MODE_SCRIPT_SINCE:
+            findings.append(Finding(ERROR, f"a mode script needs RouterOS {MODE_SCRIPT_SINCE} "
+                                    f"or newer, installing {system.version}", script.name))
+        script_context = ScriptContext(context.packages, True, system.version, script.mode_script)
+        findings += lint_script(script.data, script.name, script_context)
+    return findings
+
+
+def _package_rules(packages: Sequence[tuple[str, Package]]) -> list[Finding]:
+    first_name, system = packages[0]
+    findings: list[Finding] = []
+    if not system.is_system:
+        findings.append(Finding(ERROR, f"the first package is '{system.name}', not the system "
+                                "package: list routeros-*.npk first", first_name))
+    seen: dict[str, str] = {}
+    for name, package in packages:
+        if len(name) > MAX_FILE_NAME:
+            findings.append(Finding(ERROR, f"file name is {len(name)} characters, the board "
+                                    f"keeps {MAX_FILE_NAME}: rename the file", name))
+        if package.name in seen:
+            findings.append(Finding(ERROR, f"package '{package.name}' is given twice (also as "
+                                    f"{seen[package.name]}): give it once", name))
+        seen.setdefault(package.name, name)
+        if package.digest_ok is None:
+            findings.append(Finding(WARNING, "package has no signature digest: it is not an "
+                                    "original MikroTik package", name))
+        if package is system:
+            continue
+        if package.is_system:
+            findings.append(Finding(ERROR, "a second system package: give only one", name))
+        if package.arch != system.arch:
+            findings.append(Finding(ERROR, f"architecture {package.arch} differs from the "
+                                    f"system package's {system.arch}", name))
+        if package.version != system.version:
+            findings.append(Finding(ERROR, f"version {package.version} differs from the system "
+                                    f"package's {system.version}: use the same release", name))
+        for dependency in package.dependencies:
+            if dependency.name == "system" and not (
+                    dependency.min_version <= system.version <= dependency.max_version):
+                findings.append(Finding(ERROR, f"needs system {dependency.min_version}"
+                                        + ("" if dependency.min_version == dependency.max_version
+                                           else f" to {dependency.max_version}")
+                                        + f", the system package is {system.version}", name))
+        if package.channel and system.channel and package.channel != system.channel:
+            findings.append(Finding(WARNING, f"channel {package.channel} differs from the "
+                                    f"system package's {system.channel}", name))
+        if package.build_time != system.build_time:
+            findings.append(Finding(INFO, "built at a different time than the system package",
+                                    name))
+    if arch_for_package(system.arch) is None:
+        findings.append(Finding(WARNING, f"unknown architecture '{system.arch}'", first_name))
+    names = set(seen)
+    for a, b in _CONFLICTS:
+        if a in names and b in names and (a != "wireless" or system.version >= WIRELESS_SPLIT):
+            findings.append(Finding(ERROR, f"packages {a} and {b} conflict: install only one"))
     return findings
 
 
@@ -69,6 +118,9 @@ def _board_rules(name: str, system: Package, board: DeviceInfo) -> list[Finding]
         findings.append(Finding(WARNING, f"cannot tell whether a {system.arch} package fits a "
                                 f"board announcing '{board.arch}'", name))
     minimum = try_parse_version(board.min_os)
+    if board.min_os and minimum is None:
+        findings.append(Finding(WARNING, f"cannot read the board's minimum version "
+                                f"'{board.min_os}'"))
     if minimum is not None and system.version < minimum:
         findings.append(Finding(ERROR, f"RouterOS {system.version} is older than the board's "
                                 f"minimum {minimum}: use {minimum} or newer", name))
@@ -79,5 +131,10 @@ def _board_rules(name: str, system: Package, board: DeviceInfo) -> list[Finding]
     return findings
 
 
-def errors(findings: Sequence[Finding]) -> list[Finding]:
-    return [f for f in findings if f.level == ERROR]
+def board_for(arch: str | None, min_os: str | None) -> DeviceInfo | None:
+    """A stand-in board for ``nitools validate --arch/--min-os``."""
+    if not arch and not min_os:
+        return None
+    if min_os:
+        parse_version(min_os)  # a usage error if it is not a version
+    return DeviceInfo(bytes(6), "", arch or "", min_os or "", "", "")

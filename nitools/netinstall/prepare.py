@@ -16,7 +16,7 @@ from nitools.netinstall.payload import Resolved, describe, resolve
 from nitools.netinstall.plugins import choose_files
 from nitools.netinstall.server import InstallFile, frame_count
 from nitools.npk import Package, read_package
-from nitools.validate import Finding, check_install, errors
+from nitools.validate import Finding, ScriptCheck, check_install, errors
 
 CONFIG_SCRIPT_NAME = "autorun.scr"  # RouterOS runs it on first boot (§3.9)
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.(npk|dpk)$")
@@ -68,6 +68,7 @@ def prepare_install(plugin: Any, info: DeviceInfo) -> InstallPlan:
         packages.append(package)
         sources.append(origin)
 
+    scripts = []
     if choice.config is None:
         config_mode = "default"
     else:
@@ -75,6 +76,7 @@ def prepare_install(plugin: Any, info: DeviceInfo) -> InstallPlan:
         config_mode = "script" if script.data else "empty"
         files.append(InstallFile(CONFIG_SCRIPT_NAME, script.data))
         sources.append(describe(choice.config))
+        scripts.append(ScriptCheck(script.name or CONFIG_SCRIPT_NAME, script.data))
 
     names = [f.name for f in files]
     duplicates = {n for n in names if names.count(n) > 1}
@@ -82,7 +84,7 @@ def prepare_install(plugin: Any, info: DeviceInfo) -> InstallPlan:
         raise PackageError(f"two files would be sent as {sorted(duplicates)[0]}: rename one")
     package_names = names[:len(packages)]  # packages come first, the script last
     findings = check_install(list(zip(package_names, packages, strict=True)), info,
-                             frame_count(files))
+                             frame_count(files), scripts)
     problems = errors(findings)
     if problems:
         raise PackageError(f"board {info.mac_text} left untouched: {problems[0]}")

@@ -72,7 +72,11 @@ class Event:
 
 def frame_count(files: Sequence[InstallFile], chunk_size: int = MAX_CHUNK) -> int:
     """Server frames one session needs: OFFR, format, start, files, end, TERM."""
-    per_file = sum(2 + -(-len(f.data) // chunk_size) for f in files)
+    return frame_count_for_sizes([len(f.data) for f in files], chunk_size)
+
+
+def frame_count_for_sizes(sizes: Sequence[int], chunk_size: int = MAX_CHUNK) -> int:
+    per_file = sum(2 + -(-size // chunk_size) for size in sizes)  # header, chunks, end of file
     return 3 + per_file + 2
 
 

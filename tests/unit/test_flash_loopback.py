@@ -263,3 +263,16 @@ def test_logging_config_file_is_used(packages):
     assert result.returncode == 0, result.stderr
     text = log_file.read_text()
     assert "INFO" in text and "done: installed" in text
+
+
+def test_backup_given_as_config_is_refused_before_the_offer(packages):
+    (packages / "router.backup.rsc").write_bytes(b"\x88\xac\xa1\xb1" + bytes(500))
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n"
+                              f"config={packages}/router.backup.rsc\n")
+    with loopback_boards() as boards:
+        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
+                         boards.loopback_arg)
+        summary = boards.emulator.summary()
+    assert result.returncode == 1
+    assert "binary RouterOS backup" in result.stderr
+    assert summary["boards"][0]["offers_seen"] == 0

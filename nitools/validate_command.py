@@ -1,0 +1,127 @@
+"""``nitools validate`` and ``nitools info``: read packages and scripts, print findings."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from nitools.errors import NitoolsError, PackageError, UsageError
+from nitools.findings import ERROR, WARNING, Finding
+from nitools.netinstall.prepare import CONFIG_SCRIPT_NAME
+from nitools.netinstall.server import frame_count_for_sizes
+from nitools.npk import Package, read_package
+from nitools.rsc import ScriptContext, lint_script
+from nitools.validate import ScriptCheck, board_for, check_install
+
+MODE_SCRIPT_NAME = "mode.scr"
+_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def package_record(path: str, package: Package) -> dict[str, Any]:
+    built = datetime.fromtimestamp(package.build_time, timezone.utc)
+    return {
+        "file": path, "name": package.name, "version": str(package.version),
+        "arch": package.arch, "channel": package.channel, "kind": package.kind,
+        "description": package.description, "size": package.size,
+        "build_time": built.isoformat(), "signature_length": package.signature_length,
+        "digest_ok": package.digest_ok,
+        "dependencies": [{"name": d.name, "min": str(d.min_version), "max": str(d.max_version)}
+                         for d in package.dependencies],
+    }
+
+
+def _read_script(path: str | None, mode_script: bool) -> ScriptCheck | None:
+    if path is None:
+        return None
+    try:
+        return ScriptCheck(os.path.basename(path), Path(path).read_bytes(), mode_script)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def run_validate(paths: list[str], arch: str | None, min_os: str | None, config: str | None,
+                 mode_script: str | None, as_json: bool) -> int:
+    board = board_for(arch, min_os)
+    scripts = [s for s in (_read_script(config, False), _read_script(mode_script, True)) if s]
+    packages: list[tuple[str, Package]] = []
+    records, findings = [], []
+    for path in paths:
+        try:
+            package = read_package(path, label=os.path.basename(path))
+        except PackageError as exc:
+            findings.append(Finding(ERROR, str(exc), os.path.basename(path)))
+            continue
+        packages.append((os.path.basename(path), package))
+        records.append(package_record(path, package))
+    if len(packages) == len(paths):
+        sizes = [p.size for _, p in packages] + [len(s.data) for s in scripts]
+        findings += check_install(packages, board, frame_count_for_sizes(sizes), scripts)
+    else:  # pairing rules need every package; still lint the scripts on their own
+        for script in scripts:
+            findings += lint_script(script.data, script.name,
+                                    ScriptContext(mode_script=script.mode_script))
+    error_count = sum(f.level == ERROR for f in findings)
+    if as_json:
+        print(json.dumps({"packages": records, "findings": [f.as_dict() for f in findings],
+                          "errors": error_count,
+                          "warnings": sum(f.level == WARNING for f in findings)}, indent=2))
+    else:
+        console = _console()
+        _print_packages(console, records)
+        _print_findings(console, findings)
+        sent = [CONFIG_SCRIPT_NAME if not s.mode_script else MODE_SCRIPT_NAME for s in scripts]
+        verdict = "fails" if error_count else "passes"
+        console.print(f"{len(paths)} package(s){', ' if sent else ''}{', '.join(sent)}: "
+                      f"validation {verdict} ({error_count} error(s))")
+    return 1 if error_count else 0
+
+
+def run_info(paths: list[str], as_json: bool) -> int:
+    records, failures = [], []
+    for path in paths:
+        try:
+            records.append(package_record(path, read_package(path)))
+        except NitoolsError as exc:
+            failures.append(str(exc))
+    if as_json:
+        print(json.dumps({"packages": records, "errors": failures}, indent=2))
+    else:
+        _print_packages(_console(), records)
+        for failure in failures:
+            _console(stderr=True).print(f"nitools: error: {failure}", markup=False)
+    return 1 if failures else 0
+
+
+def _console(stderr: bool = False) -> Console:
+    # Pipes and log files get a wide table instead of 80 columns of wrapped text.
+    stream_is_tty = (sys.stderr if stderr else sys.stdout).isatty()
+    return Console(stderr=stderr, width=None if stream_is_tty else 160)
+
+
+def _print_packages(console: Console, records: list[dict[str, Any]]) -> None:
+    if not records:
+        return
+    table = Table("file", "name", "version", "arch", "channel", "built", "size", "digest")
+    for r in records:
+        digest = {True: "ok", False: "BAD", None: "none"}[r["digest_ok"]]
+        table.add_row(os.path.basename(r["file"]), r["name"], r["version"], r["arch"],
+                      r["channel"], r["build_time"][:10], str(r["size"]), digest)
+    console.print(table)
+
+
+def _print_findings(console: Console, findings: list[Finding]) -> None:
+    if not findings:
+        console.print("no findings")
+        return
+    table = Table("level", "where", "finding")
+    for f in findings:
+        where = f.subject + (f":{f.line}" if f.line else "")
+        table.add_row(f"[{_STYLES[f.level]}]{f.level}[/]", where, f.message)
+    console.print(table)
