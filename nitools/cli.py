@@ -176,6 +176,26 @@ def info(files: tuple[str, ...], as_json: bool) -> None:
     sys.exit(run_info(list(files), as_json))
 
 
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out_dir", default=".", show_default=True,
+              help="Folder for the boot images and bootimages.json.")
+@click.option("--list", "list_only", is_flag=True, help="Show what is inside; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@click.option("--force", is_flag=True, help="Replace existing images that differ.")
+@friendly_errors
+def extract(inputs: tuple[str, ...], out_dir: str, list_only: bool, as_json: bool,
+            force: bool) -> None:
+    """Boot images out of netinstall.exe, netinstall64.exe or their .zip.
+
+    Each image is written as netinstall.<arch> with a bootimages.json manifest.
+    netinstall-cli and its .tar.gz are read too (experimental).
+    """
+    from nitools.extract_command import run_extract
+
+    sys.exit(run_extract(list(inputs), out_dir, list_only, as_json, force))
+
+
 def install_stop_handlers(stop: Callable[[], None]) -> None:
     """SIGINT/SIGTERM ask the loop to stop instead of killing it mid-frame."""
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nitools.archs import arch_for_package, package_fits_board
+from nitools.archs import family_for_package, package_fits_board
 from nitools.findings import ERROR, INFO, WARNING, Finding, errors
 from nitools.netinstall.board import DeviceInfo
 from nitools.netinstall.frame import COUNTER_LIMIT
@@ -99,7 +99,7 @@ def _package_rules(packages: Sequence[tuple[str, Package]]) -> list[Finding]:
         if package.build_time != system.build_time:
             findings.append(Finding(INFO, "built at a different time than the system package",
                                     name))
-    if arch_for_package(system.arch) is None:
+    if family_for_package(system.arch) is None:
         findings.append(Finding(WARNING, f"unknown architecture '{system.arch}'", first_name))
     names = set(seen)
     for a, b in _CONFLICTS:
