@@ -196,6 +196,37 @@ def extract(inputs: tuple[str, ...], out_dir: str, list_only: bool, as_json: boo
     sys.exit(run_extract(list(inputs), out_dir, list_only, as_json, force))
 
 
+@main.command()
+@click.option("-i", "--interface", required=True, help="Interface the boards net-boot on.")
+@click.option("--tftp-root", default=".", show_default=True,
+              help="Folder with the boot images (from 'nitools extract').")
+@click.option("--range", "range_spec", metavar="START,END",
+              help="Addresses to hand out. Default: half of the interface's subnet.")
+@click.option("--lease-time", default="1h", show_default=True)
+@click.option("--server-ip", help="TFTP server address for the boards (next-server). "
+              "Default: the interface's address.")
+@click.option("--arch", "archs", multiple=True,
+              help="Boot image to serve (repeatable). Default: all found in the TFTP root.")
+@click.option("--lease-file", help="dnsmasq lease file of its own.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the config here.")
+@click.option("--format", "output_format", type=click.Choice(["dnsmasq", "routeros"]),
+              default="dnsmasq", show_default=True,
+              help="routeros: the same set-up as RouterOS commands.")
+@click.option("--run", "run_it", is_flag=True,
+              help="Run dnsmasq in the foreground with this config (needs root).")
+@click.option("-v", "--verbose", count=True, help="Show every dnsmasq log line.")
+@friendly_errors
+def dnsmasq(interface: str, tftp_root: str, range_spec: str | None, lease_time: str,
+            server_ip: str | None, archs: tuple[str, ...], lease_file: str | None,
+            output: str | None, output_format: str, run_it: bool, verbose: int) -> None:
+    """Render (and check, or run) a dnsmasq netboot config for RouterBoards."""
+    from nitools.dnsmasq_command import run_dnsmasq_command
+
+    setup_logging(verbose, None)
+    sys.exit(run_dnsmasq_command(interface, tftp_root, range_spec, lease_time, server_ip,
+                                 archs, lease_file, output, output_format, run_it))
+
+
 def install_stop_handlers(stop: Callable[[], None]) -> None:
     """SIGINT/SIGTERM ask the loop to stop instead of killing it mid-frame."""
     for sig in (signal.SIGINT, signal.SIGTERM):
