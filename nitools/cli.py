@@ -74,8 +74,9 @@ def main() -> None:
               help="Python logging config file (logging.config.fileConfig format).")
 @click.option("--format-timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
               help="Seconds to wait for a board to format its disk.")
-@click.option("--window", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Frames in flight per board (1 = stop-and-wait).")
+@click.option("--window", type=click.IntRange(1, 256), default=32, show_default=True,
+              help="Most frames in flight per board; the window adapts to loss below "
+                   "it. 1 = stop-and-wait.")
 @click.option("--loopback", metavar="LOCAL:PEER",
               help="Use UDP on 127.0.0.1 instead of an interface (tests, demos).")
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
@@ -134,7 +135,7 @@ def emulate(interface: str | None, loopback: str | None, out_dir: Path | None, t
               help="Size of each synthetic system package in MiB.")
 @click.option("--drop", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
               help="Emulated frame loss.")
-@click.option("--window", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--window", type=click.IntRange(1, 256), default=32, show_default=True)
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
 @friendly_errors
 def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) -> None:

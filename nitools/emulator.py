@@ -14,6 +14,7 @@ import re
 import selectors
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from nitools.netinstall.messages import Announcement
 
 SOFTWARE_ID_ALPHABET = "TN0BYX18S5HZ4IA67DGF3LPCJQRUK9MW2VE"  # the board's key alphabet
 _MAX_WAIT = 0.2
+_SPIN = 0.0002  # seconds to poll for the next frame before sleeping, while transferring
+_TRANSFER_STATES = (DeviceState.BETWEEN_FILES, DeviceState.IN_FILE, DeviceState.STARTED)
 
 
 class RawLink(Protocol):
@@ -41,6 +44,10 @@ class Faults:
     drop: float = 0.0  # probability that a frame is lost, each direction
     duplicate: float = 0.0  # probability that a frame the board sends goes out twice
     seed: int = 0
+    link_delay: float = 0.0  # seconds each frame takes on the wire, each way, in order
+    chunk_delay: float = 0.0  # seconds a board needs per data chunk, one at a time
+    die_after_bytes: int | None = None  # the board goes silent (power loss) after this
+    reboot_after_bytes: int | None = None  # the board restarts once, mid-install
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class BoardSpec:
     format_time: float = 0.0
     key_required: bool = False
     image_too_old: bool = False
+    accepted_keys: tuple[str, ...] = ()  # licence keys the board takes besides its own
 
 
 def make_software_id(rng: random.Random) -> str:
@@ -76,7 +84,7 @@ def make_boards(spec: BoardSpec, count: int, seed: int = 0, now: float = 0.0,
             spec.key if spec.key is not None else make_key(rng),
             spec.model, spec.arch, spec.min_version, spec.image_version)
         profile = DeviceProfile(announcement, spec.format_time, spec.key_required,
-                                spec.image_too_old, source_port)
+                                spec.image_too_old, source_port, spec.accepted_keys)
         macs = [local_admin_mac(seed * 4096 + index * 16 + port + 1) for port in range(spec.ports)]
         boards.append(DeviceSession(macs, profile, now))
     return boards
@@ -107,36 +115,122 @@ class Emulator:
             link.ignored_senders.update(board.macs)
             for port, mac in enumerate(board.macs):
                 self._ports[mac] = (board, port)
+        self._inbound: deque[tuple[float, bytes, int]] = deque()  # on the wire towards boards
+        self._outbound: deque[tuple[float, bytes]] = deque()  # on the wire from boards
+        self._backlog: dict[int, deque[tuple[bytes, int, int]]] = {id(b): deque() for b in boards}
+        self._busy_until: dict[int, float] = {id(b): 0.0 for b in boards}
+        self._rebooted: set[int] = set()
 
     def run(self, timeout: float | None = None) -> None:
         """Until every board has finished, the timeout passes, or stop() is called."""
         end = None if timeout is None else self.clock() + timeout
         selector = selectors.DefaultSelector()
         selector.register(self.link.fileno(), selectors.EVENT_READ)
+        # Without delays, frames go straight through: no queues on the hot path.
+        direct = not (self.faults.link_delay or self.faults.chunk_delay)
         try:
             while not self.stop_event.is_set() and not self.all_finished():
                 now = self.clock()
                 if end is not None and now >= end:
                     break
-                deadlines = [d for b in self.boards if (d := b.next_deadline()) is not None]
-                wait = min([d - now for d in deadlines] + [_MAX_WAIT])
-                selector.select(max(wait, 0.0))
+                received = self.link.receive()
+                if not received and self._transferring():
+                    # A real board answers within microseconds; so does the emulator.
+                    spin_until = now + _SPIN
+                    while not received and self.clock() < spin_until:
+                        received = self.link.receive()
+                if not received:
+                    selector.select(max(min(self._next_deadline(now), _MAX_WAIT), 0.0))
+                    received = self.link.receive()
                 now = self.clock()
-                for datagram, source_port in self.link.receive():
+                if direct:
+                    self._deliver_now(received, now)
+                    continue
+                for datagram, source_port in received:
                     if datagram[:6] in self.link.ignored_senders:
                         continue  # our own broadcast, looped back
-                    if self._lost():
-                        continue
-                    target = self._ports.get(datagram[6:12])
-                    if target is not None:
-                        board, port = target
-                        self._send(board.receive(port, datagram, source_port, now))
-                for board in self.boards:
-                    deadline = board.next_deadline()
-                    if deadline is not None and deadline <= now:
-                        self._send(board.poll(now))
+                    if not self._lost():
+                        self._inbound.append((now + self.faults.link_delay, datagram,
+                                              source_port))
+                self._step(now)
         finally:
             selector.close()
+
+    def _step(self, now: float) -> None:
+        while self._inbound and self._inbound[0][0] <= now:
+            _, datagram, source_port = self._inbound.popleft()
+            target = self._ports.get(datagram[6:12])
+            if target is not None:
+                board, port = target
+                self._backlog[id(board)].append((datagram, port, source_port))
+        for board in self.boards:
+            backlog = self._backlog[id(board)]
+            while backlog and self._busy_until[id(board)] <= now:
+                datagram, port, source_port = backlog.popleft()
+                before = board.bytes_received
+                sent = board.receive(port, datagram, source_port, now)
+                if board.bytes_received > before:  # a data chunk: the board works on it
+                    self._after_chunk(board, now)
+                    if self.faults.chunk_delay:
+                        self._busy_until[id(board)] = now + self.faults.chunk_delay
+                        self._queue(sent, now + self.faults.chunk_delay)
+                        continue
+                self._queue(sent, now)
+            deadline = board.next_deadline()
+            if deadline is not None and deadline <= now:
+                self._queue(board.poll(now), now)
+        self._flush(now)
+
+    def _transferring(self) -> bool:
+        return any(b.state in _TRANSFER_STATES for b in self.boards)
+
+    def _deliver_now(self, received: list[tuple[bytes, int]], now: float) -> None:
+        ignored, ports = self.link.ignored_senders, self._ports
+        for datagram, source_port in received:
+            if datagram[:6] in ignored or self._lost():
+                continue
+            target = ports.get(datagram[6:12])
+            if target is not None:
+                board, port = target
+                before = board.bytes_received
+                self._send_now(board.receive(port, datagram, source_port, now))
+                if board.bytes_received > before and (self.faults.die_after_bytes is not None
+                                                      or self.faults.reboot_after_bytes):
+                    self._after_chunk(board, now)
+        for board in self.boards:
+            deadline = board.next_deadline()
+            if deadline is not None and deadline <= now:
+                self._send_now(board.poll(now))
+
+    def _send_now(self, sent: list[tuple[int, bytes]]) -> None:
+        for _port, datagram in sent:
+            if self._lost():
+                continue
+            copies = 2 if self.faults.duplicate and self.rng.random() < self.faults.duplicate \
+                else 1
+            self.frames_duplicated += copies - 1
+            for _ in range(copies):
+                self.link.send(datagram)
+                for extra in self.extra_links:
+                    extra.send(datagram)
+
+    def _after_chunk(self, board: DeviceSession, now: float) -> None:
+        faults = self.faults
+        if faults.die_after_bytes is not None and board.bytes_received >= faults.die_after_bytes:
+            board.power_off("emulated power loss")
+        elif (faults.reboot_after_bytes is not None and id(board) not in self._rebooted
+              and board.bytes_received >= faults.reboot_after_bytes):
+            self._rebooted.add(id(board))
+            board.reboot(now)
+
+    def _next_deadline(self, now: float) -> float:
+        deadlines = [d for b in self.boards if (d := b.next_deadline()) is not None]
+        if self._inbound:
+            deadlines.append(self._inbound[0][0])
+        if self._outbound:
+            deadlines.append(self._outbound[0][0])
+        deadlines += [self._busy_until[id(b)] for b in self.boards if self._backlog[id(b)]]
+        return (min(deadlines) if deadlines else now + _MAX_WAIT) - now
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -150,7 +244,7 @@ class Emulator:
             return True
         return False
 
-    def _send(self, sent: list[tuple[int, bytes]]) -> None:
+    def _queue(self, sent: list[tuple[int, bytes]], ready: float) -> None:
         for _port, datagram in sent:
             if self._lost():
                 continue
@@ -159,9 +253,14 @@ class Emulator:
                 copies = 2
                 self.frames_duplicated += 1
             for _ in range(copies):
-                self.link.send(datagram)
-                for extra in self.extra_links:
-                    extra.send(datagram)
+                self._outbound.append((ready + self.faults.link_delay, datagram))
+
+    def _flush(self, now: float) -> None:
+        while self._outbound and self._outbound[0][0] <= now:
+            _, datagram = self._outbound.popleft()
+            self.link.send(datagram)
+            for extra in self.extra_links:
+                extra.send(datagram)
 
     # ---------------------------------------------------------------- output
 

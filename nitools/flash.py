@@ -17,7 +17,7 @@ log = logging.getLogger("nitools.flash")
 
 def run_flash(config_path: str, interface: str, *, one_shot: bool = False, verbose: int = 0,
               logging_config: str | None = None, format_timeout: float = 180.0,
-              window: int = 1, loopback: str | None = None, plain: bool = False) -> int:
+              window: int = 32, loopback: str | None = None, plain: bool = False) -> int:
     """Returns the exit code: 0 all installed, 1 a board failed, 130 interrupted."""
     reporter = make_reporter(force_plain=plain or logging_config is not None)
     try:

@@ -36,7 +36,8 @@ class LogReporter:
             seconds = (board.finished_at or board.found_at) - board.found_at
             rate = board.upload_rate
             text += f" ({board.session.total_bytes} bytes, {seconds:.1f} s since found"
-            text += f", upload {rate / 1e6:.1f} MB/s)" if rate else ")"
+            text += f", upload {rate / 1e6:.1f} MB/s" if rate else ""
+            text += f", {board.session.retransmissions} frames resent)"
         log.log(_LEVELS.get(kind, logging.INFO), text)
         if kind in ("done", "failed"):
             self._steps.pop(board.mac, None)
@@ -47,10 +48,11 @@ class LogReporter:
             if session is None or not session.total_bytes:
                 continue
             step = session.bytes_acked * 10 // session.total_bytes
-            if step > self._steps.get(board.mac, 0):
-                self._steps[board.mac] = step
-                log.info("%s: uploading %d%% (%d of %d bytes)", _label(board), step * 10,
-                         session.bytes_acked, session.total_bytes)
+            # Every 10 % step gets its line, also when a fast upload passed several at once.
+            for passed in range(self._steps.get(board.mac, 0) + 1, step + 1):
+                log.info("%s: uploading %d%% of %d bytes", _label(board), passed * 10,
+                         session.total_bytes)
+            self._steps[board.mac] = max(step, self._steps.get(board.mac, 0))
 
 
 class RichReporter(LogReporter):

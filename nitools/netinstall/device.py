@@ -94,6 +94,8 @@ class DeviceSession:
         self.files: list[ReceivedFile] = []
         self.abort_reason: str | None = None
         self.offers_seen = 0
+        self.bytes_received = 0
+        self.reboots = 0
         self.skipped_remaining_files = False
         self._last_frame = b""
         self._resends_left: int | None = 0
@@ -241,6 +243,7 @@ class DeviceSession:
             if not frame.payload:  # end of file
                 return self._send(DeviceState.BETWEEN_FILES, messages.RETR, now)
             self.files[-1].data += frame.payload
+            self.bytes_received += len(frame.payload)
             return self._send(DeviceState.IN_FILE, messages.RETR, now)
         if state is DeviceState.WAITING_TERM:
             if frame.payload.startswith(b"TERM"):
@@ -265,6 +268,18 @@ class DeviceSession:
     def _announce(self) -> list[tuple[int, bytes]]:
         payload = messages.build_dscv(self.announcement)
         return [(i, encode(mac, ZERO_MAC, 1, 0, payload)) for i, mac in enumerate(self.macs)]
+
+    def power_off(self, reason: str) -> None:
+        """Emulated fault: the board goes silent for good."""
+        self._abort(reason)
+
+    def reboot(self, now: float) -> None:
+        """Emulated fault: the board restarts the boot image and announces itself again."""
+        self.reboots += 1
+        self.files = []
+        self.keep = False
+        self.installed_key = None
+        self._restart_discovery(now)
 
     def _restart_discovery(self, now: float) -> None:
         self.state = DeviceState.DISCOVERING

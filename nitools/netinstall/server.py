@@ -14,7 +14,9 @@ of its seq alone and a resend is always byte-identical (§2.2, §3.8):
 From seq 3 to ``end`` every reply is a RETR (the last a WTRM), so those frames
 may be sent in a window; loss is repaired by going back to the first frame the
 board has not acknowledged, either when the board repeats its previous reply
-or when our own retransmission timer fires.
+or when our own retransmission timer fires (RTO from the measured round trip,
+as TCP does). The window adapts: it doubles each round trip without loss, up
+to ``window``, and halves on every loss; ``window=1`` is plain stop-and-wait.
 """
 
 from __future__ import annotations
@@ -101,12 +103,13 @@ class ServerSession:
     keep: bool = False
     timing: Timing = field(default_factory=Timing)
     chunk_size: int = MAX_CHUNK
-    window: int = 1
+    window: int = 1  # the most frames in flight; the session adapts below it
 
     def __post_init__(self) -> None:
         if not 1 <= self.chunk_size <= MAX_CHUNK:
             raise ValueError(f"chunk size must be 1..{MAX_CHUNK}")
         self.window = max(1, self.window)
+        self._cwnd = float(min(2, self.window))  # frames in flight now
         self._offer = messages.build_offer(self.key, self.keep)
         self._slots: list[_FileSlot] = []
         seq, before = 4, 0
@@ -127,7 +130,9 @@ class ServerSession:
         self.failure: str | None = None
         self.acked = 0  # highest seq the board has acknowledged
         self._next = 1  # next seq to transmit
+        self._highest_sent = 0  # a go-back lowers _next, but the board may have these
         self._first_sent: dict[int, float] = {}  # seq -> time, frames sent once only (Karn)
+        self._file_index = -1  # index of the file being sent
         self._oldest_sent_at = 0.0  # when frame acked+1 was last (re)sent
         self._last_progress = 0.0
         self._deadline = 0.0  # phase deadline: give up, or (rebooting) finish
@@ -162,6 +167,8 @@ class ServerSession:
 
     def _frame(self, seq: int) -> bytes:
         self.frames_sent += 1
+        if seq > self._highest_sent:
+            self._highest_sent = seq
         return encode(self.server_mac, self.device_mac, seq, seq - 1, self.payload(seq))
 
     def expected_reply(self, seq: int) -> bytes:
@@ -183,10 +190,13 @@ class ServerSession:
 
     @property
     def current_file(self) -> str | None:
-        if not self._slots or self.acked < 3 or self.acked >= self.end_seq:
+        if self._file_index < 0 or self.acked >= self.end_seq:
             return None
-        index = max(bisect.bisect_right(self._header_seqs, self.acked + 1) - 1, 0)
-        return self._slots[index].file.name
+        return self._slots[self._file_index].file.name
+
+    @property
+    def window_now(self) -> int:
+        return int(self._cwnd)
 
     @property
     def rtt(self) -> float | None:
@@ -225,7 +235,7 @@ class ServerSession:
             return []
         if seq == self.acked and self._next > self.acked + 1:
             return self._go_back(now, stale_reply=True)  # the board repeats: it missed acked+1
-        if not self.acked < seq < self._next:
+        if not self.acked < seq <= max(self._highest_sent, self._next - 1):
             return []  # an old duplicate, or nonsense
         expected = self.expected_reply(seq)
         if frame.payload != expected:
@@ -253,14 +263,12 @@ class ServerSession:
         return []
 
     def next_deadline(self) -> float | None:
-        if self.finished:
-            return None
-        times = [self._deadline]
-        if self.phase is Phase.OFFERING:
-            times.append(self._offer_sent_at + self.timing.offer_resend)
-        elif self.phase is Phase.UPLOADING:
-            times.append(self._oldest_sent_at + self._rto)
-        return min(times)
+        phase = self.phase
+        if phase is Phase.UPLOADING:
+            return min(self._deadline, self._oldest_sent_at + self._rto)
+        if phase is Phase.OFFERING:
+            return min(self._deadline, self._offer_sent_at + self.timing.offer_resend)
+        return None if phase is Phase.DONE or phase is Phase.FAILED else self._deadline
 
     def abort(self, reason: str) -> None:
         """End the session from outside (station shutdown, board restarted)."""
@@ -295,13 +303,17 @@ class ServerSession:
         return []
 
     def _on_ack(self, seq: int, now: float) -> list[bytes]:
-        sent = self._first_sent.pop(seq, None)
+        first_sent = self._first_sent
+        sent = first_sent.pop(seq, None)
         if sent is not None:
             self._update_rtt(now - sent)
-        for old in [s for s in self._first_sent if s < seq]:
-            del self._first_sent[old]
-        previous_file = self.current_file
+        while first_sent and next(iter(first_sent)) < seq:  # acks are cumulative
+            del first_sent[next(iter(first_sent))]
+        if self._cwnd < self.window:
+            # Grow: one frame per ack doubles the window each round trip (slow start).
+            self._cwnd = min(self._cwnd + 1.0, float(self.window))
         self.acked = seq
+        self._next = max(self._next, seq + 1)  # a late ack can overtake a go-back
         self._last_progress = now
         self._oldest_sent_at = now
         if seq == 1:
@@ -317,14 +329,18 @@ class ServerSession:
         if seq == self.end_seq:
             self._events.append(Event("installed", "all files received, board installing"))
             return self._send_term(now)
-        if self.current_file and self.current_file != previous_file:
-            self._events.append(Event("file", self.current_file))
+        slots = self._slots
+        while (self._file_index + 1 < len(slots)
+               and slots[self._file_index + 1].header_seq <= seq + 1):
+            self._file_index += 1
+            self._events.append(Event("file", slots[self._file_index].file.name))
         self._deadline = now + self.timing.stall_timeout
         return self._fill_window(now)
 
     def _fill_window(self, now: float) -> list[bytes]:
         out = []
-        while self._next <= self.end_seq and self._next - self.acked <= self.window:
+        limit = min(self.acked + int(self._cwnd), self.end_seq)
+        while self._next <= limit:
             self._first_sent[self._next] = now
             out.append(self._frame(self._next))
             self._next += 1
@@ -345,11 +361,12 @@ class ServerSession:
             return []
         resend_until = self._next
         self._next = self.acked + 1
-        for seq in range(self._next, resend_until):
-            self._first_sent.pop(seq, None)
+        self._first_sent.clear()  # everything in flight is resent: no round-trip samples
         self._oldest_sent_at = now
+        self._cwnd = max(1.0, self._cwnd / 2)  # a loss: halve the window
         out = []
-        while self._next < resend_until and self._next - self.acked <= self.window:
+        limit = self.acked + int(self._cwnd)
+        while self._next < resend_until and self._next <= limit:
             out.append(self._frame(self._next))
             self._next += 1
         self.retransmissions += len(out)

@@ -24,6 +24,8 @@ from nitools.netinstall.server import Event, Phase, ServerSession, Timing
 
 _MAX_WAIT = 0.5  # upper bound for one select(), so stop requests are seen
 _PREPARING_WAIT = 0.02  # poll worker threads this often while they run
+_TICK = 0.1  # progress display refresh interval
+_SPIN = 0.0002  # seconds to poll for a reply before sleeping (see _receive_soon)
 
 
 class Link(Protocol):
@@ -115,15 +117,21 @@ class Station:
     def run(self) -> StationResult:
         selector = selectors.DefaultSelector()
         selector.register(self.link.fileno(), selectors.EVENT_READ)
+        next_tick = 0.0
         try:
             while not self._should_exit():
-                selector.select(self._wait_time())
+                # Read first and wait only when nothing is there: under load the next
+                # frame has usually arrived already, and every system call counts.
+                frames = self._receive_soon(selector)
                 now = self.clock()
-                for frame in self.link.receive_frames():
+                for frame in frames:
                     self._on_frame(frame, now)
-                self._collect_preparations(now)
+                if self._preparing:
+                    self._collect_preparations(now)
                 self._run_timers(now)
-                self.reporter.tick(list(self.boards.values()))
+                if now >= next_tick:
+                    next_tick = now + _TICK
+                    self.reporter.tick(list(self.boards.values()))
         finally:
             selector.close()
             self._interrupt_all()
@@ -131,6 +139,29 @@ class Station:
         return self.result
 
     # ------------------------------------------------------------------ loop
+
+    def _receive_soon(self, selector: selectors.BaseSelector) -> list[Frame]:
+        """Frames waiting now; else spin briefly, then sleep until one comes or a timer.
+
+        A board answers a frame within tens of microseconds; going to sleep in the
+        kernel and waking up again costs as much, so an active session first polls
+        for a short while (bounded, and only while sessions are uploading).
+        """
+        frames = self.link.receive_frames()
+        if frames:
+            return frames
+        if self._uploading():
+            spin_until = self.clock() + _SPIN
+            while self.clock() < spin_until:
+                frames = self.link.receive_frames()
+                if frames:
+                    return frames
+        selector.select(self._wait_time())
+        return self.link.receive_frames()
+
+    def _uploading(self) -> bool:
+        return any(b.session is not None and b.session.phase is Phase.UPLOADING
+                   for b in self.boards.values())
 
     def _should_exit(self) -> bool:
         finished = len(self.result.installed) + len(self.result.failed)
@@ -144,15 +175,16 @@ class Station:
         return False
 
     def _wait_time(self) -> float:
-        now = self.clock()
-        deadlines = [s.next_deadline() for s in self._sessions()]
-        wait = min([d - now for d in deadlines if d is not None] + [_MAX_WAIT])
-        if self._preparing:
-            wait = min(wait, _PREPARING_WAIT)
+        wait = _PREPARING_WAIT if self._preparing else _MAX_WAIT
+        deadline = self._next_deadline()
+        if deadline is not None:
+            wait = min(wait, deadline - self.clock())
         return max(wait, 0.0)
 
-    def _sessions(self) -> list[ServerSession]:
-        return [b.session for b in self.boards.values() if b.session is not None]
+    def _next_deadline(self) -> float | None:
+        deadlines = [d for b in self.boards.values()
+                     if b.session is not None and (d := b.session.next_deadline()) is not None]
+        return min(deadlines) if deadlines else None
 
     def _on_frame(self, frame: Frame, now: float) -> None:
         board = self.boards.get(frame.src)
@@ -220,6 +252,9 @@ class Station:
         self._after_session_step(board, now)
 
     def _run_timers(self, now: float) -> None:
+        deadline = self._next_deadline()
+        if deadline is None or deadline > now:
+            return
         for board in list(self.boards.values()):
             session = board.session
             if session is None:

@@ -225,9 +225,27 @@ def test_window_sends_several_frames_and_goes_back_on_a_stale_reply():
     burst = frames(session.receive(reply(2, b"STRT"), 0))
     assert [f.seq for f in burst] == [3, 4, 5, 6]
     assert [f.seq for f in frames(session.receive(reply(3, b"RETR"), 0.001))] == [7]
-    # The board repeats RETR(3): frame 4 was lost; everything from 4 goes again.
+    # The board repeats RETR(3): frame 4 was lost. The window halves (4 -> 2) and the
+    # frames from 4 go again, as many as the smaller window allows.
     again = frames(session.receive(reply(3, b"RETR"), 0.05))
-    assert [f.seq for f in again] == [4, 5, 6, 7]
+    assert [f.seq for f in again] == [4, 5]
+    assert session.window_now == 2
+    # A late ack for a frame sent before the go-back still counts.
+    assert [f.seq for f in frames(session.receive(reply(6, b"RETR"), 0.06))] == [7, 8, 9]
+
+
+def test_window_grows_by_one_frame_per_ack_up_to_the_limit():
+    session = make([InstallFile("a.npk", bytes(1452 * 200))], window=16)
+    session.start(0)
+    session.receive(reply(1, b"YACK\n"), 0)
+    sizes = []
+    in_flight = frames(session.receive(reply(2, b"STRT"), 0))
+    while len(sizes) < 40:
+        sizes.append(session.window_now)
+        seq = in_flight.pop(0).seq
+        in_flight += frames(session.receive(reply(seq, b"RETR"), 0.001))
+    assert sizes[0] == 4 and max(sizes) == 16 and sizes[-1] == 16
+    assert sizes == sorted(sizes)
 
 
 def test_too_many_frames_for_the_16_bit_counter_is_refused():
