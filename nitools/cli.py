@@ -72,8 +72,28 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="More log detail (repeatable).")
 @click.option("-l", "--logging", "logging_config", type=click.Path(),
               help="Python logging config file (logging.config.fileConfig format).")
+@click.option("--mac", "macs", multiple=True, metavar="MAC",
+              help="Serve only the board announcing with this MAC (repeatable).")
+@click.option("--once", is_flag=True,
+              help="Install each board at most once per journal.")
+@click.option("--journal", type=click.Path(dir_okay=False),
+              help="SQLite journal of every attempt. Default: "
+                   "$XDG_STATE_HOME/nitools/journal.sqlite3.")
+@click.option("--config-mode", type=click.Choice(["default", "empty", "script", "keep"]),
+              help="default: RouterOS default configuration; empty: none at all; script: "
+                   "the first-boot script; keep: the board's old configuration.")
+@click.option("--script", type=click.Path(exists=True, dir_okay=False),
+              help="First-boot script (.rsc), sent as autorun.scr; overrides config=.")
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False),
+              help="MikroTik .key file to install as the board's licence.")
+@click.option("--mode-script", type=click.Path(exists=True, dir_okay=False),
+              help="Mode script (RouterOS 7.22+), sent as mode.scr.")
+@click.option("--branding", type=click.Path(exists=True, dir_okay=False),
+              help="Branding package (.dpk) to install.")
 @click.option("--format-timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
               help="Seconds to wait for a board to format its disk.")
+@click.option("--grace", type=click.FloatRange(0, 3600), default=60, show_default=True,
+              help="On Ctrl-C/SIGTERM: seconds running installs may still take.")
 @click.option("--window", type=click.IntRange(1, 256), default=32, show_default=True,
               help="Most frames in flight per board; the window adapts to loss below "
                    "it. 1 = stop-and-wait.")
@@ -81,15 +101,24 @@ def main() -> None:
               help="Use UDP on 127.0.0.1 instead of an interface (tests, demos).")
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
 @friendly_errors
-def flash(config_path: str, interface: str, one_shot: bool, verbose: int,
-          logging_config: str | None, format_timeout: float, window: int,
-          loopback: str | None, plain: bool) -> None:
+def flash(**options: Any) -> None:
     """Install RouterOS on boards that net-boot on INTERFACE."""
-    from nitools.flash import run_flash
+    from nitools.flash import FlashOptions, run_flash
 
-    sys.exit(run_flash(config_path, interface, one_shot=one_shot, verbose=verbose,
-                       logging_config=logging_config, format_timeout=format_timeout,
-                       window=window, loopback=loopback, plain=plain))
+    sys.exit(run_flash(FlashOptions(**options)))
+
+
+@main.command()
+@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file to read.")
+@click.option("--since", help="Only attempts since then: 2h, 3d, 2026-11-25, 2026-11-25T08:00.")
+@click.option("--limit", type=click.IntRange(1), help="Only the last N attempts.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@friendly_errors
+def history(journal: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
+    """List what the flashing station did, from its journal."""
+    from nitools.history_command import run_history
+
+    sys.exit(run_history(journal, since, limit, as_json))
 
 
 @main.command()
@@ -115,6 +144,16 @@ def flash(config_path: str, interface: str, one_shot: bool, verbose: int,
               help="Probability of losing each frame, both directions.")
 @click.option("--duplicate", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
               help="Probability of sending a frame twice.")
+@click.option("--link-delay", type=click.FloatRange(0, 1000), default=0.0, show_default=True,
+              help="Milliseconds each frame spends on the wire, each way (a long cable).")
+@click.option("--chunk-delay", type=click.FloatRange(0, 1000), default=0.0, show_default=True,
+              help="Milliseconds a board needs for each data chunk, one at a time.")
+@click.option("--die-after", type=click.IntRange(0), metavar="BYTES",
+              help="Boards go silent (power loss) after receiving this many file bytes.")
+@click.option("--reboot-after", type=click.IntRange(0), metavar="BYTES",
+              help="Boards restart once after this many file bytes, then install again.")
+@click.option("--accept-key", "accept_keys", multiple=True, metavar="KEY",
+              help="A licence key (base64) the boards accept besides their own (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write each board's received files under DIR/<mac>/.")

@@ -24,7 +24,7 @@ from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import LoopbackLink, local_admin_mac
 from nitools.netinstall.station import Station, StationOptions
 from nitools.synthetic import build_npk
-from nitools.ui import RichReporter, make_reporter
+from nitools.ui import make_reporter
 
 log = logging.getLogger("nitools.demo")
 
@@ -62,12 +62,7 @@ def build_demo_files(folder: Path, size: int, arches: set[str]) -> None:
 
 def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool) -> int:
     reporter = make_reporter(force_plain=plain)
-    handler = None
-    if isinstance(reporter, RichReporter):
-        from rich.logging import RichHandler
-
-        handler = RichHandler(console=reporter.progress.console, show_path=False)
-    setup_logging(0, None, handler)
+    setup_logging(0, None, reporter.log_handler())
     specs = [DEMO_BOARDS[i % len(DEMO_BOARDS)] for i in range(board_count)]
     with tempfile.TemporaryDirectory(prefix="nitools-demo-") as tmp:
         folder = Path(tmp)
@@ -95,8 +90,7 @@ def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool)
             thread.join(5)
             flasher_link.close()
             board_link.close()
-            if isinstance(reporter, RichReporter):
-                reporter.close()
+            reporter.close()
         elapsed = time.monotonic() - started
         return _report(folder, boards, result.exit_code, elapsed)
 

@@ -291,6 +291,8 @@ class Emulator:
                 "offers_seen": board.offers_seen,
                 "keep_config": board.keep,
                 "licence_key_installed": board.installed_key is not None,
+                "installed_key": board.installed_key,
+                "reboots": board.reboots,
                 "skipped_remaining_files": board.skipped_remaining_files,
                 "files": [{"name": f.name, "declared_size": f.declared_size,
                            "received": len(f.data), "complete": f.complete,
@@ -322,7 +324,7 @@ def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | Non
         image_version=None if options["v6"] else options["image_version"],
         software_id=options["software_id"], key=key, ports=options["ports"],
         format_time=options["format_time"], key_required=options["key_required"],
-        image_too_old=options["image_too_old"])
+        image_too_old=options["image_too_old"], accepted_keys=tuple(options["accept_keys"]))
     extra: list[RawLink] = []
     if loopback:
         local, peer = parse_loopback(loopback)
@@ -335,8 +337,10 @@ def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | Non
         if spec.image_version is not None:
             extra.append(BroadcastLink(interface, port=59813))  # v7 boards copy every frame
     boards = make_boards(spec, options["boards"], options["seed"], time.monotonic(), source_port)
-    emulator = Emulator(link, boards, Faults(options["drop"], options["duplicate"],
-                                             options["seed"]), extra)
+    faults = Faults(options["drop"], options["duplicate"], options["seed"],
+                    options["link_delay"] / 1000, options["chunk_delay"] / 1000,
+                    options["die_after"], options["reboot_after"])
+    emulator = Emulator(link, boards, faults, extra)
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,56 +1,111 @@
-"""``nitools flash``: wire the ini file, plugin, link, station and progress together."""
+"""``nitools flash``: wire the ini file, plugin, link, journal, station and progress."""
 
 from __future__ import annotations
 
+import configparser
 import logging
+from dataclasses import dataclass, field
 
 from nitools.cli import install_stop_handlers, setup_logging
-from nitools.netinstall.frame import format_mac
+from nitools.errors import UsageError
+from nitools.journal import Journal
+from nitools.netinstall.frame import format_mac, parse_mac
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
-from nitools.netinstall.plugins import load_config, load_plugin
+from nitools.netinstall.plugins import load_config, load_plugin, settings
+from nitools.netinstall.prepare import CONFIG_MODES, InstallDefaults
 from nitools.netinstall.server import Timing
 from nitools.netinstall.station import Station, StationOptions
-from nitools.ui import RichReporter, make_reporter
+from nitools.ui import make_reporter
 
 log = logging.getLogger("nitools.flash")
 
 
-def run_flash(config_path: str, interface: str, *, one_shot: bool = False, verbose: int = 0,
-              logging_config: str | None = None, format_timeout: float = 180.0,
-              window: int = 32, loopback: str | None = None, plain: bool = False) -> int:
+@dataclass
+class FlashOptions:
+    config_path: str = "/etc/nitools.ini"
+    interface: str = "eth0"
+    one_shot: bool = False
+    verbose: int = 0
+    logging_config: str | None = None
+    format_timeout: float = 180.0
+    window: int = 32
+    loopback: str | None = None
+    plain: bool = False
+    macs: tuple[str, ...] = ()
+    once: bool = False
+    journal: str | None = None
+    grace: float = 60.0
+    config_mode: str | None = None
+    script: str | None = None
+    key_file: str | None = None
+    mode_script: str | None = None
+    branding: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def install_defaults(options: FlashOptions, config: configparser.ConfigParser
+                     ) -> InstallDefaults:
+    """Command-line options first, then the ini section's keys of the same names."""
+    section = settings(config)
+
+    def pick(value: str | None, key: str) -> str | None:
+        return value if value is not None else (section.get(key) or None)
+
+    mode = pick(options.config_mode, "config_mode")
+    if mode is not None and mode not in CONFIG_MODES:
+        raise UsageError(f"config_mode={mode} is not one of {', '.join(CONFIG_MODES)}")
+    return InstallDefaults(config_mode=mode, script=options.script,
+                           key_file=pick(options.key_file, "key_file"),
+                           mode_script=pick(options.mode_script, "mode_script"),
+                           branding=pick(options.branding, "branding"))
+
+
+def run_flash(options: FlashOptions) -> int:
     """Returns the exit code: 0 all installed, 1 a board failed, 130 interrupted."""
-    reporter = make_reporter(force_plain=plain or logging_config is not None)
+    reporter = make_reporter(force_plain=options.plain or options.logging_config is not None)
+    journal = None
     try:
-        handler = None
-        if isinstance(reporter, RichReporter):
-            from rich.logging import RichHandler
-
-            handler = RichHandler(console=reporter.progress.console, show_path=False)
-        setup_logging(verbose, logging_config, handler)
-
+        setup_logging(options.verbose, options.logging_config, reporter.log_handler())
         # Everything that can be wrong with the setup fails here, before any socket opens.
-        config = load_config(config_path)
+        config = load_config(options.config_path)
         plugin = load_plugin(config)
-        if loopback:
-            local, peer = parse_loopback(loopback)
+        defaults = install_defaults(options, config)
+        try:
+            macs = frozenset(parse_mac(m) for m in options.macs) if options.macs else None
+        except ValueError as exc:
+            raise UsageError(f"--mac: {exc}") from None
+        journal = Journal(options.journal)
+        stale = journal.close_stale()
+        if stale:
+            log.warning("journal: %d attempt(s) of an earlier run were left open: marked "
+                        "interrupted", stale)
+        if options.loopback:
+            local, peer = parse_loopback(options.loopback)
             link = LoopbackLink(local, peer, local_admin_mac(0xF1A5))
         else:
-            link = BroadcastLink(interface)
-        log.info("listening on %s as %s (%s)", link.describe(), format_mac(link.mac),
-                 "one board" if one_shot else "continuous, Ctrl-C to stop")
-        options = StationOptions(one_shot=one_shot, window=window,
-                                 timing=Timing(format_timeout=format_timeout))
-        station = Station(link, plugin, options, reporter)
+            link = BroadcastLink(options.interface)
+        log.info("listening on %s as %s (%s); journal %s", link.describe(), format_mac(link.mac),
+                 "one board" if options.one_shot else "continuous, Ctrl-C to stop",
+                 journal.path)
+        station_options = StationOptions(
+            one_shot=options.one_shot, window=options.window,
+            timing=Timing(format_timeout=options.format_timeout), stop_grace=options.grace,
+            allowed_macs=macs, once=options.once, defaults=defaults)
+        station = Station(link, plugin, station_options, reporter, journal=journal)
         install_stop_handlers(station.request_stop)
         try:
             result = station.run()
         finally:
             link.close()
     finally:
-        if isinstance(reporter, RichReporter):
-            reporter.close()
+        reporter.close()
+        if journal is not None:
+            journal.close()
     if result.interrupted:
         names = ", ".join(format_mac(b.mac) for b in result.interrupted)
         log.error("stopped mid-install: %s must be net-installed again", names)
     log.info("%d installed, %d failed", len(result.installed), len(result.failed))
     return result.exit_code
+
+
+

@@ -1,8 +1,9 @@
-"""Progress for people: plain log lines everywhere, a live view on a terminal.
+"""Progress for people: plain log lines everywhere, a live table on a terminal.
 
-Log lines (containers, journald, files): found, validated, formatting,
-uploading in 10 % steps, done, failed with the reason. On a terminal a rich
-progress bar per board is shown as well.
+Log lines (containers, journald, files): found, validated, formatting, uploading
+in 10 % steps, done, failed with the reason. On a terminal a live table shows
+one row per board: MAC, model, arch, phase, bytes, rate, ETA, result.
+Licence keys never appear: boards are described without them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import dataclass
 
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.station import Board
@@ -29,6 +31,12 @@ class LogReporter:
 
     def __init__(self) -> None:
         self._steps: dict[bytes, int] = {}
+
+    def log_handler(self) -> logging.Handler | None:
+        return None  # the default stream handler
+
+    def close(self) -> None:
+        pass
 
     def event(self, board: Board, kind: str, detail: str) -> None:
         text = f"{_label(board)}: {kind}" + (f": {detail}" if detail else "")
@@ -55,56 +63,91 @@ class LogReporter:
             self._steps[board.mac] = max(step, self._steps.get(board.mac, 0))
 
 
+@dataclass
+class _Row:
+    board: Board
+    phase: str
+    result: str = ""
+    finished_at: float | None = None
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return ""
+
+
 class RichReporter(LogReporter):
-    """A progress bar per board on a terminal, on top of the log lines."""
+    """A live table of boards on a terminal; log lines scroll above it."""
+
+    MAX_ROWS = 40
 
     def __init__(self) -> None:
         super().__init__()
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+        from rich.live import Live
 
-        self.progress = Progress(
-            TextColumn("{task.fields[label]}"), TextColumn("{task.fields[phase]:<11}"),
-            BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=False)
-        self._tasks: dict[bytes, int] = {}
-        self._last_refresh = 0.0
-        self.progress.start()
+        self.console = Console(stderr=True)
+        self._rows: dict[bytes, _Row] = {}
+        self.live = Live(self._table(), console=self.console, refresh_per_second=4,
+                         transient=False)
+        self.live.start()
+
+    def log_handler(self) -> logging.Handler:
+        from rich.logging import RichHandler
+
+        return RichHandler(console=self.console, show_path=False)
+
+    def close(self) -> None:
+        self.live.update(self._table())
+        self.live.stop()
 
     def event(self, board: Board, kind: str, detail: str) -> None:
         super().event(board, kind, detail)
-        task = self._tasks.get(board.mac)
-        if task is None:
-            task = self.progress.add_task("", total=None, label=_label(board), phase=kind)
-            self._tasks[board.mac] = task
-        total = board.plan.total_bytes if board.plan else None
-        phase = "uploading" if kind == "file" else kind
-        self.progress.update(task, phase=phase, total=total)
-        if kind in ("done", "failed"):
-            if board.session is not None and kind == "done":
-                self.progress.update(task, completed=board.session.total_bytes)
-            self._tasks.pop(board.mac, None)
+        row = self._rows.setdefault(board.mac, _Row(board, kind))
+        row.board = board
+        if kind in ("done", "failed", "skipped"):
+            row.result = {"done": "installed", "skipped": "skipped"}.get(kind, "FAILED: " + detail)
+            row.finished_at = time.monotonic()
+            row.phase = "done" if kind == "done" else kind
+        elif kind not in ("warning", "file"):
+            row.phase = kind
+        if len(self._rows) > self.MAX_ROWS:  # forget the oldest finished rows
+            finished = [m for m, r in self._rows.items() if r.finished_at is not None]
+            for mac in finished[:len(self._rows) - self.MAX_ROWS]:
+                del self._rows[mac]
 
     def tick(self, boards: list[Board]) -> None:
-        # The bars show upload progress; the 10 % log lines are for non-terminals.
-        now = time.monotonic()
-        if now - self._last_refresh < 0.1:
-            return
-        self._last_refresh = now
-        for board in boards:
-            task = self._tasks.get(board.mac)
-            if task is not None and board.session is not None:
-                self.progress.update(task, completed=board.session.bytes_acked)
+        # The table shows upload progress; 10 % log lines are for non-terminals.
+        self.live.update(self._table())
 
-    def close(self) -> None:
-        self.progress.stop()
+    def _table(self):
+        from rich.table import Table
+
+        table = Table("MAC", "model", "arch", "phase", "bytes", "rate", "ETA", "result",
+                      expand=False)
+        now = time.monotonic()
+        for row in self._rows.values():
+            board, session = row.board, row.board.session
+            done = session.bytes_acked if session is not None else 0
+            total = session.total_bytes if session is not None else 0
+            rate = eta = ""
+            if session is not None and board.upload_started_at is not None:
+                end = board.upload_finished_at or now
+                seconds = max(end - board.upload_started_at, 1e-6)
+                speed = done / seconds
+                rate = f"{_size(speed)}/s"
+                if speed > 0 and done < total and row.finished_at is None:
+                    eta = f"{(total - done) / speed:.0f} s"
+            size = f"{_size(done)} / {_size(total)}" if total else ""
+            style = "green" if row.result == "installed" else "red" \
+                if row.result.startswith("FAILED") else ""
+            result = f"[{style}]{row.result}[/]" if style else row.result
+            table.add_row(format_mac(board.mac), board.info.model, board.info.arch, row.phase,
+                          size, rate, eta, result)
+        return table
 
 
 def make_reporter(force_plain: bool = False) -> LogReporter:

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -58,9 +59,13 @@ def loopback_boards(spec: BoardSpec | None = None, count: int = 1, faults: Fault
         link.close()
 
 
+# Journals written by tests go to a private state folder, never the user's own.
+STATE_HOME = tempfile.mkdtemp(prefix="nitools-test-state-")
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60
             ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME)
     return subprocess.run([sys.executable, "-m", "nitools", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
 

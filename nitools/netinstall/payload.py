@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -29,10 +34,13 @@ class Resolved:
     name: str  # base name from the source, may be empty
     data: bytes
     origin: str  # where it came from, for messages
+    digest: str = ""  # sha256, computed once
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        if not self.digest:
+            object.__setattr__(self, "digest", hashlib.sha256(self.data).hexdigest())
+        return self.digest
 
 
 def is_url(source: object) -> bool:
@@ -115,3 +123,90 @@ def _download(url: str) -> Resolved:
 def _short_reason(exc: Exception) -> str:
     text = str(exc.__context__ or exc) or type(exc).__name__
     return text.splitlines()[0][:160]
+
+
+class PayloadCache:
+    """Resolve each distinct source once and share its bytes between boards.
+
+    Paths are keyed by (path, size, mtime), so an edited file is read again; URLs are
+    reused for ``url_ttl`` seconds; every result is also interned by content, so
+    32 boards flashing one 16 MiB package hold one copy. Thread-safe: boards are
+    prepared in worker threads, and a source two of them ask for at once is
+    fetched once while the other waits.
+    """
+
+    def __init__(self, url_ttl: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 max_entries: int = 64) -> None:
+        self.url_ttl = url_ttl
+        self.clock = clock
+        self.max_entries = max_entries
+        self.resolutions = 0  # how many sources were actually read or downloaded
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[Any, ...], tuple[float, Future[Resolved]]] = \
+            OrderedDict()
+        self._by_content: dict[str, bytes] = {}
+        self._derived: dict[tuple[str, str], Any] = {}
+
+    def _key(self, source: Any) -> tuple[Any, ...] | None:
+        if is_url(source):
+            return ("url", source)
+        if isinstance(source, (str, os.PathLike)):
+            path = os.path.abspath(os.fspath(source))
+            try:
+                info = os.stat(path)
+            except OSError:
+                return None  # let resolve() report it
+            return ("path", path, info.st_size, info.st_mtime_ns)
+        return None  # file objects and bytes are read every time
+
+    def resolve(self, source: Any) -> Resolved:
+        key = self._key(source)
+        if key is None:
+            return self._intern(self._count(resolve(source)))
+        with self._lock:
+            entry = self._entries.get(key)
+            fresh = entry is not None and (key[0] != "url" or
+                                           self.clock() - entry[0] < self.url_ttl)
+            if fresh:
+                assert entry is not None
+                future = entry[1]
+                owner = False
+            else:
+                future = Future()
+                self._entries[key] = (self.clock(), future)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+                owner = True
+        if owner:
+            try:
+                future.set_result(self._intern(self._count(resolve(source))))
+            except BaseException as exc:
+                future.set_exception(exc)
+                with self._lock:
+                    self._entries.pop(key, None)  # failures are not cached
+        return future.result()
+
+    def derived(self, resolved: Resolved, kind: str, compute: Callable[[bytes], Any]) -> Any:
+        """A value computed once per content (e.g. the parsed package)."""
+        key = (resolved.sha256, kind)
+        with self._lock:
+            if key in self._derived:
+                return self._derived[key]
+        value = compute(resolved.data)
+        with self._lock:
+            self._derived[key] = value
+        return value
+
+    def _count(self, resolved: Resolved) -> Resolved:
+        with self._lock:
+            self.resolutions += 1
+        return resolved
+
+    def _intern(self, resolved: Resolved) -> Resolved:
+        digest = resolved.sha256
+        with self._lock:
+            shared = self._by_content.setdefault(digest, resolved.data)
+        if shared is resolved.data:
+            return resolved
+        return Resolved(resolved.name, shared, resolved.origin, digest)

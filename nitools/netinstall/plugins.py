@@ -120,6 +120,24 @@ class FileChoice:
     config: Any  # None: the board applies RouterOS's default configuration
 
 
+def optional_choice(plugin: Any, names: str | tuple[str, ...], info: DeviceInfo,
+                    default: Any) -> Any:
+    """Ask an optional plugin method (``get_key``, ``get_mode_script``, ``keep_config``,
+    ``get_branding``) for this board; plugins without it get the station default.
+    A method that returns None also means "use the default"."""
+    for name in (names,) if isinstance(names, str) else names:
+        method = getattr(plugin, name, None)
+        if not callable(method):
+            continue
+        try:
+            value = method(info)
+        except Exception as exc:
+            raise PluginError(f"plugin {name}() failed for board {info.mac_text}: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        return default if value is None else value
+    return default
+
+
 def choose_files(plugin: Any, info: DeviceInfo) -> FileChoice:
     """Call ``get_files`` and read its answer the way pyNetinstall does."""
     try:

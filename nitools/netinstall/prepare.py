@@ -1,25 +1,52 @@
-"""Everything that happens between a board's announcement and the offer:
-ask the plugin, read or download every file, check the packages against the
-board. Nothing here may leave a board half-installed: it runs before the OFFR.
+"""Everything that happens between a board's announcement and the offer: ask the
+plugin, read or download every file, check the packages and scripts against the
+board. Nothing here may leave a board half-installed: it all runs before the OFFR.
+
+Configuration outcomes (the choices of MikroTik's own tool, §3.9):
+
+* ``default``: no script is sent; the board applies RouterOS's default configuration;
+* ``empty``: a zero-length ``autorun.scr``; the board starts with no configuration;
+* ``script``: the user's first-boot script as ``autorun.scr``;
+* ``keep``: ``keep`` in the offer; the board keeps its old configuration.
+
+Independently: a licence key from a MikroTik ``.key`` file (offer line 2), a mode
+script (``mode.scr``, RouterOS 7.22+), a branding package (``.dpk``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from nitools.errors import PackageError, PluginError
+from nitools.errors import PackageError, PluginError, UsageError
 from nitools.netinstall.board import DeviceInfo
 from nitools.netinstall.messages import MAX_FILE_NAME
-from nitools.netinstall.payload import Resolved, describe, resolve
-from nitools.netinstall.plugins import choose_files
+from nitools.netinstall.payload import PayloadCache, Resolved, describe
+from nitools.netinstall.plugins import FileChoice, choose_files, optional_choice
 from nitools.netinstall.server import InstallFile, frame_count
 from nitools.npk import Package, read_package
 from nitools.validate import Finding, ScriptCheck, check_install, errors
 
 CONFIG_SCRIPT_NAME = "autorun.scr"  # RouterOS runs it on first boot (§3.9)
+MODE_SCRIPT_NAME = "mode.scr"  # RouterOS 7.22+ runs it first, once
+CONFIG_MODES = ("default", "empty", "script", "keep")
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.(npk|dpk)$")
+_KEY_BYTES = 64
+_KEY_TEXT = re.compile(r"^[A-Za-z0-9+/]{80,}={0,2}$")  # a key given as text, not a file
+
+
+@dataclass(frozen=True)
+class InstallDefaults:
+    """Station-wide choices (flash options and ini keys); plugins may override per board."""
+
+    config_mode: str | None = None  # None: follow the plugin's / ini's config
+    script: Any = None  # a first-boot script replacing the ini's config=
+    key_file: Any = None
+    mode_script: Any = None
+    branding: Any = None
 
 
 @dataclass
@@ -28,13 +55,45 @@ class InstallPlan:
 
     files: list[InstallFile]
     packages: list[Package]
-    config_mode: str  # "default" (no script), "empty" (zero-length script), "script"
+    config_mode: str
+    key: str | None = None  # None: echo the board's own key
+    keep: bool = False
     sources: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
 
     @property
     def total_bytes(self) -> int:
         return sum(len(f.data) for f in self.files)
+
+    @property
+    def description(self) -> str:
+        extras = [name for name, present in (("mode script", self.has(MODE_SCRIPT_NAME)),
+                                             ("licence key from file", self.key is not None))
+                  if present]
+        return self.config_mode + "".join(f" + {extra}" for extra in extras)
+
+    def has(self, name: str) -> bool:
+        return any(f.name == name for f in self.files)
+
+    def journal_files(self) -> list[dict[str, Any]]:
+        return [{"name": f.name, "size": len(f.data), "sha256": d, "source": s}
+                for f, d, s in zip(self.files, self.digests, self.sources, strict=True)]
+
+
+def parse_key(data: bytes, origin: str = "key") -> str:
+    """A MikroTik software key (.key file or its base64 text) as the offer carries it."""
+    text = data.decode("ascii", "replace")
+    body = "".join(line.strip() for line in text.splitlines()
+                   if line.strip() and not line.strip().startswith("-"))
+    try:
+        decoded = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        decoded = b""
+    if len(decoded) != _KEY_BYTES:
+        raise UsageError(f"{origin} is not a MikroTik software key (expected base64 of "
+                         f"{_KEY_BYTES} bytes between BEGIN/END MIKROTIK SOFTWARE KEY lines)")
+    return body
 
 
 def package_file_name(resolved: Resolved, package: Package) -> str:
@@ -45,47 +104,107 @@ def package_file_name(resolved: Resolved, package: Package) -> str:
     return f"{stem}-{package.version}-{package.arch or 'noarch'}.npk"[:MAX_FILE_NAME]
 
 
-def _read_package(source: Any, role: str) -> tuple[InstallFile, Package, str]:
-    resolved = resolve(source)
-    package = read_package(resolved.data, label=f"{role} {resolved.origin}")
-    return InstallFile(package_file_name(resolved, package), resolved.data), package, \
-        resolved.origin
+class _Builder:
+    """Collects files in wire order with their digests and sources."""
+
+    def __init__(self, cache: PayloadCache) -> None:
+        self.cache = cache
+        self.files: list[InstallFile] = []
+        self.packages: list[Package] = []
+        self.digests: list[str] = []
+        self.sources: list[str] = []
+
+    def add(self, name: str, resolved: Resolved, origin: str) -> None:
+        self.files.append(InstallFile(name, resolved.data))
+        self.digests.append(resolved.sha256)
+        self.sources.append(origin)
+
+    def package(self, source: Any, role: str) -> None:
+        resolved = self.cache.resolve(source)
+        label = f"{role} {resolved.origin}"
+        package = self.cache.derived(resolved, "npk", lambda data: read_package(data, label))
+        self.packages.append(package)
+        self.add(package_file_name(resolved, package), resolved, resolved.origin)
+
+    def branding(self, source: Any) -> None:
+        resolved = self.cache.resolve(source)
+        name = resolved.name if resolved.name.endswith(".dpk") and \
+            _PLAIN_NAME.match(resolved.name) else "branding.dpk"
+        if not resolved.data:
+            raise PackageError(f"branding package {resolved.origin} is empty")
+        self.add(name, resolved, resolved.origin)
 
 
-def prepare_install(plugin: Any, info: DeviceInfo) -> InstallPlan:
+def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | None = None,
+                    cache: PayloadCache | None = None) -> InstallPlan:
     """Raise a NitoolsError saying why this board must be left alone."""
-    choice = choose_files(plugin, info)
+    defaults = defaults or InstallDefaults()
+    cache = cache or PayloadCache(url_ttl=0)
+    choice = _apply_defaults(choose_files(plugin, info), defaults)
     if choice.firmware is None:
         raise PluginError(f"plugin chose no firmware for board {info.mac_text}: board skipped")
-    files, packages, sources = [], [], []
-    for role, source in [("firmware", choice.firmware),
-                         *(("additional package", s) for s in choice.additional)]:
+    build = _Builder(cache)
+    build.package(choice.firmware, "firmware")
+    for source in choice.additional:
         if source is None:
             raise PluginError(f"plugin returned None as an additional package for board "
                               f"{info.mac_text}")
-        file, package, origin = _read_package(source, role)
-        files.append(file)
-        packages.append(package)
-        sources.append(origin)
+        build.package(source, "additional package")
 
+    branding = optional_choice(plugin, "get_branding", info, defaults.branding)
+    if branding is not None:
+        build.branding(branding)
+
+    keep = bool(optional_choice(plugin, "keep_config", info, defaults.config_mode == "keep"))
     scripts = []
-    if choice.config is None:
+    if keep:
+        config_mode = "keep"
+    elif choice.config is None:
         config_mode = "default"
     else:
-        script = resolve(choice.config)
+        script = cache.resolve(choice.config)
         config_mode = "script" if script.data else "empty"
-        files.append(InstallFile(CONFIG_SCRIPT_NAME, script.data))
-        sources.append(describe(choice.config))
+        build.add(CONFIG_SCRIPT_NAME, script, describe(choice.config))
         scripts.append(ScriptCheck(script.name or CONFIG_SCRIPT_NAME, script.data))
 
-    names = [f.name for f in files]
+    mode_source = optional_choice(plugin, ("get_mode_script", "get_mode"), info,
+                                  defaults.mode_script)
+    if mode_source is not None:
+        mode = cache.resolve(mode_source)
+        build.add(MODE_SCRIPT_NAME, mode, describe(mode_source))
+        scripts.append(ScriptCheck(mode.name or MODE_SCRIPT_NAME, mode.data, mode_script=True))
+
+    key_source = optional_choice(plugin, "get_key", info, defaults.key_file)
+    key = None
+    if key_source is not None:
+        raw_key = isinstance(key_source, str) and _KEY_TEXT.match(key_source)
+        key_data = key_source.encode() if raw_key else cache.resolve(key_source).data
+        key = parse_key(key_data, describe(key_source))
+
+    names = [f.name for f in build.files]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise PackageError(f"two files would be sent as {sorted(duplicates)[0]}: rename one")
-    package_names = names[:len(packages)]  # packages come first, the script last
-    findings = check_install(list(zip(package_names, packages, strict=True)), info,
-                             frame_count(files), scripts)
+    package_names = names[:len(build.packages)]  # packages come first, then the rest
+    findings = check_install(list(zip(package_names, build.packages, strict=True)), info,
+                             frame_count(build.files), scripts)
     problems = errors(findings)
     if problems:
         raise PackageError(f"board {info.mac_text} left untouched: {problems[0]}")
-    return InstallPlan(files, packages, config_mode, sources, findings)
+    return InstallPlan(build.files, build.packages, config_mode, key, keep, build.sources,
+                       findings, build.digests)
+
+
+def _apply_defaults(choice: FileChoice, defaults: InstallDefaults) -> FileChoice:
+    mode = defaults.config_mode
+    if mode is None:
+        return choice if defaults.script is None else replace(choice, config=defaults.script)
+    if mode not in CONFIG_MODES:
+        raise UsageError(f"configuration mode '{mode}' is not one of {', '.join(CONFIG_MODES)}")
+    if mode in ("default", "keep"):
+        return replace(choice, config=None)
+    if mode == "empty":
+        return replace(choice, config=b"")
+    return replace(choice, config=defaults.script if defaults.script is not None
+                   else choice.config)
+

@@ -19,7 +19,8 @@ from nitools.errors import NitoolsError
 from nitools.netinstall import messages
 from nitools.netinstall.board import DeviceInfo
 from nitools.netinstall.frame import Frame
-from nitools.netinstall.prepare import InstallPlan, prepare_install
+from nitools.netinstall.payload import PayloadCache
+from nitools.netinstall.prepare import InstallDefaults, InstallPlan, prepare_install
 from nitools.netinstall.server import Event, Phase, ServerSession, Timing
 
 _MAX_WAIT = 0.5  # upper bound for one select(), so stop requests are seen
@@ -44,6 +45,9 @@ class StationOptions:
     timing: Timing = field(default_factory=Timing)
     retry_after: float = 10.0  # a board that failed is not offered again for this long
     stop_grace: float = 0.0  # on stop: seconds running installs may still take
+    allowed_macs: frozenset[bytes] | None = None  # --mac: serve only these
+    once: bool = False  # --once: a board the journal shows installed is left alone
+    defaults: InstallDefaults = field(default_factory=InstallDefaults)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Board:
     finished_at: float | None = None
     upload_started_at: float | None = None
     upload_finished_at: float | None = None
+    journal_id: int | None = None
 
     @property
     def upload_rate(self) -> float | None:
@@ -79,6 +84,15 @@ class Reporter(Protocol):
     def tick(self, boards: list[Board]) -> None: ...
 
 
+class Recorder(Protocol):
+    """Where attempts are recorded (the journal)."""
+
+    def found(self, answered_mac: str, macs: list[str], info: dict[str, Any]) -> int: ...
+    def offered(self, row_id: int, files: list[dict[str, Any]], config_mode: str) -> None: ...
+    def finished(self, row_id: int, outcome: str, reason: str, sent_bytes: int) -> None: ...
+    def installed_before(self, software_id: str, mac: str) -> Any: ...
+
+
 @dataclass
 class StationResult:
     installed: list[Board] = field(default_factory=list)
@@ -94,12 +108,16 @@ class StationResult:
 
 class Station:
     def __init__(self, link: Link, plugin: Any, options: StationOptions, reporter: Reporter,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 journal: Recorder | None = None) -> None:
         self.link = link
         self.plugin = plugin
         self.options = options
         self.reporter = reporter
         self.clock = clock
+        self.journal = journal
+        self.cache = PayloadCache()
+        self._skipped: set[bytes] = set()  # boards --once left alone (logged once)
         self.boards: dict[bytes, Board] = {}  # active boards by the MAC we answer
         self.result = StationResult()
         self._preparing: dict[bytes, concurrent.futures.Future[InstallPlan]] = {}
@@ -110,9 +128,12 @@ class Station:
     # --------------------------------------------------------------- control
 
     def request_stop(self) -> None:
-        """Stop offering; let running installs go on for the grace period. Signal-safe."""
+        """Stop offering; let running installs go on for the grace period. A second
+        request stops at once. Signal-safe."""
         if self._stop_at is None:
             self._stop_at = self.clock() + self.options.stop_grace
+        else:
+            self._stop_at = self.clock()
 
     def run(self) -> StationResult:
         selector = selectors.DefaultSelector()
@@ -203,6 +224,9 @@ class Station:
         mac = frame.src
         if mac in self.boards or self._stop_at is not None:
             return
+        allowed = self.options.allowed_macs
+        if allowed is not None and mac not in allowed:
+            return
         if self._resting.get(mac, 0.0) > now:
             return
         try:
@@ -212,10 +236,29 @@ class Station:
         info = DeviceInfo.from_announcement(mac, announcement)
         if info.lic_id and any(b.info.lic_id == info.lic_id for b in self.boards.values()):
             return  # another port of a board we already serve (§3.1): answer one MAC only
+        if self.options.once and self._installed_before(info):
+            return
         board = Board(info, now)
         self.boards[mac] = board
+        if self.journal is not None:
+            board.journal_id = self.journal.found(info.mac_text, [info.mac_text],
+                                                  info.as_dict())
         self.reporter.event(board, "found", info.describe())
-        self._preparing[mac] = self._workers.submit(prepare_install, self.plugin, info)
+        self._preparing[mac] = self._workers.submit(
+            prepare_install, self.plugin, info, self.options.defaults, self.cache)
+
+    def _installed_before(self, info: DeviceInfo) -> bool:
+        if self.journal is None:
+            return False
+        earlier = self.journal.installed_before(info.lic_id, info.mac_text)
+        if earlier is None:
+            return False
+        if info.mac not in self._skipped:
+            self._skipped.add(info.mac)
+            self.reporter.event(Board(info, self.clock()), "skipped",
+                                f"installed before (journal row {earlier['id']}): "
+                                "not installing again (--once)")
+        return True
 
     def _collect_preparations(self, now: float) -> None:
         for mac, future in list(self._preparing.items()):
@@ -241,12 +284,15 @@ class Station:
         assert board.plan is not None
         plan = board.plan
         files = ", ".join(f"{f.name} ({len(f.data)} B)" for f in plan.files)
-        self.reporter.event(board, "validated", f"{files}; configuration: {plan.config_mode}")
+        self.reporter.event(board, "validated", f"{files}; configuration: {plan.description}")
         for finding in plan.findings:
             self.reporter.event(board, "warning", str(finding))
+        if self.journal is not None and board.journal_id is not None:
+            self.journal.offered(board.journal_id, plan.journal_files(), plan.description)
+        key = plan.key if plan.key is not None else board.info.lic_key
         board.session = ServerSession(
-            server_mac=self.link.mac, device_mac=board.mac, files=plan.files,
-            key=board.info.lic_key, timing=self.options.timing, window=self.options.window)
+            server_mac=self.link.mac, device_mac=board.mac, files=plan.files, key=key,
+            keep=plan.keep, timing=self.options.timing, window=self.options.window)
         board.outcome = "installing"
         self._send(board.session.start(now))
         self._after_session_step(board, now)
@@ -290,17 +336,33 @@ class Station:
         else:
             self.result.failed.append(board)
             self._resting[board.mac] = now + self.options.retry_after
+        self._record(board, outcome, reason)
         self.reporter.event(board, outcome, reason)
+
+    def _record(self, board: Board, outcome: str, reason: str) -> None:
+        if self.journal is None or board.journal_id is None:
+            return
+        if outcome == "done":
+            recorded = "installed"
+        elif outcome == "interrupted":
+            recorded = "interrupted"
+        else:  # a board never offered an install was left untouched
+            recorded = "failed" if board.session is not None else "refused"
+        sent = board.session.bytes_acked if board.session is not None else 0
+        self.journal.finished(board.journal_id, recorded, reason, sent)
 
     def _interrupt_all(self) -> None:
         now = self.clock()
         for board in list(self.boards.values()):
+            board.finished_at = now
             if board.session is not None and not board.session.finished:
                 board.session.abort("interrupted: the station stopped mid-install")
                 board.outcome, board.reason = "failed", board.session.failure or ""
                 self.result.interrupted.append(board)
+                self._record(board, "interrupted", board.reason)
                 self.reporter.event(board, "failed", board.reason)
-            board.finished_at = now
+            elif board.session is None:
+                self._record(board, "refused", "station stopped before the offer")
         self.boards.clear()
 
     def _send(self, datagrams: list[bytes]) -> None:

@@ -12,10 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+STATE_HOME = tempfile.mkdtemp(prefix="nitools-lab-state-")  # journals of lab runs
 FLASHER_IF = "fl0"
 BOARD_IF = "bd0"
 
@@ -64,7 +66,7 @@ class NetnsPair:
 
     def start(self, ns: str, *args: str, stdout=subprocess.PIPE) -> subprocess.Popen:
         """Run ``python -m nitools ARGS`` inside namespace ``ns``."""
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        env = dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME)
         process = subprocess.Popen(
             ["ip", "netns", "exec", ns, sys.executable, "-m", "nitools", *args],
             stdout=stdout, stderr=subprocess.PIPE, text=True, env=env)
