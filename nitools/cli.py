@@ -72,6 +72,8 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="More log detail (repeatable).")
 @click.option("-l", "--logging", "logging_config", type=click.Path(),
               help="Python logging config file (logging.config.fileConfig format).")
+@click.option("--count", type=click.IntRange(1), metavar="N",
+              help="Exit after N boards (installed or failed); 0 only if all were installed.")
 @click.option("--mac", "macs", multiple=True, metavar="MAC",
               help="Serve only the board announcing with this MAC (repeatable).")
 @click.option("--once", is_flag=True,

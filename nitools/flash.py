@@ -25,6 +25,7 @@ class FlashOptions:
     config_path: str = "/etc/nitools.ini"
     interface: str = "eth0"
     one_shot: bool = False
+    count: int | None = None
     verbose: int = 0
     logging_config: str | None = None
     format_timeout: float = 180.0
@@ -88,7 +89,7 @@ def run_flash(options: FlashOptions) -> int:
                  "one board" if options.one_shot else "continuous, Ctrl-C to stop",
                  journal.path)
         station_options = StationOptions(
-            one_shot=options.one_shot, window=options.window,
+            one_shot=options.one_shot, max_installs=options.count, window=options.window,
             timing=Timing(format_timeout=options.format_timeout), stop_grace=options.grace,
             allowed_macs=macs, once=options.once, defaults=defaults)
         station = Station(link, plugin, station_options, reporter, journal=journal)

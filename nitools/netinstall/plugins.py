@@ -90,8 +90,10 @@ def load_plugin(config: configparser.ConfigParser) -> Any:
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
         raise ConfigError(f"plugin={spec} is not of the form module:Class")
-    if os.getcwd() not in sys.path:
-        sys.path.append(os.getcwd())  # pyNetinstall finds plugins in the working directory
+    # pyNetinstall finds plugins in the working directory; next to the ini file works too.
+    for folder in (os.getcwd(), os.path.dirname(getattr(config, "path", "") or "")):
+        if folder and folder not in sys.path:
+            sys.path.append(folder)
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
