@@ -55,12 +55,14 @@ class Timing:
     """Server-side timers, in seconds. Defaults follow the device timers of §5.1."""
 
     offer_timeout: float = 8.0  # the board announces every 1 s; ~8 ignored offers is a verdict
-    offer_resend: float = 1.0
+    offer_resend: float = 0.2  # a board that answered drops a repeated OFFR (seq 1)
     format_timeout: float = 180.0  # formats of 2 minutes are reported (§5.2)
     stall_timeout: float = 10.0  # the board gives up after 6 s (between files) / 9 s (in a file)
-    term_linger: float = 1.5  # the board repeats WTRM every 1 s if our TERM was lost
+    term_linger: float = 1.2  # the board repeats WTRM every 1 s if our TERM was lost
     term_resends: int = 5
-    min_rto: float = 0.010
+    term_repeat: float = 0.02  # TERM goes out twice: a lost TERM costs the board's 1 s
+    start_probe: float = 0.25  # while formatting, offer the start frame this often
+    min_rto: float = 0.003  # a LAN round trip is ~0.1 ms; a spurious resend is only a dup
     max_rto: float = 0.5
 
 
@@ -138,6 +140,8 @@ class ServerSession:
         self._deadline = 0.0  # phase deadline: give up, or (rebooting) finish
         self._offer_sent_at = 0.0
         self._term_sends = 0
+        self._term_again_at: float | None = None
+        self._probe_at = 0.0
         self._srtt: float | None = None
         self._rttvar = 0.0
         self._rto = self.timing.max_rto
@@ -249,6 +253,9 @@ class ServerSession:
         if self.phase is Phase.REBOOTING:
             if now >= self._deadline:
                 self._finish(Phase.DONE, "board rebooting into RouterOS")
+            elif self._term_again_at is not None and now >= self._term_again_at:
+                self._term_again_at = None
+                return [self._frame(self.term_seq)]
             return []
         if now >= self._deadline:
             self._fail(self._timeout_reason())
@@ -257,6 +264,14 @@ class ServerSession:
             self._offer_sent_at = now
             self.retransmissions += 1
             return [self._frame(1)]
+        if self.phase is Phase.FORMATTING and now >= self._probe_at:
+            # Offer the format frame again (a board that has it drops the duplicate by
+            # its seq, so it can never format twice) and the start frame (dropped until
+            # the board has sent STRT, by its ack <= tx rule): a lost format frame or a
+            # lost STRT no longer costs the board's 1 s resend.
+            self._probe_at = now + self.timing.start_probe
+            self._next = max(self._next, 4)
+            return [self._frame(2), self._frame(3)]
         if self.phase is Phase.UPLOADING and now >= self._oldest_sent_at + self._rto:
             self._rto = min(self._rto * 2, self.timing.max_rto)  # back off while nothing comes
             return self._go_back(now, stale_reply=False)
@@ -268,6 +283,10 @@ class ServerSession:
             return min(self._deadline, self._oldest_sent_at + self._rto)
         if phase is Phase.OFFERING:
             return min(self._deadline, self._offer_sent_at + self.timing.offer_resend)
+        if phase is Phase.FORMATTING:
+            return min(self._deadline, self._probe_at)
+        if phase is Phase.REBOOTING and self._term_again_at is not None:
+            return min(self._deadline, self._term_again_at)
         return None if phase is Phase.DONE or phase is Phase.FAILED else self._deadline
 
     def abort(self, reason: str) -> None:
@@ -319,13 +338,16 @@ class ServerSession:
         if seq == 1:
             self.phase = Phase.FORMATTING
             self._deadline = now + self.timing.format_timeout
+            self._probe_at = now + self.timing.start_probe
             self._events.append(Event("accepted", "board accepted the offer"))
             self._events.append(Event("formatting", "formatting the board's disk"))
             self._next = 3
             return [self._frame(2)]
-        if seq == 2:
+        if self.phase is Phase.FORMATTING:  # STRT, or the answer to a start-frame probe
             self.phase = Phase.UPLOADING
             self._events.append(Event("uploading", "format done, sending files"))
+            if seq == 2:
+                self._next = 3  # probes sent while it formatted were dropped: start again
         if seq == self.end_seq:
             self._events.append(Event("installed", "all files received, board installing"))
             return self._send_term(now)
@@ -379,6 +401,8 @@ class ServerSession:
         self._term_sends += 1
         self.phase = Phase.REBOOTING
         self._deadline = now + self.timing.term_linger
+        if self._term_sends == 1:
+            self._term_again_at = now + self.timing.term_repeat
         return [self._frame(self.term_seq)]
 
     def _update_rtt(self, sample: float) -> None:

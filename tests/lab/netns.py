@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,12 +53,26 @@ class NetnsPair:
             for ns, iface in ((pair.flasher_ns, FLASHER_IF), (pair.board_ns, BOARD_IF)):
                 _ip("-n", ns, "link", "set", "lo", "up")
                 _ip("-n", ns, "link", "set", iface, "up")
+            pair.wait_for_carrier()
         except (subprocess.CalledProcessError, OSError) as exc:
             pair.destroy()
             detail = getattr(exc, "stderr", "") or str(exc)
             raise NamespacesUnavailable(f"cannot create network namespaces: {detail.strip()}"
                                         ) from exc
         return pair
+
+    def wait_for_carrier(self, timeout: float = 5.0) -> None:
+        """Until both veth ends report carrier: frames sent before that are refused."""
+        deadline = time.monotonic() + timeout
+        for ns, iface in ((self.flasher_ns, FLASHER_IF), (self.board_ns, BOARD_IF)):
+            while True:
+                out = subprocess.run(["ip", "-n", ns, "link", "show", iface], check=True,
+                                     capture_output=True, text=True).stdout
+                if "NO-CARRIER" not in out and "state UP" in out:
+                    break
+                if time.monotonic() > deadline:
+                    raise NamespacesUnavailable(f"{iface} in {ns} never came up: {out.strip()}")
+                time.sleep(0.02)
 
     def mac(self, ns: str, iface: str) -> str:
         out = subprocess.run(["ip", "-n", ns, "-o", "link", "show", iface], check=True,

@@ -109,7 +109,8 @@ def test_repeated_previous_reply_gets_the_identical_frame_again():
     session = make()
     session.start(0)
     session.receive(reply(1, b"YACK\n"), 0)
-    assert session.poll(0.5) == []  # formatting: nothing is resent on a timer
+    # Formatting: the format and start frames are offered again, slowly.
+    assert [decode(d).seq for d in session.poll(0.5)] == [2, 3]
     # The board repeats YACK: it never saw the format frame.
     (again,) = session.receive(reply(1, b"YACK\n"), 1.0)
     assert decode(again) == Frame(SERVER, BOARD, 2, 1, b"")
@@ -133,16 +134,40 @@ def test_data_frame_is_resent_on_our_own_timer_unchanged():
     assert session.retransmissions == 1
 
 
-def test_format_frame_is_not_resent_on_a_timer_while_formatting():
-    session = make(timing=Timing(format_timeout=120))
+def test_while_formatting_only_the_format_and_start_frames_are_offered_slowly():
+    session = make(timing=Timing(format_timeout=120, start_probe=0.25))
     session.start(0)
     session.receive(reply(1, b"YACK\n"), 0)
+    assert session.next_deadline() == 0.25
     for t in (0.5, 5.0, 60.0, 119.0):
-        assert session.poll(t) == []
+        assert [decode(d) for d in session.poll(t)] == [Frame(SERVER, BOARD, 2, 1, b""),
+                                                        Frame(SERVER, BOARD, 3, 2, b"")]
     assert session.phase is Phase.FORMATTING
     session.poll(120.0)
     assert session.phase is Phase.FAILED
     assert "120 s" in session.failure and "STRT" in session.failure
+
+
+def test_an_answered_start_probe_counts_as_strt():
+    # STRT was lost, but the board took a start-frame probe and asks for the first file.
+    session = make()
+    session.start(0)
+    session.receive(reply(1, b"YACK\n"), 0)
+    session.poll(0.3)
+    (header,) = frames(session.receive(reply(3, b"RETR"), 0.31))
+    assert header.payload.startswith(b"FILE\nrouteros")
+    assert session.phase is Phase.UPLOADING
+
+
+def test_term_is_sent_twice():
+    session = make([InstallFile("autorun.scr", b"x")])
+    session.start(0)
+    for seq, payload in ((1, b"YACK\n"), (2, b"STRT"), (3, b"RETR"), (4, b"RETR"),
+                         (5, b"RETR"), (6, b"RETR")):
+        session.receive(reply(seq, payload), 0)
+    (term,) = session.receive(reply(7, b"WTRM"), 1.0)
+    assert session.poll(session.next_deadline()) == [term]
+    assert session.poll(2.3) == [] and session.phase is Phase.DONE
 
 
 def test_format_wait_is_configurable_and_a_slow_format_succeeds():
