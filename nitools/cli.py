@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
-import logging.config
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +11,8 @@ from typing import Any
 import click
 
 from nitools import __version__
-from nitools.errors import NitoolsError, UsageError
-
-log = logging.getLogger("nitools")
+from nitools.console import setup_logging
+from nitools.errors import NitoolsError
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,26 +30,6 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
 
     return wrapper
-
-
-def setup_logging(verbose: int, logging_config: str | None, handler: logging.Handler | None = None
-                  ) -> None:
-    if logging_config:
-        try:
-            logging.config.fileConfig(logging_config, disable_existing_loggers=False)
-        except Exception as exc:
-            raise UsageError(f"cannot use logging config {logging_config}: {exc}") from exc
-        return
-    level = logging.DEBUG if verbose else logging.INFO
-    if handler is None:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                               "%H:%M:%S"))
-    else:  # a rich handler shows time and level itself
-        handler.setFormatter(logging.Formatter("%(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -267,9 +243,3 @@ def dnsmasq(interface: str, tftp_root: str, range_spec: str | None, lease_time: 
     setup_logging(verbose, None)
     sys.exit(run_dnsmasq_command(interface, tftp_root, range_spec, lease_time, server_ip,
                                  archs, lease_file, output, output_format, run_it))
-
-
-def install_stop_handlers(stop: Callable[[], None]) -> None:
-    """SIGINT/SIGTERM ask the loop to stop instead of killing it mid-frame."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop())

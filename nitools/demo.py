@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nitools.cli import install_stop_handlers, setup_logging
+from nitools.console import install_stop_handlers, setup_logging
 from nitools.emulator import BoardSpec, Emulator, Faults, make_boards
 from nitools.netinstall.board import DeviceInfo
 from nitools.netinstall.frame import format_mac

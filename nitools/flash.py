@@ -6,7 +6,7 @@ import configparser
 import logging
 from dataclasses import dataclass, field
 
-from nitools.cli import install_stop_handlers, setup_logging
+from nitools.console import install_stop_handlers, setup_logging
 from nitools.errors import UsageError
 from nitools.journal import Journal
 from nitools.netinstall.frame import format_mac, parse_mac

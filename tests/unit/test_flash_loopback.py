@@ -30,6 +30,15 @@ def write_ini(folder: Path, body: str, name: str = "station.ini") -> Path:
     return path
 
 
+def flash_one(ini: Path, spec: BoardSpec | None = None, faults: Faults | None = None,
+              cwd: Path | None = None, args: tuple[str, ...] = ("--plain",)):
+    """Run `nitools flash -1` against emulated boards; the process result and their summary."""
+    with loopback_boards(spec, faults=faults) as boards:
+        result = run_cli("flash", "-1", *args, "-c", str(ini), "--loopback",
+                         boards.loopback_arg, cwd=cwd)
+        return result, boards.emulator.summary()
+
+
 def files_of(board: dict) -> dict[str, str]:
     return {f["name"]: f["sha256"] for f in board["files"]}
 
@@ -46,11 +55,7 @@ def test_one_shot_flash_delivers_identical_files_and_exits_0(packages):
         additional_packages=
             {packages}/container-7.16.1-arm64.npk
         """)
-    with loopback_boards() as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg)
-        boards.thread.join(10)
-        summary = boards.emulator.summary()
+    result, summary = flash_one(ini)
     assert result.returncode == 0, result.stderr
     (board,) = summary["boards"]
     assert board["installed"]
@@ -65,9 +70,7 @@ def test_one_shot_flash_delivers_identical_files_and_exits_0(packages):
 def test_licence_key_never_appears_in_the_log(packages):
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
     spec = BoardSpec(key="U2VjcmV0S2V5U2VjcmV0S2V5U2VjcmV0S2V5", key_required=True)
-    with loopback_boards(spec) as boards:
-        result = run_cli("flash", "-1", "--plain", "-vv", "-c", str(ini), "--loopback",
-                         boards.loopback_arg)
+    result, _ = flash_one(ini, spec=spec, args=("--plain", "-vv"))
     assert result.returncode == 0, result.stderr
     assert "U2VjcmV0S2V5" not in result.stderr + result.stdout
 
@@ -98,10 +101,7 @@ def test_pynetinstall_ini_and_plugin_module_work_unchanged(packages):
     (packages / "routeros-7.16.1-arm.npk").write_bytes(
         build_npk("system", "7.16.1", "arm", size=100_000, seed=5))
     spec = BoardSpec(model="RB4011iGS+", arch="arm", min_version="6.45.9")
-    with loopback_boards(spec) as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg, cwd=packages)
-        summary = boards.emulator.summary()
+    result, summary = flash_one(ini, spec=spec, cwd=packages)
     assert result.returncode == 0, result.stderr
     assert files_of(summary["boards"][0]) == {
         "routeros-7.16.1-arm.npk": sha(packages / "routeros-7.16.1-arm.npk"),
@@ -116,10 +116,7 @@ def test_firmware_and_config_from_a_real_http_server(packages):
             firmware={base}/routeros-7.16.1-arm64.npk
             config={base}/first-boot.rsc
             """)
-        with loopback_boards() as boards:
-            result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                             boards.loopback_arg)
-            summary = boards.emulator.summary()
+        result, summary = flash_one(ini)
     assert result.returncode == 0, result.stderr
     assert files_of(summary["boards"][0]) == {
         "routeros-7.16.1-arm64.npk": sha(packages / "routeros-7.16.1-arm64.npk"),
@@ -140,10 +137,7 @@ def test_failed_download_or_wrong_file_leaves_the_board_untouched(packages, firm
         if config:
             lines.append(f"config={config.format(base=base)}")
         ini = write_ini(packages, "\n".join(lines) + "\n")
-        with loopback_boards() as boards:
-            result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                             boards.loopback_arg)
-            summary = boards.emulator.summary()
+        result, summary = flash_one(ini)
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -153,10 +147,7 @@ def test_failed_download_or_wrong_file_leaves_the_board_untouched(packages, firm
 
 def test_wrong_architecture_is_refused_before_the_offer(packages):
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
-    with loopback_boards(BoardSpec(arch="mipsbe", model="RB2011")) as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg)
-        summary = boards.emulator.summary()
+    result, summary = flash_one(ini, spec=BoardSpec(arch="mipsbe", model="RB2011"))
     assert result.returncode == 1
     assert "package is for arm64, the board is mipsbe" in result.stderr
     assert summary["boards"][0]["offers_seen"] == 0
@@ -165,19 +156,14 @@ def test_wrong_architecture_is_refused_before_the_offer(packages):
 def test_package_below_the_board_minimum_is_refused(packages):
     (packages / "old.npk").write_bytes(build_npk("system", "7.10", "arm64", seed=9))
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/old.npk\n")
-    with loopback_boards(BoardSpec(min_version="7.12")) as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg)
+    result, _ = flash_one(ini, spec=BoardSpec(min_version="7.12"))
     assert result.returncode == 1
     assert "older than the board's minimum 7.12" in result.stderr
 
 
 def test_one_shot_with_loss_and_duplication(packages):
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
-    with loopback_boards(faults=Faults(drop=0.05, duplicate=0.05, seed=11)) as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg)
-        summary = boards.emulator.summary()
+    result, summary = flash_one(ini, faults=Faults(drop=0.05, duplicate=0.05, seed=11))
     assert result.returncode == 0, result.stderr
     assert summary["frames_dropped"] > 0
     assert files_of(summary["boards"][0]) == {
@@ -186,10 +172,7 @@ def test_one_shot_with_loss_and_duplication(packages):
 
 def test_no_config_line_means_default_configuration_no_script(packages):
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
-    with loopback_boards() as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg)
-        summary = boards.emulator.summary()
+    result, summary = flash_one(ini)
     assert result.returncode == 0
     assert [f["name"] for f in summary["boards"][0]["files"]] == ["routeros-7.16.1-arm64.npk"]
     assert "configuration: default" in result.stderr
@@ -199,10 +182,7 @@ def test_single_newline_config_means_no_configuration(packages):
     (packages / "none.rsc").write_bytes(b"\n")
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n"
                               f"config={packages}/none.rsc\n")
-    with loopback_boards() as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg)
-        summary = boards.emulator.summary()
+    result, summary = flash_one(ini)
     assert result.returncode == 0
     assert summary["boards"][0]["files"][-1]["name"] == "autorun.scr"
     assert summary["boards"][0]["files"][-1]["received"] == 1
@@ -215,10 +195,7 @@ def test_plugin_exception_in_get_files_is_one_log_line_and_board_untouched(packa
                 raise KeyError("no row for this MAC in the inventory")
         """))
     ini = write_ini(packages, "[pynetinstall]\nplugin=faulty:Plugin\n")
-    with loopback_boards() as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg, cwd=packages)
-        summary = boards.emulator.summary()
+    result, summary = flash_one(ini, cwd=packages)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
@@ -230,9 +207,7 @@ def test_plugin_returning_no_firmware_skips_the_board(packages):
     (packages / "skipper.py").write_text(
         "class Plugin:\n    def get_files(self, info):\n        return None, None\n")
     ini = write_ini(packages, "[pynetinstall]\nplugin=skipper:Plugin\n")
-    with loopback_boards() as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg, cwd=packages)
+    result, _ = flash_one(ini, cwd=packages)
     assert result.returncode == 1
     assert "chose no firmware" in result.stderr
 
@@ -257,9 +232,7 @@ def test_logging_config_file_is_used(packages):
         format=%(levelname)s %(message)s
         """))
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
-    with loopback_boards() as boards:
-        result = run_cli("flash", "-1", "-c", str(ini), "-l", str(packages / "logging.ini"),
-                         "--loopback", boards.loopback_arg)
+    result, _ = flash_one(ini, args=("-l", str(packages / "logging.ini")))
     assert result.returncode == 0, result.stderr
     text = log_file.read_text()
     assert "INFO" in text and "done: installed" in text
@@ -269,10 +242,7 @@ def test_backup_given_as_config_is_refused_before_the_offer(packages):
     (packages / "router.backup.rsc").write_bytes(b"\x88\xac\xa1\xb1" + bytes(500))
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n"
                               f"config={packages}/router.backup.rsc\n")
-    with loopback_boards() as boards:
-        result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback",
-                         boards.loopback_arg)
-        summary = boards.emulator.summary()
+    result, summary = flash_one(ini)
     assert result.returncode == 1
     assert "binary RouterOS backup" in result.stderr
     assert summary["boards"][0]["offers_seen"] == 0
