@@ -91,6 +91,12 @@ class Package:
     part_types: list[int] = field(default_factory=list)
 
     @property
+    def signature_kind(self) -> str:
+        """What the signature part holds, by its length (npk-format.md §6)."""
+        return {None: "none", 68: "sha1+kcdsa", 132: "sha1+kcdsa+ed25519"}.get(
+            self.signature_length, f"unknown ({self.signature_length} bytes)")
+
+    @property
     def is_system(self) -> bool:
         return self.name == "system" or self.name.startswith("routeros")
 

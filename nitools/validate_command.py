@@ -31,6 +31,7 @@ def package_record(path: str, package: Package) -> dict[str, Any]:
         "arch": package.arch, "channel": package.channel, "kind": package.kind,
         "description": package.description, "size": package.size,
         "build_time": built.isoformat(), "signature_length": package.signature_length,
+        "signature": package.signature_kind,
         "digest_ok": package.digest_ok,
         "dependencies": [{"name": d.name, "min": str(d.min_version), "max": str(d.max_version)}
                          for d in package.dependencies],

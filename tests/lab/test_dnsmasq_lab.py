@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -157,3 +158,13 @@ def test_interface_without_ipv4_is_refused_before_starting(server):
         check=False)
     assert result.returncode == 1
     assert f"interface {BOARD_IF} has no IPv4 address" in result.stderr
+
+
+def test_zz_sigterm_stops_dnsmasq_cleanly(server):
+    # Runs last in this module: it stops the shared server.
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(15) == 0
+    pids = subprocess.run(["ip", "netns", "pids", server.pair.flasher_ns], capture_output=True,
+                          text=True, check=True).stdout.split()
+    assert pids == []  # dnsmasq went with it
+    assert any("dnsmasq stopped" in line for line in server.log)

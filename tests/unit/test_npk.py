@@ -35,6 +35,8 @@ def test_writer_and_reader_round_trip_every_field(kwargs, tmp_path):
     assert package.kind == "package"
     assert package.size == len(data)
     assert package.signature_length == kwargs.get("signature_length", 132)
+    assert package.signature_kind == {68: "sha1+kcdsa", 132: "sha1+kcdsa+ed25519"}[
+        package.signature_length]
     assert package.digest_ok is True
     assert "SYNTHETIC" in package.description
     assert package.part_types[0] == (0x19 if kwargs.get("leading_empty_part", True) else 0x01)

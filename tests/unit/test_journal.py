@@ -1,0 +1,84 @@
+"""The SQLite journal and `nitools history`."""
+
+import json
+import sqlite3
+
+import pytest
+
+from nitools.errors import UsageError
+from nitools.journal import Journal, JournalError, parse_since
+from tests.helpers import run_cli
+
+INFO = {"lic_id": "ABCD-EFGH", "model": "RB5009", "arch": "arm64", "min_os": "7.12",
+        "image_version": "7.16.1"}
+
+
+def test_an_attempt_from_found_to_installed(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    row = journal.found("02:00:00:00:00:01", ["02:00:00:00:00:01"], INFO)
+    journal.offered(row, [{"name": "routeros.npk", "size": 10, "sha256": "ab", "source": "x"}],
+                    "script")
+    journal.finished(row, "installed", "installed", 10)
+    (attempt,) = journal.attempts()
+    assert attempt["outcome"] == "installed" and attempt["bytes"] == 10
+    assert attempt["software_id"] == "ABCD-EFGH" and attempt["image_version"] == "7.16.1"
+    assert attempt["files"][0]["sha256"] == "ab" and attempt["config_mode"] == "script"
+    assert attempt["duration"] >= 0 and attempt["ended_at"] >= attempt["started_at"]
+    assert journal.installed_before("ABCD-EFGH", "02:00:00:00:00:09")["id"] == row
+    assert journal.installed_before("OTHER-ID00", "02:00:00:00:00:01") is None
+    assert journal.installed_before("", "02:00:00:00:00:01")["id"] == row
+
+
+def test_rows_left_open_by_a_crash_are_closed_as_interrupted(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    journal.found("02:00:00:00:00:01", ["02:00:00:00:00:01"], INFO)
+    journal.db.close()  # the station dies without closing the attempt
+    again = Journal(path)
+    assert again.close_stale() == 1
+    assert again.attempts()[0]["outcome"] == "interrupted"
+
+
+def test_every_write_is_committed_at_once(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    journal.found("02:00:00:00:00:01", ["02:00:00:00:00:01"], INFO)
+    with sqlite3.connect(path) as other:  # another process sees it without any close
+        assert other.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 1
+    assert journal.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_unwritable_journal_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(JournalError, match="--journal PATH"):
+        Journal(blocker / "j.sqlite3")
+
+
+def test_since_forms():
+    now = 1_000_000.0
+    assert parse_since("2h", now) == now - 7200
+    assert parse_since("3d", now) == now - 3 * 86400
+    assert parse_since("2026-11-25T08:00:00+00:00") == 1795593600.0
+    with pytest.raises(UsageError):
+        parse_since("yesterday")
+
+
+def test_history_cli(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    for outcome in ("installed", "failed"):
+        row = journal.found("02:00:00:00:00:01", ["02:00:00:00:00:01"], INFO)
+        journal.finished(row, outcome, f"reason {outcome}", 5)
+    journal.close()
+    result = run_cli("history", "--journal", str(path), "--json")
+    rows = json.loads(result.stdout)
+    assert [r["outcome"] for r in rows] == ["installed", "failed"]
+    assert run_cli("history", "--journal", str(path), "--json", "--limit", "1").stdout.count(
+        '"outcome"') == 1
+    assert json.loads(run_cli("history", "--journal", str(path), "--json", "--since",
+                              "2030-01-01").stdout) == []
+    table = run_cli("history", "--journal", str(path))
+    assert "reason failed" in table.stdout and "RB5009" in table.stdout
+    missing = run_cli("history", "--journal", str(tmp_path / "none.sqlite3"))
+    assert missing.returncode == 1 and "no journal" in missing.stderr
