@@ -81,7 +81,7 @@ def main() -> None:
 @friendly_errors
 def flash(**options: Any) -> None:
     """Install RouterOS on boards that net-boot on INTERFACE."""
-    from nitools.flash import FlashOptions, run_flash
+    from nitools.commands.flash import FlashOptions, run_flash
 
     sys.exit(run_flash(FlashOptions(**options)))
 
@@ -94,7 +94,7 @@ def flash(**options: Any) -> None:
 @friendly_errors
 def history(journal: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
     """List what the flashing station did, from its journal."""
-    from nitools.history_command import run_history
+    from nitools.commands.history import run_history
 
     sys.exit(run_history(journal, since, limit, as_json))
 
@@ -141,7 +141,7 @@ def history(journal: str | None, since: str | None, limit: int | None, as_json: 
 def emulate(interface: str | None, loopback: str | None, out_dir: Path | None, timeout: float,
             **options: Any) -> None:
     """Emulated RouterBoards that net-install from a flasher; prints a JSON summary."""
-    from nitools.emulator import run_emulate
+    from nitools.commands.emulate import run_emulate
 
     sys.exit(run_emulate(interface, loopback, out_dir, timeout, **options))
 
@@ -157,7 +157,7 @@ def emulate(interface: str | None, loopback: str | None, out_dir: Path | None, t
 @friendly_errors
 def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) -> None:
     """Flash emulated boards with synthetic packages, over loopback (no root needed)."""
-    from nitools.demo import run_demo
+    from nitools.commands.demo import run_demo
 
     sys.exit(run_demo(boards, int(size_mib * 1024 * 1024), drop, window, plain))
 
@@ -178,7 +178,7 @@ def validate(packages: tuple[str, ...], arch: str | None, min_os: str | None,
 
     Exit 0 without errors, 1 with errors, 2 for usage errors.
     """
-    from nitools.validate_command import run_validate
+    from nitools.commands.validate import run_validate
 
     sys.exit(run_validate(list(packages), arch, min_os, config_script, mode_script, as_json))
 
@@ -189,7 +189,7 @@ def validate(packages: tuple[str, ...], arch: str | None, min_os: str | None,
 @friendly_errors
 def info(files: tuple[str, ...], as_json: bool) -> None:
     """Show what RouterOS packages (.npk) say about themselves."""
-    from nitools.validate_command import run_info
+    from nitools.commands.validate import run_info
 
     sys.exit(run_info(list(files), as_json))
 
@@ -209,7 +209,7 @@ def extract(inputs: tuple[str, ...], out_dir: str, list_only: bool, as_json: boo
     Each image is written as netinstall.<arch> with a bootimages.json manifest.
     netinstall-cli and its .tar.gz are read too (experimental).
     """
-    from nitools.extract_command import run_extract
+    from nitools.commands.extract import run_extract
 
     sys.exit(run_extract(list(inputs), out_dir, list_only, as_json, force))
 
@@ -238,7 +238,7 @@ def dnsmasq(interface: str, tftp_root: str, range_spec: str | None, lease_time: 
             server_ip: str | None, archs: tuple[str, ...], lease_file: str | None,
             output: str | None, output_format: str, run_it: bool, verbose: int) -> None:
     """Render (and check, or run) a dnsmasq netboot config for RouterBoards."""
-    from nitools.dnsmasq_command import run_dnsmasq_command
+    from nitools.commands.dnsmasq import run_dnsmasq_command
 
     setup_logging(verbose, None)
     sys.exit(run_dnsmasq_command(interface, tftp_root, range_spec, lease_time, server_ip,

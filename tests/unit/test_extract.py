@@ -12,7 +12,7 @@ import pytest
 
 from nitools.archs import BOOT_IMAGES
 from nitools.bootimages import ExtractError, extract_file
-from nitools.extract_command import run_extract
+from nitools.commands.extract import run_extract
 from tests.helpers import REPO, run_cli
 
 FIXTURES = REPO / "tests" / "fixtures" / "netinstall"

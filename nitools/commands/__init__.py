@@ -1,0 +1,1 @@
+"""One module per subcommand: each wires options to the core modules and reports."""

@@ -1,0 +1,54 @@
+"""``nitools emulate``: emulated boards on an interface or the loopback link."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from nitools.emulator import BoardSpec, Emulator, Faults, RawLink, make_boards
+from nitools.errors import UsageError
+from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
+
+
+def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | None,
+                timeout: float, **options: Any) -> int:
+    """The ``emulate`` subcommand. Returns 0 when every board was installed."""
+    if bool(interface) == bool(loopback):
+        raise UsageError("give either -i INTERFACE or --loopback LOCAL:PEER")
+    key = "" if options["no_key"] else options["key"]
+    spec = BoardSpec(
+        model=options["model"], arch=options["arch"], min_version=options["min_os"],
+        image_version=None if options["v6"] else options["image_version"],
+        software_id=options["software_id"], key=key, ports=options["ports"],
+        format_time=options["format_time"], key_required=options["key_required"],
+        image_too_old=options["image_too_old"], accepted_keys=tuple(options["accept_keys"]))
+    extra: list[RawLink] = []
+    if loopback:
+        local, peer = parse_loopback(loopback)
+        link: Any = LoopbackLink(local, peer, local_admin_mac(0xE0))
+        source_port = peer
+    else:
+        assert interface is not None
+        link = BroadcastLink(interface)
+        source_port = 5000
+        if spec.image_version is not None:
+            extra.append(BroadcastLink(interface, port=59813))  # v7 boards copy every frame
+    boards = make_boards(spec, options["boards"], options["seed"], time.monotonic(), source_port)
+    faults = Faults(options["drop"], options["duplicate"], options["seed"],
+                    options["link_delay"] / 1000, options["chunk_delay"] / 1000,
+                    options["die_after"], options["reboot_after"])
+    emulator = Emulator(link, boards, faults, extra)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: emulator.stop())
+    try:
+        emulator.run(timeout)
+    finally:
+        link.close()
+        for other in extra:
+            other.close()
+    if out_dir is not None:
+        emulator.write_files(out_dir)
+    print(emulator.summary_json(), flush=True)
+    return 0 if emulator.summary()["all_installed"] else 1
