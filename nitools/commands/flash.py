@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import logging
+import os
 from dataclasses import dataclass, field
 
 from nitools.console import install_stop_handlers, setup_logging
@@ -22,7 +23,7 @@ log = logging.getLogger("nitools.flash")
 
 @dataclass
 class FlashOptions:
-    config_path: str = "/etc/nitools.ini"
+    config_path: str = "/etc/nitools.ini"  # DEFAULT_CONFIG
     interface: str = "eth0"
     one_shot: bool = False
     count: int | None = None
@@ -42,6 +43,18 @@ class FlashOptions:
     mode_script: str | None = None
     branding: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+DEFAULT_CONFIG = "/etc/nitools.ini"
+PYNETINSTALL_CONFIG = "/etc/pynetinstall.ini"
+
+
+def config_file(path: str, fallback: str = PYNETINSTALL_CONFIG) -> str:
+    """The default ini, or pyNetinstall's default when only that one exists."""
+    if path == DEFAULT_CONFIG and not os.path.exists(path) and os.path.exists(fallback):
+        log.info("%s not found: using pyNetinstall's %s", path, fallback)
+        return fallback
+    return path
 
 
 def install_defaults(options: FlashOptions, config: configparser.ConfigParser
@@ -68,7 +81,7 @@ def run_flash(options: FlashOptions) -> int:
     try:
         setup_logging(options.verbose, options.logging_config, reporter.log_handler())
         # Everything that can be wrong with the setup fails here, before any socket opens.
-        config = load_config(options.config_path)
+        config = load_config(config_file(options.config_path))
         plugin = load_plugin(config)
         defaults = install_defaults(options, config)
         try:

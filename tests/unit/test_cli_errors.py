@@ -1,5 +1,6 @@
 """Bad input: one line on stderr that says what to do, an exit code, no traceback."""
 
+import os
 import textwrap
 
 import pytest
@@ -88,3 +89,14 @@ def test_help_lists_pynetinstall_options():
     for option in ("-c, --config", "-i, --interface", "-1, --one-shot", "-v, --verbose",
                    "-l, --logging", "-h, --help"):
         assert option in result.stdout
+
+
+def test_default_config_falls_back_to_pynetinstalls(tmp_path):
+    from nitools.commands.flash import DEFAULT_CONFIG, config_file
+
+    legacy = tmp_path / "pynetinstall.ini"
+    assert config_file(DEFAULT_CONFIG, str(legacy)) == DEFAULT_CONFIG  # neither exists
+    legacy.write_text("[pynetinstall]\nfirmware=x\n")
+    expected = DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else str(legacy)
+    assert config_file(DEFAULT_CONFIG, str(legacy)) == expected
+    assert config_file(str(tmp_path / "mine.ini"), str(legacy)) == str(tmp_path / "mine.ini")
