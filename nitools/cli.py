@@ -78,6 +78,8 @@ def main() -> None:
 @click.option("--loopback", metavar="LOCAL:PEER",
               help="Use UDP on 127.0.0.1 instead of an interface (tests, demos).")
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
+@click.option("--log-keys", is_flag=True,
+              help="Show the licence key each board announces in the log (hidden by default).")
 @friendly_errors
 def flash(**options: Any) -> None:
     """Install RouterOS on boards that net-boot on INTERFACE."""

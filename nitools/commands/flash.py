@@ -33,6 +33,7 @@ class FlashOptions:
     window: int = 32
     loopback: str | None = None
     plain: bool = False
+    log_keys: bool = False
     macs: tuple[str, ...] = ()
     once: bool = False
     journal: str | None = None
@@ -104,7 +105,8 @@ def run_flash(options: FlashOptions) -> int:
         station_options = StationOptions(
             one_shot=options.one_shot, max_installs=options.count, window=options.window,
             timing=Timing(format_timeout=options.format_timeout), stop_grace=options.grace,
-            allowed_macs=macs, once=options.once, defaults=defaults)
+            allowed_macs=macs, once=options.once, defaults=defaults,
+            log_keys=options.log_keys)
         station = Station(link, plugin, station_options, reporter, journal=journal)
         install_stop_handlers(station.request_stop)
         try:

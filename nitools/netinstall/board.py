@@ -40,10 +40,13 @@ class DeviceInfo:
             data["lic_key"] = "<hidden>" if self.lic_key else ""
         return data
 
-    def describe(self) -> str:
+    def describe(self, with_key: bool = False) -> str:
+        """For logs. The licence key only when asked for: boards broadcast it in clear."""
         parts = [self.mac_text, self.model or "unknown model", self.arch or "unknown arch"]
         if self.lic_id:
             parts.append(f"software-id {self.lic_id}")
+        if with_key and self.lic_key:
+            parts.append(f"key {self.lic_key}")
         if self.min_os:
             parts.append(f"min {self.min_os}")
         if self.image_version:

@@ -11,7 +11,6 @@ that have no root and must not touch any real network.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 from pathlib import Path
 
@@ -165,7 +164,3 @@ def parse_loopback(spec: str) -> tuple[int, int]:
 def local_admin_mac(seed: int) -> bytes:
     """A locally administered unicast MAC (02:...) for emulated and loopback peers."""
     return bytes([0x02, 0x4E, 0x49]) + (seed & 0xFFFFFF).to_bytes(3, "big")
-
-
-def random_suffix() -> int:
-    return int.from_bytes(os.urandom(3), "big")

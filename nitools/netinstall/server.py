@@ -176,8 +176,11 @@ class ServerSession:
         return encode(self.server_mac, self.device_mac, seq, seq - 1, self.payload(seq))
 
     def expected_reply(self, seq: int) -> bytes:
-        return {1: messages.YACK, 2: messages.STRT, self.end_seq: messages.WTRM}.get(
-            seq, messages.RETR)
+        if seq == 1:
+            return messages.YACK
+        if seq == 2:
+            return messages.STRT
+        return messages.WTRM if seq == self.end_seq else messages.RETR
 
     # --------------------------------------------------------------- progress
 
@@ -201,10 +204,6 @@ class ServerSession:
     @property
     def window_now(self) -> int:
         return int(self._cwnd)
-
-    @property
-    def rtt(self) -> float | None:
-        return self._srtt
 
     @property
     def finished(self) -> bool:

@@ -46,6 +46,7 @@ class StationOptions:
     retry_after: float = 10.0  # a board that failed is not offered again for this long
     stop_grace: float = 0.0  # on stop: seconds running installs may still take
     allowed_macs: frozenset[bytes] | None = None  # --mac: serve only these
+    log_keys: bool = False  # licence keys in the log only when asked for
     once: bool = False  # --once: a board the journal shows installed is left alone
     defaults: InstallDefaults = field(default_factory=InstallDefaults)
 
@@ -243,7 +244,7 @@ class Station:
         if self.journal is not None:
             board.journal_id = self.journal.found(info.mac_text, [info.mac_text],
                                                   info.as_dict())
-        self.reporter.event(board, "found", info.describe())
+        self.reporter.event(board, "found", info.describe(self.options.log_keys))
         self._preparing[mac] = self._workers.submit(
             prepare_install, self.plugin, info, self.options.defaults, self.cache)
 

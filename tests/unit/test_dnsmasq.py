@@ -205,3 +205,33 @@ def test_templates_ship_inside_the_package():
 
     folder = Path(nitools.__file__).parent / "templates" / "dnsmasq"
     assert {p.name for p in folder.iterdir()} >= {"dnsmasq.conf.j2", "routeros.rsc.j2"}
+
+
+@pytest.mark.parametrize(("lines", "fragment"), [
+    (["dnsmasq: unknown interface eth9"], "interface eth9 is missing or has no IPv4"),
+    (["dnsmasq: TFTP directory /srv/tftp inaccessible: Permission denied",
+      "dnsmasq: FAILED to start up"], "cannot open the TFTP root"),
+    (["dnsmasq: failed to bind DHCP server socket: Address already in use"],
+     "another DHCP server already listens"),
+    (["dnsmasq: something new went wrong"], "dnsmasq failed to start: dnsmasq: something new"),
+])
+def test_dnsmasq_start_up_failures_are_translated(root, lines, fragment):
+    from nitools.dnsmasq import translate_failure
+
+    assert fragment in translate_failure(lines, plan(root))
+
+
+def test_templates_are_inside_the_built_wheel(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.helpers import REPO
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                    "-q", "-w", str(tmp_path), str(REPO)], check=True, capture_output=True,
+                   timeout=300)
+    (wheel,) = tmp_path.glob("nitools-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "nitools/templates/dnsmasq/dnsmasq.conf.j2" in names
+    assert "nitools/templates/dnsmasq/routeros.rsc.j2" in names

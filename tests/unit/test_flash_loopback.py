@@ -73,6 +73,8 @@ def test_licence_key_never_appears_in_the_log(packages):
     result, _ = flash_one(ini, spec=spec, args=("--plain", "-vv"))
     assert result.returncode == 0, result.stderr
     assert "U2VjcmV0S2V5" not in result.stderr + result.stdout
+    asked, _ = flash_one(ini, spec=spec, args=("--plain", "--log-keys"))
+    assert "key U2VjcmV0S2V5" in asked.stderr
 
 
 def test_pynetinstall_ini_and_plugin_module_work_unchanged(packages):
