@@ -72,7 +72,10 @@ class Station:
     def rows(self) -> list[dict]:
         with sqlite3.connect(self.journal) as db:
             db.row_factory = sqlite3.Row
-            return [dict(r) for r in db.execute("SELECT * FROM attempts ORDER BY id")]
+            try:
+                return [dict(r) for r in db.execute("SELECT * FROM attempts ORDER BY id")]
+            except sqlite3.OperationalError:  # polled while the station creates the schema
+                return []
 
 
 @pytest.fixture
