@@ -115,11 +115,14 @@ class Journal:
         self._write("UPDATE attempts SET files=?, config_mode=?, outcome='installing' "
                     "WHERE id=?", (json.dumps(files), config_mode, row_id))
 
-    def finished(self, row_id: int, outcome: str, reason: str, sent_bytes: int) -> None:
+    def finished(self, row_id: int, outcome: str, reason: str, sent_bytes: int,
+                 macs: list[str] | None = None) -> None:
+        """Close the attempt; ``macs``: every port MAC the board announced with."""
         now = time.time()
         self._write("UPDATE attempts SET ended_at=?, outcome=?, reason=?, bytes=?, "
-                    "duration=? - started_at WHERE id=?",
-                    (now, outcome, reason, sent_bytes, now, row_id))
+                    "duration=? - started_at, macs=COALESCE(?, macs) WHERE id=?",
+                    (now, outcome, reason, sent_bytes, now,
+                     ",".join(macs) if macs else None, row_id))
 
     # ---------------------------------------------------------------- reading
 

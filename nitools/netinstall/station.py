@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from nitools.errors import NitoolsError
 from nitools.netinstall import messages
 from nitools.netinstall.board import DeviceInfo
-from nitools.netinstall.frame import Frame
+from nitools.netinstall.frame import Frame, format_mac
 from nitools.netinstall.payload import PayloadCache
 from nitools.netinstall.prepare import InstallDefaults, InstallPlan, prepare_install
 from nitools.netinstall.server import Event, Phase, ServerSession, Timing
@@ -65,6 +65,7 @@ class Board:
     upload_started_at: float | None = None
     upload_finished_at: float | None = None
     journal_id: int | None = None
+    other_macs: list[bytes] = field(default_factory=list)  # its other ports, not answered
 
     @property
     def upload_rate(self) -> float | None:
@@ -90,7 +91,8 @@ class Recorder(Protocol):
 
     def found(self, answered_mac: str, macs: list[str], info: dict[str, Any]) -> int: ...
     def offered(self, row_id: int, files: list[dict[str, Any]], config_mode: str) -> None: ...
-    def finished(self, row_id: int, outcome: str, reason: str, sent_bytes: int) -> None: ...
+    def finished(self, row_id: int, outcome: str, reason: str, sent_bytes: int,
+                 macs: list[str] | None = None) -> None: ...
     def installed_before(self, software_id: str, mac: str) -> Any: ...
 
 
@@ -235,8 +237,12 @@ class Station:
         except messages.MessageError:
             return
         info = DeviceInfo.from_announcement(mac, announcement)
-        if info.lic_id and any(b.info.lic_id == info.lic_id for b in self.boards.values()):
-            return  # another port of a board we already serve (§3.1): answer one MAC only
+        same = next((b for b in self.boards.values() if info.lic_id
+                     and b.info.lic_id == info.lic_id), None)
+        if same is not None:  # another port of a board we already serve (§3.1)
+            if mac not in same.other_macs:
+                same.other_macs.append(mac)
+            return  # answer one MAC only
         if self.options.once and self._installed_before(info):
             return
         board = Board(info, now)
@@ -350,7 +356,8 @@ class Station:
         else:  # a board never offered an install was left untouched
             recorded = "failed" if board.session is not None else "refused"
         sent = board.session.bytes_acked if board.session is not None else 0
-        self.journal.finished(board.journal_id, recorded, reason, sent)
+        macs = [format_mac(m) for m in (board.mac, *board.other_macs)]
+        self.journal.finished(board.journal_id, recorded, reason, sent, macs)
 
     def _interrupt_all(self) -> None:
         now = self.clock()

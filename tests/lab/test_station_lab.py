@@ -141,7 +141,9 @@ def test_multi_port_board_is_answered_on_one_mac_only(station, files):
     assert board["installed"] and board["offers_seen"] == 1
     assert board["answered_mac"] in board["macs"]
     assert log.count(": found:") == 1
-    assert len(station.rows()) == 1
+    (row,) = station.rows()
+    assert row["answered_mac"] == board["answered_mac"]
+    assert sorted(row["macs"].split(",")) == sorted(board["macs"])  # every port recorded
 
 
 @pytest.mark.parametrize(("args", "emulate_args", "check"), [
