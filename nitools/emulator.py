@@ -204,15 +204,22 @@ class Emulator:
 
     def _send_now(self, sent: list[tuple[int, bytes]]) -> None:
         for _port, datagram in sent:
-            if self._lost():
-                continue
-            copies = 2 if self.faults.duplicate and self.rng.random() < self.faults.duplicate \
-                else 1
-            self.frames_duplicated += copies - 1
-            for _ in range(copies):
-                self.link.send(datagram)
-                for extra in self.extra_links:
-                    extra.send(datagram)
+            for _ in range(self._copies()):
+                self._transmit(datagram)
+
+    def _copies(self) -> int:
+        """How many copies of a frame the board's side puts on the wire: 0, 1 or 2."""
+        if self._lost():
+            return 0
+        if self.faults.duplicate and self.rng.random() < self.faults.duplicate:
+            self.frames_duplicated += 1
+            return 2
+        return 1
+
+    def _transmit(self, datagram: bytes) -> None:
+        self.link.send(datagram)
+        for extra in self.extra_links:
+            extra.send(datagram)
 
     def _after_chunk(self, board: DeviceSession, now: float) -> None:
         faults = self.faults
@@ -246,21 +253,13 @@ class Emulator:
 
     def _queue(self, sent: list[tuple[int, bytes]], ready: float) -> None:
         for _port, datagram in sent:
-            if self._lost():
-                continue
-            copies = 1
-            if self.faults.duplicate and self.rng.random() < self.faults.duplicate:
-                copies = 2
-                self.frames_duplicated += 1
-            for _ in range(copies):
+            for _ in range(self._copies()):
                 self._outbound.append((ready + self.faults.link_delay, datagram))
 
     def _flush(self, now: float) -> None:
         while self._outbound and self._outbound[0][0] <= now:
             _, datagram = self._outbound.popleft()
-            self.link.send(datagram)
-            for extra in self.extra_links:
-                extra.send(datagram)
+            self._transmit(datagram)
 
     # ---------------------------------------------------------------- output
 

@@ -305,9 +305,6 @@ class Station:
         self._after_session_step(board, now)
 
     def _run_timers(self, now: float) -> None:
-        deadline = self._next_deadline()
-        if deadline is None or deadline > now:
-            return
         for board in list(self.boards.values()):
             session = board.session
             if session is None:

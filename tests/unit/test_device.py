@@ -31,6 +31,15 @@ def accepted(dev, t=0.0):
     return dev
 
 
+def run_timers(dev, while_true) -> tuple[float, int]:
+    """Fire the board's timers while ``while_true(dev)``: (last time, frames it sent)."""
+    t, sent = 0.0, 0
+    while while_true(dev):
+        t = dev.next_deadline()
+        sent += len(dev.poll(t))
+    return t, sent
+
+
 def test_announces_on_every_port_each_second_with_seq_1_ack_0():
     dev = board()
     sent = dev.poll(0.0)
@@ -88,10 +97,7 @@ def test_wrong_key_gets_nack_and_the_rejected_key_is_announced_later():
     dev = board()
     ((_, data),) = dev.receive(0, to_board(1, 0, offer("V3JvbmdLZXk=")), 5000, 0.0)
     assert decode(data).payload == b"NACK\n"
-    t = 0.0
-    while dev.state is DeviceState.REJECTED:
-        t = dev.next_deadline()
-        dev.poll(t)
+    t, _ = run_timers(dev, lambda d: d.state is DeviceState.REJECTED)
     assert dev.state is DeviceState.DISCOVERING
     assert 5.0 <= t <= 6.1  # 1 s x 5 resends, then back to discovery
     announcement = decode(dev.poll(t + 1)[0][1]).payload
@@ -118,12 +124,8 @@ def test_keep_flag_is_taken_from_the_offer():
 
 def test_yack_is_resent_five_times_then_the_board_announces_again():
     dev = accepted(board())
-    resends = []
-    t = 0.0
-    while dev.state is DeviceState.OFFER_ANSWERED:
-        t = dev.next_deadline()
-        resends += dev.poll(t)
-    assert len(resends) == 5
+    _, resends = run_timers(dev, lambda d: d.state is DeviceState.OFFER_ANSWERED)
+    assert resends == 5
     assert dev.state is DeviceState.DISCOVERING
 
 
@@ -164,20 +166,13 @@ def started(dev):
 def test_strt_unanswered_aborts_as_server_refused():
     dev = accepted(board())
     dev.receive(0, to_board(2, 1, b""), 5000, 0.0)
-    t = 0.0
-    while not dev.finished:
-        t = dev.next_deadline()
-        dev.poll(t)
+    run_timers(dev, lambda d: not d.finished)
     assert "server refused" in dev.abort_reason
 
 
 def test_silence_between_files_ends_the_file_list_after_about_6_s():
     dev = started(board())
-    t = 0.0
-    resends = 0
-    while dev.state is DeviceState.BETWEEN_FILES:
-        t = dev.next_deadline()
-        resends += len(dev.poll(t))
+    t, resends = run_timers(dev, lambda d: d.state is DeviceState.BETWEEN_FILES)
     assert dev.state is DeviceState.WAITING_TERM
     assert 5.9 <= t <= 6.1 and resends == 301  # 300 RETR resends, then the WTRM
     assert dev.skipped_remaining_files
@@ -186,10 +181,7 @@ def test_silence_between_files_ends_the_file_list_after_about_6_s():
 def test_silence_inside_a_file_aborts_after_about_9_s():
     dev = started(board())
     dev.receive(0, to_board(4, 3, b"FILE\na.npk\n10\n"), 5000, 0.0)
-    t = 0.0
-    while not dev.finished:
-        t = dev.next_deadline()
-        dev.poll(t)
+    t, _ = run_timers(dev, lambda d: not d.finished)
     assert 8.9 <= t <= 9.1
     assert dev.abort_reason == "FATAL ERROR: bad network connection"
 
