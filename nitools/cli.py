@@ -11,7 +11,9 @@ from typing import Any
 import click
 
 from nitools import __version__
+from nitools.config import DEFAULTS
 from nitools.console import setup_logging
+from nitools.emulator import BoardSpec
 from nitools.errors import NitoolsError
 
 
@@ -32,6 +34,9 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+BOARD = BoardSpec()  # the emulated board's defaults
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nitools")
 def main() -> None:
@@ -39,9 +44,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option("-c", "--config", "config_path", default="/etc/nitools.ini", show_default=True,
+@click.option("-c", "--config", "config_path", default=DEFAULTS.config_path, show_default=True,
               help="ini file ([nitools] or [pynetinstall] section).")
-@click.option("-i", "--interface", default="eth0", show_default=True,
+@click.option("-i", "--interface", default=DEFAULTS.interface, show_default=True,
               help="Interface name, or that interface's MAC address.")
 @click.option("-1", "--one-shot", is_flag=True,
               help="Exit after one board: 0 if it was installed, 1 if it failed.")
@@ -68,11 +73,13 @@ def main() -> None:
               help="Mode script (RouterOS 7.22+), sent as mode.scr.")
 @click.option("--branding", type=click.Path(exists=True, dir_okay=False),
               help="Branding package (.dpk) to install.")
-@click.option("--format-timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
+@click.option("--format-timeout", type=click.FloatRange(1, 3600),
+              default=DEFAULTS.timing.format_timeout, show_default=True,
               help="Seconds to wait for a board to format its disk.")
-@click.option("--grace", type=click.FloatRange(0, 3600), default=60, show_default=True,
+@click.option("--grace", type=click.FloatRange(0, 3600), default=DEFAULTS.grace, show_default=True,
               help="On Ctrl-C/SIGTERM: seconds running installs may still take.")
-@click.option("--window", type=click.IntRange(1, 256), default=32, show_default=True,
+@click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.window,
+              show_default=True,
               help="Most frames in flight per board; the window adapts to loss below "
                    "it. 1 = stop-and-wait.")
 @click.option("--loopback", metavar="LOCAL:PEER",
@@ -83,9 +90,9 @@ def main() -> None:
 @friendly_errors
 def flash(**options: Any) -> None:
     """Install RouterOS on boards that net-boot on INTERFACE."""
-    from nitools.commands.flash import FlashOptions, run_flash
+    from nitools.commands.flash import run_flash
 
-    sys.exit(run_flash(FlashOptions(**options)))
+    sys.exit(run_flash(options))
 
 
 @main.command()
@@ -105,13 +112,14 @@ def history(journal: str | None, since: str | None, limit: int | None, as_json: 
 @click.option("-i", "--interface", help="Interface to emulate boards on (needs root).")
 @click.option("--loopback", metavar="LOCAL:PEER", help="UDP on 127.0.0.1 instead.")
 @click.option("--boards", type=click.IntRange(1, 256), default=1, show_default=True)
-@click.option("--model", default="RB5009UG+S+", show_default=True)
-@click.option("--arch", default="arm64", show_default=True)
+@click.option("--model", default=BOARD.model, show_default=True)
+@click.option("--arch", default=BOARD.arch, show_default=True)
 @click.option("--software-id", help="Default: made up per board.")
 @click.option("--key", help="Licence key (base64) the boards hold. Default: made up.")
 @click.option("--no-key", is_flag=True, help="Boards hold no licence key.")
-@click.option("--min-os", default="7.12", show_default=True, help="Board minimum RouterOS.")
-@click.option("--image-version", default="7.16.1", show_default=True,
+@click.option("--min-os", default=BOARD.min_version, show_default=True,
+              help="Board minimum RouterOS.")
+@click.option("--image-version", default=BOARD.image_version, show_default=True,
               help="Boot image version (v7 announcements).")
 @click.option("--v6", is_flag=True, help="Announce like a v6 boot image (six fields).")
 @click.option("--ports", type=click.IntRange(1, 16), default=1, show_default=True,
@@ -154,7 +162,8 @@ def emulate(interface: str | None, loopback: str | None, out_dir: Path | None, t
               help="Size of each synthetic system package in MiB.")
 @click.option("--drop", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
               help="Emulated frame loss.")
-@click.option("--window", type=click.IntRange(1, 256), default=32, show_default=True)
+@click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.window,
+              show_default=True)
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
 @friendly_errors
 def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) -> None:

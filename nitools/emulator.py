@@ -1,8 +1,9 @@
 """``nitools emulate``: emulated RouterBoards on a link, with fault injection.
 
-Each board is a DeviceSession (the board's own protocol rules); this module
-only moves datagrams between them and a socket, drops or duplicates frames on
-request (seeded, so runs repeat), and writes what each board received.
+Each board is a DeviceSession (the board's own protocol rules); the
+EmulatorCore routes frames to them by MAC, drops, duplicates or delays frames
+on request (seeded, so runs repeat); the runner (the station's own loop) moves
+them to and from a socket; the Emulator writes what each board received.
 """
 
 from __future__ import annotations
@@ -11,32 +12,21 @@ import base64
 import json
 import random
 import re
-import selectors
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from nitools.netinstall.device import DeviceProfile, DeviceSession, DeviceState
-from nitools.netinstall.frame import format_mac
+from nitools.netinstall.frame import Frame, format_mac
 from nitools.netinstall.link import local_admin_mac
 from nitools.netinstall.messages import Announcement
+from nitools.netinstall.runner import Link, Runner
 
 SOFTWARE_ID_ALPHABET = "TN0BYX18S5HZ4IA67DGF3LPCJQRUK9MW2VE"  # the board's key alphabet
-_MAX_WAIT = 0.2
-_SPIN = 0.0002  # seconds to poll for the next frame before sleeping, while transferring
 _TRANSFER_STATES = (DeviceState.BETWEEN_FILES, DeviceState.IN_FILE, DeviceState.STARTED)
-
-
-class RawLink(Protocol):
-    ignored_senders: set[bytes]
-
-    def fileno(self) -> int: ...
-    def send(self, datagram: bytes) -> None: ...
-    def receive(self) -> list[tuple[bytes, int]]: ...
 
 
 @dataclass(frozen=True)
@@ -95,80 +85,116 @@ def safe_file_name(name: str) -> str:
     return cleaned if cleaned.strip(".") else "_"
 
 
-class Emulator:
-    def __init__(self, link: RawLink, boards: list[DeviceSession], faults: Faults = Faults(),
-                 extra_links: list[RawLink] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.link = link
-        self.extra_links = extra_links or []  # send-only copies (a v7 board's port 59813)
+class EmulatorCore:
+    """The emulated boards as one pure machine for the runner: frames and time in,
+    the boards' frames out, with seeded loss, duplication and delays."""
+
+    def __init__(self, boards: list[DeviceSession], faults: Faults = Faults()) -> None:
         self.boards = boards
         self.faults = faults
-        self.clock = clock
         self.rng = random.Random(faults.seed)
-        self.stop_event = threading.Event()
         self.frames_dropped = 0
         self.frames_duplicated = 0
-        self.started = clock()
+        self.stopped = False
+        self.own_macs = frozenset(mac for board in boards for mac in board.macs)
         # A board only takes frames addressed to one of its ports (§2.3), so route by MAC.
         self._ports: dict[bytes, tuple[DeviceSession, int]] = {}
         for board in boards:
-            link.ignored_senders.update(board.macs)
             for port, mac in enumerate(board.macs):
                 self._ports[mac] = (board, port)
-        self._inbound: deque[tuple[float, bytes, int]] = deque()  # on the wire towards boards
-        self._outbound: deque[tuple[float, bytes]] = deque()  # on the wire from boards
-        self._backlog: dict[int, deque[tuple[bytes, int, int]]] = {id(b): deque() for b in boards}
+        # Without delays, frames go straight through: no queues on the hot path.
+        self._direct = not (faults.link_delay or faults.chunk_delay)
+        self._watch_chunks = faults.die_after_bytes is not None or faults.reboot_after_bytes
+        self._inbound: deque[tuple[float, Frame]] = deque()  # on the wire towards boards
+        self._outbound: deque[tuple[float, Frame]] = deque()  # on the wire from boards
+        self._backlog: dict[int, deque[tuple[Frame, int]]] = {id(b): deque() for b in boards}
         self._busy_until: dict[int, float] = {id(b): 0.0 for b in boards}
         self._rebooted: set[int] = set()
 
-    def run(self, timeout: float | None = None) -> None:
-        """Until every board has finished, the timeout passes, or stop() is called."""
-        end = None if timeout is None else self.clock() + timeout
-        selector = selectors.DefaultSelector()
-        selector.register(self.link.fileno(), selectors.EVENT_READ)
-        # Without delays, frames go straight through: no queues on the hot path.
-        direct = not (self.faults.link_delay or self.faults.chunk_delay)
-        try:
-            while not self.stop_event.is_set() and not self.all_finished():
-                now = self.clock()
-                if end is not None and now >= end:
-                    break
-                received = self.link.receive()
-                if not received and self._transferring():
-                    # A real board answers within microseconds; so does the emulator.
-                    spin_until = now + _SPIN
-                    while not received and self.clock() < spin_until:
-                        received = self.link.receive()
-                if not received:
-                    selector.select(max(min(self._next_deadline(now), _MAX_WAIT), 0.0))
-                    received = self.link.receive()
-                now = self.clock()
-                if direct:
-                    self._deliver_now(received, now)
-                    continue
-                for datagram, source_port in received:
-                    if datagram[:6] in self.link.ignored_senders:
-                        continue  # our own broadcast, looped back
-                    if not self._lost():
-                        self._inbound.append((now + self.faults.link_delay, datagram,
-                                              source_port))
-                self._step(now)
-        finally:
-            selector.close()
+    # ---------------------------------------------------------------- machine
 
-    def _step(self, now: float) -> None:
+    def receive(self, frame: Frame, now: float) -> list[Frame]:
+        if self._lost():
+            return []
+        if not self._direct:
+            self._inbound.append((now + self.faults.link_delay, frame))
+            return []
+        target = self._ports.get(frame.dst)
+        if target is None:
+            return []
+        board, port = target
+        if self._watch_chunks:
+            before = board.bytes_received
+            sent = board.receive(port, frame, board.profile.source_port, now)
+            if board.bytes_received > before:
+                self._after_chunk(board, now)
+        else:
+            sent = board.receive(port, frame, board.profile.source_port, now)
+        return self._on_wire(sent)
+
+    def poll(self, now: float) -> list[Frame]:
+        out: list[Frame] = []
+        if not self._direct:
+            self._deliver_delayed(now)
+        for board in self.boards:
+            deadline = board.next_deadline()
+            if deadline is not None and deadline <= now:
+                if self._direct:
+                    out += self._on_wire(board.poll(now))
+                else:
+                    self._queue(board.poll(now), now)
+        while self._outbound and self._outbound[0][0] <= now:
+            out.append(self._outbound.popleft()[1])
+        return out
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for b in self.boards if (d := b.next_deadline()) is not None]
+        if self._inbound:
+            deadlines.append(self._inbound[0][0])
+        if self._outbound:
+            deadlines.append(self._outbound[0][0])
+        deadlines += [self._busy_until[id(b)] for b in self.boards if self._backlog[id(b)]]
+        return min(deadlines) if deadlines else None
+
+    def busy(self) -> bool:
+        return any(b.state in _TRANSFER_STATES for b in self.boards)
+
+    def done(self, now: float) -> bool:
+        return self.stopped or self.all_finished()
+
+    def all_finished(self) -> bool:
+        return all(board.finished for board in self.boards)
+
+    def request_stop(self, now: float) -> None:
+        self.stopped = True
+
+    def close(self, now: float) -> None:
+        pass
+
+    def take_events(self) -> list[Any]:
+        return []
+
+    def take_requests(self) -> list[Any]:
+        return []
+
+    def prepared(self, mac: bytes, result: Any, now: float) -> list[Frame]:
+        return []
+
+    # ---------------------------------------------------------------- faults
+
+    def _deliver_delayed(self, now: float) -> None:
         while self._inbound and self._inbound[0][0] <= now:
-            _, datagram, source_port = self._inbound.popleft()
-            target = self._ports.get(datagram[6:12])
+            _, frame = self._inbound.popleft()
+            target = self._ports.get(frame.dst)
             if target is not None:
                 board, port = target
-                self._backlog[id(board)].append((datagram, port, source_port))
+                self._backlog[id(board)].append((frame, port))
         for board in self.boards:
             backlog = self._backlog[id(board)]
             while backlog and self._busy_until[id(board)] <= now:
-                datagram, port, source_port = backlog.popleft()
+                frame, port = backlog.popleft()
                 before = board.bytes_received
-                sent = board.receive(port, datagram, source_port, now)
+                sent = board.receive(port, frame, board.profile.source_port, now)
                 if board.bytes_received > before:  # a data chunk: the board works on it
                     self._after_chunk(board, now)
                     if self.faults.chunk_delay:
@@ -176,36 +202,16 @@ class Emulator:
                         self._queue(sent, now + self.faults.chunk_delay)
                         continue
                 self._queue(sent, now)
-            deadline = board.next_deadline()
-            if deadline is not None and deadline <= now:
-                self._queue(board.poll(now), now)
-        self._flush(now)
 
-    def _transferring(self) -> bool:
-        return any(b.state in _TRANSFER_STATES for b in self.boards)
+    def _on_wire(self, sent: list[tuple[int, Frame]]) -> list[Frame]:
+        """The frames the boards' side puts on the wire now, after loss and duplication."""
+        if not (self.faults.drop or self.faults.duplicate):
+            return [frame for _port, frame in sent]
+        return [frame for _port, frame in sent for _ in range(self._copies())]
 
-    def _deliver_now(self, received: list[tuple[bytes, int]], now: float) -> None:
-        ignored, ports = self.link.ignored_senders, self._ports
-        for datagram, source_port in received:
-            if datagram[:6] in ignored or self._lost():
-                continue
-            target = ports.get(datagram[6:12])
-            if target is not None:
-                board, port = target
-                before = board.bytes_received
-                self._send_now(board.receive(port, datagram, source_port, now))
-                if board.bytes_received > before and (self.faults.die_after_bytes is not None
-                                                      or self.faults.reboot_after_bytes):
-                    self._after_chunk(board, now)
-        for board in self.boards:
-            deadline = board.next_deadline()
-            if deadline is not None and deadline <= now:
-                self._send_now(board.poll(now))
-
-    def _send_now(self, sent: list[tuple[int, bytes]]) -> None:
-        for _port, datagram in sent:
-            for _ in range(self._copies()):
-                self._transmit(datagram)
+    def _queue(self, sent: list[tuple[int, Frame]], ready: float) -> None:
+        for frame in self._on_wire(sent):
+            self._outbound.append((ready + self.faults.link_delay, frame))
 
     def _copies(self) -> int:
         """How many copies of a frame the board's side puts on the wire: 0, 1 or 2."""
@@ -216,10 +222,11 @@ class Emulator:
             return 2
         return 1
 
-    def _transmit(self, datagram: bytes) -> None:
-        self.link.send(datagram)
-        for extra in self.extra_links:
-            extra.send(datagram)
+    def _lost(self) -> bool:
+        if self.faults.drop and self.rng.random() < self.faults.drop:
+            self.frames_dropped += 1
+            return True
+        return False
 
     def _after_chunk(self, board: DeviceSession, now: float) -> None:
         faults = self.faults
@@ -230,36 +237,31 @@ class Emulator:
             self._rebooted.add(id(board))
             board.reboot(now)
 
-    def _next_deadline(self, now: float) -> float:
-        deadlines = [d for b in self.boards if (d := b.next_deadline()) is not None]
-        if self._inbound:
-            deadlines.append(self._inbound[0][0])
-        if self._outbound:
-            deadlines.append(self._outbound[0][0])
-        deadlines += [self._busy_until[id(b)] for b in self.boards if self._backlog[id(b)]]
-        return (min(deadlines) if deadlines else now + _MAX_WAIT) - now
+
+class Emulator:
+    """Emulated boards on a link: the core, driven by the runner."""
+
+    def __init__(self, link: Link, boards: list[DeviceSession], faults: Faults = Faults(),
+                 extra_links: list[Link] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.core = EmulatorCore(boards, faults)
+        self.boards = boards
+        self.clock = clock
+        self.started = clock()
+        source_port = boards[0].profile.source_port if boards else None
+        # extra_links: send-only copies (a v7 board's port 59813)
+        self.runner = Runner(link, self.core, clock=clock, source_port=source_port,
+                             mirrors=extra_links or ())
+
+    def run(self, timeout: float | None = None) -> None:
+        """Until every board has finished, the timeout passes, or stop() is called."""
+        self.runner.run(timeout)
 
     def stop(self) -> None:
-        self.stop_event.set()
+        self.runner.request_stop()
 
     def all_finished(self) -> bool:
-        return all(board.finished for board in self.boards)
-
-    def _lost(self) -> bool:
-        if self.faults.drop and self.rng.random() < self.faults.drop:
-            self.frames_dropped += 1
-            return True
-        return False
-
-    def _queue(self, sent: list[tuple[int, bytes]], ready: float) -> None:
-        for _port, datagram in sent:
-            for _ in range(self._copies()):
-                self._outbound.append((ready + self.faults.link_delay, datagram))
-
-    def _flush(self, now: float) -> None:
-        while self._outbound and self._outbound[0][0] <= now:
-            _, datagram = self._outbound.popleft()
-            self._transmit(datagram)
+        return self.core.all_finished()
 
     # ---------------------------------------------------------------- output
 
@@ -300,8 +302,8 @@ class Emulator:
         return {
             "boards": boards,
             "all_installed": all(b["installed"] for b in boards),
-            "frames_dropped": self.frames_dropped,
-            "frames_duplicated": self.frames_duplicated,
+            "frames_dropped": self.core.frames_dropped,
+            "frames_duplicated": self.core.frames_duplicated,
             "seconds": round(self.clock() - self.started, 3),
         }
 

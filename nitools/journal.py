@@ -13,12 +13,15 @@ import os
 import re
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from nitools.errors import NitoolsError, UsageError
+from nitools.netinstall import events
+from nitools.netinstall.frame import format_mac
+from nitools.netinstall.messages import Announcement
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -103,13 +106,13 @@ class Journal:
         except sqlite3.Error as exc:
             raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
 
-    def found(self, answered_mac: str, macs: list[str], info: dict[str, Any]) -> int:
+    def found(self, answered_mac: str, macs: list[str], announcement: Announcement) -> int:
         return self._write(
             "INSERT INTO attempts (started_at, answered_mac, macs, software_id, model, arch, "
             "min_version, image_version, outcome) VALUES (?,?,?,?,?,?,?,?,'preparing')",
-            (time.time(), answered_mac, ",".join(macs), info.get("lic_id") or None,
-             info.get("model"), info.get("arch"), info.get("min_os"),
-             info.get("image_version")))
+            (time.time(), answered_mac, ",".join(macs), announcement.software_id or None,
+             announcement.model, announcement.arch, announcement.min_version,
+             announcement.image_version))
 
     def offered(self, row_id: int, files: list[dict[str, Any]], config_mode: str) -> None:
         self._write("UPDATE attempts SET files=?, config_mode=?, outcome='installing' "
@@ -149,6 +152,35 @@ class Journal:
             row["macs"] = row["macs"].split(",") if row["macs"] else []
             row["files"] = json.loads(row["files"]) if row["files"] else []
         return rows[-limit:] if limit else rows
+
+
+class JournalWriter:
+    """Keeps the journal from a station's events: Found opens a row, Validated adds
+    the files, Finished closes it with the outcome."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._rows: dict[bytes, int] = {}  # MAC -> the row of its open attempt
+
+    def __call__(self, event: events.BoardEvent) -> None:
+        if isinstance(event, events.Found):
+            mac = format_mac(event.mac)
+            self._rows[event.mac] = self.journal.found(mac, [mac], event.announcement)
+        elif isinstance(event, events.Validated):
+            row = self._rows.get(event.mac)
+            if row is not None:
+                self.journal.offered(row, [asdict(f) for f in event.files],
+                                     event.configuration)
+        elif isinstance(event, events.Finished):
+            row = self._rows.pop(event.mac, None)
+            if row is not None:
+                self.journal.finished(row, event.outcome.value, event.reason,
+                                      event.bytes_acked, [format_mac(m) for m in event.macs])
+
+    def installed_before(self, software_id: str, mac: str) -> int | None:
+        """For ``--once``: the row of this board's last successful install."""
+        earlier = self.journal.installed_before(software_id, mac)
+        return None if earlier is None else int(earlier["id"])
 
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")

@@ -13,24 +13,36 @@ import sys
 import time
 from dataclasses import dataclass
 
+from nitools.netinstall import events as ev
+from nitools.netinstall.board import describe
+from nitools.netinstall.events import Outcome
 from nitools.netinstall.frame import format_mac
-from nitools.netinstall.station import Board
+from nitools.netinstall.messages import Announcement
 
 log = logging.getLogger("nitools.flash")
 
-_LEVELS = {"failed": logging.ERROR, "warning": logging.WARNING}
-
-
-def _label(board: Board) -> str:
-    model = board.info.model or "board"
-    return f"{format_mac(board.mac)} ({model})"
+# How a step that is not the end reads in the log and the table's phase column.
+_PHASES: dict[type, str] = {
+    ev.Found: "found", ev.Validated: "validated", ev.Offered: "offered",
+    ev.Accepted: "accepted", ev.Formatting: "formatting", ev.UploadStarted: "uploading",
+    ev.FilesAcknowledged: "installing", ev.RebootSent: "rebooting",
+}
+_DETAILS: dict[type, str] = {
+    ev.Accepted: "board accepted the offer",
+    ev.Formatting: "formatting the board's disk",
+    ev.UploadStarted: "format done, sending files",
+    ev.FilesAcknowledged: "all files acknowledged, board installing",
+    ev.RebootSent: "TERM sent",
+}
 
 
 class LogReporter:
     """One log line per event, and upload progress in 10 % steps."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_keys: bool = False) -> None:
+        self.log_keys = log_keys
         self._steps: dict[bytes, int] = {}
+        self._models: dict[bytes, str] = {}
 
     def log_handler(self) -> logging.Handler | None:
         return None  # the default stream handler
@@ -38,35 +50,82 @@ class LogReporter:
     def close(self) -> None:
         pass
 
-    def event(self, board: Board, kind: str, detail: str) -> None:
-        text = f"{_label(board)}: {kind}" + (f": {detail}" if detail else "")
-        if kind == "done" and board.session is not None:
-            seconds = (board.finished_at or board.found_at) - board.found_at
-            rate = board.upload_rate
-            text += f" ({board.session.total_bytes} bytes, {seconds:.1f} s since found"
-            text += f", upload {rate / 1e6:.1f} MB/s" if rate else ""
-            text += f", {board.session.retransmissions} frames resent)"
-        log.log(_LEVELS.get(kind, logging.INFO), text)
-        if kind in ("done", "failed"):
-            self._steps.pop(board.mac, None)
+    def tick(self) -> None:
+        pass
 
-    def tick(self, boards: list[Board]) -> None:
-        for board in boards:
-            session = board.session
-            if session is None or not session.total_bytes:
-                continue
-            step = session.bytes_acked * 10 // session.total_bytes
-            # Every 10 % step gets its line, also when a fast upload passed several at once.
-            for passed in range(self._steps.get(board.mac, 0) + 1, step + 1):
-                log.info("%s: uploading %d%% of %d bytes", _label(board), passed * 10,
-                         session.total_bytes)
-            self._steps[board.mac] = max(step, self._steps.get(board.mac, 0))
+    def label(self, mac: bytes) -> str:
+        return f"{format_mac(mac)} ({self._models.get(mac) or 'board'})"
+
+    def event(self, event: ev.BoardEvent) -> None:
+        if isinstance(event, (ev.Found, ev.Skipped)):
+            self._remember(event.mac, event.announcement)
+        text = self._text(event)
+        if text is not None:
+            level = logging.INFO
+            if isinstance(event, ev.Warned):
+                level = logging.WARNING
+            elif isinstance(event, ev.Finished) and not event.outcome.success:
+                level = logging.ERROR
+            log.log(level, "%s: %s", self.label(event.mac), text)
+        if isinstance(event, ev.Finished):
+            self._steps.pop(event.mac, None)
+
+    def _remember(self, mac: bytes, announcement: Announcement) -> None:
+        self._models[mac] = announcement.model
+        if len(self._models) > 4096:  # forget the oldest boards
+            del self._models[next(iter(self._models))]
+
+    def _text(self, event: ev.BoardEvent) -> str | None:
+        match event:
+            case ev.Found(announcement=announcement):
+                return "found: " + describe(event.mac, announcement, self.log_keys)
+            case ev.Skipped(reason=reason):
+                return f"skipped: {reason}"
+            case ev.Validated(files=files, configuration=configuration):
+                listed = ", ".join(f"{f.name} ({f.size} B)" for f in files)
+                return f"validated: {listed}; configuration: {configuration}"
+            case ev.Warned(text=text):
+                return f"warning: {text}"
+            case ev.FileStarted(name=name):
+                return f"file: {name}"
+            case ev.Progress():
+                self._log_steps(event)
+                return None
+            case ev.Finished():
+                return self._finished_text(event)
+        detail = _DETAILS.get(type(event))
+        phase = _PHASES.get(type(event), type(event).__name__.lower())
+        return f"{phase}: {detail}" if detail else phase
+
+    def _finished_text(self, event: ev.Finished) -> str:
+        if not event.outcome.success:
+            word = "failed" if event.outcome is not Outcome.INTERRUPTED else "interrupted"
+            return f"{word}: {event.reason}"
+        rate = f", upload {event.upload_rate / 1e6:.1f} MB/s" if event.upload_rate else ""
+        return (f"done: {event.reason} ({event.total_bytes} bytes, {event.seconds:.1f} s "
+                f"since found{rate}, {event.retransmissions} frames resent)")
+
+    def _log_steps(self, event: ev.Progress) -> None:
+        if not event.total_bytes:
+            return
+        step = event.bytes_acked * 10 // event.total_bytes
+        # Every 10 % step gets its line, also when a fast upload passed several at once.
+        for passed in range(self._steps.get(event.mac, 0) + 1, step + 1):
+            log.info("%s: uploading %d%% of %d bytes", self.label(event.mac), passed * 10,
+                     event.total_bytes)
+        self._steps[event.mac] = max(step, self._steps.get(event.mac, 0))
 
 
 @dataclass
 class _Row:
-    board: Board
-    phase: str
+    mac: bytes
+    model: str = ""
+    arch: str = ""
+    phase: str = ""
+    done: int = 0
+    total: int = 0
+    upload_started_at: float | None = None
+    upload_finished_at: float | None = None
     result: str = ""
     finished_at: float | None = None
 
@@ -84,8 +143,8 @@ class RichReporter(LogReporter):
 
     MAX_ROWS = 40
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, log_keys: bool = False) -> None:
+        super().__init__(log_keys)
         from rich.console import Console
         from rich.live import Live
 
@@ -104,22 +163,33 @@ class RichReporter(LogReporter):
         self.live.update(self._table())
         self.live.stop()
 
-    def event(self, board: Board, kind: str, detail: str) -> None:
-        super().event(board, kind, detail)
-        row = self._rows.setdefault(board.mac, _Row(board, kind))
-        row.board = board
-        if kind in ("done", "failed", "skipped"):
-            row.result = {"done": "installed", "skipped": "skipped"}.get(kind, "FAILED: " + detail)
+    def event(self, event: ev.BoardEvent) -> None:
+        super().event(event)
+        row = self._rows.setdefault(event.mac, _Row(event.mac))
+        match event:
+            case ev.Found(announcement=a) | ev.Skipped(announcement=a):
+                row.model, row.arch = a.model, a.arch
+            case ev.UploadStarted(total_bytes=total):
+                row.upload_started_at, row.total = event.at, total
+            case ev.Progress(bytes_acked=done, total_bytes=total):
+                row.done, row.total = done, total
+            case ev.FilesAcknowledged():
+                row.upload_finished_at, row.done = event.at, row.total
+        if isinstance(event, ev.Finished):
             row.finished_at = time.monotonic()
-            row.phase = "done" if kind == "done" else kind
-        elif kind not in ("warning", "file"):
-            row.phase = kind
+            row.phase = "done" if event.outcome.success else "failed"
+            row.result = "installed" if event.outcome.success else "FAILED: " + event.reason
+        elif isinstance(event, ev.Skipped):
+            row.phase = row.result = "skipped"
+            row.finished_at = time.monotonic()
+        elif type(event) in _PHASES:
+            row.phase = _PHASES[type(event)]
         if len(self._rows) > self.MAX_ROWS:  # forget the oldest finished rows
             finished = [m for m, r in self._rows.items() if r.finished_at is not None]
             for mac in finished[:len(self._rows) - self.MAX_ROWS]:
                 del self._rows[mac]
 
-    def tick(self, boards: list[Board]) -> None:
+    def tick(self) -> None:
         # The table shows upload progress; 10 % log lines are for non-terminals.
         self.live.update(self._table())
 
@@ -130,27 +200,24 @@ class RichReporter(LogReporter):
                       expand=False)
         now = time.monotonic()
         for row in self._rows.values():
-            board, session = row.board, row.board.session
-            done = session.bytes_acked if session is not None else 0
-            total = session.total_bytes if session is not None else 0
             rate = eta = ""
-            if session is not None and board.upload_started_at is not None:
-                end = board.upload_finished_at or now
-                seconds = max(end - board.upload_started_at, 1e-6)
-                speed = done / seconds
+            if row.upload_started_at is not None:
+                end = row.upload_finished_at or now
+                seconds = max(end - row.upload_started_at, 1e-6)
+                speed = row.done / seconds
                 rate = f"{_size(speed)}/s"
-                if speed > 0 and done < total and row.finished_at is None:
-                    eta = f"{(total - done) / speed:.0f} s"
-            size = f"{_size(done)} / {_size(total)}" if total else ""
+                if speed > 0 and row.done < row.total and row.finished_at is None:
+                    eta = f"{(row.total - row.done) / speed:.0f} s"
+            size = f"{_size(row.done)} / {_size(row.total)}" if row.total else ""
             style = "green" if row.result == "installed" else "red" \
                 if row.result.startswith("FAILED") else ""
             result = f"[{style}]{row.result}[/]" if style else row.result
-            table.add_row(format_mac(board.mac), board.info.model, board.info.arch, row.phase,
+            table.add_row(format_mac(row.mac), row.model, row.arch, row.phase,
                           size, rate, eta, result)
         return table
 
 
-def make_reporter(force_plain: bool = False) -> LogReporter:
+def make_reporter(force_plain: bool = False, log_keys: bool = False) -> LogReporter:
     if not force_plain and sys.stderr.isatty():
-        return RichReporter()
-    return LogReporter()
+        return RichReporter(log_keys)
+    return LogReporter(log_keys)

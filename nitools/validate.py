@@ -11,19 +11,27 @@ from dataclasses import dataclass
 
 from nitools.archs import family_for_package, package_fits_board
 from nitools.findings import ERROR, INFO, WARNING, Finding, errors
-from nitools.netinstall.board import DeviceInfo
-from nitools.netinstall.frame import COUNTER_LIMIT
-from nitools.netinstall.messages import MAX_FILE_NAME
+from nitools.netinstall.protocol import COUNTER_LIMIT, MAX_FILE_NAME
 from nitools.npk import Package
 from nitools.rsc import ScriptContext, lint_script
 from nitools.version import parse_version, try_parse_version
 
-__all__ = ["ERROR", "INFO", "WARNING", "Finding", "ScriptCheck", "check_install", "errors"]
+__all__ = ["ERROR", "INFO", "WARNING", "BoardFacts", "Finding", "ScriptCheck", "check_install",
+           "errors"]
 
 MODE_SCRIPT_SINCE = parse_version("7.22")
 WIRELESS_SPLIT = parse_version("7.13")  # wireless became its own package
 _CONFLICTS = (("wireless", "wifi-qcom"), ("wireless", "wifi-qcom-ac"),
               ("wifi-qcom", "wifi-qcom-ac"))
+
+
+@dataclass(frozen=True)
+class BoardFacts:
+    """What a board says about itself that decides which packages fit it."""
+
+    arch: str = ""
+    min_version: str = ""
+    image_version: str | None = None  # the boot image's own version (v7 boards)
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class ScriptCheck:
     mode_script: bool = False
 
 
-def check_install(packages: Sequence[tuple[str, Package]], board: DeviceInfo | None = None,
+def check_install(packages: Sequence[tuple[str, Package]], board: BoardFacts | None = None,
                   frames: int | None = None, scripts: Sequence[ScriptCheck] = ()
                   ) -> list[Finding]:
     """``packages`` are (file name, package) in the order they will be sent."""
@@ -108,7 +116,7 @@ def _package_rules(packages: Sequence[tuple[str, Package]]) -> list[Finding]:
     return findings
 
 
-def _board_rules(name: str, system: Package, board: DeviceInfo) -> list[Finding]:
+def _board_rules(name: str, system: Package, board: BoardFacts) -> list[Finding]:
     findings = []
     fits = package_fits_board(system.arch, board.arch) if board.arch else None
     if fits is False:
@@ -117,10 +125,10 @@ def _board_rules(name: str, system: Package, board: DeviceInfo) -> list[Finding]
     elif fits is None and board.arch and system.arch != board.arch:
         findings.append(Finding(WARNING, f"cannot tell whether a {system.arch} package fits a "
                                 f"board announcing '{board.arch}'", name))
-    minimum = try_parse_version(board.min_os)
-    if board.min_os and minimum is None:
+    minimum = try_parse_version(board.min_version)
+    if board.min_version and minimum is None:
         findings.append(Finding(WARNING, f"cannot read the board's minimum version "
-                                f"'{board.min_os}'"))
+                                f"'{board.min_version}'"))
     if minimum is not None and system.version < minimum:
         findings.append(Finding(ERROR, f"RouterOS {system.version} is older than the board's "
                                 f"minimum {minimum}: use {minimum} or newer", name))
@@ -131,10 +139,10 @@ def _board_rules(name: str, system: Package, board: DeviceInfo) -> list[Finding]
     return findings
 
 
-def board_for(arch: str | None, min_os: str | None) -> DeviceInfo | None:
+def board_for(arch: str | None, min_version: str | None) -> BoardFacts | None:
     """A stand-in board for ``nitools validate --arch/--min-os``."""
-    if not arch and not min_os:
+    if not arch and not min_version:
         return None
-    if min_os:
-        parse_version(min_os)  # a usage error if it is not a version
-    return DeviceInfo(bytes(6), "", arch or "", min_os or "", "", "")
+    if min_version:
+        parse_version(min_version)  # a usage error if it is not a version
+    return BoardFacts(arch or "", min_version or "")

@@ -14,15 +14,18 @@ import logging
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nitools.console import install_stop_handlers, setup_logging
+from nitools.commands.flash import run_station
+from nitools.config import DEFAULTS
+from nitools.console import setup_logging
 from nitools.emulator import BoardSpec, Emulator, Faults, make_boards
-from nitools.netinstall.board import DeviceInfo
+from nitools.netinstall.core import StationCore
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import LoopbackLink, local_admin_mac
-from nitools.netinstall.station import Station, StationOptions
+from nitools.netinstall.plugins import DeviceInfo
 from nitools.synthetic import build_npk
 from nitools.ui import make_reporter
 
@@ -79,12 +82,12 @@ def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool)
         emulator = Emulator(board_link, boards, Faults(drop=drop, seed=7))
         thread = threading.Thread(target=emulator.run, kwargs={"timeout": 300}, daemon=True)
         thread.start()
-        station = Station(flasher_link, DemoPlugin(folder),
-                          StationOptions(max_installs=board_count, window=window), reporter)
-        install_stop_handlers(station.request_stop)
+        config = replace(DEFAULTS, count=board_count, window=window)
+        core = StationCore(flasher_link.mac, config)
         started = time.monotonic()
         try:
-            result = station.run()
+            result = run_station(flasher_link, core, DemoPlugin(folder), config, reporter,
+                                 source_port=flasher_link.peer_port)
         finally:
             emulator.stop()
             thread.join(5)

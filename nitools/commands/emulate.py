@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nitools.emulator import BoardSpec, Emulator, Faults, RawLink, make_boards
+from nitools.emulator import BoardSpec, Emulator, Faults, make_boards
 from nitools.errors import UsageError
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
 
@@ -24,7 +24,7 @@ def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | Non
         software_id=options["software_id"], key=key, ports=options["ports"],
         format_time=options["format_time"], key_required=options["key_required"],
         image_too_old=options["image_too_old"], accepted_keys=tuple(options["accept_keys"]))
-    extra: list[RawLink] = []
+    extra: list[BroadcastLink] = []
     if loopback:
         local, peer = parse_loopback(loopback)
         link: Any = LoopbackLink(local, peer, local_admin_mac(0xE0))

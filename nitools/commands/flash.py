@@ -1,116 +1,79 @@
-"""``nitools flash``: wire the ini file, plugin, link, journal, station and progress."""
+"""``nitools flash``: wire the configuration, plugin, link, journal, station core,
+runner and progress display together."""
 
 from __future__ import annotations
 
-import configparser
 import logging
-import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Any
 
+from nitools.config import DEFAULTS, StationConfig, config_file, load_ini, station_config
 from nitools.console import install_stop_handlers, setup_logging
-from nitools.errors import UsageError
-from nitools.journal import Journal
-from nitools.netinstall.frame import format_mac, parse_mac
+from nitools.journal import Journal, JournalWriter
+from nitools.netinstall.core import PrepareRequest, StationCore, StationResult
+from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
-from nitools.netinstall.plugins import load_config, load_plugin, settings
-from nitools.netinstall.prepare import CONFIG_MODES, InstallDefaults
-from nitools.netinstall.server import Timing
-from nitools.netinstall.station import Station, StationOptions
-from nitools.ui import make_reporter
+from nitools.netinstall.payload import PayloadCache
+from nitools.netinstall.plugins import load_plugin
+from nitools.netinstall.prepare import InstallPlan, Refusal, prepare_or_refuse
+from nitools.netinstall.runner import Link, Runner
+from nitools.ui import LogReporter, make_reporter
 
 log = logging.getLogger("nitools.flash")
 
 
-@dataclass
-class FlashOptions:
-    config_path: str = "/etc/nitools.ini"  # DEFAULT_CONFIG
-    interface: str = "eth0"
-    one_shot: bool = False
-    count: int | None = None
-    verbose: int = 0
-    logging_config: str | None = None
-    format_timeout: float = 180.0
-    window: int = 32
-    loopback: str | None = None
-    plain: bool = False
-    log_keys: bool = False
-    macs: tuple[str, ...] = ()
-    once: bool = False
-    journal: str | None = None
-    grace: float = 60.0
-    config_mode: str | None = None
-    script: str | None = None
-    key_file: str | None = None
-    mode_script: str | None = None
-    branding: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfig,
+                reporter: LogReporter, journal: JournalWriter | None = None,
+                source_port: int | None = None) -> StationResult:
+    """Drive the station core on a link until it is done; returns its result."""
+    cache = PayloadCache()
+
+    def prepare(request: PrepareRequest) -> InstallPlan | Refusal:
+        return prepare_or_refuse(plugin, request.info, config.defaults, cache)
+
+    def on_event(event: Any) -> None:
+        if journal is not None:
+            journal(event)
+        reporter.event(event)
+
+    runner = Runner(link, core, work=prepare, on_event=on_event, on_tick=reporter.tick,
+                    source_port=source_port)
+    install_stop_handlers(runner.request_stop)
+    runner.run()
+    return core.result
 
 
-DEFAULT_CONFIG = "/etc/nitools.ini"
-PYNETINSTALL_CONFIG = "/etc/pynetinstall.ini"
-
-
-def config_file(path: str, fallback: str = PYNETINSTALL_CONFIG) -> str:
-    """The default ini, or pyNetinstall's default when only that one exists."""
-    if path == DEFAULT_CONFIG and not os.path.exists(path) and os.path.exists(fallback):
-        log.info("%s not found: using pyNetinstall's %s", path, fallback)
-        return fallback
-    return path
-
-
-def install_defaults(options: FlashOptions, config: configparser.ConfigParser
-                     ) -> InstallDefaults:
-    """Command-line options first, then the ini section's keys of the same names."""
-    section = settings(config)
-
-    def pick(value: str | None, key: str) -> str | None:
-        return value if value is not None else (section.get(key) or None)
-
-    mode = pick(options.config_mode, "config_mode")
-    if mode is not None and mode not in CONFIG_MODES:
-        raise UsageError(f"config_mode={mode} is not one of {', '.join(CONFIG_MODES)}")
-    return InstallDefaults(config_mode=mode, script=options.script,
-                           key_file=pick(options.key_file, "key_file"),
-                           mode_script=pick(options.mode_script, "mode_script"),
-                           branding=pick(options.branding, "branding"))
-
-
-def run_flash(options: FlashOptions) -> int:
+def run_flash(cli: Mapping[str, Any]) -> int:
     """Returns the exit code: 0 all installed, 1 a board failed, 130 interrupted."""
-    reporter = make_reporter(force_plain=options.plain or options.logging_config is not None)
+    reporter = make_reporter(force_plain=bool(cli.get("plain") or cli.get("logging_config")),
+                             log_keys=bool(cli.get("log_keys")))
     journal = None
     try:
-        setup_logging(options.verbose, options.logging_config, reporter.log_handler())
+        setup_logging(cli.get("verbose") or 0, cli.get("logging_config"),
+                      reporter.log_handler())
         # Everything that can be wrong with the setup fails here, before any socket opens.
-        config = load_config(config_file(options.config_path))
-        plugin = load_plugin(config)
-        defaults = install_defaults(options, config)
-        try:
-            macs = frozenset(parse_mac(m) for m in options.macs) if options.macs else None
-        except ValueError as exc:
-            raise UsageError(f"--mac: {exc}") from None
-        journal = Journal(options.journal)
+        ini = load_ini(config_file(cli.get("config_path") or DEFAULTS.config_path))
+        config = station_config(cli, ini)
+        plugin = load_plugin(ini)
+        journal = Journal(config.journal)
         stale = journal.close_stale()
         if stale:
             log.warning("journal: %d attempt(s) of an earlier run were left open: marked "
                         "interrupted", stale)
-        if options.loopback:
-            local, peer = parse_loopback(options.loopback)
-            link = LoopbackLink(local, peer, local_admin_mac(0xF1A5))
+        if config.loopback:
+            local, peer = parse_loopback(config.loopback)
+            link: LoopbackLink | BroadcastLink = LoopbackLink(local, peer,
+                                                              local_admin_mac(0xF1A5))
         else:
-            link = BroadcastLink(options.interface)
+            link = BroadcastLink(config.interface)
         log.info("listening on %s as %s (%s); journal %s", link.describe(), format_mac(link.mac),
-                 "one board" if options.one_shot else "continuous, Ctrl-C to stop",
+                 "one board" if config.one_shot else "continuous, Ctrl-C to stop",
                  journal.path)
-        station_options = StationOptions(
-            one_shot=options.one_shot, max_installs=options.count, window=options.window,
-            timing=Timing(format_timeout=options.format_timeout), stop_grace=options.grace,
-            allowed_macs=macs, once=options.once, defaults=defaults,
-            log_keys=options.log_keys)
-        station = Station(link, plugin, station_options, reporter, journal=journal)
-        install_stop_handlers(station.request_stop)
+        writer = JournalWriter(journal)
+        core = StationCore(link.mac, config, history=writer.installed_before)
         try:
-            result = station.run()
+            result = run_station(link, core, plugin, config, reporter, writer,
+                                 source_port=link.peer_port)
         finally:
             link.close()
     finally:
@@ -118,10 +81,7 @@ def run_flash(options: FlashOptions) -> int:
         if journal is not None:
             journal.close()
     if result.interrupted:
-        names = ", ".join(format_mac(b.mac) for b in result.interrupted)
+        names = ", ".join(format_mac(mac) for mac in result.interrupted)
         log.error("stopped mid-install: %s must be net-installed again", names)
-    log.info("%d installed, %d failed", len(result.installed), len(result.failed))
+    log.info("%d installed, %d failed", result.installed, result.failed)
     return result.exit_code
-
-
-

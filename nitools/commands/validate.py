@@ -15,7 +15,7 @@ from rich.table import Table
 from nitools.errors import NitoolsError, PackageError, UsageError
 from nitools.findings import ERROR, WARNING, Finding
 from nitools.netinstall.prepare import CONFIG_SCRIPT_NAME
-from nitools.netinstall.server import frame_count_for_sizes
+from nitools.netinstall.protocol import frame_count
 from nitools.npk import Package, read_package
 from nitools.rsc import ScriptContext, lint_script
 from nitools.validate import ScriptCheck, board_for, check_install
@@ -63,7 +63,7 @@ def run_validate(paths: list[str], arch: str | None, min_os: str | None, config:
         records.append(package_record(path, package))
     if len(packages) == len(paths):
         sizes = [p.size for _, p in packages] + [len(s.data) for s in scripts]
-        findings += check_install(packages, board, frame_count_for_sizes(sizes), scripts)
+        findings += check_install(packages, board, frame_count(sizes), scripts)
     else:  # pairing rules need every package; still lint the scripts on their own
         for script in scripts:
             findings += lint_script(script.data, script.name,

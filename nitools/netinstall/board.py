@@ -1,54 +1,40 @@
-"""What the flasher knows about a board: its announcement, as plugins see it."""
+"""One board as the station core tracks it, from announcement to outcome."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
+from nitools.netinstall.server import ServerSession
 
 
-@dataclass(frozen=True)
-class DeviceInfo:
-    """pyNetinstall's ``info``: attributes, and dict-style access for convenience."""
-
-    mac: bytes
-    model: str
-    arch: str
-    min_os: str
-    lic_id: str
-    lic_key: str
-    image_version: str | None = None  # the boot image's own version (v7 boards only)
-
-    @classmethod
-    def from_announcement(cls, mac: bytes, announcement: Announcement) -> DeviceInfo:
-        return cls(mac, announcement.model, announcement.arch, announcement.min_version,
-                   announcement.software_id, announcement.key, announcement.image_version)
+@dataclass(eq=False)
+class Board:
+    mac: bytes  # the port MAC the station answers
+    announcement: Announcement
+    found_at: float
+    session: ServerSession | None = None  # None while its files are being prepared
+    other_macs: list[bytes] = field(default_factory=list)  # its other ports, not answered
 
     @property
-    def mac_text(self) -> str:
-        return format_mac(self.mac)
+    def macs(self) -> tuple[bytes, ...]:
+        return (self.mac, *self.other_macs)
 
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
+    def __repr__(self) -> str:
+        return f"<Board {format_mac(self.mac)} {self.announcement.model!r} {self.session!r}>"
 
-    def as_dict(self, with_key: bool = False) -> dict[str, Any]:
-        data = asdict(self)
-        data["mac"] = self.mac_text
-        if not with_key:
-            data["lic_key"] = "<hidden>" if self.lic_key else ""
-        return data
 
-    def describe(self, with_key: bool = False) -> str:
-        """For logs. The licence key only when asked for: boards broadcast it in clear."""
-        parts = [self.mac_text, self.model or "unknown model", self.arch or "unknown arch"]
-        if self.lic_id:
-            parts.append(f"software-id {self.lic_id}")
-        if with_key and self.lic_key:
-            parts.append(f"key {self.lic_key}")
-        if self.min_os:
-            parts.append(f"min {self.min_os}")
-        if self.image_version:
-            parts.append(f"boot image {self.image_version}")
-        return ", ".join(parts)
+def describe(mac: bytes, announcement: Announcement, with_key: bool = False) -> str:
+    """For logs. The licence key only when asked for: boards broadcast it in clear."""
+    parts = [format_mac(mac), announcement.model or "unknown model",
+             announcement.arch or "unknown arch"]
+    if announcement.software_id:
+        parts.append(f"software-id {announcement.software_id}")
+    if with_key and announcement.key:
+        parts.append(f"key {announcement.key}")
+    if announcement.min_version:
+        parts.append(f"min {announcement.min_version}")
+    if announcement.image_version:
+        parts.append(f"boot image {announcement.image_version}")
+    return ", ".join(parts)

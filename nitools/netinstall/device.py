@@ -1,6 +1,8 @@
 """The board's side of netinstall, as MikroTik's boot-image client behaves
-(shared docs netinstall-protocol.md §2.3, §3, §5.1, §9, §11). Pure: datagrams
-and time in, datagrams out; no sockets, clock or logging. Drives the emulator.
+(shared docs netinstall-protocol.md §2.3, §3, §5.1, §9, §11). Pure: frames and
+time in, frames out (with the port index they go out on); no sockets, clock or
+logging. Drives the emulator. What the board answers to each kind of frame is
+the protocol's table (``protocol.REPLY``), shared with the flasher.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import hashlib
 from dataclasses import dataclass, field
 
 from nitools.netinstall import messages
-from nitools.netinstall.frame import ZERO_MAC, Frame, FrameError, decode, encode
+from nitools.netinstall.frame import ZERO_MAC, Frame
 from nitools.netinstall.messages import Announcement
+from nitools.netinstall.protocol import REPLY, Role
+
+Sent = list[tuple[int, Frame]]  # (port index, frame)
 
 
 class DeviceState(enum.Enum):
@@ -97,7 +102,7 @@ class DeviceSession:
         self.bytes_received = 0
         self.reboots = 0
         self.skipped_remaining_files = False
-        self._last_frame = b""
+        self._last_frame: Frame | None = None
         self._resends_left: int | None = 0
         self._resend_at = now
         self._format_done_at = 0.0
@@ -122,7 +127,7 @@ class DeviceSession:
 
     # ------------------------------------------------------------------ timers
 
-    def poll(self, now: float) -> list[tuple[int, bytes]]:
+    def poll(self, now: float) -> Sent:
         """Timers: announcements, resends, the end of a format, give-ups."""
         if self.state is DeviceState.DISCOVERING:
             if now < self._resend_at:
@@ -132,7 +137,7 @@ class DeviceSession:
         if self.state is DeviceState.FORMATTING:
             if now < self._format_done_at:
                 return []
-            return self._send(DeviceState.STARTED, messages.STRT, now)
+            return self._answer(Role.FORMAT, DeviceState.STARTED, now)
         if self.finished and self.state is not DeviceState.HUNG:
             return []
         if now < self._resend_at:
@@ -143,9 +148,9 @@ class DeviceSession:
             self._resends_left -= 1
         interval, _ = _RESEND[self.state]
         self._resend_at = now + interval
-        return [(self.port or 0, self._last_frame)]
+        return [(self.port or 0, self._last_frame)] if self._last_frame is not None else []
 
-    def _give_up(self, now: float) -> list[tuple[int, bytes]]:
+    def _give_up(self, now: float) -> Sent:
         state = self.state
         if state in (DeviceState.OFFER_ANSWERED, DeviceState.REJECTED):
             self._restart_discovery(now)
@@ -162,14 +167,11 @@ class DeviceSession:
 
     # --------------------------------------------------------------- receiving
 
-    def receive(self, port: int, datagram: bytes, source_port: int, now: float
-                ) -> list[tuple[int, bytes]]:
-        """One datagram on one port, through the board's acceptance filter (§2.3)."""
+    def receive(self, port: int, frame: Frame, source_port: int, now: float) -> Sent:
+        """One frame on one port, through the board's acceptance filter (§2.3).
+
+        A datagram that does not decode (``frame.decode``) never reaches a board."""
         if source_port != self.profile.source_port or self.finished:
-            return []
-        try:
-            frame = decode(datagram)
-        except FrameError:
             return []
         mac = self.macs[port]
         if frame.src in self.macs:
@@ -188,7 +190,7 @@ class DeviceSession:
         self.rx = frame.seq
         return self._on_frame(frame, now)
 
-    def _on_offer(self, port: int, frame: Frame, now: float) -> list[tuple[int, bytes]]:
+    def _on_offer(self, port: int, frame: Frame, now: float) -> Sent:
         offer = messages.parse_offer(frame.payload)
         if offer is None:
             return []  # malformed: ignored without using up seq 1 (§11)
@@ -209,7 +211,7 @@ class DeviceSession:
         self.keep = offer.keep
         if offer.key:
             self.installed_key = offer.key
-        return self._send(DeviceState.OFFER_ANSWERED, messages.YACK, now, tries=5)
+        return self._answer(Role.OFFER, DeviceState.OFFER_ANSWERED, now, tries=5)
 
     def _key_is_valid(self, key: str) -> bool:
         wanted = normalize_key(key)
@@ -222,7 +224,7 @@ class DeviceSession:
             return False
         return True
 
-    def _on_frame(self, frame: Frame, now: float) -> list[tuple[int, bytes]]:
+    def _on_frame(self, frame: Frame, now: float) -> Sent:
         state = self.state
         if state is DeviceState.OFFER_ANSWERED:  # the format frame; its payload is ignored
             if self.profile.image_too_old:
@@ -232,19 +234,19 @@ class DeviceSession:
             self._format_done_at = now + self.profile.format_time
             return self.poll(now) if self.profile.format_time <= 0 else []
         if state is DeviceState.STARTED:  # payload ignored
-            return self._send(DeviceState.BETWEEN_FILES, messages.RETR, now)
+            return self._answer(Role.START, DeviceState.BETWEEN_FILES, now)
         if state is DeviceState.BETWEEN_FILES:
             header = messages.parse_file_header(frame.payload)
             if header is None:
-                return self._send(DeviceState.WAITING_TERM, messages.WTRM, now)
+                return self._answer(Role.END_OF_FILES, DeviceState.WAITING_TERM, now)
             self.files.append(ReceivedFile(header.name, header.size))
-            return self._send(DeviceState.IN_FILE, messages.RETR, now)
+            return self._answer(Role.FILE_HEADER, DeviceState.IN_FILE, now)
         if state is DeviceState.IN_FILE:
-            if not frame.payload:  # end of file
-                return self._send(DeviceState.BETWEEN_FILES, messages.RETR, now)
+            if not frame.payload:
+                return self._answer(Role.END_OF_FILE, DeviceState.BETWEEN_FILES, now)
             self.files[-1].data += frame.payload
             self.bytes_received += len(frame.payload)
-            return self._send(DeviceState.IN_FILE, messages.RETR, now)
+            return self._answer(Role.DATA, DeviceState.IN_FILE, now)
         if state is DeviceState.WAITING_TERM:
             if frame.payload.startswith(b"TERM"):
                 self.state = DeviceState.REBOOTED
@@ -255,19 +257,26 @@ class DeviceSession:
 
     # ---------------------------------------------------------------- sending
 
+    def _answer(self, role: Role, state: DeviceState, now: float, tries: int | None = None
+                ) -> Sent:
+        """Answer a server frame of this role as the protocol's table says."""
+        reply = REPLY[role]
+        assert reply is not None
+        return self._send(state, reply, now, tries)
+
     def _send(self, state: DeviceState, payload: bytes, now: float, tries: int | None = None
-              ) -> list[tuple[int, bytes]]:
+              ) -> Sent:
         self.tx += 1
         self.state = state
-        self._last_frame = encode(self.mac, self.server or ZERO_MAC, self.tx, self.rx, payload)
+        self._last_frame = Frame(self.mac, self.server or ZERO_MAC, self.tx, self.rx, payload)
         interval, default_tries = _RESEND[state]
         self._resends_left = tries if tries is not None else default_tries
         self._resend_at = now + interval
         return [(self.port or 0, self._last_frame)]
 
-    def _announce(self) -> list[tuple[int, bytes]]:
+    def _announce(self) -> Sent:
         payload = messages.build_dscv(self.announcement)
-        return [(i, encode(mac, ZERO_MAC, 1, 0, payload)) for i, mac in enumerate(self.macs)]
+        return [(i, Frame(mac, ZERO_MAC, 1, 0, payload)) for i, mac in enumerate(self.macs)]
 
     def power_off(self, reason: str) -> None:
         """Emulated fault: the board goes silent for good."""
@@ -288,7 +297,7 @@ class DeviceSession:
         self.port = None
         self._resend_at = now
 
-    def _abort(self, reason: str) -> list[tuple[int, bytes]]:
+    def _abort(self, reason: str) -> Sent:
         self.state = DeviceState.ABORTED
         self.abort_reason = reason
         return []

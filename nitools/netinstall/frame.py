@@ -16,12 +16,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from nitools.netinstall.protocol import COUNTER_LIMIT, MAX_DATAGRAM
+
 HEADER = struct.Struct("<6s6sHHHH")
 HEADER_SIZE = HEADER.size  # 20
-MAX_CHUNK = 1452  # 1500 MTU - 20 IP - 8 UDP - 20 header: the largest unfragmented payload
-MAX_DATAGRAM = 4096  # the device reads at most this much per datagram
 ZERO_MAC = bytes(6)
-COUNTER_LIMIT = 0xFFFF  # counters are 16-bit on the wire and must not wrap
 
 
 class FrameError(ValueError):
@@ -34,7 +33,19 @@ class Frame:
     dst: bytes
     seq: int
     ack: int
-    payload: bytes
+    payload: bytes  # or a memoryview slice of a file being sent: never copied
+
+    def __repr__(self) -> str:
+        shown = bytes(self.payload[:24])
+        more = f"+{len(self.payload) - 24} B" if len(self.payload) > 24 else ""
+        return (f"Frame({format_mac(self.src)} -> {format_mac(self.dst)}, "
+                f"seq={self.seq}, ack={self.ack}, {shown!r}{more})")
+
+    def to_bytes(self) -> bytes:
+        """The datagram. Frames are built by our own state machines, whose counters and
+        sizes are in range by construction: no checks on this hot path."""
+        return HEADER.pack(self.src, self.dst, 0, len(self.payload), self.seq,
+                           self.ack) + self.payload
 
 
 def encode(src: bytes, dst: bytes, seq: int, ack: int, payload: bytes = b"") -> bytes:

@@ -6,16 +6,26 @@ never sends an unbound broadcast: without an interface it cannot be created.
 
 ``LoopbackLink``: unicast on 127.0.0.1 between two ports, for tests and demos
 that have no root and must not touch any real network.
+
+``MemoryNetwork``: a broadcast segment in memory with virtual time, whose
+``MemoryLink``s the runner drives like sockets (unit tests, ``run_virtual``).
+
+Links move datagrams only; ``frame.decode`` and the filtering of our own
+echoes happen in the runner.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from nitools.errors import LinkError
-from nitools.netinstall.frame import MAX_DATAGRAM, Frame, FrameError, decode, format_mac, parse_mac
+from nitools.netinstall.frame import format_mac, parse_mac
+from nitools.netinstall.protocol import MAX_DATAGRAM
 
 NETINSTALL_PORT = 5000
 BROADCAST = "255.255.255.255"
@@ -50,13 +60,12 @@ def resolve_interface(name_or_mac: str) -> tuple[str, bytes]:
 
 
 class _UdpLink:
-    """Shared socket handling: non-blocking receive, frame filtering."""
+    """Shared socket handling: non-blocking send and receive."""
 
     def __init__(self, sock: socket.socket, mac: bytes, peer: tuple[str, int]) -> None:
         self.sock = sock
         self.mac = mac
         self.peer = peer
-        self.ignored_senders: set[bytes] = {mac}
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -79,19 +88,10 @@ class _UdpLink:
                 return out
             out.append((data, address[1]))
 
-    def receive_frames(self) -> list[Frame]:
-        """Well-formed frames from the peer port, without our own echoes."""
-        frames = []
-        for data, source_port in self.receive():
-            if source_port != self.peer[1]:
-                continue  # e.g. a v7 board's copies to port 59813
-            try:
-                frame = decode(data)
-            except FrameError:
-                continue
-            if frame.src not in self.ignored_senders:
-                frames.append(frame)
-        return frames
+    @property
+    def peer_port(self) -> int:
+        """The UDP port the other side sends from."""
+        return self.peer[1]
 
     def close(self) -> None:
         self.sock.close()
@@ -164,3 +164,72 @@ def parse_loopback(spec: str) -> tuple[int, int]:
 def local_admin_mac(seed: int) -> bytes:
     """A locally administered unicast MAC (02:...) for emulated and loopback peers."""
     return bytes([0x02, 0x4E, 0x49]) + (seed & 0xFFFFFF).to_bytes(3, "big")
+
+
+class MemoryNetwork:
+    """A broadcast segment in memory: every datagram reaches every other link after
+    ``delay`` seconds of the given clock. Subclass ``copies`` for loss and duplication,
+    ``delivered`` to watch the wire."""
+
+    def __init__(self, clock: Callable[[], float], delay: float = 0.0001) -> None:
+        self.clock = clock
+        self.delay = delay
+        self.links: list[MemoryLink] = []
+        self._queue: list[tuple[float, int, MemoryLink, bytes, int]] = []
+        self._order = itertools.count()
+
+    def link(self, mac: bytes, port: int = 5000) -> MemoryLink:
+        link = MemoryLink(self, mac, port)
+        self.links.append(link)
+        return link
+
+    def copies(self, sender: MemoryLink, receiver: MemoryLink, datagram: bytes) -> int:
+        """How many copies of a datagram arrive: 0 (lost), 1, or more (duplicated)."""
+        return 1
+
+    def delivered(self, receiver: MemoryLink, datagram: bytes) -> None:
+        """Called for every datagram as it arrives."""
+
+    def transmit(self, sender: MemoryLink, datagram: bytes) -> None:
+        at = self.clock() + self.delay
+        for receiver in self.links:
+            if receiver is sender:
+                continue
+            for _ in range(self.copies(sender, receiver, datagram)):
+                heapq.heappush(self._queue, (at, next(self._order), receiver, datagram,
+                                             sender.port))
+
+    def deliver(self, now: float) -> None:
+        while self._queue and self._queue[0][0] <= now:
+            _, _, receiver, datagram, port = heapq.heappop(self._queue)
+            self.delivered(receiver, datagram)
+            receiver.inbox.append((datagram, port))
+
+    def next_delivery(self) -> float | None:
+        return self._queue[0][0] if self._queue else None
+
+
+class MemoryLink:
+    """One station or board on a MemoryNetwork; the runner's Link interface."""
+
+    def __init__(self, network: MemoryNetwork, mac: bytes, port: int) -> None:
+        self.network = network
+        self.mac = mac
+        self.port = port  # the UDP port it sends from
+        self.inbox: list[tuple[bytes, int]] = []
+
+    def fileno(self) -> int:
+        raise OSError("a memory link has no file descriptor: drive it with run_virtual")
+
+    def send(self, datagram: bytes) -> None:
+        self.network.transmit(self, datagram)
+
+    def receive(self) -> list[tuple[bytes, int]]:
+        taken, self.inbox = self.inbox, []
+        return taken
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"memory link {format_mac(self.mac)}"

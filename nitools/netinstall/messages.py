@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DSCV = b"DSCV"
-OFFR = b"OFFR"
-YACK = b"YACK\n"
-NACK = b"NACK\n"
-STRT = b"STRT"
-RETR = b"RETR"
-WTRM = b"WTRM"
-TERM = b"TERM\n"
-FILE = b"FILE"
-END_OF_FILES = b"FILE\n"
-MAX_KEY_LENGTH = 512
-MAX_FILE_NAME = 80
+from nitools.netinstall.protocol import (  # noqa: F401  (the command words, re-exported)
+    DSCV,
+    END_OF_FILES,
+    FILE,
+    MAX_FILE_NAME,
+    MAX_KEY_LENGTH,
+    NACK,
+    OFFR,
+    RETR,
+    STRT,
+    TERM,
+    WTRM,
+    YACK,
+)
 
 
 class MessageError(ValueError):

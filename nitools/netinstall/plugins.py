@@ -17,44 +17,44 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from nitools.config import settings
 from nitools.errors import ConfigError, PluginError
-from nitools.netinstall.board import DeviceInfo
+from nitools.netinstall.frame import format_mac
+from nitools.netinstall.messages import Announcement
 from nitools.netinstall.payload import is_url
 
-SECTIONS = ("nitools", "pynetinstall")
 # pyNetinstall's bundled plugin names map to our default plugin.
 _DEFAULT_PLUGIN_ALIASES = {"pynetinstall.plugins.simple:Plugin", "nitools:DefaultPlugin"}
 
 
-class IniConfig(configparser.ConfigParser):
-    """A ConfigParser that remembers which file it came from."""
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What ``get_files(info)`` is given: pyNetinstall's names (``lic_id``, ``lic_key``,
+    ``min_os``), kept here at the plugin boundary only; attributes or ``info["name"]``."""
 
-    def __init__(self, path: str = "") -> None:
-        super().__init__(interpolation=None)
-        self.path = os.path.abspath(path) if path else ""
+    mac: bytes
+    model: str
+    arch: str
+    min_os: str
+    lic_id: str
+    lic_key: str
+    image_version: str | None = None  # the boot image's own version (v7 boards only)
 
+    @classmethod
+    def from_announcement(cls, mac: bytes, announcement: Announcement) -> DeviceInfo:
+        return cls(mac, announcement.model, announcement.arch, announcement.min_version,
+                   announcement.software_id, announcement.key, announcement.image_version)
 
-def load_config(path: str) -> IniConfig:
-    config = IniConfig(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            config.read_file(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found: pass -c PATH to your ini file") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        first_line = str(exc).splitlines()[0]
-        raise ConfigError(f"config file {path} is not a valid ini file: {first_line}") from exc
-    return config
+    @property
+    def mac_text(self) -> str:
+        return format_mac(self.mac)
 
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self, name)
 
-def settings(config: configparser.ConfigParser) -> configparser.SectionProxy:
-    for name in SECTIONS:
-        if config.has_section(name):
-            return config[name]
-    source = getattr(config, "path", "") or "the config file"
-    raise ConfigError(f"{source} has no [nitools] or [pynetinstall] section: add one")
+    def __repr__(self) -> str:  # never the licence key
+        return (f"DeviceInfo({self.mac_text}, {self.model!r}, {self.arch!r}, "
+                f"min_os={self.min_os!r}, lic_id={self.lic_id!r})")
 
 
 class DefaultPlugin:

@@ -21,32 +21,21 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from nitools.errors import PackageError, PluginError, UsageError
-from nitools.netinstall.board import DeviceInfo
-from nitools.netinstall.messages import MAX_FILE_NAME
+from nitools.config import CONFIG_MODES, InstallDefaults
+from nitools.errors import NitoolsError, PackageError, PluginError, UsageError
+from nitools.netinstall.events import SentFile
 from nitools.netinstall.payload import PayloadCache, Resolved, describe
-from nitools.netinstall.plugins import FileChoice, choose_files, optional_choice
+from nitools.netinstall.plugins import DeviceInfo, FileChoice, choose_files, optional_choice
+from nitools.netinstall.protocol import MAX_FILE_NAME
 from nitools.netinstall.server import InstallFile, frame_count
 from nitools.npk import Package, read_package
-from nitools.validate import Finding, ScriptCheck, check_install, errors
+from nitools.validate import BoardFacts, Finding, ScriptCheck, check_install, errors
 
 CONFIG_SCRIPT_NAME = "autorun.scr"  # RouterOS runs it on first boot (§3.9)
 MODE_SCRIPT_NAME = "mode.scr"  # RouterOS 7.22+ runs it first, once
-CONFIG_MODES = ("default", "empty", "script", "keep")
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.(npk|dpk)$")
 _KEY_BYTES = 64
 _KEY_TEXT = re.compile(r"^[A-Za-z0-9+/]{80,}={0,2}$")  # a key given as text, not a file
-
-
-@dataclass(frozen=True)
-class InstallDefaults:
-    """Station-wide choices (flash options and ini keys); plugins may override per board."""
-
-    config_mode: str | None = None  # None: follow the plugin's / ini's config
-    script: Any = None  # a first-boot script replacing the ini's config=
-    key_file: Any = None
-    mode_script: Any = None
-    branding: Any = None
 
 
 @dataclass
@@ -76,9 +65,9 @@ class InstallPlan:
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.files)
 
-    def journal_files(self) -> list[dict[str, Any]]:
-        return [{"name": f.name, "size": len(f.data), "sha256": d, "source": s}
-                for f, d, s in zip(self.files, self.digests, self.sources, strict=True)]
+    def sent_files(self) -> tuple[SentFile, ...]:
+        return tuple(SentFile(f.name, len(f.data), d, s)
+                     for f, d, s in zip(self.files, self.digests, self.sources, strict=True))
 
 
 def parse_key(data: bytes, origin: str = "key") -> str:
@@ -186,7 +175,8 @@ def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | N
     if duplicates:
         raise PackageError(f"two files would be sent as {sorted(duplicates)[0]}: rename one")
     package_names = names[:len(build.packages)]  # packages come first, then the rest
-    findings = check_install(list(zip(package_names, build.packages, strict=True)), info,
+    board = BoardFacts(info.arch, info.min_os, info.image_version)
+    findings = check_install(list(zip(package_names, build.packages, strict=True)), board,
                              frame_count(build.files), scripts)
     problems = errors(findings)
     if problems:
@@ -208,3 +198,21 @@ def _apply_defaults(choice: FileChoice, defaults: InstallDefaults) -> FileChoice
     return replace(choice, config=defaults.script if defaults.script is not None
                    else choice.config)
 
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a board is left untouched (never offered an install)."""
+
+    reason: str
+
+
+def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
+                      cache: PayloadCache) -> InstallPlan | Refusal:
+    """``prepare_install`` for the station's worker threads: never raises."""
+    try:
+        return prepare_install(plugin, info, defaults, cache)
+    except NitoolsError as exc:
+        return Refusal(str(exc))
+    except Exception as exc:  # a plugin bug must not stop the station
+        return Refusal(f"preparing files failed: {type(exc).__name__}: {exc}")

@@ -1,15 +1,9 @@
 """The flasher's side of one board's netinstall session. Pure: frames and time
 in, frames and events out; no sockets, clock or logging (design.md).
 
-Frame numbering is fixed by the protocol, so every server frame is a function
-of its seq alone and a resend is always byte-identical (§2.2, §3.8):
-
-    seq 1            OFFR            board answers YACK (1,1) or NACK
-    seq 2            empty: format   board answers STRT (2,2), after seconds to minutes
-    seq 3            empty: start    board answers RETR (between-files)
-    per file         FILE header, data chunks, empty end-of-file; RETR for each
-    seq end          FILE\\n          board answers WTRM
-    seq end+1        TERM\\n          no answer: the board reboots
+The sequence plan (``protocol.py``) fixes which frame has which seq, so every
+server frame is a function of its seq alone and a resend is always
+byte-identical (§2.2, §3.8).
 
 From seq 3 to ``end`` every reply is a RETR (the last a WTRM), so those frames
 may be sent in a window; loss is repaired by going back to the first frame the
@@ -21,13 +15,21 @@ to ``window``, and halves on every loss; ``window=1`` is plain stop-and-wait.
 
 from __future__ import annotations
 
-import bisect
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from nitools.netinstall import messages
-from nitools.netinstall.frame import COUNTER_LIMIT, MAX_CHUNK, Frame, encode
+from nitools.netinstall import events, messages
+from nitools.netinstall.frame import Frame
+from nitools.netinstall.protocol import (
+    FIRST_FILE_SEQ,
+    FORMAT_SEQ,
+    MAX_CHUNK,
+    OFFER_SEQ,
+    START_SEQ,
+    Role,
+    SequencePlan,
+)
 
 
 class Phase(enum.Enum):
@@ -44,7 +46,7 @@ class InstallFile:
     """One file as the board will receive it. ``data`` is shared, never copied."""
 
     name: str
-    data: bytes
+    data: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
         messages.build_file_header(self.name, len(self.data))  # validates the name
@@ -66,77 +68,43 @@ class Timing:
     max_rto: float = 0.5
 
 
-@dataclass(frozen=True)
-class Event:
-    """Something a person may want to know: ``kind`` names it, ``detail`` says it."""
-
-    kind: str  # offered, accepted, formatting, uploading, file, installed, done, failed
-    detail: str = ""
-
-
 def frame_count(files: Sequence[InstallFile], chunk_size: int = MAX_CHUNK) -> int:
-    """Server frames one session needs: OFFR, format, start, files, end, TERM."""
-    return frame_count_for_sizes([len(f.data) for f in files], chunk_size)
+    """Server frames one session needs, OFFR to TERM."""
+    return SequencePlan([len(f.data) for f in files], chunk_size).frame_count
 
 
-def frame_count_for_sizes(sizes: Sequence[int], chunk_size: int = MAX_CHUNK) -> int:
-    per_file = sum(2 + -(-size // chunk_size) for size in sizes)  # header, chunks, end of file
-    return 3 + per_file + 2
-
-
-@dataclass
-class _FileSlot:
-    file: InstallFile
-    header_seq: int
-    chunks: int
-    data_before: int  # file bytes in all earlier files
-
-    @property
-    def eof_seq(self) -> int:
-        return self.header_seq + self.chunks + 1
-
-
-@dataclass
 class ServerSession:
-    server_mac: bytes
-    device_mac: bytes
-    files: Sequence[InstallFile]
-    key: str = ""
-    keep: bool = False
-    timing: Timing = field(default_factory=Timing)
-    chunk_size: int = MAX_CHUNK
-    window: int = 1  # the most frames in flight; the session adapts below it
+    """One board's session. Identity equality; a short repr (never the files)."""
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.chunk_size <= MAX_CHUNK:
-            raise ValueError(f"chunk size must be 1..{MAX_CHUNK}")
-        self.window = max(1, self.window)
-        self._cwnd = float(min(2, self.window))  # frames in flight now
-        self._offer = messages.build_offer(self.key, self.keep)
-        self._slots: list[_FileSlot] = []
-        seq, before = 4, 0
-        for file in self.files:
-            chunks = -(-len(file.data) // self.chunk_size)
-            self._slots.append(_FileSlot(file, seq, chunks, before))
-            seq += chunks + 2
-            before += len(file.data)
-        self._header_seqs = [slot.header_seq for slot in self._slots]
-        self.end_seq = seq  # FILE\n: no more files
-        self.term_seq = seq + 1
-        if self.term_seq > COUNTER_LIMIT:
+    def __init__(self, server_mac: bytes, device_mac: bytes, files: Sequence[InstallFile], *,
+                 window: int, key: str = "", keep: bool = False, timing: Timing | None = None,
+                 chunk_size: int = MAX_CHUNK) -> None:
+        self.server_mac = server_mac
+        self.device_mac = device_mac
+        self.files = tuple(files)
+        self.key = key
+        self.keep = keep
+        self.timing = timing or Timing()
+        self.window = max(1, window)  # the most frames in flight; the session adapts below it
+        self.plan = SequencePlan([len(f.data) for f in self.files], chunk_size)
+        if not self.plan.fits_counter:
             raise ValueError(
-                f"{self.term_seq} frames do not fit the protocol's 16-bit counter "
-                f"(at most {COUNTER_LIMIT}): send fewer or smaller files")
-        self.total_bytes = before
+                f"{self.plan.term_seq} frames do not fit the protocol's 16-bit counter: "
+                "send fewer or smaller files")
+        self._cwnd = float(min(2, self.window))  # frames in flight now
+        self._offer = messages.build_offer(key, keep)
+        self.end_seq = self.plan.end_seq  # FILE\n: no more files
+        self.term_seq = self.plan.term_seq
+        self.total_bytes = self.plan.total_bytes
         self.phase = Phase.OFFERING
         self.failure: str | None = None
+        self.end_detail = ""  # how the session ended, for people
         self.acked = 0  # highest seq the board has acknowledged
         self._next = 1  # next seq to transmit
         self._highest_sent = 0  # a go-back lowers _next, but the board may have these
         self._first_sent: dict[int, float] = {}  # seq -> time, frames sent once only (Karn)
         self._file_index = -1  # index of the file being sent
         self._oldest_sent_at = 0.0  # when frame acked+1 was last (re)sent
-        self._last_progress = 0.0
         self._deadline = 0.0  # phase deadline: give up, or (rebooting) finish
         self._offer_sent_at = 0.0
         self._term_sends = 0
@@ -147,59 +115,58 @@ class ServerSession:
         self._rto = self.timing.max_rto
         self.retransmissions = 0
         self.frames_sent = 0
-        self._events: list[Event] = []
+        self.upload_started_at: float | None = None
+        self.upload_finished_at: float | None = None
+        self._events: list[events.BoardEvent] = []
+
+    def __repr__(self) -> str:
+        return (f"<ServerSession {self.device_mac.hex(':')} {self.phase.value} "
+                f"acked={self.acked}/{self.term_seq} files={len(self.files)} "
+                f"bytes={self.total_bytes}>")
 
     # ----------------------------------------------------------------- frames
 
     def payload(self, seq: int) -> bytes:
         """The payload of server frame ``seq``; the same bytes every time."""
-        if seq == 1:
+        role, slot = self.plan.locate(seq)
+        if role is Role.DATA:
+            assert slot is not None
+            start = self.plan.chunk_start(slot, seq)
+            data = self.files[slot.index].data
+            return memoryview(data)[start:start + self.plan.chunk_size]  # type: ignore[return-value]
+        if role is Role.OFFER:
             return self._offer
-        if seq in (2, 3):
-            return b""
-        if seq == self.end_seq:
+        if role is Role.FILE_HEADER:
+            assert slot is not None
+            file = self.files[slot.index]
+            return messages.build_file_header(file.name, len(file.data))
+        if role is Role.END_OF_FILES:
             return messages.END_OF_FILES
-        if seq == self.term_seq:
+        if role is Role.TERM:
             return messages.TERM
-        slot = self._slots[bisect.bisect_right(self._header_seqs, seq) - 1]
-        if seq == slot.header_seq:
-            return messages.build_file_header(slot.file.name, len(slot.file.data))
-        if seq == slot.eof_seq:
-            return b""
-        start = (seq - slot.header_seq - 1) * self.chunk_size
-        return memoryview(slot.file.data)[start:start + self.chunk_size]  # type: ignore[return-value]
+        return b""  # format, start, end of file
 
-    def _frame(self, seq: int) -> bytes:
+    def _frame(self, seq: int) -> Frame:
         self.frames_sent += 1
         if seq > self._highest_sent:
             self._highest_sent = seq
-        return encode(self.server_mac, self.device_mac, seq, seq - 1, self.payload(seq))
+        return Frame(self.server_mac, self.device_mac, seq, seq - 1, self.payload(seq))
 
-    def expected_reply(self, seq: int) -> bytes:
-        if seq == 1:
-            return messages.YACK
-        if seq == 2:
-            return messages.STRT
-        return messages.WTRM if seq == self.end_seq else messages.RETR
+    def expected_reply(self, seq: int) -> bytes | None:
+        return self.plan.reply(seq)
 
     # --------------------------------------------------------------- progress
 
     @property
     def bytes_acked(self) -> int:
         """File bytes the board has confirmed."""
-        if self.acked < 4 or not self._slots:
-            return 0
-        if self.acked >= self.end_seq:
-            return self.total_bytes
-        slot = self._slots[bisect.bisect_right(self._header_seqs, self.acked) - 1]
-        chunks_done = min(max(self.acked - slot.header_seq, 0), slot.chunks)
-        return slot.data_before + min(chunks_done * self.chunk_size, len(slot.file.data))
+        return self.plan.bytes_acked(self.acked)
 
     @property
     def current_file(self) -> str | None:
         if self._file_index < 0 or self.acked >= self.end_seq:
             return None
-        return self._slots[self._file_index].file.name
+        return self.files[self._file_index].name
 
     @property
     def window_now(self) -> int:
@@ -209,21 +176,33 @@ class ServerSession:
     def finished(self) -> bool:
         return self.phase in (Phase.DONE, Phase.FAILED)
 
-    def take_events(self) -> list[Event]:
-        events, self._events = self._events, []
-        return events
+    @property
+    def upload_rate(self) -> float | None:
+        """File bytes per second between the end of the format and the last ack."""
+        if self.upload_started_at is None or self.upload_finished_at is None:
+            return None
+        seconds = self.upload_finished_at - self.upload_started_at
+        return self.total_bytes / seconds if seconds > 0 else None
+
+    @property
+    def has_events(self) -> bool:
+        return bool(self._events)
+
+    def take_events(self) -> list[events.BoardEvent]:
+        taken, self._events = self._events, []
+        return taken
 
     # ------------------------------------------------------------- transitions
 
-    def start(self, now: float) -> list[bytes]:
+    def start(self, now: float) -> list[Frame]:
         """The OFFR; call once when the board's announcement arrives."""
         self._deadline = now + self.timing.offer_timeout
         self._offer_sent_at = now
-        self._next = 2
-        self._events.append(Event("offered"))
-        return [self._frame(1)]
+        self._next = FORMAT_SEQ
+        self._events.append(events.Offered(now, self.device_mac))
+        return [self._frame(OFFER_SEQ)]
 
-    def receive(self, frame: Frame, now: float) -> list[bytes]:
+    def receive(self, frame: Frame, now: float) -> list[Frame]:
         if self.finished or frame.src != self.device_mac:
             return []
         if frame.payload.startswith(messages.DSCV) and frame.seq == 1 and frame.ack == 0:
@@ -245,7 +224,7 @@ class ServerSession:
             return self._on_wrong_reply(seq, frame.payload)
         return self._on_ack(seq, now)
 
-    def poll(self, now: float) -> list[bytes]:
+    def poll(self, now: float) -> list[Frame]:
         """Timers: call at (or after) next_deadline()."""
         if self.finished:
             return []
@@ -262,15 +241,15 @@ class ServerSession:
         if self.phase is Phase.OFFERING and now >= self._offer_sent_at + self.timing.offer_resend:
             self._offer_sent_at = now
             self.retransmissions += 1
-            return [self._frame(1)]
+            return [self._frame(OFFER_SEQ)]
         if self.phase is Phase.FORMATTING and now >= self._probe_at:
             # Offer the format frame again (a board that has it drops the duplicate by
             # its seq, so it can never format twice) and the start frame (dropped until
             # the board has sent STRT, by its ack <= tx rule): a lost format frame or a
             # lost STRT no longer costs the board's 1 s resend.
             self._probe_at = now + self.timing.start_probe
-            self._next = max(self._next, 4)
-            return [self._frame(2), self._frame(3)]
+            self._next = max(self._next, FIRST_FILE_SEQ)
+            return [self._frame(FORMAT_SEQ), self._frame(START_SEQ)]
         if self.phase is Phase.UPLOADING and now >= self._oldest_sent_at + self._rto:
             self._rto = min(self._rto * 2, self.timing.max_rto)  # back off while nothing comes
             return self._go_back(now, stale_reply=False)
@@ -295,21 +274,21 @@ class ServerSession:
 
     # ---------------------------------------------------------------- helpers
 
-    def _on_announcement(self, now: float) -> list[bytes]:
+    def _on_announcement(self, now: float) -> list[Frame]:
         if self.phase is Phase.OFFERING:
             # The offer was lost or ignored; the board resets its counters for each
             # announcement, so the same OFFR (1,0) is valid again.
             self._offer_sent_at = now
             self.retransmissions += 1
-            return [self._frame(1)]
+            return [self._frame(OFFER_SEQ)]
         if self.phase is Phase.REBOOTING:
             self._finish(Phase.DONE, "board announced again after TERM")
             return []
         self._fail(f"board restarted and announced itself again while {self.phase.value}")
         return []
 
-    def _on_wrong_reply(self, seq: int, payload: bytes) -> list[bytes]:
-        if seq == 1 and payload == messages.NACK:
+    def _on_wrong_reply(self, seq: int, payload: bytes) -> list[Frame]:
+        if seq == OFFER_SEQ and payload == messages.NACK:
             self._fail("board rejected the licence key in the offer (NACK): "
                        "check the key file, or offer the board's own key")
         elif payload == messages.WTRM:
@@ -320,7 +299,7 @@ class ServerSession:
                        f"(expected {self.expected_reply(seq)!r})")
         return []
 
-    def _on_ack(self, seq: int, now: float) -> list[bytes]:
+    def _on_ack(self, seq: int, now: float) -> list[Frame]:
         first_sent = self._first_sent
         sent = first_sent.pop(seq, None)
         if sent is not None:
@@ -332,33 +311,37 @@ class ServerSession:
             self._cwnd = min(self._cwnd + 1.0, float(self.window))
         self.acked = seq
         self._next = max(self._next, seq + 1)  # a late ack can overtake a go-back
-        self._last_progress = now
         self._oldest_sent_at = now
-        if seq == 1:
+        if seq == OFFER_SEQ:
             self.phase = Phase.FORMATTING
             self._deadline = now + self.timing.format_timeout
             self._probe_at = now + self.timing.start_probe
-            self._events.append(Event("accepted", "board accepted the offer"))
-            self._events.append(Event("formatting", "formatting the board's disk"))
-            self._next = 3
-            return [self._frame(2)]
+            self._events.append(events.Accepted(now, self.device_mac))
+            self._events.append(events.Formatting(now, self.device_mac))
+            self._next = START_SEQ
+            return [self._frame(FORMAT_SEQ)]
         if self.phase is Phase.FORMATTING:  # STRT, or the answer to a start-frame probe
             self.phase = Phase.UPLOADING
-            self._events.append(Event("uploading", "format done, sending files"))
-            if seq == 2:
-                self._next = 3  # probes sent while it formatted were dropped: start again
+            self.upload_started_at = now
+            self._events.append(events.UploadStarted(now, self.device_mac, self.total_bytes))
+            if seq == FORMAT_SEQ:
+                self._next = START_SEQ  # probes sent while it formatted were dropped: again
         if seq == self.end_seq:
-            self._events.append(Event("installed", "all files received, board installing"))
+            self.upload_finished_at = now
+            self._events.append(events.Progress(now, self.device_mac, self.total_bytes,
+                                                self.total_bytes))
+            self._events.append(events.FilesAcknowledged(now, self.device_mac, self.total_bytes))
             return self._send_term(now)
-        slots = self._slots
+        slots = self.plan.slots
         while (self._file_index + 1 < len(slots)
                and slots[self._file_index + 1].header_seq <= seq + 1):
             self._file_index += 1
-            self._events.append(Event("file", slots[self._file_index].file.name))
+            self._events.append(events.FileStarted(now, self.device_mac,
+                                                   self.files[self._file_index].name))
         self._deadline = now + self.timing.stall_timeout
         return self._fill_window(now)
 
-    def _fill_window(self, now: float) -> list[bytes]:
+    def _fill_window(self, now: float) -> list[Frame]:
         out = []
         limit = min(self.acked + int(self._cwnd), self.end_seq)
         while self._next <= limit:
@@ -367,7 +350,7 @@ class ServerSession:
             self._next += 1
         return out
 
-    def _go_back(self, now: float, stale_reply: bool) -> list[bytes]:
+    def _go_back(self, now: float, stale_reply: bool) -> list[Frame]:
         if self.phase is Phase.OFFERING:
             return []
         if self.phase is Phase.FORMATTING:
@@ -376,7 +359,7 @@ class ServerSession:
             if not stale_reply:
                 return []
             self.retransmissions += 1
-            return [self._frame(2)]
+            return [self._frame(FORMAT_SEQ)]
         # Do not answer every repeat of a stale reply: one go-back per round trip.
         if stale_reply and now - self._oldest_sent_at < (self._srtt or 0.0):
             return []
@@ -393,7 +376,7 @@ class ServerSession:
         self.retransmissions += len(out)
         return out
 
-    def _send_term(self, now: float) -> list[bytes]:
+    def _send_term(self, now: float) -> list[Frame]:
         if self._term_sends >= self.timing.term_resends:
             self._finish(Phase.DONE, "installed; the board did not confirm TERM")
             return []
@@ -402,6 +385,7 @@ class ServerSession:
         self._deadline = now + self.timing.term_linger
         if self._term_sends == 1:
             self._term_again_at = now + self.timing.term_repeat
+            self._events.append(events.RebootSent(now, self.device_mac))
         return [self._frame(self.term_seq)]
 
     def _update_rtt(self, sample: float) -> None:
@@ -429,8 +413,9 @@ class ServerSession:
 
     def _fail(self, reason: str) -> None:
         self._finish(Phase.FAILED, reason)
-        self.failure = reason
 
     def _finish(self, phase: Phase, detail: str) -> None:
+        """The session is over: ``phase`` and ``failure`` say how (the one record)."""
         self.phase = phase
-        self._events.append(Event("done" if phase is Phase.DONE else "failed", detail))
+        self.failure = detail if phase is Phase.FAILED else None
+        self.end_detail = detail

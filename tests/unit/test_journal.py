@@ -7,10 +7,10 @@ import pytest
 
 from nitools.errors import UsageError
 from nitools.journal import Journal, JournalError, parse_since
+from nitools.netinstall.messages import Announcement
 from tests.helpers import run_cli
 
-INFO = {"lic_id": "ABCD-EFGH", "model": "RB5009", "arch": "arm64", "min_os": "7.12",
-        "image_version": "7.16.1"}
+INFO = Announcement("ABCD-EFGH", "", "RB5009", "arm64", "7.12", "7.16.1")
 
 
 def test_an_attempt_from_found_to_installed(tmp_path):

@@ -5,10 +5,11 @@ import threading
 
 import pytest
 
+from nitools.config import InstallDefaults
 from nitools.errors import PackageError, PluginError, UsageError
-from nitools.netinstall.board import DeviceInfo
 from nitools.netinstall.payload import PayloadCache
-from nitools.netinstall.prepare import InstallDefaults, parse_key, prepare_install
+from nitools.netinstall.plugins import DeviceInfo
+from nitools.netinstall.prepare import parse_key, prepare_install
 from nitools.synthetic import build_npk
 from tests.helpers import http_server
 

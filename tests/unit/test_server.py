@@ -2,8 +2,9 @@
 
 import pytest
 
+from nitools.netinstall import frame as wire
 from nitools.netinstall import messages
-from nitools.netinstall.frame import Frame, decode, encode
+from nitools.netinstall.frame import Frame, encode
 from nitools.netinstall.server import InstallFile, Phase, ServerSession, Timing, frame_count
 
 SERVER = bytes.fromhex("02aaaaaaaaaa")
@@ -20,7 +21,13 @@ def make(files=None, **kwargs):
         InstallFile("routeros-7.16.1-arm64.npk", bytes(range(256)) * 12),  # 3072 B: 3 chunks
         InstallFile("autorun.scr", b"/system identity set name=x\n"),
     ]
+    kwargs.setdefault("window", 1)
     return ServerSession(SERVER, BOARD, files, key=KEY, **kwargs)
+
+
+def decode(frame):
+    """Through the wire format and back: what the board would read."""
+    return wire.decode(frame.to_bytes())
 
 
 def frames(datagrams):
@@ -69,8 +76,9 @@ def test_full_exchange_follows_the_spec_sequence():
     assert session.bytes_acked == session.total_bytes == 3100
     session.poll(t + 2.0)
     assert session.phase is Phase.DONE
-    assert [e.kind for e in session.take_events()] == [
-        "offered", "accepted", "formatting", "uploading", "file", "file", "installed", "done"]
+    assert [type(e).__name__ for e in session.take_events()] == [
+        "Offered", "Accepted", "Formatting", "UploadStarted", "FileStarted", "FileStarted",
+        "Progress", "FilesAcknowledged", "RebootSent"]
 
 
 def test_frame_count_matches_the_session_plan():
@@ -290,11 +298,21 @@ def test_board_restart_during_upload_fails_the_session():
 
 
 def test_offer_without_key_when_the_board_has_none():
-    session = ServerSession(SERVER, BOARD, [InstallFile("a.scr", b"")], key="")
+    session = ServerSession(SERVER, BOARD, [InstallFile("a.scr", b"")], key="", window=1)
     (offer,) = frames(session.start(0))
     assert offer.payload == b"OFFR\n\n\n\n\0"
 
 
 def test_encode_of_resent_frames_is_deterministic():
     session = make()
-    assert session._frame(5) == encode(SERVER, BOARD, 5, 4, session.payload(5))
+    assert session.payload(5) == session.payload(5)
+    sent = session.start(0) + session.receive(reply(1, b"YACK\n"), 0)
+    assert [f.to_bytes() for f in sent] == [
+        encode(SERVER, BOARD, 1, 0, session.payload(1)), encode(SERVER, BOARD, 2, 1, b"")]
+
+
+def test_repr_of_a_session_and_its_files_never_holds_the_data():
+    big = InstallFile("routeros.npk", b"\x55" * 1_000_000)
+    session = make([big])
+    assert len(repr(session)) < 200 and len(repr(big)) < 200
+    assert session != make([big])  # identity, not field-by-field equality

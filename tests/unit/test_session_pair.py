@@ -27,6 +27,7 @@ def device(announcement=None, **profile):
 
 def server_for(files=FILES, **kwargs):
     def make(announcement, mac):
+        kwargs.setdefault("window", 1)
         return ServerSession(SERVER, mac, files, key=announcement.key, **kwargs)
     return make
 
@@ -78,7 +79,8 @@ def test_licence_key_from_the_announcement_is_echoed_and_accepted():
 
 def test_board_that_requires_a_key_ignores_a_keyless_offer():
     def keyless(announcement, mac):
-        return ServerSession(SERVER, mac, FILES, key="", timing=Timing(offer_timeout=5))
+        return ServerSession(SERVER, mac, FILES, key="", timing=Timing(offer_timeout=5),
+                             window=1)
     result = run(device(key_required=True), keyless)
     assert result.server.phase is Phase.FAILED
     assert "ignored the offer" in result.server.failure

@@ -3,49 +3,27 @@ session (hypothesis drives the receive path)."""
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nitools.netinstall.board import DeviceInfo
-from nitools.netinstall.frame import Frame, FrameError, decode, encode
+from nitools.config import DEFAULTS
+from nitools.netinstall.core import StationCore
+from nitools.netinstall.frame import encode
+from nitools.netinstall.link import MemoryNetwork
 from nitools.netinstall.messages import Announcement, build_dscv
+from nitools.netinstall.payload import PayloadCache
+from nitools.netinstall.plugins import DeviceInfo
+from nitools.netinstall.prepare import prepare_or_refuse
+from nitools.netinstall.runner import InlineExecutor, Runner, VirtualClock
 from nitools.netinstall.server import Phase, Timing
-from nitools.netinstall.station import Station, StationOptions
 from nitools.synthetic import build_npk
 
 SERVER = bytes.fromhex("02aaaaaaaaaa")
 BOARD = bytes.fromhex("024e49000001")
 PACKAGE = build_npk(size=20_000)
-
-
-class MemoryLink:
-    """The link's filtering (decode, own echoes), with datagrams from a list."""
-
-    mac = SERVER
-
-    def __init__(self) -> None:
-        self.inbox: list[bytes] = []
-        self.sent: list[bytes] = []
-
-    def fileno(self) -> int:
-        raise NotImplementedError
-
-    def send(self, datagram: bytes) -> None:
-        self.sent.append(datagram)
-
-    def receive_frames(self) -> list[Frame]:
-        frames = []
-        for data in self.inbox:
-            try:
-                frame = decode(data)
-            except FrameError:
-                continue
-            if frame.src != self.mac:
-                frames.append(frame)
-        self.inbox = []
-        return frames
+PORT = 5000
 
 
 class Plugin:
@@ -53,42 +31,34 @@ class Plugin:
         return PACKAGE, None
 
 
-class Quiet:
-    def event(self, *args) -> None:
-        pass
-
-    def tick(self, *args) -> None:
-        pass
-
-
-def station_with_a_board_uploading() -> tuple[Station, MemoryLink]:
-    link = MemoryLink()
+def station_with_a_board_uploading() -> tuple[StationCore, Runner, VirtualClock]:
+    clock = VirtualClock()
     # A long stall timeout: the board under attack must not time out while hypothesis runs.
-    options = StationOptions(timing=Timing(stall_timeout=3600))
-    station = Station(link, Plugin(), options, Quiet())
+    config = replace(DEFAULTS, timing=Timing(stall_timeout=3600))
+    core = StationCore(SERVER, config)
+    cache = PayloadCache()
+    runner = Runner(MemoryNetwork(clock).link(SERVER), core, clock=clock,
+                    executor=InlineExecutor(), source_port=PORT,
+                    work=lambda request: prepare_or_refuse(Plugin(), request.info,
+                                                           config.defaults, cache))
     announcement = Announcement("ABCD-EFGH", "", "RB5009", "arm64", "7.12", "7.16.1")
-    link.inbox.append(encode(BOARD, bytes(6), 1, 0, build_dscv(announcement)))
-    deliver(station, link)
-    deadline = time.monotonic() + 10
-    while station._preparing and time.monotonic() < deadline:
-        time.sleep(0.01)
-        station._collect_preparations(time.monotonic())
-    session = station.boards[BOARD].session
+    runner.step(clock(), [(encode(BOARD, bytes(6), 1, 0, build_dscv(announcement)), PORT)])
+    runner.step(clock(), [])  # the prepared files arrive; the offer goes out
+    session = core.boards[BOARD].session
     assert session is not None
     for seq, payload in ((1, b"YACK\n"), (2, b"STRT")):
-        link.inbox.append(encode(BOARD, SERVER, seq, seq, payload))
-        deliver(station, link)
+        runner.step(clock(), [(encode(BOARD, SERVER, seq, seq, payload), PORT)])
     assert session.phase is Phase.UPLOADING
-    return station, link
+    return core, runner, clock
 
 
-def deliver(station: Station, link: MemoryLink) -> None:
-    now = time.monotonic()
-    for frame in link.receive_frames():
-        station._on_frame(frame, now)
+def deliver(datagrams: list[bytes]) -> None:
+    CLOCK.now += 0.001
+    RUNNER.step(CLOCK(), [(d, PORT) for d in datagrams])
+    RUNNER.step(CLOCK(), [])  # forged boards' files are prepared (and maybe offered)
 
 
-STATION, LINK = station_with_a_board_uploading()
+CORE, RUNNER, CLOCK = station_with_a_board_uploading()
 macs = st.one_of(st.binary(min_size=6, max_size=6), st.sampled_from([SERVER, bytes(6)]))
 payloads = st.one_of(st.binary(max_size=300), st.sampled_from(
     [b"DSCV\n", b"DSCV\n\n\n\n\n\n\0", b"RETR", b"WTRM", b"YACK\n", b"NACK\n", b"STRT",
@@ -101,15 +71,13 @@ payloads = st.one_of(st.binary(max_size=300), st.sampled_from(
     st.builds(encode, macs, macs, st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), payloads),
 ), max_size=12))
 def test_garbage_never_crashes_or_touches_another_boards_session(datagrams):
-    session = STATION.boards[BOARD].session
-    before = (session.phase, session.acked, session.frames_sent)
-    LINK.inbox.extend(d for d in datagrams if d[:6] != BOARD)  # everything not from the board
-    deliver(STATION, LINK)
-    STATION._run_timers(time.monotonic())
-    assert STATION.boards[BOARD].session is session
-    assert (session.phase, session.acked) == before[:2]
-    # New "boards" may have appeared from forged announcements; they are only prepared.
-    for mac, board in STATION.boards.items():
+    session = CORE.boards[BOARD].session
+    before = (session.phase, session.acked)
+    deliver([d for d in datagrams if d[:6] != BOARD])  # everything not from the board
+    assert CORE.boards[BOARD].session is session
+    assert (session.phase, session.acked) == before
+    # New "boards" may have appeared from forged announcements; they are at most offered.
+    for mac, board in CORE.boards.items():
         if mac != BOARD:
             assert board.session is None or board.session.phase is Phase.OFFERING
 
@@ -117,13 +85,28 @@ def test_garbage_never_crashes_or_touches_another_boards_session(datagrams):
 @settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=20, max_size=200))
 def test_malformed_frames_from_the_board_itself_are_dropped(data):
-    session = STATION.boards[BOARD].session
+    session = CORE.boards[BOARD].session
     acked = session.acked
     broken = BOARD + data[6:]
     if len(broken) >= 20:
         declared = int.from_bytes(broken[14:16], "little")
         if declared == len(broken) - 20:  # would be well formed: make it not
             broken = broken + b"x"
-    LINK.inbox.append(broken)
-    deliver(STATION, LINK)
+    malformed = RUNNER.malformed
+    deliver([broken])
     assert session.acked == acked and session.phase is Phase.UPLOADING
+    assert RUNNER.malformed == malformed + 1
+
+
+def test_an_announcement_with_an_oversized_key_is_refused_not_fatal():
+    core, runner, clock = station_with_a_board_uploading()
+    forged = Announcement("WXYZ-0000", "K" * 600, "RB", "arm64", "7.12", "7.16.1")
+    attacker = bytes.fromhex("02ffffffff01")
+    events = []
+    runner.on_event = events.append
+    runner.step(clock(), [(encode(attacker, bytes(6), 1, 0, build_dscv(forged)), PORT)])
+    runner.step(clock(), [])
+    assert attacker not in core.boards
+    (finished,) = [e for e in events if type(e).__name__ == "Finished"]
+    assert finished.outcome.value == "refused" and "licence key" in finished.reason
+    assert core.boards[BOARD].session.phase is Phase.UPLOADING

@@ -4,10 +4,9 @@ import json
 
 import pytest
 
-from nitools.netinstall.board import DeviceInfo
 from nitools.npk import read_package
 from nitools.synthetic import build_npk
-from nitools.validate import ScriptCheck, check_install
+from nitools.validate import BoardFacts, ScriptCheck, check_install
 from tests.helpers import run_cli
 
 
@@ -22,7 +21,7 @@ CONTAINER = pkg("container")
 
 
 def board(arch="arm64", min_os="7.12", image="7.16.1"):
-    return DeviceInfo(bytes(6), "RB5009", arch, min_os, "ID", "", image)
+    return BoardFacts(arch, min_os, image)
 
 
 def error_messages(findings):

@@ -1,0 +1,270 @@
+"""The station's pure core: every board's session, discovery, port merging and
+the policies (``--mac``, ``--once``, retry rest, stop grace). Frames, prepared
+files and time in; frames, events and preparation requests out. No sockets,
+threads, clock or logging: ``runner.py`` drives it, in real or virtual time.
+
+Data path: a DSCV from a new board -> ``Found`` and a ``PrepareRequest`` (the
+runner reads or downloads its files and checks them in a worker thread) ->
+``prepared()`` with the plan, and only then the OFFR -> each board's
+ServerSession turns the board's replies into the next frames -> ``Finished``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nitools.config import StationConfig
+from nitools.netinstall import events, messages
+from nitools.netinstall.board import Board
+from nitools.netinstall.events import Outcome
+from nitools.netinstall.frame import Frame, format_mac
+from nitools.netinstall.plugins import DeviceInfo
+from nitools.netinstall.prepare import InstallPlan, Refusal
+from nitools.netinstall.protocol import DSCV
+from nitools.netinstall.server import Phase, ServerSession
+
+PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
+_NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
+
+# (software ID, MAC text) -> the journal row of an earlier install, or None
+History = Callable[[str, str], "int | None"]
+
+
+@dataclass(frozen=True)
+class PrepareRequest:
+    """Files are needed for this board: resolve and check them, then call ``prepared``."""
+
+    mac: bytes
+    info: DeviceInfo
+
+
+@dataclass
+class StationResult:
+    installed: int = 0
+    failed: int = 0  # failed or refused
+    interrupted: list[bytes] = field(default_factory=list)  # MACs stopped mid-install
+
+    @property
+    def finished(self) -> int:
+        return self.installed + self.failed
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+
+def is_announcement(frame: Frame) -> bool:
+    return frame.seq == 1 and frame.ack == 0 and frame.payload.startswith(DSCV)
+
+
+class StationCore:
+    def __init__(self, server_mac: bytes, config: StationConfig,
+                 history: History | None = None) -> None:
+        self.server_mac = server_mac
+        self.own_macs = frozenset({server_mac})
+        self.config = config
+        self.history = history
+        self.boards: dict[bytes, Board] = {}  # active boards by the MAC we answer
+        self.result = StationResult()
+        self._resting: dict[bytes, float] = {}  # MAC -> time it may be offered again
+        self._skipped: set[bytes] = set()  # boards --once left alone (reported once)
+        self._events: list[events.BoardEvent] = []
+        self._requests: list[PrepareRequest] = []
+        self._stop_at: float | None = None
+        self._next_progress = 0.0
+
+    # ---------------------------------------------------------------- inputs
+
+    def receive(self, frame: Frame, now: float) -> list[Frame]:
+        board = self.boards.get(frame.src)
+        if board is not None and board.session is not None:
+            out = board.session.receive(frame, now)
+            self._after_step(board, now)
+            if frame.src in self.boards:
+                return out
+            # The session ended on this frame. A board that announced itself again
+            # restarted mid-install: it gets a fresh session at once, no resting time.
+            self._resting.pop(frame.src, None)
+            if is_announcement(frame):
+                self._on_announcement(frame, now)
+            return out
+        if is_announcement(frame):
+            self._on_announcement(frame, now)
+        return []
+
+    def prepared(self, mac: bytes, result: InstallPlan | Refusal, now: float) -> list[Frame]:
+        """The files for a board are ready (or it must be left alone)."""
+        board = self.boards.get(mac)
+        if board is None or board.session is not None:
+            return []  # the station stopped, or the answer is stale
+        if isinstance(result, Refusal):
+            self._finish(board, Outcome.REFUSED, result.reason, now)
+            return []
+        if self._stop_at is not None:
+            self._finish(board, Outcome.REFUSED, "station stopping: board not offered", now)
+            return []
+        return self._offer(board, result, now)
+
+    def poll(self, now: float) -> list[Frame]:
+        """Timers: resends, timeouts, progress. Cheap when nothing is due."""
+        out: list[Frame] = []
+        for board in list(self.boards.values()):
+            session = board.session
+            if session is None:
+                continue
+            deadline = session.next_deadline()
+            if deadline is not None and deadline <= now:
+                out += session.poll(now)
+                self._after_step(board, now)
+        if now >= self._next_progress:
+            self._next_progress = now + PROGRESS_INTERVAL
+            for board in self.boards.values():
+                session = board.session
+                if session is not None and session.phase is Phase.UPLOADING:
+                    self._events.append(events.Progress(now, board.mac, session.bytes_acked,
+                                                        session.total_bytes))
+        return out
+
+    def request_stop(self, now: float) -> None:
+        """Stop offering; running installs may go on for the grace period. A second
+        request stops at once."""
+        self._stop_at = now + self.config.grace if self._stop_at is None else now
+
+    def close(self, now: float) -> None:
+        """The station stops: every install still running is interrupted."""
+        for board in list(self.boards.values()):
+            session = board.session
+            if session is not None and not session.finished:
+                session.abort("interrupted: the station stopped mid-install")
+                self._finish(board, Outcome.INTERRUPTED, session.failure or "", now)
+            elif session is None:
+                self._finish(board, Outcome.REFUSED, "station stopped before the offer", now,
+                             counted=False)
+        self.boards.clear()
+
+    # --------------------------------------------------------------- outputs
+
+    def take_events(self) -> list[events.BoardEvent]:
+        if not self._events:
+            return _NOTHING
+        taken, self._events = self._events, []
+        return taken
+
+    def take_requests(self) -> list[PrepareRequest]:
+        if not self._requests:
+            return _NOTHING
+        taken, self._requests = self._requests, []
+        return taken
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for b in self.boards.values()
+                     if b.session is not None and (d := b.session.next_deadline()) is not None]
+        return min(deadlines) if deadlines else None
+
+    def busy(self) -> bool:
+        """A transfer is running: answers come within microseconds."""
+        return any(b.session is not None and b.session.phase is Phase.UPLOADING
+                   for b in self.boards.values())
+
+    def done(self, now: float) -> bool:
+        finished = self.result.finished
+        if self.config.one_shot and finished:
+            return True
+        if self.config.count is not None and finished >= self.config.count:
+            return True
+        if self._stop_at is not None:
+            running = any(b.session and not b.session.finished for b in self.boards.values())
+            return not running or now >= self._stop_at
+        return False
+
+    # --------------------------------------------------------------- helpers
+
+    def _on_announcement(self, frame: Frame, now: float) -> None:
+        mac = frame.src
+        if mac in self.boards or self._stop_at is not None:
+            return
+        allowed = self.config.macs
+        if allowed is not None and mac not in allowed:
+            return
+        if self._resting.get(mac, 0.0) > now:
+            return
+        try:
+            announcement = messages.parse_dscv(frame.payload)
+        except messages.MessageError:
+            return
+        software_id = announcement.software_id
+        same = next((b for b in self.boards.values()
+                     if software_id and b.announcement.software_id == software_id), None)
+        if same is not None:  # another port of a board we already serve (§3.1)
+            if mac not in same.other_macs:
+                same.other_macs.append(mac)
+            return  # answer one MAC only
+        if self.config.once and self._installed_before(mac, announcement, now):
+            return
+        self.boards[mac] = Board(mac, announcement, now)
+        self._events.append(events.Found(now, mac, announcement))
+        self._requests.append(PrepareRequest(mac, DeviceInfo.from_announcement(mac, announcement)))
+
+    def _installed_before(self, mac: bytes, announcement: messages.Announcement,
+                          now: float) -> bool:
+        if self.history is None:
+            return False
+        row = self.history(announcement.software_id, format_mac(mac))
+        if row is None:
+            return False
+        if mac not in self._skipped:
+            self._skipped.add(mac)
+            self._events.append(events.Skipped(
+                now, mac, announcement,
+                f"installed before (journal row {row}): not installing again (--once)"))
+        return True
+
+    def _offer(self, board: Board, plan: InstallPlan, now: float) -> list[Frame]:
+        self._events.append(events.Validated(now, board.mac, plan.sent_files(),
+                                             plan.description))
+        for finding in plan.findings:
+            self._events.append(events.Warned(now, board.mac, str(finding)))
+        key = plan.key if plan.key is not None else board.announcement.key
+        try:
+            board.session = ServerSession(
+                self.server_mac, board.mac, plan.files, key=key, keep=plan.keep,
+                timing=self.config.timing, window=self.config.window)
+        except (messages.MessageError, ValueError) as exc:  # e.g. a forged key field
+            self._finish(board, Outcome.REFUSED, f"cannot offer an install: {exc}", now)
+            return []
+        out = board.session.start(now)
+        self._after_step(board, now)
+        return out
+
+    def _after_step(self, board: Board, now: float) -> None:
+        session = board.session
+        assert session is not None
+        if session.has_events:
+            self._events += session.take_events()
+        if session.phase is Phase.DONE:
+            self._finish(board, Outcome.INSTALLED, "installed", now)
+        elif session.phase is Phase.FAILED:
+            self._finish(board, Outcome.FAILED, session.failure or "failed", now)
+
+    def _finish(self, board: Board, outcome: Outcome, reason: str, now: float,
+                counted: bool = True) -> None:
+        self.boards.pop(board.mac, None)
+        if outcome is Outcome.INSTALLED:
+            self.result.installed += 1
+        elif outcome is Outcome.INTERRUPTED:
+            self.result.interrupted.append(board.mac)
+        elif counted:
+            self.result.failed += 1
+            self._resting[board.mac] = now + self.config.retry_after
+        session = board.session
+        self._events.append(events.Finished(
+            now, board.mac, outcome, reason,
+            bytes_acked=session.bytes_acked if session else 0,
+            total_bytes=session.total_bytes if session else 0,
+            retransmissions=session.retransmissions if session else 0,
+            seconds=now - board.found_at,
+            upload_rate=session.upload_rate if session else None,
+            macs=board.macs))

@@ -1,0 +1,132 @@
+"""What happens to a board, as typed, frozen events, and how an attempt ends.
+
+One vocabulary for the station core (which emits them), the journal, the log
+and the live table (which consume them). Consumers never reach back into a
+session: everything they show or record is in the event.
+
+Order for a board that installs: Found, Validated (Warned...), Offered,
+Accepted, Formatting, UploadStarted, FileStarted / Progress ...,
+FilesAcknowledged, RebootSent, Finished. Finished is always the last event of
+an attempt; Skipped stands alone.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from nitools.netinstall.messages import Announcement
+
+
+class Outcome(enum.Enum):
+    """How an attempt ended; the values are what the journal stores."""
+
+    INSTALLED = "installed"  # every file acknowledged and TERM sent
+    FAILED = "failed"  # the install started and did not complete
+    REFUSED = "refused"  # never offered: files missing or not fit for the board
+    INTERRUPTED = "interrupted"  # the station stopped mid-install
+
+    @property
+    def success(self) -> bool:
+        return self is Outcome.INSTALLED
+
+
+@dataclass(frozen=True, slots=True)
+class BoardEvent:
+    at: float  # the station's monotonic clock
+    mac: bytes  # the port MAC the station answers
+
+
+@dataclass(frozen=True, slots=True)
+class Found(BoardEvent):
+    """A new board announced itself; its files are being prepared."""
+
+    announcement: Announcement
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped(BoardEvent):
+    """A board left alone by policy (``--once``)."""
+
+    announcement: Announcement
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentFile:
+    name: str
+    size: int
+    sha256: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Validated(BoardEvent):
+    """Every file is read and checked; the board is offered an install next."""
+
+    files: tuple[SentFile, ...]
+    configuration: str  # default / empty / script / keep (+ extras)
+
+
+@dataclass(frozen=True, slots=True)
+class Warned(BoardEvent):
+    """A finding that does not stop the install."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Offered(BoardEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted(BoardEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Formatting(BoardEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class UploadStarted(BoardEvent):
+    total_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileStarted(BoardEvent):
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress(BoardEvent):
+    bytes_acked: int
+    total_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class FilesAcknowledged(BoardEvent):
+    """The board acknowledged the last frame of the file list."""
+
+    total_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class RebootSent(BoardEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Finished(BoardEvent):
+    """The attempt is over; the one record of how it went."""
+
+    outcome: Outcome
+    reason: str
+    bytes_acked: int = 0
+    total_bytes: int = 0
+    retransmissions: int = 0
+    seconds: float = 0.0  # since the board was found
+    upload_rate: float | None = None  # file bytes per second, format end to last ack
+    macs: tuple[bytes, ...] = ()  # every port MAC the board announced with
