@@ -117,7 +117,7 @@ def history(journal: str | None, since: str | None, limit: int | None, as_json: 
 @click.option("--software-id", help="Default: made up per board.")
 @click.option("--key", help="Licence key (base64) the boards hold. Default: made up.")
 @click.option("--no-key", is_flag=True, help="Boards hold no licence key.")
-@click.option("--min-os", default=BOARD.min_version, show_default=True,
+@click.option("--min-os", "min_version", default=BOARD.min_version, show_default=True,
               help="Board minimum RouterOS.")
 @click.option("--image-version", default=BOARD.image_version, show_default=True,
               help="Boot image version (v7 announcements).")
@@ -175,7 +175,7 @@ def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) ->
 
 @main.command()
 @click.option("--arch", help="The board's architecture (as it announces it, e.g. arm64).")
-@click.option("--min-os", help="The board's minimum RouterOS version.")
+@click.option("--min-os", "min_version", help="The board's minimum RouterOS version.")
 @click.option("--config", "config_script", type=click.Path(exists=True, dir_okay=False),
               help="First-boot script (.rsc) to lint with the packages.")
 @click.option("--mode-script", type=click.Path(exists=True, dir_okay=False),
@@ -183,7 +183,7 @@ def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) ->
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.argument("packages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @friendly_errors
-def validate(packages: tuple[str, ...], arch: str | None, min_os: str | None,
+def validate(packages: tuple[str, ...], arch: str | None, min_version: str | None,
              config_script: str | None, mode_script: str | None, as_json: bool) -> None:
     """Check packages (system package first) and scripts before flashing.
 
@@ -191,7 +191,8 @@ def validate(packages: tuple[str, ...], arch: str | None, min_os: str | None,
     """
     from nitools.commands.validate import run_validate
 
-    sys.exit(run_validate(list(packages), arch, min_os, config_script, mode_script, as_json))
+    sys.exit(run_validate(list(packages), arch, min_version, config_script, mode_script,
+                          as_json))
 
 
 @main.command()

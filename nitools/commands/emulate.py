@@ -19,7 +19,7 @@ def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | Non
         raise UsageError("give either -i INTERFACE or --loopback LOCAL:PEER")
     key = "" if options["no_key"] else options["key"]
     spec = BoardSpec(
-        model=options["model"], arch=options["arch"], min_version=options["min_os"],
+        model=options["model"], arch=options["arch"], min_version=options["min_version"],
         image_version=None if options["v6"] else options["image_version"],
         software_id=options["software_id"], key=key, ports=options["ports"],
         format_time=options["format_time"], key_required=options["key_required"],

@@ -47,9 +47,9 @@ def _read_script(path: str | None, mode_script: bool) -> ScriptCheck | None:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def run_validate(paths: list[str], arch: str | None, min_os: str | None, config: str | None,
+def run_validate(paths: list[str], arch: str | None, min_version: str | None, config: str | None,
                  mode_script: str | None, as_json: bool) -> int:
-    board = board_for(arch, min_os)
+    board = board_for(arch, min_version)
     scripts = [s for s in (_read_script(config, False), _read_script(mode_script, True)) if s]
     packages: list[tuple[str, Package]] = []
     records, findings = [], []

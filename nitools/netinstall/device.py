@@ -185,7 +185,12 @@ class DeviceSession:
             return []  # duplicate or out of order: dropped silently, never re-acked
         if self.state is DeviceState.DISCOVERING:
             return self._on_offer(port, frame, now)
-        if self.state in (DeviceState.REJECTED, DeviceState.FORMATTING):
+        if self.state is DeviceState.REJECTED:
+            # The real client, told to go on after its NACK, announces again at once
+            # (with the rejected key): see tests/fixtures/captures, the bad-key session.
+            self._restart_discovery(now)
+            return self.poll(now)
+        if self.state is DeviceState.FORMATTING:
             return []
         self.rx = frame.seq
         return self._on_frame(frame, now)

@@ -1,23 +1,21 @@
 """`nitools extract` on the committed toolchain-built fixtures and on variants
-generated at test time with the shared pure-Python PE writer."""
+generated at test time with the project's own PE writer (tests/pe_writer.py),
+whose boot-image payloads are the synthetic images of the committed fixture."""
 
 import hashlib
-import importlib.util
 import json
 import random
-import shutil
-import sys
 
 import pytest
 
-from nitools.archs import BOOT_IMAGES
+from nitools.archs import BOOT_IMAGES, boot_image_by_id
 from nitools.bootimages import ExtractError, extract_file
 from nitools.commands.extract import run_extract
 from tests.helpers import REPO, run_cli
+from tests.pe_writer import build_exe, prefixed
 
 FIXTURES = REPO / "tests" / "fixtures" / "netinstall"
 EXPECTED = json.loads((FIXTURES / "expected-extract.json").read_text())
-GENERATORS = REPO.parent / "shared" / "tools" / "bootimage-fixtures"
 MARKER = b"NITOOLS-SYNTHETIC-BOOT-IMAGE"
 
 
@@ -143,55 +141,42 @@ def test_truncated_pe_never_crashes(tmp_path):
 # ------------------------------------------------------ variants made at test time
 
 
-def _load(name):
-    path = GENERATORS / f"{name}.py"
-    if not path.exists():
-        pytest.skip(f"fixture generators not found at {GENERATORS} (../shared is missing)")
-    spec = importlib.util.spec_from_file_location(f"shared_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def payloads(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("payloads")
-    _load("mkelf").main(["--all", str(folder)])
-    return folder
+def payloads():
+    """Each architecture's synthetic boot image, as the toolchain-built fixture holds it."""
+    (extraction,) = extract_file(str(FIXTURES / "netinstall64-7.16.1.exe"))
+    images = {boot_image_by_id(int(i.resource)).name: bytes(i.data) for i in extraction.images}
+    extraction.close()
+    assert len(images) == len(BOOT_IMAGES)
+    return images
 
 
-FILES = {"ppc-e300": "ppc-e300.elf", "ppc-e500": "ppc-e500.elf", "mipsbe": "mipsbe.elf",
-         "ppc-440": "ppc-440.elf", "tile": "tile.elf", "arm": "arm.elf", "mmips": "mmips.elf",
-         "arm64": "arm64.elf", "x86": "x86-pxe.efi"}
+def write_exe(path, rcdata, **options):
+    path.write_bytes(build_exe(rcdata, **options))
+    return path
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_random_id_sets_slack_languages_and_bits(seed, payloads, tmp_path):
-    mkpe = _load("mkpe")
     rng = random.Random(seed)
     chosen = rng.sample(BOOT_IMAGES, rng.randint(1, len(BOOT_IMAGES)))
-    entries = [f"{b.resource_id}={payloads / FILES[b.name]}:{rng.choice([0, 0, 1, 3, 8, 100])}"
-               for b in chosen]
-    lang = rng.choice(["0x409", "0", "0x407", "0x804"])
-    bits = rng.choice(["32", "64"])
+    rcdata = {b.resource_id: prefixed(payloads[b.name], rng.choice([0, 0, 1, 3, 8, 100]))
+              for b in chosen}
     version = rng.choice(["7.16.1", "7.21beta3", "7.12", "7.22rc1"])
-    exe = tmp_path / "netinstall-random.exe"
-    mkpe.main([str(exe), *entries, "--bits", bits, "--lang", lang, "--version", version])
+    exe = write_exe(tmp_path / "netinstall-random.exe", rcdata, version=version,
+                    bits=rng.choice([32, 64]), lang=rng.choice([0x409, 0, 0x407, 0x804]))
     (extraction,) = extract_file(str(exe))
     got = {i.file_name: sha(i.data) for i in extraction.images}
-    assert got == {b.boot_file: sha((payloads / FILES[b.name]).read_bytes()) for b in chosen}
+    assert got == {b.boot_file: sha(payloads[b.name]) for b in chosen}
     assert extraction.version == version
     assert not extraction.warnings
     extraction.close()
 
 
 def test_named_entries_corrupt_prefixes_and_unprefixed_images(payloads, tmp_path):
-    mkpe = _load("mkpe")
-    exe = tmp_path / "hostile.exe"
-    mkpe.main([str(exe), f"139={payloads / 'arm64.elf'}", f"137={payloads / 'arm.elf'}:raw",
-               "--extra", "NAMED=00", "--extra", "150=ffffffff0102",
-               "--extra", f"151={(payloads / 'mipsbe.elf').read_bytes()[:40].hex()}"])
+    exe = write_exe(tmp_path / "hostile.exe", {
+        139: prefixed(payloads["arm64"]), 137: payloads["arm"],  # 137 without its prefix
+        "NAMED": b"\0", 150: bytes.fromhex("ffffffff0102"), 151: payloads["mipsbe"][:40]})
     (extraction,) = extract_file(str(exe))
     names = {i.resource: i.file_name for i in extraction.images}
     assert names["139"] == "netinstall.arm64"
@@ -203,9 +188,8 @@ def test_named_entries_corrupt_prefixes_and_unprefixed_images(payloads, tmp_path
 
 
 def test_id_and_content_mismatch_gets_a_content_name_and_a_warning(payloads, tmp_path):
-    mkpe = _load("mkpe")
-    exe = tmp_path / "swapped.exe"
-    mkpe.main([str(exe), f"139={payloads / 'arm.elf'}", f"137={payloads / 'arm64.elf'}"])
+    exe = write_exe(tmp_path / "swapped.exe", {139: prefixed(payloads["arm"]),
+                                               137: prefixed(payloads["arm64"])})
     (extraction,) = extract_file(str(exe))
     names = sorted(i.file_name for i in extraction.images)
     assert names == ["netinstall.arm-id139", "netinstall.arm64-id137"]
@@ -214,18 +198,15 @@ def test_id_and_content_mismatch_gets_a_content_name_and_a_warning(payloads, tmp
 
 
 def test_version_falls_back_to_the_file_name(payloads, tmp_path):
-    mkpe = _load("mkpe")
-    exe = tmp_path / "netinstall64-7.19.2.exe"
-    mkpe.main([str(exe), f"139={payloads / 'arm64.elf'}", "--no-strings", "--fixed", "0.0.0.0"])
+    exe = write_exe(tmp_path / "netinstall64-7.19.2.exe", {139: prefixed(payloads["arm64"])},
+                    version_strings=False, fixed_version="0.0.0.0")
     (extraction,) = extract_file(str(exe))
     assert (extraction.version, extraction.version_source) == ("7.19.2", "file name")
     extraction.close()
 
 
-def test_exe_without_boot_images(payloads, tmp_path):
-    mkpe = _load("mkpe")
-    exe = tmp_path / "other.exe"
-    mkpe.main([str(exe)])
+def test_exe_without_boot_images(tmp_path):
+    exe = write_exe(tmp_path / "other.exe", {})
     with pytest.raises(ExtractError, match="holds no boot images"):
         extract_file(str(exe))
 
@@ -239,15 +220,13 @@ def test_zip_without_netinstall(tmp_path):
         extract_file(str(path))
 
 
-def test_generators_reproduce_the_committed_fixture(payloads, tmp_path):
-    # The committed PE was built by windres/ld; mkpe builds the same resources. Both must
-    # extract to the same images, which ties the committed set to the generator payloads.
-    mkpe = _load("mkpe")
-    entries = [f"{b.resource_id}={payloads / FILES[b.name]}" for b in BOOT_IMAGES]
-    exe = tmp_path / "netinstall64-7.16.1.exe"
-    mkpe.main([str(exe), *entries])
+def test_the_test_pe_writer_matches_the_toolchain_built_fixture(payloads, tmp_path):
+    # The committed PE was built by a real resource compiler and linker; the project's own
+    # writer, given the same images under the same ids, must extract to the same bytes.
+    rcdata = {b.resource_id: prefixed(payloads[b.name]) for b in BOOT_IMAGES}
+    exe = write_exe(tmp_path / "netinstall64-7.16.1.exe", rcdata)
     (extraction,) = extract_file(str(exe))
     assert {i.file_name: sha(i.data) for i in extraction.images} == \
         EXPECTED["netinstall64-7.16.1.exe"]["images"]
+    assert (extraction.version, extraction.version_source) == ("7.16.1", "ProductVersion")
     extraction.close()
-    shutil.rmtree(tmp_path, ignore_errors=True)
