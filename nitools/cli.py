@@ -76,6 +76,10 @@ def main() -> None:
 @click.option("--format-timeout", type=click.FloatRange(1, 3600),
               default=DEFAULTS.timing.format_timeout, show_default=True,
               help="Seconds to wait for a board to format its disk.")
+@click.option("--reboot-timeout", type=click.FloatRange(1, 3600),
+              default=DEFAULTS.timing.reboot_timeout, show_default=True,
+              help="Seconds to wait for a board to confirm its reboot (stop asking for "
+                   "TERM) before saying it was not confirmed.")
 @click.option("--grace", type=click.FloatRange(0, 3600), default=DEFAULTS.grace, show_default=True,
               help="On Ctrl-C/SIGTERM: seconds running installs may still take.")
 @click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.window,
@@ -140,6 +144,10 @@ def history(journal: str | None, since: str | None, limit: int | None, as_json: 
               help="Boards go silent (power loss) after receiving this many file bytes.")
 @click.option("--reboot-after", type=click.IntRange(0), metavar="BYTES",
               help="Boards restart once after this many file bytes, then install again.")
+@click.option("--reset-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of boards that restart once, at a random point of their install.")
+@click.option("--term-loss", type=click.FloatRange(0, 3600), default=0.0, show_default=True,
+              help="Seconds after its first WTRM during which a board loses every TERM.")
 @click.option("--accept-key", "accept_keys", multiple=True, metavar="KEY",
               help="A licence key (base64) the boards accept besides their own (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True)

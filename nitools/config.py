@@ -59,6 +59,7 @@ class StationConfig:
     journal: str | None = None  # None: $XDG_STATE_HOME/nitools/journal.sqlite3
     grace: float = 60.0  # on stop: seconds running installs may still take
     window: int = 32  # the most frames in flight per board; 1 = stop-and-wait
+    max_in_flight: int = 512  # the most frames in flight across all boards of the station
     timing: Timing = field(default_factory=Timing)
     retry_after: float = 10.0  # a board that failed is not offered again for this long
     log_keys: bool = False  # licence keys in the log only when asked for
@@ -142,7 +143,7 @@ def station_config(cli: Mapping[str, Any], ini: configparser.ConfigParser | None
              if value is not None and name in StationConfig.__dataclass_fields__}
     if "macs" in given:
         given["macs"] = parse_macs(given["macs"])
-    timing = DEFAULTS.timing
-    if cli.get("format_timeout") is not None:
-        timing = replace(timing, format_timeout=float(cli["format_timeout"]))
+    timers = {name: float(cli[name]) for name in ("format_timeout", "reboot_timeout")
+              if cli.get(name) is not None}
+    timing = replace(DEFAULTS.timing, **timers)
     return replace(DEFAULTS, **given, timing=timing, defaults=defaults)

@@ -38,6 +38,9 @@ class Faults:
     chunk_delay: float = 0.0  # seconds a board needs per data chunk, one at a time
     die_after_bytes: int | None = None  # the board goes silent (power loss) after this
     reboot_after_bytes: int | None = None  # the board restarts once, mid-install
+    reset_fraction: float = 0.0  # this share of boards restarts once, at a random point
+    reset_within: int = 1024 * 1024  # ... within the first this many file bytes
+    term_loss: float = 0.0  # seconds after its first WTRM during which a board loses TERMs
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,16 @@ class EmulatorCore:
                 self._ports[mac] = (board, port)
         # Without delays, frames go straight through: no queues on the hot path.
         self._direct = not (faults.link_delay or faults.chunk_delay)
-        self._watch_chunks = faults.die_after_bytes is not None or faults.reboot_after_bytes
+        # Boards that restart once mid-install, and after how many file bytes.
+        self._reset_at: dict[int, int] = {}
+        if faults.reboot_after_bytes is not None:
+            self._reset_at = {id(b): faults.reboot_after_bytes for b in boards}
+        elif faults.reset_fraction:
+            chooser = random.Random(faults.seed ^ 0x5EED)
+            for board in boards:
+                if chooser.random() < faults.reset_fraction:
+                    self._reset_at[id(board)] = chooser.randrange(1, faults.reset_within)
+        self._watch_chunks = faults.die_after_bytes is not None or bool(self._reset_at)
         self._inbound: deque[tuple[float, Frame]] = deque()  # on the wire towards boards
         self._outbound: deque[tuple[float, Frame]] = deque()  # on the wire from boards
         self._backlog: dict[int, deque[tuple[Frame, int]]] = {id(b): deque() for b in boards}
@@ -123,6 +135,8 @@ class EmulatorCore:
         if target is None:
             return []
         board, port = target
+        if self.faults.term_loss and self._term_lost(board, frame, now):
+            return []
         if self._watch_chunks:
             before = board.bytes_received
             sent = board.receive(port, frame, board.profile.source_port, now)
@@ -193,6 +207,8 @@ class EmulatorCore:
             backlog = self._backlog[id(board)]
             while backlog and self._busy_until[id(board)] <= now:
                 frame, port = backlog.popleft()
+                if self._term_lost(board, frame, now):
+                    continue
                 before = board.bytes_received
                 sent = board.receive(port, frame, board.profile.source_port, now)
                 if board.bytes_received > before:  # a data chunk: the board works on it
@@ -228,12 +244,22 @@ class EmulatorCore:
             return True
         return False
 
+    def _term_lost(self, board: DeviceSession, frame: Frame, now: float) -> bool:
+        """The term_loss fault: TERMs vanish for a while after the board's first WTRM."""
+        since = board.waiting_term_since
+        return (self.faults.term_loss > 0 and since is not None
+                and board.state is DeviceState.WAITING_TERM
+                and now < since + self.faults.term_loss
+                and bytes(frame.payload[:4]) == b"TERM")
+
     def _after_chunk(self, board: DeviceSession, now: float) -> None:
         faults = self.faults
         if faults.die_after_bytes is not None and board.bytes_received >= faults.die_after_bytes:
             board.power_off("emulated power loss")
-        elif (faults.reboot_after_bytes is not None and id(board) not in self._rebooted
-              and board.bytes_received >= faults.reboot_after_bytes):
+            return
+        reset_at = self._reset_at.get(id(board))
+        if reset_at is not None and id(board) not in self._rebooted \
+                and board.bytes_received >= reset_at:
             self._rebooted.add(id(board))
             board.reboot(now)
 

@@ -114,6 +114,13 @@ class Journal:
              announcement.model, announcement.arch, announcement.min_version,
              announcement.image_version))
 
+    def released(self, mac: str, reason: str) -> int:
+        """A board answered with TERM outside any attempt of this station."""
+        now = time.time()
+        return self._write(
+            "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, outcome, reason, "
+            "bytes, duration) VALUES (?,?,?,?,'released',?,0,0)", (now, now, mac, mac, reason))
+
     def offered(self, row_id: int, files: list[dict[str, Any]], config_mode: str) -> None:
         self._write("UPDATE attempts SET files=?, config_mode=?, outcome='installing' "
                     "WHERE id=?", (json.dumps(files), config_mode, row_id))
@@ -135,8 +142,9 @@ class Journal:
             where, values = "software_id=?", (software_id,)
         else:
             where, values = "(answered_mac=? OR ','||macs||',' LIKE ?)", (mac, f"%,{mac},%")
-        row = self.db.execute(f"SELECT * FROM attempts WHERE outcome='installed' AND {where} "
-                              "ORDER BY id DESC LIMIT 1", values).fetchone()
+        row = self.db.execute(
+            "SELECT * FROM attempts WHERE outcome IN ('installed', 'rebooted', 'unconfirmed') "
+            f"AND {where} ORDER BY id DESC LIMIT 1", values).fetchone()
         return Attempt(dict(row)) if row else None
 
     def attempts(self, since: float | None = None, limit: int | None = None
@@ -152,6 +160,9 @@ class Journal:
             row["macs"] = row["macs"].split(",") if row["macs"] else []
             row["files"] = json.loads(row["files"]) if row["files"] else []
         return rows[-limit:] if limit else rows
+
+
+RELEASED_REASON = "board waiting for reboot answered: it had all its files from an earlier run"
 
 
 class JournalWriter:
@@ -171,6 +182,8 @@ class JournalWriter:
             if row is not None:
                 self.journal.offered(row, [asdict(f) for f in event.files],
                                      event.configuration)
+        elif isinstance(event, events.Released):
+            self.journal.released(format_mac(event.mac), RELEASED_REASON)
         elif isinstance(event, events.Finished):
             row = self._rows.pop(event.mac, None)
             if row is not None:

@@ -81,6 +81,8 @@ class LogReporter:
                 return "found: " + describe(event.mac, announcement, self.log_keys)
             case ev.Skipped(reason=reason):
                 return f"skipped: {reason}"
+            case ev.Released():
+                return "released: board waiting for reboot answered with TERM"
             case ev.Validated(files=files, configuration=configuration):
                 listed = ", ".join(f"{f.name} ({f.size} B)" for f in files)
                 return f"validated: {listed}; configuration: {configuration}"
@@ -98,11 +100,13 @@ class LogReporter:
         return f"{phase}: {detail}" if detail else phase
 
     def _finished_text(self, event: ev.Finished) -> str:
+        if event.outcome is Outcome.UNCONFIRMED:
+            return f"installed, reboot NOT confirmed: {event.reason}"
         if not event.outcome.success:
             word = "failed" if event.outcome is not Outcome.INTERRUPTED else "interrupted"
             return f"{word}: {event.reason}"
         rate = f", upload {event.upload_rate / 1e6:.1f} MB/s" if event.upload_rate else ""
-        return (f"done: {event.reason} ({event.total_bytes} bytes, {event.seconds:.1f} s "
+        return (f"done: installed and rebooted ({event.total_bytes} bytes, {event.seconds:.1f} s "
                 f"since found{rate}, {event.retransmissions} frames resent)")
 
     def _log_steps(self, event: ev.Progress) -> None:
@@ -177,8 +181,11 @@ class RichReporter(LogReporter):
                 row.upload_finished_at, row.done = event.at, row.total
         if isinstance(event, ev.Finished):
             row.finished_at = time.monotonic()
-            row.phase = "done" if event.outcome.success else "failed"
-            row.result = "installed" if event.outcome.success else "FAILED: " + event.reason
+            row.phase = event.outcome.value
+            row.result = "rebooted" if event.outcome.success else "FAILED: " + event.reason
+        elif isinstance(event, ev.Released):
+            row.phase = row.result = "released"
+            row.finished_at = time.monotonic()
         elif isinstance(event, ev.Skipped):
             row.phase = row.result = "skipped"
             row.finished_at = time.monotonic()
@@ -209,7 +216,7 @@ class RichReporter(LogReporter):
                 if speed > 0 and row.done < row.total and row.finished_at is None:
                     eta = f"{(row.total - row.done) / speed:.0f} s"
             size = f"{_size(row.done)} / {_size(row.total)}" if row.total else ""
-            style = "green" if row.result == "installed" else "red" \
+            style = "green" if row.result == "rebooted" else "red" \
                 if row.result.startswith("FAILED") else ""
             result = f"[{style}]{row.result}[/]" if style else row.result
             table.add_row(format_mac(row.mac), row.model, row.arch, row.phase,

@@ -38,7 +38,8 @@ def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | Non
     boards = make_boards(spec, options["boards"], options["seed"], time.monotonic(), source_port)
     faults = Faults(options["drop"], options["duplicate"], options["seed"],
                     options["link_delay"] / 1000, options["chunk_delay"] / 1000,
-                    options["die_after"], options["reboot_after"])
+                    options["die_after"], options["reboot_after"],
+                    reset_fraction=options["reset_fraction"], term_loss=options["term_loss"])
     emulator = Emulator(link, boards, faults, extra)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: emulator.stop())

@@ -83,5 +83,9 @@ def run_flash(cli: Mapping[str, Any]) -> int:
     if result.interrupted:
         names = ", ".join(format_mac(mac) for mac in result.interrupted)
         log.error("stopped mid-install: %s must be net-installed again", names)
-    log.info("%d installed, %d failed", result.installed, result.failed)
+    if result.unconfirmed:
+        names = ", ".join(format_mac(mac) for mac in result.unconfirmed)
+        log.error("installed, reboot not confirmed: power-cycle %s", names)
+    log.info("%d installed and rebooted, %d installed without a confirmed reboot, %d failed",
+             result.rebooted, len(result.unconfirmed), result.failed)
     return result.exit_code

@@ -11,7 +11,8 @@ from rich.table import Table
 
 from nitools.journal import Journal, JournalError, default_path, format_time, parse_since
 
-_STYLES = {"installed": "green", "failed": "red", "refused": "yellow", "interrupted": "magenta"}
+_STYLES = {"rebooted": "green", "installed": "green", "unconfirmed": "red", "failed": "red",
+           "refused": "yellow", "interrupted": "magenta", "released": "cyan"}
 
 
 def run_history(path: str | None, since: str | None, limit: int | None, as_json: bool) -> int:

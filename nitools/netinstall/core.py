@@ -11,6 +11,7 @@ ServerSession turns the board's replies into the next frames -> ``Finished``.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,10 +22,12 @@ from nitools.netinstall.events import Outcome
 from nitools.netinstall.frame import Frame, format_mac
 from nitools.netinstall.plugins import DeviceInfo
 from nitools.netinstall.prepare import InstallPlan, Refusal
-from nitools.netinstall.protocol import DSCV
-from nitools.netinstall.server import Phase, ServerSession
+from nitools.netinstall.protocol import COUNTER_LIMIT, DSCV
+from nitools.netinstall.server import Phase, SendBudget, ServerSession
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
+TERM_ANSWER_INTERVAL = 0.2  # answer one board's WTRMs at most this often outside a session
+REMEMBERED = 4096  # boards remembered per table (released, rested): older ones are forgotten
 _NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
 
 # (software ID, MAC text) -> the journal row of an earlier install, or None
@@ -41,19 +44,20 @@ class PrepareRequest:
 
 @dataclass
 class StationResult:
-    installed: int = 0
+    rebooted: int = 0  # installed and reboot confirmed
     failed: int = 0  # failed or refused
+    unconfirmed: list[bytes] = field(default_factory=list)  # installed, still asking for TERM
     interrupted: list[bytes] = field(default_factory=list)  # MACs stopped mid-install
 
     @property
     def finished(self) -> int:
-        return self.installed + self.failed
+        return self.rebooted + self.failed + len(self.unconfirmed)
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.unconfirmed else 0
 
 
 def is_announcement(frame: Frame) -> bool:
@@ -70,11 +74,16 @@ class StationCore:
         self.boards: dict[bytes, Board] = {}  # active boards by the MAC we answer
         self.result = StationResult()
         self._resting: dict[bytes, float] = {}  # MAC -> time it may be offered again
+        self._released: OrderedDict[bytes, float] = OrderedDict()  # MAC -> last TERM sent
         self._skipped: set[bytes] = set()  # boards --once left alone (reported once)
         self._events: list[events.BoardEvent] = []
         self._requests: list[PrepareRequest] = []
         self._stop_at: float | None = None
         self._next_progress = 0.0
+        self._budget = SendBudget(config.max_in_flight)
+        # No session timer is due before this: poll() scans the boards only then. Kept
+        # at or below every session's deadline (updated after each step of a session).
+        self._next_timer = 0.0
 
     # ---------------------------------------------------------------- inputs
 
@@ -86,13 +95,14 @@ class StationCore:
             if frame.src in self.boards:
                 return out
             # The session ended on this frame. A board that announced itself again
-            # restarted mid-install: it gets a fresh session at once, no resting time.
-            self._resting.pop(frame.src, None)
+            # restarted mid-install: it gets a fresh session at once.
             if is_announcement(frame):
                 self._on_announcement(frame, now)
             return out
         if is_announcement(frame):
             self._on_announcement(frame, now)
+        elif messages.is_wtrm(frame):
+            return self._release(frame, now)
         return []
 
     def prepared(self, mac: bytes, result: InstallPlan | Refusal, now: float) -> list[Frame]:
@@ -111,14 +121,20 @@ class StationCore:
     def poll(self, now: float) -> list[Frame]:
         """Timers: resends, timeouts, progress. Cheap when nothing is due."""
         out: list[Frame] = []
-        for board in list(self.boards.values()):
-            session = board.session
-            if session is None:
-                continue
-            deadline = session.next_deadline()
-            if deadline is not None and deadline <= now:
-                out += session.poll(now)
-                self._after_step(board, now)
+        if now >= self._next_timer:
+            next_timer = now + 1.0
+            for board in list(self.boards.values()):
+                session = board.session
+                if session is None:
+                    continue
+                deadline = session.next_deadline()
+                if deadline is not None and deadline <= now:
+                    out += session.poll(now)
+                    self._after_step(board, now)
+                    deadline = session.next_deadline()
+                if deadline is not None and deadline < next_timer:
+                    next_timer = deadline
+            self._next_timer = next_timer
         if now >= self._next_progress:
             self._next_progress = now + PROGRESS_INTERVAL
             for board in self.boards.values():
@@ -137,7 +153,11 @@ class StationCore:
         """The station stops: every install still running is interrupted."""
         for board in list(self.boards.values()):
             session = board.session
-            if session is not None and not session.finished:
+            if session is not None and session.phase is Phase.REBOOTING:
+                self._finish(board, Outcome.UNCONFIRMED, (
+                    "all files acknowledged; the station stopped before the board confirmed "
+                    "its reboot: check it, power-cycle it if it waits for TERM"), now)
+            elif session is not None and not session.finished:
                 session.abort("interrupted: the station stopped mid-install")
                 self._finish(board, Outcome.INTERRUPTED, session.failure or "", now)
             elif session is None:
@@ -160,9 +180,7 @@ class StationCore:
         return taken
 
     def next_deadline(self) -> float | None:
-        deadlines = [d for b in self.boards.values()
-                     if b.session is not None and (d := b.session.next_deadline()) is not None]
-        return min(deadlines) if deadlines else None
+        return self._next_timer if self.boards else None
 
     def busy(self) -> bool:
         """A transfer is running: answers come within microseconds."""
@@ -184,8 +202,8 @@ class StationCore:
 
     def _on_announcement(self, frame: Frame, now: float) -> None:
         mac = frame.src
-        if mac in self.boards or self._stop_at is not None:
-            return
+        if mac in self.boards or mac in self._released or self._stop_at is not None:
+            return  # a board released from WTRM is never offered again in this run
         allowed = self.config.macs
         if allowed is not None and mac not in allowed:
             return
@@ -207,6 +225,22 @@ class StationCore:
         self.boards[mac] = Board(mac, announcement, now)
         self._events.append(events.Found(now, mac, announcement))
         self._requests.append(PrepareRequest(mac, DeviceInfo.from_announcement(mac, announcement)))
+
+    def _release(self, wtrm: Frame, now: float) -> list[Frame]:
+        """A board waits for TERM without a session here: answer it (§11: always safe)."""
+        if wtrm.seq != wtrm.ack or wtrm.ack >= COUNTER_LIMIT or wtrm.dst == bytes(6):
+            return []  # not what a board in WTRM sends
+        mac = wtrm.src
+        last = self._released.get(mac)
+        if last is not None and now - last < TERM_ANSWER_INTERVAL:
+            return []  # its repeats come every 1 s; a flood of copies gets one answer
+        self._released[mac] = now
+        self._released.move_to_end(mac)
+        if len(self._released) > REMEMBERED:
+            self._released.popitem(last=False)
+        if last is None:
+            self._events.append(events.Released(now, mac))
+        return [messages.term_answer(wtrm)]
 
     def _installed_before(self, mac: bytes, announcement: messages.Announcement,
                           now: float) -> bool:
@@ -231,7 +265,7 @@ class StationCore:
         try:
             board.session = ServerSession(
                 self.server_mac, board.mac, plan.files, key=key, keep=plan.keep,
-                timing=self.config.timing, window=self.config.window)
+                timing=self.config.timing, window=self.config.window, budget=self._budget)
         except (messages.MessageError, ValueError) as exc:  # e.g. a forged key field
             self._finish(board, Outcome.REFUSED, f"cannot offer an install: {exc}", now)
             return []
@@ -244,16 +278,26 @@ class StationCore:
         assert session is not None
         if session.has_events:
             self._events += session.take_events()
+        deadline = session.next_deadline()
+        if deadline is not None and deadline < self._next_timer:
+            self._next_timer = deadline
         if session.phase is Phase.DONE:
-            self._finish(board, Outcome.INSTALLED, "installed", now)
+            self._finish(board, Outcome.REBOOTED, session.end_detail, now)
+        elif session.phase is Phase.UNCONFIRMED:
+            self._finish(board, Outcome.UNCONFIRMED, session.end_detail, now)
         elif session.phase is Phase.FAILED:
-            self._finish(board, Outcome.FAILED, session.failure or "failed", now)
+            # A board that restarted is offered again at once: its attempt does not count
+            # towards -1 or --count, and it needs no rest.
+            self._finish(board, Outcome.FAILED, session.failure or "failed", now,
+                         counted=not session.board_restarted)
 
     def _finish(self, board: Board, outcome: Outcome, reason: str, now: float,
                 counted: bool = True) -> None:
         self.boards.pop(board.mac, None)
-        if outcome is Outcome.INSTALLED:
-            self.result.installed += 1
+        if outcome is Outcome.REBOOTED:
+            self.result.rebooted += 1
+        elif outcome is Outcome.UNCONFIRMED:
+            self.result.unconfirmed.append(board.mac)
         elif outcome is Outcome.INTERRUPTED:
             self.result.interrupted.append(board.mac)
         elif counted:

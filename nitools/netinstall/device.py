@@ -102,6 +102,7 @@ class DeviceSession:
         self.bytes_received = 0
         self.reboots = 0
         self.skipped_remaining_files = False
+        self.waiting_term_since: float | None = None  # when it first sent WTRM
         self._last_frame: Frame | None = None
         self._resends_left: int | None = 0
         self._resend_at = now
@@ -272,6 +273,8 @@ class DeviceSession:
     def _send(self, state: DeviceState, payload: bytes, now: float, tries: int | None = None
               ) -> Sent:
         self.tx += 1
+        if state is DeviceState.WAITING_TERM and self.state is not state:
+            self.waiting_term_since = now
         self.state = state
         self._last_frame = Frame(self.mac, self.server or ZERO_MAC, self.tx, self.rx, payload)
         interval, default_tries = _RESEND[state]
@@ -290,6 +293,7 @@ class DeviceSession:
     def reboot(self, now: float) -> None:
         """Emulated fault: the board restarts the boot image and announces itself again."""
         self.reboots += 1
+        self.waiting_term_since = None
         self.files = []
         self.keep = False
         self.installed_key = None

@@ -7,7 +7,7 @@ session: everything they show or record is in the event.
 Order for a board that installs: Found, Validated (Warned...), Offered,
 Accepted, Formatting, UploadStarted, FileStarted / Progress ...,
 FilesAcknowledged, RebootSent, Finished. Finished is always the last event of
-an attempt; Skipped stands alone.
+an attempt; Skipped and Released stand alone.
 """
 
 from __future__ import annotations
@@ -21,14 +21,21 @@ from nitools.netinstall.messages import Announcement
 class Outcome(enum.Enum):
     """How an attempt ended; the values are what the journal stores."""
 
-    INSTALLED = "installed"  # every file acknowledged and TERM sent
+    REBOOTED = "rebooted"  # every file acknowledged, TERM taken: the board rebooted
+    UNCONFIRMED = "unconfirmed"  # every file acknowledged, but the board kept asking for TERM
     FAILED = "failed"  # the install started and did not complete
     REFUSED = "refused"  # never offered: files missing or not fit for the board
     INTERRUPTED = "interrupted"  # the station stopped mid-install
+    RELEASED = "released"  # a board found waiting for TERM (left by an earlier run) got it
 
     @property
     def success(self) -> bool:
-        return self is Outcome.INSTALLED
+        return self is Outcome.REBOOTED
+
+    @property
+    def installed(self) -> bool:
+        """The board holds every file (older journals say "installed")."""
+        return self in (Outcome.REBOOTED, Outcome.UNCONFIRMED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +123,14 @@ class FilesAcknowledged(BoardEvent):
 @dataclass(frozen=True, slots=True)
 class RebootSent(BoardEvent):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Released(BoardEvent):
+    """A board that waited for TERM without a session here (an earlier run, a station
+    that crashed, a failed session) was answered; it is never offered again this run."""
+
+    software_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

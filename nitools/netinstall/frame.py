@@ -14,12 +14,13 @@ All integers little-endian (shared docs netinstall-protocol.md §2.1).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nitools.netinstall.protocol import COUNTER_LIMIT, MAX_DATAGRAM
 
 HEADER = struct.Struct("<6s6sHHHH")
 HEADER_SIZE = HEADER.size  # 20
+_pack = HEADER.pack
 ZERO_MAC = bytes(6)
 
 
@@ -27,8 +28,9 @@ class FrameError(ValueError):
     """A datagram that is not a well-formed frame."""
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
+    """One frame. A tuple: immutable, and cheap to make (one per datagram each way)."""
+
     src: bytes
     dst: bytes
     seq: int
@@ -44,8 +46,8 @@ class Frame:
     def to_bytes(self) -> bytes:
         """The datagram. Frames are built by our own state machines, whose counters and
         sizes are in range by construction: no checks on this hot path."""
-        return HEADER.pack(self.src, self.dst, 0, len(self.payload), self.seq,
-                           self.ack) + self.payload
+        return _pack(self.src, self.dst, 0, len(self.payload), self.seq,
+                     self.ack) + self.payload
 
 
 def encode(src: bytes, dst: bytes, seq: int, ack: int, payload: bytes = b"") -> bytes:

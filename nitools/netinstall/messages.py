@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nitools.netinstall.frame import Frame
 from nitools.netinstall.protocol import (  # noqa: F401  (the command words, re-exported)
     DSCV,
     END_OF_FILES,
@@ -126,3 +127,13 @@ def parse_file_header(payload: bytes) -> FileHeader | None:
     if size < 0 or not name:
         return None
     return FileHeader(name, size)
+
+
+def is_wtrm(frame: Frame) -> bool:
+    return frame.payload == WTRM
+
+
+def term_answer(wtrm: Frame) -> Frame:
+    """The TERM a board waiting in WTRM accepts: from the server it talks to, seq its
+    ack + 1, ack its seq (§2.2). Answering a WTRM with TERM is always safe (§11)."""
+    return Frame(wtrm.dst, wtrm.src, wtrm.ack + 1, wtrm.seq, TERM)

@@ -144,7 +144,16 @@ class SequencePlan:
         return self.locate(seq)[0]
 
     def reply(self, seq: int) -> bytes | None:
-        """What the board answers to server frame ``seq``."""
+        """What the board answers to server frame ``seq``: ``REPLY`` of its role, without
+        locating the file (every frame between start and end of files gets RETR)."""
+        if seq == OFFER_SEQ:
+            return REPLY[Role.OFFER]
+        if seq == FORMAT_SEQ:
+            return REPLY[Role.FORMAT]
+        if seq == self.end_seq:
+            return REPLY[Role.END_OF_FILES]
+        if START_SEQ <= seq < self.end_seq:
+            return RETR
         return REPLY[self.locate(seq)[0]]
 
     def chunk_start(self, slot: FileSlot, seq: int) -> int:

@@ -118,7 +118,7 @@ class Runner:
                     while not datagrams and self.clock() < spin_until:
                         datagrams = receive()
                 if not datagrams:
-                    selector.select(self.wait_time(self.clock()))
+                    selector.select(self.wait_time(now))
                     datagrams = receive()
                 self.step(self.clock(), datagrams)
         finally:

@@ -16,6 +16,7 @@ to ``window``, and halves on every loss; ``window=1`` is plain stop-and-wait.
 from __future__ import annotations
 
 import enum
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,8 +37,9 @@ class Phase(enum.Enum):
     OFFERING = "offering"
     FORMATTING = "formatting"
     UPLOADING = "uploading"
-    REBOOTING = "rebooting"
-    DONE = "done"
+    REBOOTING = "rebooting"  # TERM sent; waiting for the board to fall silent
+    DONE = "done"  # every file acknowledged, reboot confirmed
+    UNCONFIRMED = "unconfirmed"  # every file acknowledged; the board kept asking for TERM
     FAILED = "failed"
 
 
@@ -60,12 +62,22 @@ class Timing:
     offer_resend: float = 0.2  # a board that answered drops a repeated OFFR (seq 1)
     format_timeout: float = 180.0  # formats of 2 minutes are reported (§5.2)
     stall_timeout: float = 10.0  # the board gives up after 6 s (between files) / 9 s (in a file)
-    term_linger: float = 1.2  # the board repeats WTRM every 1 s if our TERM was lost
-    term_resends: int = 5
+    wtrm_interval: float = 1.0  # the board repeats WTRM this often while it waits for TERM
+    reboot_timeout: float = 60.0  # give up confirming the reboot this long after TERM
     term_repeat: float = 0.02  # TERM goes out twice: a lost TERM costs the board's 1 s
     start_probe: float = 0.25  # while formatting, offer the start frame this often
     min_rto: float = 0.003  # a LAN round trip is ~0.1 ms; a spurious resend is only a dup
     max_rto: float = 0.5
+
+
+class SendBudget:
+    """Frames in flight across every session of a station, with a ceiling: on top of each
+    board's own window, so that hundreds of boards do not flood the link and the
+    boards' receive buffers at once. Every session keeps at least one frame in flight."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.in_flight = 0
 
 
 def frame_count(files: Sequence[InstallFile], chunk_size: int = MAX_CHUNK) -> int:
@@ -78,7 +90,7 @@ class ServerSession:
 
     def __init__(self, server_mac: bytes, device_mac: bytes, files: Sequence[InstallFile], *,
                  window: int, key: str = "", keep: bool = False, timing: Timing | None = None,
-                 chunk_size: int = MAX_CHUNK) -> None:
+                 chunk_size: int = MAX_CHUNK, budget: SendBudget | None = None) -> None:
         self.server_mac = server_mac
         self.device_mac = device_mac
         self.files = tuple(files)
@@ -99,6 +111,7 @@ class ServerSession:
         self.phase = Phase.OFFERING
         self.failure: str | None = None
         self.end_detail = ""  # how the session ended, for people
+        self.board_restarted = False
         self.acked = 0  # highest seq the board has acknowledged
         self._next = 1  # next seq to transmit
         self._highest_sent = 0  # a go-back lowers _next, but the board may have these
@@ -107,12 +120,17 @@ class ServerSession:
         self._oldest_sent_at = 0.0  # when frame acked+1 was last (re)sent
         self._deadline = 0.0  # phase deadline: give up, or (rebooting) finish
         self._offer_sent_at = 0.0
-        self._term_sends = 0
+        self._term_first_at: float | None = None  # when the first TERM went out
         self._term_again_at: float | None = None
         self._probe_at = 0.0
         self._srtt: float | None = None
         self._rttvar = 0.0
         self._rto = self.timing.max_rto
+        self.budget = budget  # shared with the station's other sessions, if any
+        self._charged = 0  # frames of ours counted in the budget
+        # RTO jitter, so that sessions that lost frames together do not resend together.
+        self._jitter = random.Random(int.from_bytes(device_mac, "big"))
+        self._rto_factor = 1.0
         self.retransmissions = 0
         self.frames_sent = 0
         self.upload_started_at: float | None = None
@@ -174,7 +192,7 @@ class ServerSession:
 
     @property
     def finished(self) -> bool:
-        return self.phase in (Phase.DONE, Phase.FAILED)
+        return self.phase in (Phase.DONE, Phase.UNCONFIRMED, Phase.FAILED)
 
     @property
     def upload_rate(self) -> float | None:
@@ -203,6 +221,33 @@ class ServerSession:
         return [self._frame(OFFER_SEQ)]
 
     def receive(self, frame: Frame, now: float) -> list[Frame]:
+        out = self._receive(frame, now)
+        if self.budget is not None:
+            self._charge()
+        return out
+
+    def poll(self, now: float) -> list[Frame]:
+        """Timers: call at (or after) next_deadline()."""
+        out = self._poll(now)
+        if self.budget is not None:
+            self._charge()
+        return out
+
+    def _charge(self) -> None:
+        """Keep the station's budget equal to the frames we have in flight."""
+        assert self.budget is not None
+        own = self._next - 1 - self.acked if self.phase is Phase.UPLOADING else 0
+        self.budget.in_flight += own - self._charged
+        self._charged = own
+
+    def _allowance(self) -> int:
+        """The most frames this session may have in flight now."""
+        if self.budget is None:
+            return int(self._cwnd)
+        others = self.budget.in_flight - self._charged
+        return max(1, min(int(self._cwnd), self.budget.limit - others))
+
+    def _receive(self, frame: Frame, now: float) -> list[Frame]:
         if self.finished or frame.src != self.device_mac:
             return []
         if frame.payload.startswith(messages.DSCV) and frame.seq == 1 and frame.ack == 0:
@@ -224,13 +269,17 @@ class ServerSession:
             return self._on_wrong_reply(seq, frame.payload)
         return self._on_ack(seq, now)
 
-    def poll(self, now: float) -> list[Frame]:
-        """Timers: call at (or after) next_deadline()."""
+    def _poll(self, now: float) -> list[Frame]:
         if self.finished:
             return []
         if self.phase is Phase.REBOOTING:
             if now >= self._deadline:
-                self._finish(Phase.DONE, "board rebooting into RouterOS")
+                self._finish(Phase.DONE, "reboot confirmed: the board stopped asking for TERM")
+            elif self._term_first_at is not None and \
+                    now >= self._term_first_at + self.timing.reboot_timeout:
+                self._finish(Phase.UNCONFIRMED, (
+                    f"all files acknowledged, but the board still asked for TERM after "
+                    f"{self.timing.reboot_timeout:g} s: power-cycle it"))
             elif self._term_again_at is not None and now >= self._term_again_at:
                 self._term_again_at = None
                 return [self._frame(self.term_seq)]
@@ -250,7 +299,7 @@ class ServerSession:
             self._probe_at = now + self.timing.start_probe
             self._next = max(self._next, FIRST_FILE_SEQ)
             return [self._frame(FORMAT_SEQ), self._frame(START_SEQ)]
-        if self.phase is Phase.UPLOADING and now >= self._oldest_sent_at + self._rto:
+        if self.phase is Phase.UPLOADING and now >= self._resend_at:
             self._rto = min(self._rto * 2, self.timing.max_rto)  # back off while nothing comes
             return self._go_back(now, stale_reply=False)
         return []
@@ -258,19 +307,24 @@ class ServerSession:
     def next_deadline(self) -> float | None:
         phase = self.phase
         if phase is Phase.UPLOADING:
-            return min(self._deadline, self._oldest_sent_at + self._rto)
+            return min(self._deadline, self._resend_at)
         if phase is Phase.OFFERING:
             return min(self._deadline, self._offer_sent_at + self.timing.offer_resend)
         if phase is Phase.FORMATTING:
             return min(self._deadline, self._probe_at)
-        if phase is Phase.REBOOTING and self._term_again_at is not None:
-            return min(self._deadline, self._term_again_at)
-        return None if phase is Phase.DONE or phase is Phase.FAILED else self._deadline
+        if phase is Phase.REBOOTING:
+            assert self._term_first_at is not None
+            deadline = min(self._deadline, self._term_first_at + self.timing.reboot_timeout)
+            return deadline if self._term_again_at is None else min(deadline,
+                                                                    self._term_again_at)
+        return None if self.finished else self._deadline
 
     def abort(self, reason: str) -> None:
         """End the session from outside (station shutdown, board restarted)."""
         if not self.finished:
             self._fail(reason)
+            if self.budget is not None:
+                self._charge()
 
     # ---------------------------------------------------------------- helpers
 
@@ -282,8 +336,9 @@ class ServerSession:
             self.retransmissions += 1
             return [self._frame(OFFER_SEQ)]
         if self.phase is Phase.REBOOTING:
-            self._finish(Phase.DONE, "board announced again after TERM")
+            self._finish(Phase.DONE, "reboot confirmed: the board announced itself again")
             return []
+        self.board_restarted = True  # it will be offered a fresh install at once
         self._fail(f"board restarted and announced itself again while {self.phase.value}")
         return []
 
@@ -293,6 +348,9 @@ class ServerSession:
                        "check the key file, or offer the board's own key")
         elif payload == messages.WTRM:
             self._fail("board ended the file list early: it waited more than 6 s for a file")
+            # It waits for TERM now, and TERM is always safe: it has finished (§11).
+            return [messages.term_answer(Frame(self.device_mac, self.server_mac, seq, seq,
+                                               payload))]
         else:
             shown = bytes(payload[:16])
             self._fail(f"unexpected reply {shown!r} to frame {seq} "
@@ -336,14 +394,23 @@ class ServerSession:
         while (self._file_index + 1 < len(slots)
                and slots[self._file_index + 1].header_seq <= seq + 1):
             self._file_index += 1
+            # Progress up to here first, so no progress line ever follows the next file's.
+            self._events.append(events.Progress(now, self.device_mac, self.bytes_acked,
+                                                self.total_bytes))
             self._events.append(events.FileStarted(now, self.device_mac,
                                                    self.files[self._file_index].name))
         self._deadline = now + self.timing.stall_timeout
         return self._fill_window(now)
 
+    @property
+    def _resend_at(self) -> float:
+        """When our own retransmission timer fires: RTO after the oldest unacknowledged
+        frame went out, stretched by up to 25 % at random."""
+        return self._oldest_sent_at + self._rto * self._rto_factor
+
     def _fill_window(self, now: float) -> list[Frame]:
         out = []
-        limit = min(self.acked + int(self._cwnd), self.end_seq)
+        limit = min(self.acked + self._allowance(), self.end_seq)
         while self._next <= limit:
             self._first_sent[self._next] = now
             out.append(self._frame(self._next))
@@ -368,8 +435,9 @@ class ServerSession:
         self._first_sent.clear()  # everything in flight is resent: no round-trip samples
         self._oldest_sent_at = now
         self._cwnd = max(1.0, self._cwnd / 2)  # a loss: halve the window
+        self._rto_factor = 1.0 + self._jitter.random() * 0.25
         out = []
-        limit = self.acked + int(self._cwnd)
+        limit = self.acked + self._allowance()
         while self._next < resend_until and self._next <= limit:
             out.append(self._frame(self._next))
             self._next += 1
@@ -377,15 +445,15 @@ class ServerSession:
         return out
 
     def _send_term(self, now: float) -> list[Frame]:
-        if self._term_sends >= self.timing.term_resends:
-            self._finish(Phase.DONE, "installed; the board did not confirm TERM")
-            return []
-        self._term_sends += 1
+        """TERM, for the WTRM that ended the file list or any repeat of it. The reboot is
+        confirmed once the board has been silent for more than two of its WTRM intervals."""
         self.phase = Phase.REBOOTING
-        self._deadline = now + self.timing.term_linger
-        if self._term_sends == 1:
+        self._deadline = now + 2.5 * self.timing.wtrm_interval
+        if self._term_first_at is None:
+            self._term_first_at = now
             self._term_again_at = now + self.timing.term_repeat
             self._events.append(events.RebootSent(now, self.device_mac))
+        return [self._frame(self.term_seq)]
         return [self._frame(self.term_seq)]
 
     def _update_rtt(self, sample: float) -> None:

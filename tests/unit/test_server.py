@@ -74,11 +74,13 @@ def test_full_exchange_follows_the_spec_sequence():
     assert (term.seq, term.ack, term.payload) == (seq + 1, seq, b"TERM\n")
     assert session.phase is Phase.REBOOTING
     assert session.bytes_acked == session.total_bytes == 3100
-    session.poll(t + 2.0)
-    assert session.phase is Phase.DONE
+    session.poll(t + 2.4)
+    assert session.phase is Phase.REBOOTING  # two WTRM intervals may pass without a repeat
+    session.poll(t + 2.6)
+    assert session.phase is Phase.DONE and "reboot confirmed" in session.end_detail
     assert [type(e).__name__ for e in session.take_events()] == [
-        "Offered", "Accepted", "Formatting", "UploadStarted", "FileStarted", "FileStarted",
-        "Progress", "FilesAcknowledged", "RebootSent"]
+        "Offered", "Accepted", "Formatting", "UploadStarted", "Progress", "FileStarted",
+        "Progress", "FileStarted", "Progress", "FilesAcknowledged", "RebootSent"]
 
 
 def test_frame_count_matches_the_session_plan():
@@ -175,7 +177,8 @@ def test_term_is_sent_twice():
         session.receive(reply(seq, payload), 0)
     (term,) = session.receive(reply(7, b"WTRM"), 1.0)
     assert session.poll(session.next_deadline()) == [term]
-    assert session.poll(2.3) == [] and session.phase is Phase.DONE
+    assert session.poll(3.4) == [] and session.phase is Phase.REBOOTING
+    assert session.poll(3.6) == [] and session.phase is Phase.DONE
 
 
 def test_format_wait_is_configurable_and_a_slow_format_succeeds():
@@ -219,9 +222,10 @@ def test_wtrm_in_place_of_retr_means_files_were_skipped():
     session.start(0)
     session.receive(reply(1, b"YACK\n"), 0)
     session.receive(reply(2, b"STRT"), 0)
-    session.receive(reply(3, b"WTRM"), 0)
+    (term,) = session.receive(reply(3, b"WTRM"), 0)
     assert session.phase is Phase.FAILED
     assert "ended the file list early" in session.failure
+    assert (term.seq, term.ack, term.payload) == (4, 3, b"TERM\n")  # it waits: release it
 
 
 def test_repeated_wtrm_after_term_gets_term_again():
@@ -233,10 +237,25 @@ def test_repeated_wtrm_after_term_gets_term_again():
         session.receive(reply(seq, payload), 0)
     (term,) = session.receive(reply(7, b"WTRM"), 0)
     assert session.receive(reply(7, b"WTRM"), 1.0) == [term]
-    session.poll(2.0)
-    assert session.phase is Phase.REBOOTING
-    session.poll(2.6)
+    session.poll(3.4)
+    assert session.phase is Phase.REBOOTING  # quiet since 1.0: not yet 2.5 intervals
+    session.poll(3.6)
     assert session.phase is Phase.DONE
+
+
+def test_a_board_that_keeps_asking_for_term_is_not_confirmed_after_the_timeout():
+    session = make([InstallFile("autorun.scr", b"x")], timing=Timing(reboot_timeout=5))
+    session.start(0)
+    for seq, payload in ((1, b"YACK\n"), (2, b"STRT"), (3, b"RETR"), (4, b"RETR"), (5, b"RETR"),
+                         (6, b"RETR")):
+        session.receive(reply(seq, payload), 0)
+    session.receive(reply(7, b"WTRM"), 0)
+    for second in range(1, 5):  # its TERMs are all lost: it repeats WTRM every second
+        assert [f.payload for f in session.receive(reply(7, b"WTRM"), second)] == [b"TERM\n"]
+        session.poll(second + 0.5)
+        assert session.phase is Phase.REBOOTING
+    session.poll(5.0)
+    assert session.phase is Phase.UNCONFIRMED and "power-cycle" in session.end_detail
 
 
 def test_frames_from_other_macs_or_with_wrong_counters_are_ignored():
