@@ -12,7 +12,7 @@ import click
 
 from nitools import __version__
 from nitools.config import DEFAULTS
-from nitools.console import setup_logging
+from nitools.console import clean, setup_logging
 from nitools.emulator import BoardSpec
 from nitools.errors import NitoolsError
 
@@ -25,7 +25,7 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except NitoolsError as exc:
-            click.echo(f"nitools: error: {exc}", err=True)
+            click.echo(f"nitools: error: {clean(exc)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("nitools: interrupted", err=True)

@@ -1,13 +1,47 @@
-"""Process-wide set-up shared by the subcommands: logging and stop signals."""
+"""Process-wide set-up shared by the subcommands: logging, stop signals, and the one
+place where text from boards and files is made safe to show.
+
+Everything shown to a person may come from the network (a board's model, a forged
+announcement) or from a file (a package's name): it is data, never rich markup and never
+terminal control. ``clean`` replaces control characters; ``cell`` makes a table cell
+that rich never parses; every log record passes through ``CleanLogs``.
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.config
+import re
 import signal
 from collections.abc import Callable
+from typing import Any
 
 from nitools.errors import UsageError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: object) -> str:
+    """Text with control characters (escape sequences, bidi overrides) made visible."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def cell(value: object, style: str = "") -> Any:
+    """A rich table cell holding ``value`` as plain text: never parsed as markup."""
+    from rich.text import Text
+
+    return Text(clean(value), style=style)
+
+
+class CleanLogs(logging.Filter):
+    """Log messages carry board and file text: control characters are made visible."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = clean(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, ()
+        return True
 
 
 def setup_logging(verbose: int, logging_config: str | None, handler: logging.Handler | None = None
@@ -17,6 +51,8 @@ def setup_logging(verbose: int, logging_config: str | None, handler: logging.Han
             logging.config.fileConfig(logging_config, disable_existing_loggers=False)
         except Exception as exc:
             raise UsageError(f"cannot use logging config {logging_config}: {exc}") from exc
+        for configured in logging.getLogger().handlers:
+            configured.addFilter(CleanLogs())
         return
     level = logging.DEBUG if verbose else logging.INFO
     if handler is None:
@@ -25,6 +61,7 @@ def setup_logging(verbose: int, logging_config: str | None, handler: logging.Han
                                                "%H:%M:%S"))
     else:  # a rich handler shows time and level itself
         handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(CleanLogs())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from nitools.console import cell
 from nitools.netinstall import events as ev
 from nitools.netinstall.board import describe
 from nitools.netinstall.events import Outcome
@@ -107,7 +108,8 @@ class LogReporter:
             return f"{word}: {event.reason}"
         rate = f", upload {event.upload_rate / 1e6:.1f} MB/s" if event.upload_rate else ""
         return (f"done: installed and rebooted ({event.total_bytes} bytes, {event.seconds:.1f} s "
-                f"since found{rate}, {event.retransmissions} frames resent)")
+                f"since found{rate}, {event.retransmissions} frames resent, "
+                f"{event.resent_on_timer} of them on our timer)")
 
     def _log_steps(self, event: ev.Progress) -> None:
         if not event.total_bytes:
@@ -218,9 +220,8 @@ class RichReporter(LogReporter):
             size = f"{_size(row.done)} / {_size(row.total)}" if row.total else ""
             style = "green" if row.result == "rebooted" else "red" \
                 if row.result.startswith("FAILED") else ""
-            result = f"[{style}]{row.result}[/]" if style else row.result
-            table.add_row(format_mac(row.mac), row.model, row.arch, row.phase,
-                          size, rate, eta, result)
+            table.add_row(format_mac(row.mac), cell(row.model), cell(row.arch), row.phase,
+                          size, rate, eta, cell(row.result, style))
         return table
 
 

@@ -122,9 +122,13 @@ def _board_rules(name: str, system: Package, board: BoardFacts) -> list[Finding]
     if fits is False:
         findings.append(Finding(ERROR, f"package is for {system.arch}, the board is "
                                 f"{board.arch}: give the {board.arch} package", name))
-    elif fits is None and board.arch and system.arch != board.arch:
-        findings.append(Finding(WARNING, f"cannot tell whether a {system.arch} package fits a "
-                                f"board announcing '{board.arch}'", name))
+    elif not board.arch:
+        # Never format a board whose packages cannot be checked against it.
+        findings.append(Finding(ERROR, "the board announces no architecture: cannot check "
+                                "that the packages fit it", name))
+    elif fits is None:
+        findings.append(Finding(ERROR, f"cannot tell whether a {system.arch} package fits a "
+                                f"board announcing architecture '{board.arch}'", name))
     minimum = try_parse_version(board.min_version)
     if board.min_version and minimum is None:
         findings.append(Finding(WARNING, f"cannot read the board's minimum version "

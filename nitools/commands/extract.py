@@ -17,6 +17,7 @@ from rich.table import Table
 
 from nitools import __version__
 from nitools.bootimages import ExtractError, Extraction, Image, extract_file
+from nitools.console import cell, clean
 
 MANIFEST = "bootimages.json"
 
@@ -146,22 +147,24 @@ def _report(extractions: list[Extraction], entries: list[Planned], document: dic
     errors = Console(stderr=True, soft_wrap=True)
     for extraction in extractions:
         for warning in extraction.warnings:
-            errors.print(f"nitools: warning: {extraction.source}: {warning}", markup=False)
+            errors.print(clean(f"nitools: warning: {extraction.source}: {warning}"),
+                         markup=False)
     if as_json:
         print(json.dumps(document, indent=2))
         return
     console = Console(width=None if sys.stdout.isatty() else 160)
     for extraction in extractions:
         version = extraction.version or "unknown version"
-        console.print(f"{extraction.source}: {extraction.kind}, {version}"
-                      + (f" (from {extraction.version_source})" if extraction.version_source
-                         else ""), markup=False)
+        console.print(clean(f"{extraction.source}: {extraction.kind}, {version}"
+                            + (f" (from {extraction.version_source})"
+                               if extraction.version_source else "")), markup=False)
     table = Table("file", "resource", "arch", "DHCP vendor classes", "size", "sha256", "action")
     for entry, record in zip(entries, document["images"], strict=True):
         action = "listed" if list_only else entry.action
-        table.add_row(record["file"], record["resource"], record["arch"] or "?",
-                      " ".join(record["vendor_classes"]), str(record["size"]),
-                      record["sha256"][:16], action)
+        table.add_row(*(cell(v) for v in (record["file"], record["resource"],
+                                          record["arch"] or "?",
+                                          " ".join(record["vendor_classes"]), record["size"],
+                                          record["sha256"][:16], action)))
     console.print(table)
     if not list_only:
         console.print(f"manifest: {folder / MANIFEST}", markup=False)

@@ -83,6 +83,8 @@ def run_flash(cli: Mapping[str, Any]) -> int:
     if result.interrupted:
         names = ", ".join(format_mac(mac) for mac in result.interrupted)
         log.error("stopped mid-install: %s must be net-installed again", names)
+    elif result.stopped_short:
+        log.error("stopped before the boards asked for (-1 / --count) were done")
     if result.unconfirmed:
         names = ", ".join(format_mac(mac) for mac in result.unconfirmed)
         log.error("installed, reboot not confirmed: power-cycle %s", names)

@@ -9,6 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from nitools.console import cell
 from nitools.journal import Journal, JournalError, default_path, format_time, parse_since
 
 _STYLES = {"rebooted": "green", "installed": "green", "unconfirmed": "red", "failed": "red",
@@ -32,12 +33,12 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
                   "outcome", "seconds", "reason")
     for row in rows:
         files = ", ".join(f["name"] for f in row["files"])
-        style = _STYLES.get(row["outcome"], "")
-        table.add_row(str(row["id"]), format_time(row["started_at"]), row["answered_mac"],
-                      row["model"] or "", row["arch"] or "", row["software_id"] or "",
-                      row["config_mode"] or "", files,
-                      f"[{style}]{row['outcome']}[/]" if style else row["outcome"],
-                      f"{row['duration']:.1f}" if row["duration"] is not None else "",
-                      row["reason"] or "")
+        duration = f"{row['duration']:.1f}" if row["duration"] is not None else ""
+        # Every value may have come from a board or a file: plain text, never markup.
+        table.add_row(*(cell(value) for value in (
+            row["id"], format_time(row["started_at"]), row["answered_mac"], row["model"] or "",
+            row["arch"] or "", row["software_id"] or "", row["config_mode"] or "", files)),
+            cell(row["outcome"], _STYLES.get(row["outcome"], "")), duration,
+            cell(row["reason"] or ""))
     console.print(table)
     return 0

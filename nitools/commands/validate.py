@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from nitools.console import cell, clean
 from nitools.errors import NitoolsError, PackageError, UsageError
 from nitools.findings import ERROR, WARNING, Finding
 from nitools.netinstall.prepare import CONFIG_SCRIPT_NAME
@@ -80,7 +81,7 @@ def run_validate(paths: list[str], arch: str | None, min_version: str | None, co
         sent = [CONFIG_SCRIPT_NAME if not s.mode_script else MODE_SCRIPT_NAME for s in scripts]
         verdict = "fails" if error_count else "passes"
         console.print(f"{len(paths)} package(s){', ' if sent else ''}{', '.join(sent)}: "
-                      f"validation {verdict} ({error_count} error(s))")
+                      f"validation {verdict} ({error_count} error(s))", markup=False)
     return 1 if error_count else 0
 
 
@@ -96,7 +97,7 @@ def run_info(paths: list[str], as_json: bool) -> int:
     else:
         _print_packages(_console(), records)
         for failure in failures:
-            _console(stderr=True).print(f"nitools: error: {failure}", markup=False)
+            _console(stderr=True).print(clean(f"nitools: error: {failure}"), markup=False)
     return 1 if failures else 0
 
 
@@ -112,8 +113,9 @@ def _print_packages(console: Console, records: list[dict[str, Any]]) -> None:
     table = Table("file", "name", "version", "arch", "channel", "built", "size", "digest")
     for r in records:
         digest = {True: "ok", False: "BAD", None: "none"}[r["digest_ok"]]
-        table.add_row(os.path.basename(r["file"]), r["name"], r["version"], r["arch"],
-                      r["channel"], r["build_time"][:10], str(r["size"]), digest)
+        table.add_row(*(cell(v) for v in (os.path.basename(r["file"]), r["name"], r["version"],
+                                          r["arch"], r["channel"], r["build_time"][:10],
+                                          r["size"], digest)))
     console.print(table)
 
 
@@ -124,5 +126,5 @@ def _print_findings(console: Console, findings: list[Finding]) -> None:
     table = Table("level", "where", "finding")
     for f in findings:
         where = f.subject + (f":{f.line}" if f.line else "")
-        table.add_row(f"[{_STYLES[f.level]}]{f.level}[/]", where, f.message)
+        table.add_row(cell(f.level, _STYLES[f.level]), cell(where), cell(f.message))
     console.print(table)

@@ -28,6 +28,8 @@ from nitools.netinstall.server import Phase, SendBudget, ServerSession
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
 TERM_ANSWER_INTERVAL = 0.2  # answer one board's WTRMs at most this often outside a session
 REMEMBERED = 4096  # boards remembered per table (released, rested): older ones are forgotten
+SEEN = 65536  # MACs remembered from one announcement, for the flood defence
+MAX_PORTS = 64  # port MACs merged into one board (by software ID) at most
 _NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
 
 # (software ID, MAC text) -> the journal row of an earlier install, or None
@@ -48,6 +50,7 @@ class StationResult:
     failed: int = 0  # failed or refused
     unconfirmed: list[bytes] = field(default_factory=list)  # installed, still asking for TERM
     interrupted: list[bytes] = field(default_factory=list)  # MACs stopped mid-install
+    stopped_short: bool = False  # a stop came before -1 / --count had its boards
 
     @property
     def finished(self) -> int:
@@ -55,8 +58,8 @@ class StationResult:
 
     @property
     def exit_code(self) -> int:
-        if self.interrupted:
-            return 130
+        if self.interrupted or self.stopped_short:
+            return 130  # the work asked for was not done: say so, as a signal would
         return 1 if self.failed or self.unconfirmed else 0
 
 
@@ -75,6 +78,14 @@ class StationCore:
         self.result = StationResult()
         self._resting: dict[bytes, float] = {}  # MAC -> time it may be offered again
         self._released: OrderedDict[bytes, float] = OrderedDict()  # MAC -> last TERM sent
+        self._resting_ids: dict[str, float] = {}  # software ID -> time it may be offered
+        self._by_software_id: dict[str, Board] = {}
+        self._preparing = 0  # boards whose files are being prepared
+        # Flood defence: MACs seen once (LRU) and the count of new MACs this second.
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
+        self._window_start = 0.0
+        self._new_in_window = 0
+        self.ignored_announcements = 0  # dropped by the caps and the flood defence
         self._skipped: set[bytes] = set()  # boards --once left alone (reported once)
         self._events: list[events.BoardEvent] = []
         self._requests: list[PrepareRequest] = []
@@ -111,9 +122,11 @@ class StationCore:
         if board is None or board.session is not None:
             return []  # the station stopped, or the answer is stale
         if isinstance(result, Refusal):
+            self._preparing -= 1
             self._finish(board, Outcome.REFUSED, result.reason, now)
             return []
         if self._stop_at is not None:
+            self._preparing -= 1
             self._finish(board, Outcome.REFUSED, "station stopping: board not offered", now)
             return []
         return self._offer(board, result, now)
@@ -151,6 +164,9 @@ class StationCore:
 
     def close(self, now: float) -> None:
         """The station stops: every install still running is interrupted."""
+        goal = 1 if self.config.one_shot else self.config.count
+        if self._stop_at is not None and goal is not None and self.result.finished < goal:
+            self.result.stopped_short = True
         for board in list(self.boards.values()):
             session = board.session
             if session is not None and session.phase is Phase.REBOOTING:
@@ -164,6 +180,8 @@ class StationCore:
                 self._finish(board, Outcome.REFUSED, "station stopped before the offer", now,
                              counted=False)
         self.boards.clear()
+        self._by_software_id.clear()
+        self._preparing = 0
 
     # --------------------------------------------------------------- outputs
 
@@ -214,17 +232,43 @@ class StationCore:
         except messages.MessageError:
             return
         software_id = announcement.software_id
-        same = next((b for b in self.boards.values()
-                     if software_id and b.announcement.software_id == software_id), None)
+        same = self._by_software_id.get(software_id) if software_id else None
         if same is not None:  # another port of a board we already serve (§3.1)
-            if mac not in same.other_macs:
+            if mac not in same.other_macs and len(same.other_macs) < MAX_PORTS:
                 same.other_macs.append(mac)
             return  # answer one MAC only
+        if software_id and self._resting_ids.get(software_id, 0.0) > now:
+            return
+        if not self._admit(mac, now):
+            self.ignored_announcements += 1
+            return
         if self.config.once and self._installed_before(mac, announcement, now):
             return
-        self.boards[mac] = Board(mac, announcement, now)
+        board = Board(mac, announcement, now)
+        self.boards[mac] = board
+        self._preparing += 1
+        if software_id:
+            self._by_software_id[software_id] = board
         self._events.append(events.Found(now, mac, announcement))
         self._requests.append(PrepareRequest(mac, DeviceInfo.from_announcement(mac, announcement)))
+
+    def _admit(self, mac: bytes, now: float) -> bool:
+        """Caps against announcement floods. A real board announces every second, so
+        when new MACs arrive faster than ``flood_rate`` per second, a board is taken only
+        on its second announcement: one-off forged MACs never cost a preparation."""
+        if self._preparing >= self.config.max_preparing:
+            return False  # it announces again in a second
+        if now - self._window_start >= 1.0:
+            self._window_start, self._new_in_window = now, 0
+        first_seen = self._seen.get(mac)
+        if first_seen is None:
+            self._new_in_window += 1
+            self._seen[mac] = now
+            if len(self._seen) > SEEN:
+                self._seen.popitem(last=False)
+            return self._new_in_window <= self.config.flood_rate
+        self._seen.move_to_end(mac)
+        return True
 
     def _release(self, wtrm: Frame, now: float) -> list[Frame]:
         """A board waits for TERM without a session here: answer it (§11: always safe)."""
@@ -242,6 +286,20 @@ class StationCore:
             self._events.append(events.Released(now, mac))
         return [messages.term_answer(wtrm)]
 
+    def _rest(self, board: Board, now: float) -> None:
+        """Not offered again for ``retry_after``: by MAC, and by software ID (one board
+        announcing on many MACs, or forged announcements reusing an ID)."""
+        until = now + self.config.retry_after
+        for table, key in ((self._resting, board.mac),
+                           (self._resting_ids, board.announcement.software_id)):
+            if not key:
+                continue
+            table[key] = until  # type: ignore[index]
+            if len(table) > REMEMBERED:  # forget what has expired, else the oldest half
+                expired = [k for k, t in table.items() if t <= now]
+                for old in expired or list(table)[:len(table) // 2]:
+                    del table[old]
+
     def _installed_before(self, mac: bytes, announcement: messages.Announcement,
                           now: float) -> bool:
         if self.history is None:
@@ -257,6 +315,7 @@ class StationCore:
         return True
 
     def _offer(self, board: Board, plan: InstallPlan, now: float) -> list[Frame]:
+        self._preparing -= 1
         self._events.append(events.Validated(now, board.mac, plan.sent_files(),
                                              plan.description))
         for finding in plan.findings:
@@ -294,6 +353,9 @@ class StationCore:
     def _finish(self, board: Board, outcome: Outcome, reason: str, now: float,
                 counted: bool = True) -> None:
         self.boards.pop(board.mac, None)
+        software_id = board.announcement.software_id
+        if software_id and self._by_software_id.get(software_id) is board:
+            del self._by_software_id[software_id]
         if outcome is Outcome.REBOOTED:
             self.result.rebooted += 1
         elif outcome is Outcome.UNCONFIRMED:
@@ -302,13 +364,14 @@ class StationCore:
             self.result.interrupted.append(board.mac)
         elif counted:
             self.result.failed += 1
-            self._resting[board.mac] = now + self.config.retry_after
+            self._rest(board, now)
         session = board.session
         self._events.append(events.Finished(
             now, board.mac, outcome, reason,
             bytes_acked=session.bytes_acked if session else 0,
             total_bytes=session.total_bytes if session else 0,
             retransmissions=session.retransmissions if session else 0,
+            resent_on_timer=session.resent_on_timer if session else 0,
             seconds=now - board.found_at,
             upload_rate=session.upload_rate if session else None,
             macs=board.macs))

@@ -142,6 +142,7 @@ class Finished(BoardEvent):
     bytes_acked: int = 0
     total_bytes: int = 0
     retransmissions: int = 0
+    resent_on_timer: int = 0  # of the retransmissions, those our own timer sent
     seconds: float = 0.0  # since the board was found
     upload_rate: float | None = None  # file bytes per second, format end to last ack
     macs: tuple[bytes, ...] = ()  # every port MAC the board announced with

@@ -20,6 +20,7 @@ import contextlib
 import heapq
 import itertools
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +32,7 @@ NETINSTALL_PORT = 5000
 BROADCAST = "255.255.255.255"
 SYS_NET = Path("/sys/class/net")
 _BUFFER_BYTES = 4 * 1024 * 1024
+SEND_FAILURE_LIMIT = 5.0  # seconds of nothing but failed sends before the link is given up
 
 
 def interface_mac(name: str) -> bytes:
@@ -62,21 +64,37 @@ def resolve_interface(name_or_mac: str) -> tuple[str, bytes]:
 class _UdpLink:
     """Shared socket handling: non-blocking send and receive."""
 
-    def __init__(self, sock: socket.socket, mac: bytes, peer: tuple[str, int]) -> None:
+    def __init__(self, sock: socket.socket, mac: bytes, peer: tuple[str, int],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.sock = sock
         self.mac = mac
         self.peer = peer
+        self.clock = clock
+        self.send_errors = 0
+        self._failing_since: float | None = None  # every send has failed since then
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
     def send(self, datagram: bytes) -> None:
+        """A failed send is a lost frame (retransmission repairs it); only sends failing
+        for SEND_FAILURE_LIMIT seconds on end stop the station, saying why."""
         try:
             self.sock.sendto(datagram, self.peer)
         except BlockingIOError:
             pass  # the send buffer is full: the frame counts as lost and is resent
         except OSError as exc:
-            raise LinkError(f"cannot send on {self.describe()}: {exc.strerror}") from exc
+            self.send_errors += 1
+            now = self.clock()
+            if self._failing_since is None:
+                self._failing_since = now
+            elif now - self._failing_since > SEND_FAILURE_LIMIT:
+                raise LinkError(
+                    f"cannot send on {self.describe()} for {SEND_FAILURE_LIMIT:g} s: "
+                    f"{exc.strerror}: check that the interface is up and that no firewall "
+                    "rule (nftables/iptables output) drops UDP port 5000") from exc
+        else:
+            self._failing_since = None
 
     def receive(self) -> list[tuple[bytes, int]]:
         """All datagrams waiting now, as (datagram, UDP source port)."""

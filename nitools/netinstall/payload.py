@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import time
 from collections import OrderedDict
@@ -69,11 +70,21 @@ def resolve(source: Any) -> Resolved:
 
 def _read_path(path: str) -> Resolved:
     try:
-        size = os.path.getsize(path)
-        if size > MAX_SOURCE_BYTES:
-            raise SourceError(f"{path} is {size} bytes, too large for one netinstall session")
-        with open(path, "rb") as handle:
-            data = handle.read()
+        # Non-blocking open and fstat of what was opened: a FIFO does not hang us, and a
+        # FIFO, device or /dev/zero is refused before a byte is read.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(path)
+            if not stat.S_ISREG(info.st_mode):
+                raise SourceError(f"{path} is not a regular file: name a package or script")
+            if info.st_size > MAX_SOURCE_BYTES:
+                raise SourceError(f"{path} is {info.st_size} bytes, too large for one "
+                                  "netinstall session")
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+            if len(data) > MAX_SOURCE_BYTES:
+                raise SourceError(f"{path} grew past {MAX_SOURCE_BYTES} bytes while read")
     except FileNotFoundError:
         raise SourceError(f"file not found: {path}: fix the path in the config") from None
     except IsADirectoryError:

@@ -214,5 +214,7 @@ def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
         return prepare_install(plugin, info, defaults, cache)
     except NitoolsError as exc:
         return Refusal(str(exc))
+    except SystemExit as exc:  # a plugin must not end the station either
+        return Refusal(f"preparing files failed: the plugin called sys.exit({exc.code!r})")
     except Exception as exc:  # a plugin bug must not stop the station
         return Refusal(f"preparing files failed: {type(exc).__name__}: {exc}")

@@ -67,6 +67,7 @@ class Timing:
     term_repeat: float = 0.02  # TERM goes out twice: a lost TERM costs the board's 1 s
     start_probe: float = 0.25  # while formatting, offer the start frame this often
     min_rto: float = 0.003  # a LAN round trip is ~0.1 ms; a spurious resend is only a dup
+    board_repeat: float = 0.02  # a waiting board repeats its reply after 20 ms at the soonest
     max_rto: float = 0.5
 
 
@@ -120,6 +121,7 @@ class ServerSession:
         self._oldest_sent_at = 0.0  # when frame acked+1 was last (re)sent
         self._deadline = 0.0  # phase deadline: give up, or (rebooting) finish
         self._offer_sent_at = 0.0
+        self._offer_wait = self.timing.offer_resend
         self._term_first_at: float | None = None  # when the first TERM went out
         self._term_again_at: float | None = None
         self._probe_at = 0.0
@@ -132,6 +134,7 @@ class ServerSession:
         self._jitter = random.Random(int.from_bytes(device_mac, "big"))
         self._rto_factor = 1.0
         self.retransmissions = 0
+        self.resent_on_timer = 0  # of those, resent when our own timer fired
         self.frames_sent = 0
         self.upload_started_at: float | None = None
         self.upload_finished_at: float | None = None
@@ -287,8 +290,11 @@ class ServerSession:
         if now >= self._deadline:
             self._fail(self._timeout_reason())
             return []
-        if self.phase is Phase.OFFERING and now >= self._offer_sent_at + self.timing.offer_resend:
+        if self.phase is Phase.OFFERING and now >= self._offer_sent_at + self._offer_wait:
+            # Each unanswered OFFR waits twice as long (up to 1.6 s): a forged board costs
+            # a handful of frames, a real one answers the first.
             self._offer_sent_at = now
+            self._offer_wait = min(self._offer_wait * 2, 8 * self.timing.offer_resend)
             self.retransmissions += 1
             return [self._frame(OFFER_SEQ)]
         if self.phase is Phase.FORMATTING and now >= self._probe_at:
@@ -309,7 +315,7 @@ class ServerSession:
         if phase is Phase.UPLOADING:
             return min(self._deadline, self._resend_at)
         if phase is Phase.OFFERING:
-            return min(self._deadline, self._offer_sent_at + self.timing.offer_resend)
+            return min(self._deadline, self._offer_sent_at + self._offer_wait)
         if phase is Phase.FORMATTING:
             return min(self._deadline, self._probe_at)
         if phase is Phase.REBOOTING:
@@ -427,8 +433,11 @@ class ServerSession:
                 return []
             self.retransmissions += 1
             return [self._frame(FORMAT_SEQ)]
-        # Do not answer every repeat of a stale reply: one go-back per round trip.
-        if stale_reply and now - self._oldest_sent_at < (self._srtt or 0.0):
+        # Do not answer every repeat of a stale reply: the frame resent last may still be
+        # on its way (queues at hundreds of boards). A repeat that comes sooner than the
+        # board's own repeat interval after our resend was sent before it arrived.
+        if stale_reply and now - self._oldest_sent_at < max(self._rto,
+                                                             self.timing.board_repeat):
             return []
         resend_until = self._next
         self._next = self.acked + 1
@@ -442,6 +451,8 @@ class ServerSession:
             out.append(self._frame(self._next))
             self._next += 1
         self.retransmissions += len(out)
+        if not stale_reply:
+            self.resent_on_timer += len(out)
         return out
 
     def _send_term(self, now: float) -> list[Frame]:
