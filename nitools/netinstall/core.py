@@ -29,6 +29,7 @@ PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
 TERM_ANSWER_INTERVAL = 0.2  # answer one board's WTRMs at most this often outside a session
 REMEMBERED = 4096  # boards remembered per table (released, rested): older ones are forgotten
 SEEN = 65536  # MACs remembered from one announcement, for the flood defence
+FLOOD_HOLD = 10.0  # seconds the flood defence stays on after the last burst of new MACs
 MAX_PORTS = 64  # port MACs merged into one board (by software ID) at most
 _NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
 
@@ -85,6 +86,7 @@ class StationCore:
         self._seen: OrderedDict[bytes, float] = OrderedDict()
         self._window_start = 0.0
         self._new_in_window = 0
+        self._flood_until = 0.0  # until then, only repeated announcements are taken
         self.ignored_announcements = 0  # dropped by the caps and the flood defence
         self._skipped: set[bytes] = set()  # boards --once left alone (reported once)
         self._events: list[events.BoardEvent] = []
@@ -254,21 +256,24 @@ class StationCore:
 
     def _admit(self, mac: bytes, now: float) -> bool:
         """Caps against announcement floods. A real board announces every second, so
-        when new MACs arrive faster than ``flood_rate`` per second, a board is taken only
-        on its second announcement: one-off forged MACs never cost a preparation."""
-        if self._preparing >= self.config.max_preparing:
-            return False  # it announces again in a second
+        while new MACs arrive faster than ``flood_rate`` per second (and for FLOOD_HOLD
+        seconds after), a board is taken only on a repeated announcement: one-off forged
+        MACs never cost a preparation."""
         if now - self._window_start >= 1.0:
             self._window_start, self._new_in_window = now, 0
-        first_seen = self._seen.get(mac)
-        if first_seen is None:
+        repeated = mac in self._seen
+        if repeated:
+            self._seen.move_to_end(mac)
+        else:
             self._new_in_window += 1
             self._seen[mac] = now
             if len(self._seen) > SEEN:
                 self._seen.popitem(last=False)
-            return self._new_in_window <= self.config.flood_rate
-        self._seen.move_to_end(mac)
-        return True
+            if self._new_in_window > self.config.flood_rate:
+                self._flood_until = now + FLOOD_HOLD
+        if not repeated and now < self._flood_until:
+            return False
+        return self._preparing < self.config.max_preparing  # else: it announces again
 
     def _release(self, wtrm: Frame, now: float) -> list[Frame]:
         """A board waits for TERM without a session here: answer it (§11: always safe)."""
