@@ -9,10 +9,13 @@ file; rows a crashed station left open are closed as interrupted on the next sta
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sqlite3
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +49,7 @@ CREATE INDEX IF NOT EXISTS attempts_started ON attempts (started_at);
 CREATE INDEX IF NOT EXISTS attempts_software_id ON attempts (software_id);
 """
 OPEN_OUTCOMES = ("preparing", "installing")
+log = logging.getLogger("nitools.journal")
 
 
 class JournalError(NitoolsError):
@@ -67,15 +71,30 @@ class Attempt:
 
 
 class Journal:
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, readonly: bool = False
+                 ) -> None:
+        """``readonly``: for reading (``history``): nothing is created or changed, and a
+        file that is not a journal is said to be one."""
         self.path = Path(path) if path else default_path()
         try:
+            if readonly:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                          isolation_level=None, timeout=10)
+                self.db.row_factory = sqlite3.Row
+                self.db.execute("SELECT id FROM attempts LIMIT 1").fetchall()
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            if "no such table" in str(exc) or "not a database" in str(exc):
+                raise JournalError(f"{self.path} is not a nitools journal (or it is damaged): "
+                                   "give the right file with --journal") from exc
+            raise JournalError(f"cannot open the journal {self.path}: {exc}: choose another "
+                               "with --journal PATH") from exc
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal {self.path}: {exc}: choose another "
                                "with --journal PATH") from exc
@@ -155,45 +174,186 @@ class Journal:
             sql += " WHERE started_at >= ?"
             values = (since,)
         sql += " ORDER BY id"
-        rows = [dict(r) for r in self.db.execute(sql, values).fetchall()]
+        try:
+            rows = [dict(r) for r in self.db.execute(sql, values).fetchall()]
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc}: it may be "
+                               "damaged") from exc
         for row in rows:
             row["macs"] = row["macs"].split(",") if row["macs"] else []
-            row["files"] = json.loads(row["files"]) if row["files"] else []
+            try:
+                row["files"] = json.loads(row["files"]) if row["files"] else []
+            except ValueError:
+                row["files"] = []  # a damaged cell: the rest of the row still counts
         return rows[-limit:] if limit else rows
+
+    def started(self, answered_mac: str, macs: list[str], announcement: Announcement,
+                files: list[dict[str, Any]], config_mode: str) -> int:
+        """An install offered to a board: one row, open until ``finished``."""
+        row = self.found(answered_mac, macs, announcement)
+        self.offered(row, files, config_mode)
+        return row
+
+    def closed(self, answered_mac: str, macs: list[str], announcement: Announcement,
+               outcome: str, reason: str, started_at: float) -> int:
+        """An attempt that ended without an offer (refused), in one row."""
+        now = time.time()
+        return self._write(
+            "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, software_id, "
+            "model, arch, min_version, image_version, outcome, reason, bytes, duration) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?)",
+            (started_at, now, answered_mac, ",".join(macs), announcement.software_id or None,
+             announcement.model, announcement.arch, announcement.min_version,
+             announcement.image_version, outcome, reason, now - started_at))
 
 
 RELEASED_REASON = "board waiting for reboot answered: it had all its files from an earlier run"
 
 
-class JournalWriter:
-    """Keeps the journal from a station's events: Found opens a row, Validated adds
-    the files, Finished closes it with the outcome."""
+@dataclass(eq=False)
+class _Record:
+    """One attempt as the writer keeps it until every part of it is written."""
 
-    def __init__(self, journal: Journal) -> None:
+    mac: bytes
+    announcement: Announcement
+    found_at: float  # wall clock
+    files: list[dict[str, Any]] | None = None
+    configuration: str = ""
+    end: events.Finished | None = None
+    row: int | None = None  # its journal row, once the start is written
+    done: bool = False
+
+
+class JournalWriter:
+    """Keeps the journal from a station's events. A row is written when a board is
+    offered an install (open until it ends) or, for a board never offered, when it is
+    refused. A failed write never stops installs: the record is kept in memory, the
+    failure logged once, and everything kept is written when the journal works again.
+    Refusals are journaled at a bounded rate, so a flood cannot fill the disk."""
+
+    REFUSALS_PER_SECOND = 5.0
+    REFUSAL_BURST = 50.0
+    MAX_KEPT = 100_000  # records kept while the journal fails (then the oldest go)
+
+    def __init__(self, journal: Journal, clock: Callable[[], float] = time.monotonic) -> None:
         self.journal = journal
-        self._rows: dict[bytes, int] = {}  # MAC -> the row of its open attempt
+        self.clock = clock
+        self._open: dict[bytes, _Record] = {}  # MAC -> its attempt in progress
+        self._unwritten: deque[_Record] = deque()
+        self._failing_since: float | None = None
+        self._retry_at = 0.0
+        self._tokens = self.REFUSAL_BURST
+        self._tokens_at = 0.0
+        self.refusals_not_journaled = 0
+        self.records_lost = 0
 
     def __call__(self, event: events.BoardEvent) -> None:
         if isinstance(event, events.Found):
-            mac = format_mac(event.mac)
-            self._rows[event.mac] = self.journal.found(mac, [mac], event.announcement)
+            self._open[event.mac] = _Record(event.mac, event.announcement, time.time())
         elif isinstance(event, events.Validated):
-            row = self._rows.get(event.mac)
-            if row is not None:
-                self.journal.offered(row, [asdict(f) for f in event.files],
-                                     event.configuration)
+            record = self._open.get(event.mac)
+            if record is not None:
+                record.files = [asdict(f) for f in event.files]
+                record.configuration = event.configuration
+                self._write(record)
         elif isinstance(event, events.Released):
-            self.journal.released(format_mac(event.mac), RELEASED_REASON)
+            self._guard(lambda: self.journal.released(format_mac(event.mac), RELEASED_REASON))
         elif isinstance(event, events.Finished):
-            row = self._rows.pop(event.mac, None)
-            if row is not None:
-                self.journal.finished(row, event.outcome.value, event.reason,
-                                      event.bytes_acked, [format_mac(m) for m in event.macs])
+            record = self._open.pop(event.mac, None)
+            if record is None:
+                return
+            record.end = event
+            if record.files is None and not self._refusal_allowed():
+                self.refusals_not_journaled += 1
+                return
+            self._write(record)
+        self.flush()
+
+    def flush(self, force: bool = False) -> None:
+        """Write what earlier failures left in memory (at most once a second)."""
+        if not self._unwritten or (self.clock() < self._retry_at and not force):
+            return
+        while self._unwritten:
+            record = self._unwritten[0]
+            if not self._write(record, retrying=True):
+                return
+            self._unwritten.popleft()
+        if self._failing_since is not None:
+            log.warning("journal %s works again: every kept row is written", self.journal.path)
+            self._failing_since = None
+
+    def close(self) -> None:
+        """The last chance: what still cannot be written goes to the log, not nowhere."""
+        self.flush(force=True)
+        for record in self._unwritten:
+            end = record.end
+            log.error("journal: not written: %s %s %s: %s", format_mac(record.mac),
+                      record.announcement.software_id or "-",
+                      end.outcome.value if end else "installing", end.reason if end else "")
+        if self.records_lost:
+            log.error("journal: %d attempts were dropped from memory while the journal "
+                      "failed", self.records_lost)
 
     def installed_before(self, software_id: str, mac: str) -> int | None:
         """For ``--once``: the row of this board's last successful install."""
-        earlier = self.journal.installed_before(software_id, mac)
+        try:
+            earlier = self.journal.installed_before(software_id, mac)
+        except (JournalError, sqlite3.Error) as exc:
+            log.warning("journal: cannot tell whether %s was installed before (%s): "
+                        "treated as new", mac, exc)
+            return None
         return None if earlier is None else int(earlier["id"])
+
+    def _write(self, record: _Record, retrying: bool = False) -> bool:
+        """Write what is not yet written of ``record``; False (and kept) if it failed."""
+        def write() -> None:
+            mac = format_mac(record.mac)
+            if record.row is None and record.files is not None:
+                record.row = self.journal.started(mac, [mac], record.announcement,
+                                                  record.files, record.configuration)
+            end = record.end
+            if end is None:
+                return
+            macs = [format_mac(m) for m in end.macs] or [mac]
+            if record.row is None:  # never offered: one closed row
+                self.journal.closed(mac, macs, record.announcement, end.outcome.value,
+                                    end.reason, record.found_at)
+            else:
+                self.journal.finished(record.row, end.outcome.value, end.reason,
+                                      end.bytes_acked, macs)
+            record.done = True
+
+        if self._guard(write):
+            return True
+        if not retrying:
+            self._unwritten.append(record)
+            if len(self._unwritten) > self.MAX_KEPT:
+                self._unwritten.popleft()
+                self.records_lost += 1
+        return False
+
+    def _guard(self, write: Callable[[], Any]) -> bool:
+        try:
+            write()
+            return True
+        except JournalError as exc:
+            now = self.clock()
+            if self._failing_since is None:
+                self._failing_since = now
+                log.error("%s: installs go on; rows are kept in memory and written when the "
+                          "journal works again", exc)
+            self._retry_at = now + 1.0
+            return False
+
+    def _refusal_allowed(self) -> bool:
+        now = self.clock()
+        self._tokens = min(self.REFUSAL_BURST,
+                           self._tokens + (now - self._tokens_at) * self.REFUSALS_PER_SECOND)
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -203,17 +363,17 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 def parse_since(text: str, now: float | None = None) -> float:
     """``2h``, ``3d``, ``30m`` ago, or an ISO date / date-time (local time unless zoned)."""
     now = time.time() if now is None else now
-    match = _RELATIVE.match(text.strip())
-    if match:
-        return now - int(match[1]) * _UNITS[match[2]]
+    match = _RELATIVE.fullmatch(text.strip())
     try:
+        if match:
+            return now - float(int(match[1]) * _UNITS[match[2]])
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):
         raise UsageError(f"--since '{text}' is neither a time like 2h, 3d nor a date like "
                          "2026-11-25 or 2026-11-25T08:00") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.timestamp()
 
 
 def format_time(timestamp: float | None) -> str:

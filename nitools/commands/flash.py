@@ -36,10 +36,21 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
             journal(event)
         reporter.event(event)
 
-    runner = Runner(link, core, work=prepare, on_event=on_event, on_tick=reporter.tick,
+    def on_tick() -> None:
+        reporter.tick()
+        if journal is not None:
+            journal.flush()
+
+    runner = Runner(link, core, work=prepare, on_event=on_event, on_tick=on_tick,
                     source_port=source_port)
     install_stop_handlers(runner.request_stop)
     runner.run()
+    if journal is not None:
+        journal.close()
+        if journal.refusals_not_journaled:
+            log.warning("journal: %d refused boards were not journaled (more than %g a "
+                        "second: a flood?)", journal.refusals_not_journaled,
+                        journal.REFUSALS_PER_SECOND)
     return core.result
 
 

@@ -20,7 +20,7 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
     location = path or str(default_path())
     if not os.path.exists(location):
         raise JournalError(f"no journal at {location}: flash boards first, or give --journal")
-    journal = Journal(location)
+    journal = Journal(location, readonly=True)
     try:
         rows = journal.attempts(parse_since(since) if since else None, limit)
     finally:

@@ -82,3 +82,86 @@ def test_history_cli(tmp_path):
     assert "reason failed" in table.stdout and "RB5009" in table.stdout
     missing = run_cli("history", "--journal", str(tmp_path / "none.sqlite3"))
     assert missing.returncode == 1 and "no journal" in missing.stderr
+
+
+# ------------------------------------------------------- the writer and faults
+
+def _events(mac: bytes, outcome: str = "rebooted", offered: bool = True):
+    from nitools.netinstall import events
+
+    announcement = Announcement("ID-" + mac.hex(), "", "RB", "arm64", "7.12", "7.16.1")
+    out = [events.Found(0.0, mac, announcement)]
+    if offered:
+        out.append(events.Validated(0.1, mac, (events.SentFile("r.npk", 10, "ab", "x"),),
+                                    "default"))
+    out.append(events.Finished(1.0, mac, events.Outcome(outcome), f"reason {outcome}",
+                               bytes_acked=10, macs=(mac,)))
+    return out
+
+
+def test_a_failing_journal_keeps_rows_in_memory_and_writes_them_later(tmp_path, monkeypatch):
+    from nitools.journal import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    clock = [0.0]
+    writer = JournalWriter(journal, clock=lambda: clock[0])
+    real_write = journal._write
+
+    def full_disk(sql, values):
+        raise JournalError("cannot write the journal: database or disk is full")
+
+    monkeypatch.setattr(journal, "_write", full_disk)  # no real disk fills on demand here
+    for index in range(3):
+        for event in _events(bytes([2, 0, 0, 0, 0, index + 1])):
+            writer(event)  # never raises: installs go on
+    assert journal.attempts() == []
+    monkeypatch.setattr(journal, "_write", real_write)
+    clock[0] = 5.0
+    writer.flush()
+    rows = journal.attempts()
+    assert [r["outcome"] for r in rows] == ["rebooted"] * 3
+    assert all(r["files"][0]["name"] == "r.npk" for r in rows)
+
+
+def test_refusals_are_journaled_at_a_bounded_rate(tmp_path):
+    from nitools.journal import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = JournalWriter(journal, clock=lambda: 0.0)
+    for index in range(500):
+        for event in _events(bytes([2, 0, 0, 1, index >> 8, index & 0xFF]), "refused",
+                             offered=False):
+            writer(event)
+    rows = journal.attempts()
+    assert len(rows) == JournalWriter.REFUSAL_BURST
+    assert all(r["outcome"] == "refused" and r["reason"] for r in rows)
+    assert writer.refusals_not_journaled == 500 - len(rows)
+
+
+def test_history_on_damaged_read_only_or_foreign_files_says_so(tmp_path):
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"this is not a database" * 100)
+    result = run_cli("history", "--journal", str(garbage))
+    assert result.returncode != 0 and "not a nitools journal" in result.stderr
+    assert "Traceback" not in result.stderr
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    journal = Journal(readonly / "j.sqlite3")
+    journal.close_stale()
+    journal.close()
+    (readonly / "j.sqlite3").chmod(0o444)
+    readonly.chmod(0o555)
+    try:
+        listed = run_cli("history", "--journal", str(readonly / "j.sqlite3"))
+        assert listed.returncode == 0, listed.stderr
+    finally:
+        readonly.chmod(0o755)
+
+
+@pytest.mark.parametrize("since", ["1" + "0" * 400 + "w", "9999-99-99", "yesterday"])
+def test_history_since_values_out_of_range_are_usage_errors(since, tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.close()
+    result = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--since", since)
+    assert result.returncode == 2 and "--since" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
