@@ -78,6 +78,9 @@ class _Line:
     text: str  # strings kept, comments removed
 
 
+MAX_FINDINGS = 100  # per script: a broken file must not cost time and memory per finding
+
+
 @dataclass
 class _Lexer:
     """Walks the script once, char by char, knowing strings and comments."""
@@ -87,8 +90,13 @@ class _Lexer:
     findings: list[Finding] = field(default_factory=list)
     lines: list[_Line] = field(default_factory=list)
 
+    suppressed: int = 0  # findings past MAX_FINDINGS, counted only
+
     def add(self, level: str, line: int, message: str) -> None:
-        self.findings.append(Finding(level, message, self.subject, line))
+        if len(self.findings) < MAX_FINDINGS:
+            self.findings.append(Finding(level, message, self.subject, line))
+        else:
+            self.suppressed += 1
 
     def run(self) -> None:
         # One state machine over the whole text: strings, comments and brackets interact.
@@ -101,6 +109,10 @@ class _Lexer:
         string_line = 0
         in_string = False
         command_start = True  # where '#' starts a comment
+        # Kept as the line grows, so that no check re-reads the line (linear time):
+        last_solid = ""  # the last character of the line's code that is not blank
+        word = ""  # the word being read (up to 6 characters: enough to know "where")
+        where_seen = False  # the line has the word "where" (a find/print filter)
         while i < n:
             c = text[i]
             if in_string:
@@ -166,6 +178,7 @@ class _Lexer:
             if c == "\n":
                 self.lines.append(_Line(start, "".join(code), "".join(raw)))
                 code, raw = [], []
+                last_solid, word, where_seen = "", "", False
                 line += 1
                 start = line
                 command_start = True
@@ -193,16 +206,21 @@ class _Lexer:
             elif c == ";":
                 command_start = True
             elif c == "=":
-                before = "".join(code).rstrip(" \t")
                 inside_expression = bool(stack) and stack[-1][0] == "("
-                if (code and code[-1] in " \t" and before[-1:].isalnum() and not inside_expression
-                        and " where " not in f" {before} "):
+                if (code and code[-1] in " \t" and last_solid.isalnum() and not inside_expression
+                        and not where_seen):
                     self.add(WARNING, line, "space before '=': write name=value without spaces")
             elif ord(c) > 127:
                 self.add(ERROR, line, f"non-ASCII character {c!r} outside a string or comment: "
                          "RouterOS commands and names must be ASCII")
             if not c.isspace() and c not in "{;":
                 command_start = False
+            if c in " \t":
+                where_seen = where_seen or word == "where"
+                word = ""
+            else:
+                last_solid = c
+                word = (word + c)[:6]
             code.append(c)
             raw.append(c)
             i += 1
@@ -215,6 +233,9 @@ class _Lexer:
             closing = {"(": ")", "[": "]", "{": "}"}[opening]
             self.add(ERROR, opened_on, f"'{opening}' is never closed: add the matching "
                      f"'{closing}'")
+        if self.suppressed:
+            self.findings.append(Finding(INFO, f"{self.suppressed} more findings not shown: "
+                                         "fix the first ones and check again", self.subject))
 
 
 def lint_script(data: bytes, subject: str = "script",
@@ -230,7 +251,13 @@ def lint_script(data: bytes, subject: str = "script",
     lexer.run()
     findings += lexer.findings
     findings += _first_boot_checks(lexer.lines, subject, context)
-    return sorted(findings, key=lambda f: (f.line or 0))
+    findings.sort(key=lambda f: (f.line or 0))
+    if len(findings) > MAX_FINDINGS + 1:
+        extra = len(findings) - MAX_FINDINGS
+        del findings[MAX_FINDINGS:]
+        findings.append(Finding(INFO, f"{extra} more findings not shown: fix the first ones "
+                                "and check again", subject))
+    return findings
 
 
 def _byte_checks(data: bytes, subject: str) -> list[Finding]:
