@@ -15,7 +15,12 @@ from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
 from nitools.netinstall.payload import PayloadCache
 from nitools.netinstall.plugins import load_plugin
-from nitools.netinstall.prepare import InstallPlan, Refusal, prepare_or_refuse
+from nitools.netinstall.prepare import (
+    InstallPlan,
+    Refusal,
+    check_station_inputs,
+    prepare_or_refuse,
+)
 from nitools.netinstall.runner import Link, Runner
 from nitools.ui import LogReporter, make_reporter
 
@@ -24,9 +29,10 @@ log = logging.getLogger("nitools.flash")
 
 def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfig,
                 reporter: LogReporter, journal: JournalWriter | None = None,
-                source_port: int | None = None) -> StationResult:
+                source_port: int | None = None, cache: PayloadCache | None = None
+                ) -> StationResult:
     """Drive the station core on a link until it is done; returns its result."""
-    cache = PayloadCache()
+    cache = cache or PayloadCache()
 
     def prepare(request: PrepareRequest) -> InstallPlan | Refusal:
         return prepare_or_refuse(plugin, request.info, config.defaults, cache)
@@ -66,6 +72,8 @@ def run_flash(cli: Mapping[str, Any]) -> int:
         ini = load_ini(config_file(cli.get("config_path") or DEFAULTS.config_path))
         config = station_config(cli, ini)
         plugin = load_plugin(ini)
+        cache = PayloadCache()
+        check_station_inputs(plugin, config.defaults, cache)
         journal = Journal(config.journal)
         stale = journal.close_stale()
         if stale:
@@ -84,7 +92,7 @@ def run_flash(cli: Mapping[str, Any]) -> int:
         core = StationCore(link.mac, config, history=writer.installed_before)
         try:
             result = run_station(link, core, plugin, config, reporter, writer,
-                                 source_port=link.peer_port)
+                                 source_port=link.peer_port, cache=cache)
         finally:
             link.close()
     finally:

@@ -10,19 +10,24 @@ Drop-in compatible with pyNetinstall: the ini section ``[pynetinstall]`` (or
 from __future__ import annotations
 
 import configparser
+import difflib
 import importlib
 import inspect
+import logging
 import os
 import sys
 from dataclasses import dataclass
 from typing import Any
 
-from nitools.config import settings
+from nitools.config import INI_SETTINGS, settings
 from nitools.errors import ConfigError, PluginError
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
 from nitools.netinstall.payload import is_url
 
+log = logging.getLogger("nitools.plugins")
+# Keys of the ini section: pyNetinstall's, then the station-wide settings of nitools.
+KNOWN_KEYS = ("firmware", "config", "additional_packages", "plugin", *INI_SETTINGS)
 # pyNetinstall's bundled plugin names map to our default plugin.
 _DEFAULT_PLUGIN_ALIASES = {"pynetinstall.plugins.simple:Plugin", "nitools:DefaultPlugin"}
 
@@ -71,7 +76,7 @@ class DefaultPlugin:
         config_value = section.get("config")
         self.config = config_value.strip() if config_value is not None else None
 
-    def _locate(self, value: str) -> str:
+    def locate(self, value: str) -> str:
         # Relative paths: as the working directory sees them (pyNetinstall), else next to the ini.
         if is_url(value) or os.path.isabs(value) or os.path.exists(value) or not self.base_dir:
             return value
@@ -79,13 +84,32 @@ class DefaultPlugin:
         return beside if os.path.exists(beside) else value
 
     def get_files(self, info: DeviceInfo) -> tuple[Any, ...]:
-        config = self._locate(self.config) if self.config else None
-        return (self._locate(self.firmware), *map(self._locate, self.additional), config)
+        config = self.locate(self.config) if self.config else None
+        return (self.locate(self.firmware), *map(self.locate, self.additional), config)
+
+
+def check_keys(config: configparser.ConfigParser, custom_plugin: bool) -> None:
+    """A misspelled key must not silently mean "default configuration": an error that
+    names the closest known key (a warning when a custom plugin may read its own keys)."""
+    section = settings(config)
+    for key in section:
+        if key in KNOWN_KEYS:
+            continue
+        close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.6)
+        hint = f": did you mean {close[0]}=?" if close else \
+            f": known keys are {', '.join(sorted(KNOWN_KEYS))}"
+        if custom_plugin and not close:
+            log.warning("[%s] %s= is not a nitools key; left to the plugin", section.name, key)
+            continue
+        source = getattr(config, "path", "") or "the config file"
+        raise ConfigError(f"{source}: [{section.name}] has an unknown key {key}={hint}")
 
 
 def load_plugin(config: configparser.ConfigParser) -> Any:
     spec = settings(config).get("plugin", "").strip()
-    if not spec or spec in _DEFAULT_PLUGIN_ALIASES:
+    custom = bool(spec) and spec not in _DEFAULT_PLUGIN_ALIASES
+    check_keys(config, custom)
+    if not custom:
         return DefaultPlugin(config)
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:

@@ -218,3 +218,38 @@ def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
         return Refusal(f"preparing files failed: the plugin called sys.exit({exc.code!r})")
     except Exception as exc:  # a plugin bug must not stop the station
         return Refusal(f"preparing files failed: {type(exc).__name__}: {exc}")
+
+
+def check_station_inputs(plugin: Any, defaults: InstallDefaults, cache: PayloadCache) -> None:
+    """Read and check every station-wide file once, at start: a missing or broken file is
+    one clear error now, not a refusal of every board later."""
+    from nitools.netinstall.plugins import DefaultPlugin
+    from nitools.rsc import ScriptContext, lint_script
+
+    if isinstance(plugin, DefaultPlugin):
+        sources = [("firmware", plugin.firmware)]
+        sources += [("additional package", item) for item in plugin.additional]
+        for role, source in sources:
+            resolved = cache.resolve(plugin.locate(source))
+            cache.derived(resolved, "npk",
+                          lambda data, r=resolved, w=role: read_package(data, f"{w} {r.origin}"))
+        scripts = [("config", plugin.locate(plugin.config), False)] if plugin.config else []
+    else:
+        scripts = []
+    if defaults.script is not None:
+        scripts.append(("--script", defaults.script, False))
+    if defaults.mode_script is not None:
+        scripts.append(("mode script", defaults.mode_script, True))
+    for role, source, mode in scripts:
+        resolved = cache.resolve(source)
+        problems = errors(lint_script(resolved.data, resolved.name or role,
+                                      ScriptContext(mode_script=mode)))
+        if problems:
+            raise UsageError(f"{role} {describe(source)}: {problems[0]}")
+    if defaults.key_file is not None:
+        key_source = defaults.key_file
+        raw = isinstance(key_source, str) and _KEY_TEXT.match(key_source)
+        parse_key(key_source.encode() if raw else cache.resolve(key_source).data,
+                  describe(key_source))
+    if defaults.branding is not None and not cache.resolve(defaults.branding).data:
+        raise PackageError(f"branding package {describe(defaults.branding)} is empty")

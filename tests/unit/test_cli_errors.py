@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from nitools.synthetic import build_npk
 from tests.helpers import free_udp_port, run_cli
 
 
@@ -55,18 +56,57 @@ def test_plugin_that_fails_to_start(tmp_path):
     check_one_line_error(result, 1, "database unreachable")
 
 
+def good_ini(folder):
+    (folder / "r.npk").write_bytes(build_npk(size=2000))
+    ini = folder / "ok.ini"
+    ini.write_text(f"[nitools]\nfirmware={folder / 'r.npk'}\n")
+    return ini
+
+
 def test_unknown_interface(tmp_path):
-    ini = tmp_path / "ok.ini"
-    ini.write_text("[nitools]\nfirmware=/x.npk\n")
-    result = run_cli("flash", "-1", "--plain", "-c", str(ini), "-i", "nosuchif0")
+    result = run_cli("flash", "-1", "--plain", "-c", str(good_ini(tmp_path)), "-i", "nosuchif0")
     check_one_line_error(result, 1, "no network interface 'nosuchif0'")
 
 
 def test_bad_loopback_spec(tmp_path):
-    ini = tmp_path / "ok.ini"
-    ini.write_text("[nitools]\nfirmware=/x.npk\n")
-    result = run_cli("flash", "-c", str(ini), "--loopback", "abc")
+    result = run_cli("flash", "-c", str(good_ini(tmp_path)), "--loopback", "abc")
     check_one_line_error(result, 1, "LOCAL_PORT:PEER_PORT")
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ("conifg=a.rsc\n", "unknown key conifg=: did you mean config=?"),
+    ("additonal_packages=\n  b.npk\n", "did you mean additional_packages=?"),
+])
+def test_misspelled_ini_keys_are_errors_that_name_the_closest_key(tmp_path, body, fragment):
+    ini = good_ini(tmp_path)
+    ini.write_text(ini.read_text() + body)
+    result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback", loopback())
+    check_one_line_error(result, 2, fragment)
+
+
+@pytest.mark.parametrize(("setup", "args", "fragment"), [
+    (lambda d: None, ("--key-file", "{d}/garbage.key"),
+     "not a MikroTik software key"),
+    (lambda d: (d / "nul.rsc").write_bytes(b"/ip\0print\n"), ("--script", "{d}/nul.rsc"),
+     "NUL bytes"),
+    (lambda d: None, ("--mode-script", "{d}/r.npk"), "mode script"),
+    (lambda d: (d / "empty.dpk").write_bytes(b""), ("--branding", "{d}/empty.dpk"), "empty"),
+])
+def test_station_wide_inputs_are_checked_at_start(tmp_path, setup, args, fragment):
+    ini = good_ini(tmp_path)
+    (tmp_path / "garbage.key").write_text("not a key at all\n")
+    setup(tmp_path)
+    result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback", loopback(),
+                     *(a.format(d=tmp_path) for a in args))
+    assert result.returncode != 0 and fragment in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "listening" not in result.stderr
+
+
+def test_missing_firmware_is_an_error_at_start(tmp_path):
+    ini = tmp_path / "missing.ini"
+    ini.write_text("[nitools]\nfirmware=/no/such/routeros.npk\n")
+    result = run_cli("flash", "-1", "--plain", "-c", str(ini), "--loopback", loopback())
+    check_one_line_error(result, 1, "file not found: /no/such/routeros.npk")
 
 
 def test_emulate_needs_exactly_one_link():

@@ -245,6 +245,6 @@ def test_backup_given_as_config_is_refused_before_the_offer(packages):
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n"
                               f"config={packages}/router.backup.rsc\n")
     result, summary = flash_one(ini)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a station-wide file: found at start, before any board
     assert "binary RouterOS backup" in result.stderr
     assert summary["boards"][0]["offers_seen"] == 0
