@@ -50,7 +50,10 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
     runner = Runner(link, core, work=prepare, on_event=on_event, on_tick=on_tick,
                     source_port=source_port)
     install_stop_handlers(runner.request_stop)
-    runner.run()
+    try:
+        runner.run()
+    finally:
+        cache.cancel()  # downloads still running give up: their boards were never offered
     if journal is not None:
         journal.close()
         if journal.refusals_not_journaled:

@@ -27,6 +27,7 @@ from nitools.errors import SourceError
 
 MAX_SOURCE_BYTES = 128 * 1024 * 1024  # above the protocol's ~90 MiB session limit
 HTTP_TIMEOUT = (10.0, 60.0)  # connect, between bytes
+HTTP_TOTAL = 300.0  # a whole download; a server that drips a byte at a time fails here
 _CHUNK = 1 << 20
 
 
@@ -54,12 +55,13 @@ def describe(source: object) -> str:
     return getattr(source, "name", None) or type(source).__name__
 
 
-def resolve(source: Any) -> Resolved:
+def resolve(source: Any, download_seconds: float = HTTP_TOTAL,
+            cancelled: threading.Event | None = None) -> Resolved:
     """Read a source fully; raise SourceError with what to do when it fails."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return Resolved("", bytes(source), "bytes from the plugin")
     if is_url(source):
-        return _download(source)
+        return _download(source, download_seconds, cancelled or threading.Event())
     if isinstance(source, (str, os.PathLike)):
         return _read_path(os.fspath(source))
     if hasattr(source, "read"):
@@ -110,7 +112,8 @@ def _read_file_object(handle: Any) -> Resolved:
     return Resolved(os.path.basename(name) if isinstance(name, str) else "", bytes(data), origin)
 
 
-def _download(url: str) -> Resolved:
+def _download(url: str, seconds: float, cancelled: threading.Event) -> Resolved:
+    deadline = time.monotonic() + seconds
     try:
         with requests.get(url, stream=True, timeout=HTTP_TIMEOUT) as response:
             if response.status_code >= 400:
@@ -118,10 +121,20 @@ def _download(url: str) -> Resolved:
                                   f"{response.reason}: check the URL and the server")
             expected = response.headers.get("Content-Length")
             body = bytearray()
-            for chunk in response.iter_content(_CHUNK):
+            while True:
+                # read1: whatever one read brings, so the deadline and a stop are seen
+                # between the bytes of a server that drips them
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
                 body += chunk
                 if len(body) > MAX_SOURCE_BYTES:
                     raise SourceError(f"{url} is too large for one netinstall session")
+                if cancelled.is_set():
+                    raise SourceError(f"download of {url} stopped: the station is stopping")
+                if time.monotonic() > deadline:
+                    raise SourceError(f"download of {url} took longer than {seconds:g} s "
+                                      f"({len(body)} bytes so far): check the server")
     except requests.RequestException as exc:
         raise SourceError(f"download of {url} failed: {_short_reason(exc)}: "
                           "check the URL and that the server is reachable") from exc
@@ -147,16 +160,29 @@ class PayloadCache:
     """
 
     def __init__(self, url_ttl: float = 30.0, clock: Callable[[], float] = time.monotonic,
-                 max_entries: int = 64) -> None:
+                 max_entries: int = 64, max_bytes: int = 512 * 1024 * 1024,
+                 download_seconds: float = HTTP_TOTAL) -> None:
         self.url_ttl = url_ttl
         self.clock = clock
         self.max_entries = max_entries
+        self.max_bytes = max_bytes  # distinct contents kept for sharing, oldest dropped
+        self.download_seconds = download_seconds
+        self.cancelled = threading.Event()  # set by cancel(): downloads stop
         self.resolutions = 0  # how many sources were actually read or downloaded
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[Any, ...], tuple[float, Future[Resolved]]] = \
             OrderedDict()
-        self._by_content: dict[str, bytes] = {}
-        self._derived: dict[tuple[str, str], Any] = {}
+        self._by_content: OrderedDict[str, bytes] = OrderedDict()
+        self._content_bytes = 0
+        self._derived: OrderedDict[tuple[str, str], Any] = OrderedDict()
+
+    def cancel(self) -> None:
+        """The station stops: downloads in progress give up at their next read."""
+        self.cancelled.set()
+
+    @property
+    def held_bytes(self) -> int:
+        return self._content_bytes
 
     def _key(self, source: Any) -> tuple[Any, ...] | None:
         if is_url(source):
@@ -173,7 +199,7 @@ class PayloadCache:
     def resolve(self, source: Any) -> Resolved:
         key = self._key(source)
         if key is None:
-            return self._intern(self._count(resolve(source)))
+            return self._intern(self._count(self._read(source)))
         with self._lock:
             entry = self._entries.get(key)
             fresh = entry is not None and (key[0] != "url" or
@@ -191,22 +217,28 @@ class PayloadCache:
                 owner = True
         if owner:
             try:
-                future.set_result(self._intern(self._count(resolve(source))))
+                future.set_result(self._intern(self._count(self._read(source))))
             except BaseException as exc:
                 future.set_exception(exc)
                 with self._lock:
                     self._entries.pop(key, None)  # failures are not cached
         return future.result()
 
+    def _read(self, source: Any) -> Resolved:
+        return resolve(source, self.download_seconds, self.cancelled)
+
     def derived(self, resolved: Resolved, kind: str, compute: Callable[[bytes], Any]) -> Any:
         """A value computed once per content (e.g. the parsed package)."""
         key = (resolved.sha256, kind)
         with self._lock:
             if key in self._derived:
+                self._derived.move_to_end(key)
                 return self._derived[key]
         value = compute(resolved.data)
         with self._lock:
             self._derived[key] = value
+            while len(self._derived) > 4 * self.max_entries:
+                self._derived.popitem(last=False)
         return value
 
     def _count(self, resolved: Resolved) -> Resolved:
@@ -217,7 +249,16 @@ class PayloadCache:
     def _intern(self, resolved: Resolved) -> Resolved:
         digest = resolved.sha256
         with self._lock:
-            shared = self._by_content.setdefault(digest, resolved.data)
+            shared = self._by_content.get(digest)
+            if shared is None:
+                shared = self._by_content[digest] = resolved.data
+                self._content_bytes += len(shared)
+                # Bounded: the oldest contents go (sessions using them keep their bytes).
+                while self._content_bytes > self.max_bytes and len(self._by_content) > 1:
+                    _, dropped = self._by_content.popitem(last=False)
+                    self._content_bytes -= len(dropped)
+            else:
+                self._by_content.move_to_end(digest)
         if shared is resolved.data:
             return resolved
         return Resolved(resolved.name, shared, resolved.origin, digest)

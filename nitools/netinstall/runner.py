@@ -8,7 +8,9 @@ time (``run_virtual``: in-memory links, a clock that jumps to the next timer).
 from __future__ import annotations
 
 import concurrent.futures
+import queue
 import selectors
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -62,6 +64,42 @@ class InlineExecutor:
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         pass
+
+
+class DaemonPool:
+    """Worker threads for preparation that never hold the process at exit: a download
+    stuck on a silent server must not keep a stopped station alive (its result is
+    dropped; the board was never offered)."""
+
+    def __init__(self, workers: int = 4) -> None:
+        self._jobs: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[..., Any],
+                                            tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"prepare-{index}",
+                                          daemon=True) for index in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to whoever reads the future
+                future.set_exception(exc)
 
 
 class Runner:
@@ -176,8 +214,7 @@ class Runner:
 
     def _executor(self) -> Any:
         if self.executor is None:
-            self.executor = concurrent.futures.ThreadPoolExecutor(
-                4, thread_name_prefix="prepare")
+            self.executor = DaemonPool(4)
         return self.executor
 
     def _take_stop_requests(self, now: float) -> None:

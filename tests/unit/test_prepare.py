@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from nitools.config import InstallDefaults
-from nitools.errors import PackageError, PluginError, UsageError
+from nitools.errors import PackageError, PluginError, SourceError, UsageError
 from nitools.netinstall.payload import PayloadCache
 from nitools.netinstall.plugins import DeviceInfo
 from nitools.netinstall.prepare import parse_key, prepare_install
@@ -136,3 +136,43 @@ def test_empty_branding_package_is_refused(tmp_path):
         prepare_install(type("P", (), {"get_files": lambda self, i: (
             str(tmp_path / "routeros.npk"), None)})(), INFO,
             InstallDefaults(branding=str(tmp_path / "empty.dpk")))
+
+
+def test_a_download_that_drips_fails_at_its_deadline(tmp_path):
+    import http.server
+    import time as clock
+
+    class Drip(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(1000):  # a byte every 0.2 s: no read timeout ever fires
+                try:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                clock.sleep(0.2)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cache = PayloadCache(download_seconds=1.5)
+        started = clock.monotonic()
+        with pytest.raises(SourceError, match=r"took longer than 1\.5 s"):
+            cache.resolve(f"http://127.0.0.1:{server.server_address[1]}/slow.npk")
+        assert clock.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_payload_cache_holds_a_bounded_number_of_bytes():
+    cache = PayloadCache(max_bytes=3 * 1024 * 1024)
+    for index in range(20):
+        cache.resolve(bytes([index]) * (1024 * 1024))
+    assert cache.held_bytes <= 3 * 1024 * 1024
