@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import requests
+import urllib3
 
 from nitools.errors import SourceError
 
@@ -135,7 +136,7 @@ def _download(url: str, seconds: float, cancelled: threading.Event) -> Resolved:
                 if time.monotonic() > deadline:
                     raise SourceError(f"download of {url} took longer than {seconds:g} s "
                                       f"({len(body)} bytes so far): check the server")
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise SourceError(f"download of {url} failed: {_short_reason(exc)}: "
                           "check the URL and that the server is reachable") from exc
     if expected is not None and expected.isdigit() and int(expected) != len(body):
