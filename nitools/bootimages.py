@@ -17,6 +17,7 @@ import os
 import re
 import struct
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ _FIRMWARE_PATH = re.compile(rb"/lib/firmware/updates/(\d+\.\d+(?:\.\d+)?)([-\w.]
 _EM_NAMES = {"EM_MIPS": 8, "EM_PPC": 20, "EM_ARM": 40, "EM_AARCH64": 183, "EM_TILEGX": 191,
              "EM_386": 3}
 _CLI_TABLE = re.compile(rb"(?:[\x81-\x8f]\x00\x00\x00.{12}){3,}", re.DOTALL)
+MAX_MEMBER_BYTES = 256 * 1024 * 1024  # netinstall.exe is ~60 MB; no member unpacks past this
 EXPERIMENTAL = "netinstall-cli support is experimental: check the images before use"
 
 
@@ -343,6 +345,28 @@ def extract_file(path: str) -> list[Extraction]:
                        "their .zip, or netinstall-cli")
 
 
+def _check_member_size(size: int, source: str) -> None:
+    if size > MAX_MEMBER_BYTES:
+        raise ExtractError(f"{source} says it unpacks to {size} bytes, more than any "
+                           f"netinstall ({MAX_MEMBER_BYTES} at most): not a MikroTik archive")
+
+
+def _spool(handle: Any, source: str) -> str:
+    """Copy an archive member to a temporary file, never more than MAX_MEMBER_BYTES (the
+    header's size can lie): extraction then maps it instead of holding it in memory."""
+    with tempfile.NamedTemporaryFile(prefix="nitools-member-", delete=False) as spooled:
+        try:
+            copied = 0
+            while chunk := handle.read(1 << 20):
+                copied += len(chunk)
+                _check_member_size(copied, source)
+                spooled.write(chunk)
+        except BaseException:
+            os.unlink(spooled.name)
+            raise
+    return spooled.name
+
+
 def _from_zip(path: str) -> list[Extraction]:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -350,8 +374,17 @@ def _from_zip(path: str) -> list[Extraction]:
                        if re.fullmatch(r"netinstall.*\.exe", os.path.basename(m.filename), re.I)]
             if not members:
                 raise ExtractError(f"{path} holds no netinstall*.exe: is it the netinstall zip?")
-            return [extract_pe(archive.read(m), f"{path}:{m.filename}", os.path.basename(path))
-                    for m in members]
+            extractions = []
+            for member in members:
+                source = f"{path}:{member.filename}"
+                _check_member_size(member.file_size, source)  # before a byte is unpacked
+                with archive.open(member) as handle:
+                    spooled = _spool(handle, source)
+                try:
+                    extractions.append(extract_pe(spooled, source, os.path.basename(path)))
+                finally:
+                    os.unlink(spooled)  # the mapped image stays readable
+            return extractions
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ExtractError(f"{path} is a damaged zip file ({exc}): download it again") from exc
 
@@ -363,9 +396,12 @@ def _from_tar(path: str) -> list[Extraction]:
                        if m.isfile() and os.path.basename(m.name) == "netinstall-cli"]
             if not members:
                 raise ExtractError(f"{path} holds no netinstall-cli")
+            source = f"{path}:{members[0].name}"
+            _check_member_size(members[0].size, source)
             handle = archive.extractfile(members[0])
             assert handle is not None
-            return [extract_cli(handle.read(), f"{path}:{members[0].name}",
-                                os.path.basename(path))]
+            data = handle.read(MAX_MEMBER_BYTES + 1)
+            _check_member_size(len(data), source)
+            return [extract_cli(data, source, os.path.basename(path))]
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ExtractError(f"{path} is a damaged archive ({exc}): download it again") from exc

@@ -92,35 +92,58 @@ def _prepare_output(out_dir: Path) -> None:
         raise ExtractError(f"output folder {out_dir} is not writable: choose another with -o")
 
 
-def _write_atomically(target: Path, data: Any) -> None:
+def _stage(target: Path, data: Any) -> str:
+    """Write ``data`` beside ``target`` under a temporary name; returns that name."""
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.chmod(temporary, 0o644)  # dnsmasq serves files as an unprivileged user
-        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    return temporary
 
 
 def write(entries: list[Planned], out_dir: Path, force: bool, document: dict[str, Any]) -> None:
+    """All or nothing: every file is written under a temporary name first; only when all
+    of them are, are they renamed into place (the manifest last). A full disk leaves the
+    folder as it was."""
     conflicts = [e for e in entries if e.action == "conflict"]
     if conflicts and not force:
         names = ", ".join(e.image.file_name for e in conflicts[:3])
         raise ExtractError(f"{names} already exist in {out_dir} with different content: "
                            "nothing written; use --force to replace them")
+    changed = [e for e in entries if e.action != "unchanged"]
+    staged: list[tuple[str, Path]] = []
     try:
-        for entry in entries:
-            if entry.action == "unchanged":
-                continue
-            entry.action = "replace" if entry.action == "conflict" else "write"
-            _write_atomically(out_dir / entry.image.file_name, entry.image.data)
-        _write_atomically(out_dir / MANIFEST,
-                          (json.dumps(document, indent=2) + "\n").encode())
+        for entry in changed:
+            target = out_dir / entry.image.file_name
+            staged.append((_stage(target, entry.image.data), target))
+        manifest_bytes = (json.dumps(document, indent=2) + "\n").encode()
+        staged.append((_stage(out_dir / MANIFEST, manifest_bytes), out_dir / MANIFEST))
     except OSError as exc:
-        raise ExtractError(f"writing into {out_dir} failed: {exc.strerror}") from exc
+        _discard(staged)
+        raise ExtractError(f"writing into {out_dir} failed: {exc.strerror}: nothing was "
+                           "changed there; free some space and run again") from exc
+    renamed: list[str] = []
+    try:
+        for temporary, target in staged:
+            os.replace(temporary, target)
+            renamed.append(target.name)
+    except OSError as exc:
+        _discard(staged[len(renamed):])
+        raise ExtractError(f"renaming into {out_dir} failed after {', '.join(renamed) or 'none'}"
+                           f": {exc.strerror}: run again to complete the set") from exc
+    for entry in changed:
+        entry.action = "replace" if entry.action == "conflict" else "write"
+
+
+def _discard(staged: list[tuple[str, Path]]) -> None:
+    for temporary, _ in staged:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
 
 
 def run_extract(inputs: list[str], out_dir: str, list_only: bool, as_json: bool,

@@ -230,3 +230,48 @@ def test_the_test_pe_writer_matches_the_toolchain_built_fixture(payloads, tmp_pa
         EXPECTED["netinstall64-7.16.1.exe"]["images"]
     assert (extraction.version, extraction.version_source) == ("7.16.1", "ProductVersion")
     extraction.close()
+
+
+def test_an_archive_member_that_unpacks_too_large_is_refused_before_it_is_read(
+        tmp_path, monkeypatch):
+    import zipfile
+
+    import nitools.bootimages as bootimages
+
+    # The real limit is 256 MiB; a 2 GiB zip bomb would take minutes to build here, so the
+    # limit is lowered and a member of 8 MiB of zeros (a few kB compressed) stands in.
+    monkeypatch.setattr(bootimages, "MAX_MEMBER_BYTES", 1024 * 1024)
+    bomb = tmp_path / "netinstall-bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("netinstall64.exe", bytes(8 * 1024 * 1024))
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(ExtractError, match="unpacks to 8388608 bytes"):
+        extract_file(str(bomb))
+    # A header that understates the size cannot make it unpack more: the zip reader stops
+    # at the declared size, and the CRC then fails.
+    monkeypatch.setattr(zipfile.ZipInfo, "file_size", property(lambda self: 10, lambda s, v: None))
+    with pytest.raises(ExtractError, match="damaged zip file"):
+        extract_file(str(bomb))
+
+
+def test_extract_force_that_fails_midway_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    import errno
+
+    import nitools.commands.extract as extract
+
+    out = tmp_path / "out"
+    assert run_extract([str(FIXTURES / "netinstall64-edge.exe")], str(out), False, True,
+                       False) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real_stage, calls = extract._stage, []
+
+    def disk_fills_up(target, data):  # the third file no longer fits
+        calls.append(target.name)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_stage(target, data)
+
+    monkeypatch.setattr(extract, "_stage", disk_fills_up)
+    with pytest.raises(ExtractError, match="nothing was changed"):
+        run_extract([str(FIXTURES / "netinstall64-7.16.1.exe")], str(out), False, True, True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary left
