@@ -25,6 +25,7 @@ import socket
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,6 +344,9 @@ _FAILURES = (
 
 def translate_failure(lines: list[str], plan: NetbootPlan) -> str:
     text = "\n".join(lines)
+    if "TFTP" in text and "in use" in text:
+        return ("another TFTP server already listens on UDP port 69: stop it (or run this "
+                "on another interface/namespace)")
     for needle, message in _FAILURES:
         if needle in text:
             return message.format(interface=plan.interface.name, tftp_root=plan.tftp_root)
@@ -363,7 +367,15 @@ def run_dnsmasq(plan: NetbootPlan, config_text: str) -> int:
     if dhcp_port_taken():
         raise DnsmasqError("another DHCP server already listens on UDP port 67 here: stop it "
                            "first (nitools will not fight over the port)")
-    Path(plan.lease_file).parent.mkdir(parents=True, exist_ok=True)
+    lease_folder = Path(plan.lease_file).parent
+    try:
+        lease_folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DnsmasqError(f"cannot create the folder of the lease file {plan.lease_file}: "
+                           f"{exc.strerror}: choose another with --lease-file") from exc
+    if not os.access(lease_folder, os.W_OK):
+        raise DnsmasqError(f"cannot write the lease file {plan.lease_file}: its folder is not "
+                           "writable: choose another with --lease-file")
     runtime = tempfile.mkdtemp(prefix="nitools-dnsmasq-")
     config_path = os.path.join(runtime, "dnsmasq.conf")
     with open(config_path, "w") as handle:
@@ -372,7 +384,10 @@ def run_dnsmasq(plan: NetbootPlan, config_text: str) -> int:
     command = [binary, "--keep-in-foreground", f"--conf-file={config_path}",
                "--log-facility=-", "--pid-file="]
     stopping = False
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    # Through the guard: dnsmasq itself loses the parent-death signal when it drops
+    # privileges, so a nitools killed outright would leave it serving (dnsmasq_guard.py).
+    process = subprocess.Popen([sys.executable, "-m", "nitools.dnsmasq_guard", runtime,
+                                *command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, bufsize=1,
                                preexec_fn=_die_with_parent)
 
