@@ -39,9 +39,10 @@ from nitools.errors import NitoolsError, UsageError
 
 log = logging.getLogger("nitools.dnsmasq")
 
-_INTERFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,14}$")
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+@=-]*$")
-_LEASE_TIME = re.compile(r"^(infinite|[1-9][0-9]{0,6}[smhdw]?)$")
+# \Z, not $: "$" also matches before a trailing newline, which must never pass.
+_INTERFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}\Z")
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+@=-]*\Z")
+_LEASE_TIME = re.compile(r"(infinite|[1-9][0-9]{0,6}[smhdw]?)\Z")
 _SIOCGIFADDR, _SIOCGIFNETMASK = 0x8915, 0x891B
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 ROUTEROS_BLOCK = 28  # one /28 of addresses per boot image in the RouterOS rendering
@@ -78,9 +79,22 @@ def interface_address(name: str) -> InterfaceAddress:
 
 
 def check_interface_name(name: str) -> str:
+    if ":" in name:
+        raise UsageError(f"'{name}' is an address label, not an interface: give the "
+                         f"interface itself ({name.split(':')[0]})")
     if not _INTERFACE.match(name):
-        raise UsageError(f"'{name}' is not a valid interface name")
+        raise UsageError(f"'{name}' is not a valid interface name: see 'ip link'")
     return name
+
+
+def is_loopback(name: str) -> bool:
+    with contextlib.suppress(OSError, ValueError):
+        return int(Path(f"/sys/class/net/{name}/type").read_text()) == 772  # ARPHRD_LOOPBACK
+    return False
+
+
+LOOPBACK_WARNING = ("{name} is the loopback interface: boards can never reach it; give the "
+                    "interface the boards are cabled to")
 
 
 def check_path(path: str, what: str) -> str:
@@ -164,10 +178,13 @@ def _range(spec: str | None, iface: InterfaceAddress) -> tuple[ipaddress.IPv4Add
         raise UsageError(f"--range wants START,END, not '{spec}'")
     start, end = (_parse_ip(p, "--range address") for p in parts)
     for address in (start, end):
-        if address not in network or address in (network.network_address,
-                                                  network.broadcast_address):
+        if address not in network:
             raise UsageError(f"--range address {address} is outside {iface.name}'s subnet "
                              f"{network}: pick addresses inside it")
+        if address in (network.network_address, network.broadcast_address):
+            what = "network" if address == network.network_address else "broadcast"
+            raise UsageError(f"--range address {address} is the {what} address of "
+                             f"{network}: it cannot be handed out; pick one inside")
     if start > end:
         raise UsageError(f"--range starts at {start}, after its end {end}")
     if start <= iface.address <= end:
@@ -209,6 +226,11 @@ def plan_netboot(interface: str, tftp_root: str, range_spec: str | None = None,
     start, end = _range(range_spec, iface)
     explicit = _parse_ip(server_ip, "--server-ip") if server_ip else None
     warnings: list[str] = []
+    if is_loopback(interface):
+        warnings.append(LOOPBACK_WARNING.format(name=interface))
+    if Path(root).exists() and not Path(root).is_dir():
+        raise UsageError(f"TFTP root {root} is a file, not a folder: point --tftp-root at the "
+                         "folder of the boot images")
     if not Path(root).is_dir():
         raise DnsmasqError(f"TFTP root {root} does not exist: run 'nitools extract -o {root}' "
                            "first, or point --tftp-root at the boot images")
@@ -363,6 +385,8 @@ def _die_with_parent() -> None:
 
 def run_dnsmasq(plan: NetbootPlan, config_text: str) -> int:
     """Run dnsmasq in the foreground with only this config; relay its log; stop on signals."""
+    if is_loopback(plan.interface.name):
+        raise UsageError(LOOPBACK_WARNING.format(name=plan.interface.name))
     binary = find_dnsmasq()
     if dhcp_port_taken():
         raise DnsmasqError("another DHCP server already listens on UDP port 67 here: stop it "

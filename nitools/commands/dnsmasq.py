@@ -6,7 +6,15 @@ import logging
 import os
 import tempfile
 
-from nitools.dnsmasq import DnsmasqError, plan_netboot, render, run_dnsmasq, syntax_check
+from nitools.dnsmasq import (
+    LOOPBACK_WARNING,
+    DnsmasqError,
+    is_loopback,
+    plan_netboot,
+    render,
+    run_dnsmasq,
+    syntax_check,
+)
 from nitools.errors import UsageError
 
 log = logging.getLogger("nitools.dnsmasq")
@@ -16,6 +24,8 @@ def run_dnsmasq_command(interface: str, tftp_root: str, range_spec: str | None,
                         lease_time: str, server_ip: str | None, archs: tuple[str, ...],
                         lease_file: str | None, output: str | None, output_format: str,
                         run_it: bool) -> int:
+    if run_it and is_loopback(interface):  # before any other check: nothing else matters
+        raise UsageError(LOOPBACK_WARNING.format(name=interface))
     if run_it and output_format != "dnsmasq":
         raise UsageError("--run starts dnsmasq: it cannot be combined with --format routeros")
     plan = plan_netboot(interface, tftp_root, range_spec, lease_time, server_ip, archs,
@@ -41,6 +51,10 @@ def run_dnsmasq_command(interface: str, tftp_root: str, range_spec: str | None,
 
 
 def _write(path: str, text: str) -> None:
+    # Replacing by rename would turn /dev/null (or a FIFO, a socket) into a plain file.
+    if (os.path.exists(path) and not os.path.isfile(path)) or os.path.isdir(path):
+        raise UsageError(f"-o {path} is not a regular file: give the path of the config "
+                         "file to write (or leave -o out to print it)")
     folder = os.path.dirname(os.path.abspath(path))
     try:
         handle, temporary = tempfile.mkstemp(prefix=".nitools-", dir=folder)

@@ -79,6 +79,10 @@ def format_mac(mac: bytes) -> str:
 def parse_mac(text: str) -> bytes:
     """Parse ``aa:bb:cc:dd:ee:ff`` (or with ``-``, or bare hex); raise ValueError."""
     cleaned = text.strip().replace(":", "").replace("-", "").replace(".", "")
-    if len(cleaned) != 12:
-        raise ValueError(f"'{text}' is not a MAC address")
-    return bytes.fromhex(cleaned)
+    try:
+        if len(cleaned) == 12:
+            return bytes.fromhex(cleaned)
+    except ValueError:
+        pass
+    raise ValueError(f"'{text}' is not a MAC address: write six hex pairs like "
+                     "00:11:22:33:44:55")

@@ -33,9 +33,9 @@ from nitools.validate import BoardFacts, Finding, ScriptCheck, check_install, er
 
 CONFIG_SCRIPT_NAME = "autorun.scr"  # RouterOS runs it on first boot (§3.9)
 MODE_SCRIPT_NAME = "mode.scr"  # RouterOS 7.22+ runs it first, once
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.(npk|dpk)$")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\.(npk|dpk)\Z")
 _KEY_BYTES = 64
-_KEY_TEXT = re.compile(r"^[A-Za-z0-9+/]{80,}={0,2}$")  # a key given as text, not a file
+_KEY_TEXT = re.compile(r"[A-Za-z0-9+/]{80,}={0,2}\Z")  # a key given as text, not a file
 
 
 @dataclass

@@ -140,3 +140,30 @@ def test_default_config_falls_back_to_pynetinstalls(tmp_path):
     expected = DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else str(legacy)
     assert config_file(DEFAULT_CONFIG, str(legacy)) == expected
     assert config_file(str(tmp_path / "mine.ini"), str(legacy)) == str(tmp_path / "mine.ini")
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (("flash", "-1", "--plain", "--loopback", "1:2", "-c", "{ini}", "--mac", "00:11:22:33:44:5g"),
+     "write six hex pairs"),
+    (("dnsmasq", "-i", "v0:1"), "address label, not an interface: give the interface itself"),
+    (("dnsmasq", "-i", "lo", "--tftp-root", "{root}", "--run"),
+     "loopback interface: boards can never reach it"),
+    (("dnsmasq", "-i", "eth0\n"), "not a valid interface name"),
+])
+def test_misleading_messages_now_say_what_is_wrong(tmp_path, args, fragment):
+    ini = good_ini(tmp_path)
+    (tmp_path / "netinstall.arm64").write_bytes(b"\x7fELF" + bytes(100))
+    result = run_cli(*(a.format(ini=ini, root=tmp_path) for a in args))
+    assert result.returncode == 2, result.stderr
+    assert fragment in result.stderr and "Traceback" not in result.stderr
+
+
+def test_dnsmasq_output_onto_a_special_file_is_refused(tmp_path):
+    from nitools.commands.dnsmasq import _write
+    from nitools.errors import UsageError
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # as /dev/null would be: replacing it by rename must never happen
+    with pytest.raises(UsageError, match="not a regular file"):
+        _write(str(fifo), "x")
+    assert fifo.is_fifo()

@@ -117,7 +117,7 @@ def test_injection_attempts_are_refused_before_rendering(root, kwargs, fragment)
 @pytest.mark.parametrize(("spec", "fragment"), [
     ("10.0.0.1,10.0.0.9", "outside eth9's subnet"),
     ("192.0.2.20,192.0.2.10", "after its end"),
-    ("192.0.2.0,192.0.2.10", "outside"),
+    ("192.0.2.0,192.0.2.10", "network address"),
     ("192.0.2.1,192.0.2.10", "own address"),
 ])
 def test_range_must_sit_inside_the_subnet(root, spec, fragment):
@@ -235,3 +235,30 @@ def test_templates_are_inside_the_built_wheel(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "nitools/templates/dnsmasq/dnsmasq.conf.j2" in names
     assert "nitools/templates/dnsmasq/routeros.rsc.j2" in names
+
+
+def test_range_on_the_broadcast_address_says_so_and_paths_with_newlines_are_refused():
+    import ipaddress
+
+    from nitools.dnsmasq import InterfaceAddress, _range, check_path
+    from nitools.errors import UsageError
+
+    iface = InterfaceAddress("eth1", ipaddress.IPv4Address("192.0.2.1"),
+                             ipaddress.IPv4Network("192.0.2.0/24"))
+    with pytest.raises(UsageError, match="broadcast address"):
+        _range("192.0.2.10,192.0.2.255", iface)
+    with pytest.raises(UsageError, match="cannot go into a dnsmasq config"):
+        check_path("/srv/tftp\n", "TFTP root")
+
+
+def test_a_file_as_tftp_root_is_named_as_such(tmp_path):
+    import ipaddress
+
+    from nitools.dnsmasq import InterfaceAddress, plan_netboot
+    from nitools.errors import UsageError
+    file = tmp_path / "not-a-folder"
+    file.write_text("x")
+    iface = InterfaceAddress("eth1", ipaddress.IPv4Address("192.0.2.1"),
+                             ipaddress.IPv4Network("192.0.2.0/24"))
+    with pytest.raises(UsageError, match="is a file, not a folder"):
+        plan_netboot("eth1", str(file), lease_file=str(tmp_path / "l"), address=iface)
