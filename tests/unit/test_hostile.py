@@ -212,3 +212,13 @@ def test_loopback_sockets_stay_on_loopback():
     assert link.sock.getsockname()[0] == "127.0.0.1"
     assert link.sock.family == socket.AF_INET
     link.close()
+
+
+def test_extract_prints_a_resource_named_like_markup_as_text(tmp_path):
+    from tests.pe_writer import build_exe
+
+    exe = tmp_path / "netinstall64-7.16.1.exe"
+    exe.write_bytes(build_exe({"[/X]X": b"\x7fELF" + bytes(60)}))
+    result = run_cli("extract", "--list", str(exe))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode in (0, 1), result.stderr

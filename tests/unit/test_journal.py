@@ -4,6 +4,8 @@ import json
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nitools.errors import UsageError
 from nitools.journal import Journal, JournalError, parse_since
@@ -165,3 +167,21 @@ def test_history_since_values_out_of_range_are_usage_errors(since, tmp_path):
     result = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--since", since)
     assert result.returncode == 2 and "--since" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(max_size=300), min_size=6, max_size=6), st.text(max_size=300))
+def test_the_journal_writer_takes_any_board_text(tmp_path, fields, reason):
+    from nitools.journal import JournalWriter
+    from nitools.netinstall import events
+
+    path = tmp_path / f"j-{abs(hash((tuple(fields), reason)))}.sqlite3"
+    journal = Journal(path)
+    writer = JournalWriter(journal)
+    mac = bytes.fromhex("024e49000001")
+    writer(events.Found(0.0, mac, Announcement(*fields)))
+    writer(events.Finished(1.0, mac, events.Outcome.REFUSED, reason, macs=(mac,)))
+    (row,) = journal.attempts()
+    assert (row["model"], row["reason"]) == (fields[2], reason)
+    journal.close()

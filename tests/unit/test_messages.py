@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nitools.netinstall import messages
 from nitools.netinstall.messages import Announcement, build_dscv, parse_dscv
@@ -76,3 +78,14 @@ def test_file_header_round_trip_and_limits():
                                      b"garbage"])
 def test_anything_but_a_complete_file_header_means_no_more_files(payload):
     assert messages.parse_file_header(payload) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=5000))
+def test_any_dscv_payload_parses_or_is_rejected_with_message_error(payload):
+    try:
+        info = parse_dscv(b"DSCV\n" + payload)
+    except messages.MessageError:
+        return
+    assert all(isinstance(f, str) for f in (info.software_id, info.key, info.model,
+                                             info.arch, info.min_version))

@@ -60,7 +60,13 @@ def deliver(datagrams: list[bytes]) -> None:
 
 CORE, RUNNER, CLOCK = station_with_a_board_uploading()
 macs = st.one_of(st.binary(min_size=6, max_size=6), st.sampled_from([SERVER, bytes(6)]))
-payloads = st.one_of(st.binary(max_size=300), st.sampled_from(
+hostile_text = st.one_of(st.text(max_size=40), st.sampled_from(
+    ["[/x]", "[bold]", "\x1b]0;owned\x07", "\u202e", "K" * 600, "", "\0"]))
+forged_dscv = st.builds(
+    lambda *fields: b"DSCV\n" + b"".join(f.encode("utf-8", "replace") + b"\n" for f in fields)
+    + b"\0", hostile_text, hostile_text, hostile_text,
+    st.sampled_from(["arm64", "arm", "", "sparc64", "[/x]"]), hostile_text, hostile_text)
+payloads = st.one_of(st.binary(max_size=300), forged_dscv, st.sampled_from(
     [b"DSCV\n", b"DSCV\n\n\n\n\n\n\0", b"RETR", b"WTRM", b"YACK\n", b"NACK\n", b"STRT",
      b"DSCV\nX\nK\nM\narm\nbad-version\n\0", b"\xff" * 40]))
 
