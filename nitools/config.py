@@ -59,7 +59,7 @@ class StationConfig:
     journal: str | None = None  # None: $XDG_STATE_HOME/nitools/journal.sqlite3
     grace: float = 60.0  # on stop: seconds running installs may still take
     window: int = 32  # the most frames in flight per board; 1 = stop-and-wait
-    max_in_flight: int = 256  # the most frames in flight across all boards of the station
+    max_in_flight: int = 512  # the most frames in flight across all boards of the station
     max_preparing: int = 32  # boards whose files are being prepared at once; more wait
     flood_rate: int = 50  # new boards per second above which a board must announce twice
     timing: Timing = field(default_factory=Timing)

@@ -79,6 +79,11 @@ class SendBudget:
     def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
         self.in_flight = 0
+        self.sessions = 0  # sessions uploading now; each may use its fair share at most
+
+    @property
+    def fair_share(self) -> int:
+        return max(2, self.limit // max(1, self.sessions))
 
 
 def frame_count(files: Sequence[InstallFile], chunk_size: int = MAX_CHUNK) -> int:
@@ -105,6 +110,7 @@ class ServerSession:
                 f"{self.plan.term_seq} frames do not fit the protocol's 16-bit counter: "
                 "send fewer or smaller files")
         self._cwnd = float(min(2, self.window))  # frames in flight now
+        self._ssthresh = float(self.window)  # slow start up to here, then one per round trip
         self._offer = messages.build_offer(key, keep)
         self.end_seq = self.plan.end_seq  # FILE\n: no more files
         self.term_seq = self.plan.term_seq
@@ -130,6 +136,7 @@ class ServerSession:
         self._rto = self.timing.max_rto
         self.budget = budget  # shared with the station's other sessions, if any
         self._charged = 0  # frames of ours counted in the budget
+        self._counted = False  # counted among the budget's uploading sessions
         # RTO jitter, so that sessions that lost frames together do not resend together.
         self._jitter = random.Random(int.from_bytes(device_mac, "big"))
         self._rto_factor = 1.0
@@ -239,16 +246,23 @@ class ServerSession:
     def _charge(self) -> None:
         """Keep the station's budget equal to the frames we have in flight."""
         assert self.budget is not None
-        own = self._next - 1 - self.acked if self.phase is Phase.UPLOADING else 0
+        uploading = self.phase is Phase.UPLOADING
+        own = self._next - 1 - self.acked if uploading else 0
         self.budget.in_flight += own - self._charged
         self._charged = own
+        if uploading != self._counted:
+            self.budget.sessions += 1 if uploading else -1
+            self._counted = uploading
 
     def _allowance(self) -> int:
         """The most frames this session may have in flight now."""
         if self.budget is None:
             return int(self._cwnd)
         others = self.budget.in_flight - self._charged
-        return max(1, min(int(self._cwnd), self.budget.limit - others))
+        # Never more than a fair share, or the first boards to start would take it all
+        # and leave the others one frame each.
+        return max(1, min(int(self._cwnd), self.budget.limit - others,
+                          self.budget.fair_share))
 
     def _receive(self, frame: Frame, now: float) -> list[Frame]:
         if self.finished or frame.src != self.device_mac:
@@ -371,8 +385,11 @@ class ServerSession:
         while first_sent and next(iter(first_sent)) < seq:  # acks are cumulative
             del first_sent[next(iter(first_sent))]
         if self._cwnd < self.window:
-            # Grow: one frame per ack doubles the window each round trip (slow start).
-            self._cwnd = min(self._cwnd + 1.0, float(self.window))
+            # Grow as TCP does: one frame per ack (doubling each round trip) up to the
+            # threshold the last loss left, then one frame per round trip. Under steady
+            # loss the window stays small, and so does what a go-back resends.
+            growth = 1.0 if self._cwnd < self._ssthresh else 1.0 / self._cwnd
+            self._cwnd = min(self._cwnd + growth, float(self.window))
         self.acked = seq
         self._next = max(self._next, seq + 1)  # a late ack can overtake a go-back
         self._oldest_sent_at = now
@@ -444,6 +461,7 @@ class ServerSession:
         self._first_sent.clear()  # everything in flight is resent: no round-trip samples
         self._oldest_sent_at = now
         self._cwnd = max(1.0, self._cwnd / 2)  # a loss: halve the window
+        self._ssthresh = max(2.0, self._cwnd)
         self._rto_factor = 1.0 + self._jitter.random() * 0.25
         out = []
         limit = self.acked + self._allowance()

@@ -282,8 +282,14 @@ def test_window_sends_several_frames_and_goes_back_on_a_stale_reply():
     again = frames(session.receive(reply(3, b"RETR"), 0.05))
     assert [f.seq for f in again] == [4, 5]
     assert session.window_now == 2
-    # A late ack for a frame sent before the go-back still counts.
-    assert [f.seq for f in frames(session.receive(reply(6, b"RETR"), 0.06))] == [7, 8, 9]
+    # A late ack for a frame sent before the go-back still counts. Past the loss, the
+    # window grows by one frame per round trip only (2 -> 2.5 here), as TCP's does.
+    assert [f.seq for f in frames(session.receive(reply(6, b"RETR"), 0.06))] == [7, 8]
+    assert session.window_now == 2
+    frames(session.receive(reply(7, b"RETR"), 0.07))  # 2.5 -> 2.9
+    assert session.window_now == 2
+    frames(session.receive(reply(8, b"RETR"), 0.08))  # -> 3.2: three frames in flight
+    assert session.window_now == 3
 
 
 def test_window_grows_by_one_frame_per_ack_up_to_the_limit():
