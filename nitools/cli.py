@@ -35,6 +35,20 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 BOARD = BoardSpec()  # the emulated board's defaults
+ENV_PREFIX = "NITOOLS_"
+
+
+def from_environment(command: click.Command) -> click.Command:
+    """Every long option may also come from ``NITOOLS_<OPTION>`` (``--tftp-root`` ->
+    ``NITOOLS_TFTP_ROOT``): a container has no ini editor. Same types, same checks;
+    a flag on the command line wins over the variable."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.envvar is None:
+            longest = max(param.opts, key=len)
+            if longest.startswith("--"):
+                param.envvar = ENV_PREFIX + longest[2:].upper().replace("-", "_")
+                param.show_envvar = True
+    return command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +57,7 @@ def main() -> None:
     """Reinstall MikroTik RouterBoards over the network (netinstall)."""
 
 
+@from_environment
 @main.command()
 @click.option("-c", "--config", "config_path", default=DEFAULTS.config_path, show_default=True,
               help="ini file ([nitools] or [pynetinstall] section).")

@@ -248,3 +248,42 @@ def test_backup_given_as_config_is_refused_before_the_offer(packages):
     assert result.returncode == 2  # a station-wide file: found at start, before any board
     assert "binary RouterOS backup" in result.stderr
     assert summary["boards"][0]["offers_seen"] == 0
+
+
+def test_flash_configured_from_the_environment_alone(packages):
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO, STATE_HOME
+
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
+    with loopback_boards() as boards:
+        env = dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME,
+                   NITOOLS_CONFIG=str(ini), NITOOLS_LOOPBACK=boards.loopback_arg,
+                   NITOOLS_ONE_SHOT="1", NITOOLS_PLAIN="true", NITOOLS_WINDOW="4")
+        result = subprocess.run([sys.executable, "-m", "nitools", "flash"], env=env,
+                                capture_output=True, text=True, timeout=60)
+        summary = boards.emulator.summary()
+    assert result.returncode == 0, result.stderr
+    assert summary["boards"][0]["installed"]
+    assert "installed and rebooted" in result.stderr
+
+
+def test_a_bad_environment_value_is_a_usage_error_and_a_flag_wins_over_it(packages):
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO, STATE_HOME
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME,
+               NITOOLS_WINDOW="many")
+    bad = subprocess.run([sys.executable, "-m", "nitools", "flash", "-c", "/nonexistent.ini"],
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "--window" in bad.stderr and "many" in bad.stderr
+    overridden = subprocess.run([sys.executable, "-m", "nitools", "flash", "--window", "4",
+                                 "-c", "/nonexistent.ini"], env=env, capture_output=True,
+                                text=True, timeout=30)
+    assert overridden.returncode == 2 and "config file /nonexistent.ini not found" in \
+        overridden.stderr
