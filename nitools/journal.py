@@ -14,7 +14,7 @@ import os
 import re
 import sqlite3
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -133,6 +133,11 @@ class Journal:
              announcement.model, announcement.arch, announcement.min_version,
              announcement.image_version))
 
+    def amend(self, row_id: int, outcome: str, reason: str) -> None:
+        """A later fact changes how an attempt ended (a 'rebooted' board asking again)."""
+        self._write("UPDATE attempts SET outcome=?, reason=? WHERE id=?",
+                    (outcome, reason, row_id))
+
     def released(self, mac: str, reason: str) -> int:
         """A board answered with TERM outside any attempt of this station."""
         now = time.time()
@@ -208,6 +213,8 @@ class Journal:
 
 
 RELEASED_REASON = "board waiting for reboot answered: it had all its files from an earlier run"
+REBOOT_DISPROVED = ("all files acknowledged; the board asked for TERM again after its reboot "
+                    "was taken as confirmed: it was answered then (see the released row)")
 
 
 @dataclass(eq=False)
@@ -246,6 +253,9 @@ class JournalWriter:
         self._tokens_at = 0.0
         self.refusals_not_journaled = 0
         self.records_lost = 0
+        # Rows this run journaled 'rebooted', by MAC: a WTRM from such a board later
+        # proves the confirmation wrong, and the row is amended.
+        self._rebooted: OrderedDict[bytes, int] = OrderedDict()
 
     def __call__(self, event: events.BoardEvent) -> None:
         if isinstance(event, events.Found):
@@ -257,6 +267,10 @@ class JournalWriter:
                 record.configuration = event.configuration
                 self._write(record)
         elif isinstance(event, events.Released):
+            confirmed = self._rebooted.pop(event.mac, None)
+            if confirmed is not None:  # the record said rebooted: it was not true
+                self._guard(lambda: self.journal.amend(confirmed, "unconfirmed",
+                                                       REBOOT_DISPROVED))
             self._guard(lambda: self.journal.released(format_mac(event.mac), RELEASED_REASON))
         elif isinstance(event, events.Finished):
             record = self._open.pop(event.mac, None)
@@ -321,6 +335,8 @@ class JournalWriter:
             else:
                 self.journal.finished(record.row, end.outcome.value, end.reason,
                                       end.bytes_acked, macs)
+                if end.outcome is events.Outcome.REBOOTED:
+                    self._remember_rebooted(record.mac, record.row)
             record.done = True
 
         if self._guard(write):
@@ -344,6 +360,12 @@ class JournalWriter:
                           "journal works again", exc)
             self._retry_at = now + 1.0
             return False
+
+    def _remember_rebooted(self, mac: bytes, row: int) -> None:
+        self._rebooted[mac] = row
+        self._rebooted.move_to_end(mac)
+        if len(self._rebooted) > 4096:
+            self._rebooted.popitem(last=False)
 
     def _refusal_allowed(self) -> bool:
         now = self.clock()

@@ -185,3 +185,18 @@ def test_the_journal_writer_takes_any_board_text(tmp_path, fields, reason):
     (row,) = journal.attempts()
     assert (row["model"], row["reason"]) == (fields[2], reason)
     journal.close()
+
+
+def test_a_board_asking_for_term_after_a_confirmed_reboot_amends_its_row(tmp_path):
+    from nitools.journal import JournalWriter
+    from nitools.netinstall import events
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = JournalWriter(journal)
+    mac = bytes.fromhex("024e49000007")
+    for event in _events(mac):  # journaled rebooted
+        writer(event)
+    writer(events.Released(5.0, mac))  # ... yet it was still waiting for TERM
+    rows = journal.attempts()
+    assert [r["outcome"] for r in rows] == ["unconfirmed", "released"]
+    assert "asked for TERM again" in rows[0]["reason"]
