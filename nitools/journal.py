@@ -229,6 +229,7 @@ class _Record:
     end: events.Finished | None = None
     row: int | None = None  # its journal row, once the start is written
     done: bool = False
+    kept: bool = False  # waiting in the writer's queue for the journal to work again
 
 
 class JournalWriter:
@@ -292,6 +293,7 @@ class JournalWriter:
             if not self._write(record, retrying=True):
                 return
             self._unwritten.popleft()
+            record.kept = False
         if self._failing_since is not None:
             log.warning("journal %s works again: every kept row is written", self.journal.path)
             self._failing_since = None
@@ -321,6 +323,8 @@ class JournalWriter:
     def _write(self, record: _Record, retrying: bool = False) -> bool:
         """Write what is not yet written of ``record``; False (and kept) if it failed."""
         def write() -> None:
+            if record.done:
+                return
             mac = format_mac(record.mac)
             if record.row is None and record.files is not None:
                 record.row = self.journal.started(mac, [mac], record.announcement,
@@ -341,7 +345,8 @@ class JournalWriter:
 
         if self._guard(write):
             return True
-        if not retrying:
+        if not retrying and not record.kept:
+            record.kept = True  # once in the queue; flush writes whatever it lacks
             self._unwritten.append(record)
             if len(self._unwritten) > self.MAX_KEPT:
                 self._unwritten.popleft()

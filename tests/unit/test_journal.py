@@ -200,3 +200,28 @@ def test_a_board_asking_for_term_after_a_confirmed_reboot_amends_its_row(tmp_pat
     rows = journal.attempts()
     assert [r["outcome"] for r in rows] == ["unconfirmed", "released"]
     assert "asked for TERM again" in rows[0]["reason"]
+
+
+def test_an_attempt_whose_start_failed_is_written_once_when_the_journal_is_back(
+        tmp_path, monkeypatch):
+    from nitools.journal import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    clock = [0.0]
+    writer = JournalWriter(journal, clock=lambda: clock[0])
+    real_write = journal._write
+    mac = bytes.fromhex("024e49000009")
+    found, validated, finished = _events(mac)
+
+    def failing(sql, values):
+        raise JournalError("cannot write the journal: disk I/O error")
+
+    writer(found)
+    monkeypatch.setattr(journal, "_write", failing)
+    writer(validated)  # the open row cannot be written
+    monkeypatch.setattr(journal, "_write", real_write)
+    writer(finished)  # the journal works again: start and end, in one row
+    clock[0] = 5.0
+    writer.flush()
+    (row,) = journal.attempts()
+    assert row["outcome"] == "rebooted" and row["files"][0]["name"] == "r.npk"
