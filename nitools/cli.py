@@ -80,11 +80,25 @@ def main() -> None:
 @click.option("--config-mode", type=click.Choice(["default", "empty", "script", "keep"]),
               help="default: RouterOS default configuration; empty: none at all; script: "
                    "the first-boot script; keep: the board's old configuration.")
-@click.option("--script", type=click.Path(exists=True, dir_okay=False),
+@click.option("-r", "--default-config", is_flag=True,
+              help="netinstall-cli -r: RouterOS default configuration.")
+@click.option("-e", "--empty-config", is_flag=True,
+              help="netinstall-cli -e: no configuration at all.")
+@click.option("-s", "--script", type=click.Path(exists=True, dir_okay=False),
               help="First-boot script (.rsc), sent as autorun.scr; overrides config=.")
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False),
+@click.option("-m", "--multiple", is_flag=True,
+              help="netinstall-cli -m: with packages given, serve boards until stopped "
+                   "(without it: one board, then exit).")
+@click.option("-o", "--once-per-mac", is_flag=True,
+              help="netinstall-cli -o: install each board (MAC) at most once in this run.")
+@click.option("-b", "--discard-branding", is_flag=True,
+              help="netinstall-cli -b: refused, how it goes on the wire is not known.")
+@click.option("-a", "--address", metavar="ADDR",
+              help="netinstall-cli -a: the address the built-in BOOTP hands out (needs "
+                   "'nitools station', not built yet: refused).")
+@click.option("-k", "--key-file", type=click.Path(exists=True, dir_okay=False),
               help="MikroTik .key file to install as the board's licence.")
-@click.option("--mode-script", type=click.Path(exists=True, dir_okay=False),
+@click.option("-sm", "--mode-script", type=click.Path(exists=True, dir_okay=False),
               help="Mode script (RouterOS 7.22+), sent as mode.scr.")
 @click.option("--branding", type=click.Path(exists=True, dir_okay=False),
               help="Branding package (.dpk) to install.")
@@ -106,9 +120,16 @@ def main() -> None:
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
 @click.option("--log-keys", is_flag=True,
               help="Show the licence key each board announces in the log (hidden by default).")
+@click.argument("packages", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @friendly_errors
 def flash(**options: Any) -> None:
-    """Install RouterOS on boards that net-boot on INTERFACE."""
+    """Install RouterOS on boards that net-boot on INTERFACE.
+
+    Without PACKAGES: the files come from the ini file (pyNetinstall's) or its plugin.
+    With PACKAGES, as netinstall-cli takes them: no ini file; each board gets the packages
+    made for its architecture; the old configuration is kept unless -r, -e or -s; one
+    board, then exit, unless -m.
+    """
     from nitools.commands.flash import run_flash
 
     sys.exit(run_flash(options))

@@ -56,6 +56,7 @@ class StationConfig:
     count: int | None = None  # exit after this many finished boards
     macs: frozenset[bytes] | None = None  # serve only these boards
     once: bool = False  # a board the journal shows installed is left alone
+    once_per_mac: bool = False  # a board installed in this run is not offered again (-o)
     journal: str | None = None  # None: $XDG_STATE_HOME/nitools/journal.sqlite3
     grace: float = 60.0  # on stop: seconds running installs may still take
     window: int = 32  # the most frames in flight per board; 1 = stop-and-wait
@@ -132,7 +133,7 @@ def parse_macs(texts: tuple[str, ...] | list[str]) -> frozenset[bytes] | None:
 def station_config(cli: Mapping[str, Any], ini: configparser.ConfigParser | None
                    ) -> StationConfig:
     """Merge command-line options (``None`` = not given) over ini keys over DEFAULTS."""
-    section = settings(ini) if ini is not None else {}
+    section: Mapping[str, Any] = settings(ini) if ini is not None else {}
 
     def pick(name: str) -> Any:
         value = cli.get(name)

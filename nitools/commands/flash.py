@@ -9,12 +9,13 @@ from typing import Any
 
 from nitools.config import DEFAULTS, StationConfig, config_file, load_ini, station_config
 from nitools.console import install_stop_handlers, setup_logging
+from nitools.errors import UsageError
 from nitools.journal import Journal, JournalWriter
 from nitools.netinstall.core import PrepareRequest, StationCore, StationResult
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
 from nitools.netinstall.payload import PayloadCache
-from nitools.netinstall.plugins import load_plugin
+from nitools.netinstall.plugins import PackageSetPlugin, load_plugin
 from nitools.netinstall.prepare import (
     InstallPlan,
     Refusal,
@@ -63,8 +64,37 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
     return core.result
 
 
+def netinstall_cli_meaning(cli: Mapping[str, Any]) -> dict[str, Any]:
+    """netinstall-cli's flags as nitools settings (docs/flash.md has the table)."""
+    options = dict(cli)
+    if options.get("discard_branding"):
+        raise UsageError("-b (discard branding) is refused: how netinstall-cli tells a board "
+                         "to discard its branding is not known, and nitools will not guess")
+    if options.get("address"):
+        raise UsageError("-a sets the address of a built-in BOOTP server; nitools flash has "
+                         "none: serve BOOTP with 'nitools dnsmasq --run' (--range)")
+    chosen = [name for name, flag in (("-r", "default_config"), ("-e", "empty_config"),
+                                      ("-s", "script")) if options.get(flag)]
+    if len(chosen) > 1 or (chosen and options.get("config_mode")):
+        given = ", ".join(chosen + (["--config-mode"] if options.get("config_mode") else []))
+        raise UsageError(f"{given}: choose one configuration (-r default, -e empty, "
+                         "-s script, or none of them to keep the old one)")
+    if options.get("default_config"):
+        options["config_mode"] = "default"
+    elif options.get("empty_config"):
+        options["config_mode"] = "empty"
+    elif options.get("script"):
+        options["config_mode"] = "script"
+    elif options.get("packages") and not options.get("config_mode"):
+        options["config_mode"] = "keep"  # netinstall-cli's default, unlike the ini's
+    if options.get("packages") and not options.get("multiple") and not options.get("count"):
+        options["one_shot"] = True
+    return options
+
+
 def run_flash(cli: Mapping[str, Any]) -> int:
     """Returns the exit code: 0 all installed, 1 a board failed, 130 interrupted."""
+    cli = netinstall_cli_meaning(cli)
     reporter = make_reporter(force_plain=bool(cli.get("plain") or cli.get("logging_config")),
                              log_keys=bool(cli.get("log_keys")))
     journal = None
@@ -72,9 +102,13 @@ def run_flash(cli: Mapping[str, Any]) -> int:
         setup_logging(cli.get("verbose") or 0, cli.get("logging_config"),
                       reporter.log_handler())
         # Everything that can be wrong with the setup fails here, before any socket opens.
-        ini = load_ini(config_file(cli.get("config_path") or DEFAULTS.config_path))
-        config = station_config(cli, ini)
-        plugin = load_plugin(ini)
+        if cli.get("packages"):  # netinstall-cli's way: the files are the arguments
+            config = station_config(cli, None)
+            plugin: Any = PackageSetPlugin(list(cli["packages"]))
+        else:
+            ini = load_ini(config_file(cli.get("config_path") or DEFAULTS.config_path))
+            config = station_config(cli, ini)
+            plugin = load_plugin(ini)
         cache = PayloadCache()
         check_station_inputs(plugin, config.defaults, cache)
         journal = Journal(config.journal)

@@ -80,6 +80,7 @@ class StationCore:
         self._resting: dict[bytes, float] = {}  # MAC -> time it may be offered again
         self._released: OrderedDict[bytes, float] = OrderedDict()  # MAC -> last TERM sent
         self._resting_ids: dict[str, float] = {}  # software ID -> time it may be offered
+        self._installed: OrderedDict[bytes, float] = OrderedDict()  # -o: installed this run
         self._by_software_id: dict[str, Board] = {}
         self._preparing = 0  # boards whose files are being prepared
         # Flood defence: MACs seen once (LRU) and the count of new MACs this second.
@@ -224,6 +225,8 @@ class StationCore:
         mac = frame.src
         if mac in self.boards or mac in self._released or self._stop_at is not None:
             return  # a board released from WTRM is never offered again in this run
+        if mac in self._installed:
+            return  # -o: each board once per run
         allowed = self.config.macs
         if allowed is not None and mac not in allowed:
             return
@@ -361,6 +364,10 @@ class StationCore:
         software_id = board.announcement.software_id
         if software_id and self._by_software_id.get(software_id) is board:
             del self._by_software_id[software_id]
+        if outcome.installed and self.config.once_per_mac:
+            self._installed[board.mac] = now
+            if len(self._installed) > SEEN:
+                self._installed.popitem(last=False)
         if outcome is Outcome.REBOOTED:
             self.result.rebooted += 1
         elif outcome is Outcome.UNCONFIRMED:

@@ -178,3 +178,38 @@ def choose_files(plugin: Any, info: DeviceInfo) -> FileChoice:
     if len(result) == 1:
         return FileChoice(result[0], (), None)
     return FileChoice(result[0], tuple(result[1:-1]), result[-1])
+
+
+class PackageSetPlugin:
+    """Packages given on the command line, as netinstall-cli takes them: each board gets
+    the system package and extras made for the architecture it announces, chosen by
+    what each file's NPK header says (never by its name)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        from nitools.archs import family_for_package
+        from nitools.npk import read_package
+
+        self.sets: dict[str, list[tuple[str, bool]]] = {}  # family -> (path, is system)
+        for path in paths:
+            package = read_package(path, path)
+            family = family_for_package(package.arch)
+            if family is None:
+                raise ConfigError(f"{path}: architecture '{package.arch}' is unknown: give "
+                                  "packages for RouterBoard architectures")
+            self.sets.setdefault(family.name, []).append((path, package.is_system))
+        for family, members in self.sets.items():
+            systems = [path for path, is_system in members if is_system]
+            if len(systems) != 1:
+                raise ConfigError(f"give exactly one system package (routeros-*.npk) for "
+                                  f"{family}, not {len(systems)}")
+            members.sort(key=lambda member: not member[1])  # the system package first
+
+    def get_files(self, info: DeviceInfo) -> tuple[Any, ...]:
+        from nitools.archs import family_for_announcement
+
+        family = family_for_announcement(info.arch)
+        members = self.sets.get(family.name) if family is not None else None
+        if not members:
+            raise PluginError(f"no package given for architecture '{info.arch}' (given: "
+                              f"{', '.join(sorted(self.sets))})")
+        return (*(path for path, _ in members), None)

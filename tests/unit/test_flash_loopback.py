@@ -287,3 +287,57 @@ def test_a_bad_environment_value_is_a_usage_error_and_a_flag_wins_over_it(packag
                                 text=True, timeout=30)
     assert overridden.returncode == 2 and "config file /nonexistent.ini not found" in \
         overridden.stderr
+
+
+# ------------------------------------------------- netinstall-cli's command line
+
+
+def flash_packages(args: tuple[str, ...], spec: BoardSpec | None = None, count: int = 1):
+    with loopback_boards(spec, count=count) as boards:
+        result = run_cli("flash", "--plain", "--loopback", boards.loopback_arg, *args)
+        return result, boards.emulator.summary()
+
+
+def test_packages_as_arguments_with_s_send_the_script_and_need_no_ini(packages):
+    result, summary = flash_packages(("-s", str(packages / "first-boot.rsc"),
+                                      str(packages / "routeros-7.16.1-arm64.npk"),
+                                      str(packages / "container-7.16.1-arm64.npk")))
+    assert result.returncode == 0, result.stderr
+    (board,) = summary["boards"]
+    assert board["installed"] and not board["keep_config"]
+    assert files_of(board) == {
+        "routeros-7.16.1-arm64.npk": sha(packages / "routeros-7.16.1-arm64.npk"),
+        "container-7.16.1-arm64.npk": sha(packages / "container-7.16.1-arm64.npk"),
+        "autorun.scr": sha(packages / "first-boot.rsc")}
+
+
+def test_packages_without_r_or_e_keep_the_old_configuration(packages):
+    result, summary = flash_packages((str(packages / "routeros-7.16.1-arm64.npk"),))
+    assert result.returncode == 0, result.stderr
+    (board,) = summary["boards"]
+    assert board["installed"] and board["keep_config"]
+    assert list(files_of(board)) == ["routeros-7.16.1-arm64.npk"]
+
+
+def test_packages_of_two_architectures_each_board_gets_its_own(packages, tmp_path):
+    arm = tmp_path / "routeros-7.16.1-arm.npk"
+    arm.write_bytes(build_npk("system", "7.16.1", "arm", size=30_000, seed=9))
+    result, summary = flash_packages(("-e", "--count", "1", str(arm),
+                                      str(packages / "routeros-7.16.1-arm64.npk")),
+                                     spec=BoardSpec(arch="arm"))
+    assert result.returncode == 0, result.stderr
+    (board,) = summary["boards"]
+    assert board["installed"] and files_of(board) == {arm.name: sha(arm),
+                                                      "autorun.scr": hashlib.sha256().hexdigest()}
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (("-b",), "-b (discard branding) is refused"),
+    (("-a", "192.0.2.10"), "nitools flash has none"),
+    (("-r", "-e"), "choose one configuration"),
+])
+def test_netinstall_cli_flags_nitools_cannot_honour_are_refused_clearly(packages, args,
+                                                                        fragment):
+    result = run_cli("flash", "--plain", "--loopback", "1:2", *args,
+                     str(packages / "routeros-7.16.1-arm64.npk"))
+    assert result.returncode == 2 and fragment in result.stderr, result.stderr
