@@ -118,6 +118,9 @@ def main() -> None:
 @click.option("--loopback", metavar="LOCAL:PEER",
               help="Use UDP on 127.0.0.1 instead of an interface (tests, demos).")
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
+@click.option("--metrics", metavar="[ADDR:]PORT",
+              help="Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
+                   "127.0.0.1; needs nitools[metrics]).")
 @click.option("--log-keys", is_flag=True,
               help="Show the licence key each board announces in the log (hidden by default).")
 @click.argument("packages", nargs=-1, type=click.Path(exists=True, dir_okay=False))

@@ -254,6 +254,7 @@ class JournalWriter:
         self._tokens_at = 0.0
         self.refusals_not_journaled = 0
         self.records_lost = 0
+        self.on_failure: Callable[[], None] | None = None  # e.g. a metrics counter
         # Rows this run journaled 'rebooted', by MAC: a WTRM from such a board later
         # proves the confirmation wrong, and the row is amended.
         self._rebooted: OrderedDict[bytes, int] = OrderedDict()
@@ -359,6 +360,8 @@ class JournalWriter:
             return True
         except JournalError as exc:
             now = self.clock()
+            if self.on_failure is not None:
+                self.on_failure()
             if self._failing_since is None:
                 self._failing_since = now
                 log.error("%s: installs go on; rows are kept in memory and written when the "

@@ -4,7 +4,7 @@ runner and progress display together."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nitools.config import DEFAULTS, StationConfig, config_file, load_ini, station_config
@@ -30,8 +30,8 @@ log = logging.getLogger("nitools.flash")
 
 def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfig,
                 reporter: LogReporter, journal: JournalWriter | None = None,
-                source_port: int | None = None, cache: PayloadCache | None = None
-                ) -> StationResult:
+                source_port: int | None = None, cache: PayloadCache | None = None,
+                metrics: Callable[[Any], None] | None = None) -> StationResult:
     """Drive the station core on a link until it is done; returns its result."""
     cache = cache or PayloadCache()
 
@@ -41,6 +41,8 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
     def on_event(event: Any) -> None:
         if journal is not None:
             journal(event)
+        if metrics is not None:
+            metrics(event)
         reporter.event(event)
 
     def on_tick() -> None:
@@ -126,10 +128,17 @@ def run_flash(cli: Mapping[str, Any]) -> int:
                  "one board" if config.one_shot else "continuous, Ctrl-C to stop",
                  journal.path)
         writer = JournalWriter(journal)
+        metrics = None
+        if cli.get("metrics"):
+            from nitools.metrics import StationMetrics
+
+            metrics = StationMetrics()
+            metrics.serve(cli["metrics"])
+            writer.on_failure = metrics.journal_failures.inc
         core = StationCore(link.mac, config, history=writer.installed_before)
         try:
             result = run_station(link, core, plugin, config, reporter, writer,
-                                 source_port=link.peer_port, cache=cache)
+                                 source_port=link.peer_port, cache=cache, metrics=metrics)
         finally:
             link.close()
     finally:

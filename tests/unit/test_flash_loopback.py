@@ -341,3 +341,41 @@ def test_netinstall_cli_flags_nitools_cannot_honour_are_refused_clearly(packages
     result = run_cli("flash", "--plain", "--loopback", "1:2", *args,
                      str(packages / "routeros-7.16.1-arm64.npk"))
     assert result.returncode == 2 and fragment in result.stderr, result.stderr
+
+
+def test_metrics_are_served_during_a_flash_and_move_with_the_boards(packages):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.helpers import REPO, STATE_HOME, free_udp_port
+
+    ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
+    port = free_udp_port()  # a free number; the metrics server takes it over TCP
+    url = f"http://127.0.0.1:{port}/metrics"
+    with loopback_boards() as boards:
+        env = dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nitools", "flash", "--plain", "-c", str(ini), "--count", "2",
+             "--loopback", boards.loopback_arg, "--metrics", str(port)],
+            env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            text, deadline = "", time.monotonic() + 30
+            while 'nitools_installs_total{arch="arm64",outcome="rebooted"} 1.0' not in text:
+                assert time.monotonic() < deadline, text
+                time.sleep(0.2)
+                try:
+                    text = urllib.request.urlopen(url, timeout=2).read().decode()
+                except OSError:
+                    continue
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, log = process.communicate(timeout=30)
+    sent = next(line for line in text.splitlines() if line.startswith("nitools_bytes_sent_total"))
+    assert float(sent.split()[1]) == (packages / "routeros-7.16.1-arm64.npk").stat().st_size
+    assert 'nitools_boards{phase="uploading"} 0.0' in text
+    assert "nitools_install_duration_seconds_count 1.0" in text
+    assert process.returncode == 130, log  # --count 2 asked for a second board

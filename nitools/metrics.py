@@ -1,0 +1,96 @@
+"""Prometheus metrics of a station, fed by its events (optional: ``nitools[metrics]``).
+
+``nitools flash --metrics [ADDR:]PORT`` serves the text format at ``/metrics``
+(127.0.0.1 unless an address is given). Everything comes from the station's events,
+the one record of what happened; nothing here reaches into a session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nitools.errors import UsageError
+from nitools.netinstall import events
+
+# The phase a board is in after each kind of event (for the boards-per-phase gauge).
+_PHASE_AFTER: dict[type, str] = {
+    events.Found: "preparing", events.Validated: "offering", events.Accepted: "formatting",
+    events.UploadStarted: "uploading", events.FilesAcknowledged: "rebooting",
+}
+PHASES = ("preparing", "offering", "formatting", "uploading", "rebooting")
+DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600)
+
+
+def parse_listen(spec: str) -> tuple[str, int]:
+    """``PORT`` or ``ADDR:PORT``; loopback unless an address is given."""
+    address, _, port = spec.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        number = 0
+    if not 0 < number < 65536:
+        raise UsageError(f"--metrics wants [ADDR:]PORT, not '{spec}'")
+    return address or "127.0.0.1", number
+
+
+class StationMetrics:
+    """Counters, gauges and a histogram in their own registry."""
+
+    def __init__(self) -> None:
+        try:
+            import prometheus_client as prometheus
+        except ImportError:
+            raise UsageError("--metrics needs prometheus_client: pip install "
+                             "'nitools[metrics]'") from None
+        self._prometheus = prometheus
+        self.registry = prometheus.CollectorRegistry()
+        self.installs = prometheus.Counter(
+            "nitools_installs", "Attempts that ended, by outcome and board architecture "
+            "(outcome rebooted: installed and reboot confirmed)", ("outcome", "arch"),
+            registry=self.registry)
+        self.bytes_sent = prometheus.Counter(
+            "nitools_bytes_sent", "File bytes the boards acknowledged", registry=self.registry)
+        self.frames_resent = prometheus.Counter(
+            "nitools_frames_resent", "Frames sent again", registry=self.registry)
+        self.boards = prometheus.Gauge(
+            "nitools_boards", "Boards in each phase now", ("phase",), registry=self.registry)
+        self.duration = prometheus.Histogram(
+            "nitools_install_duration_seconds", "Seconds from announcement to outcome",
+            buckets=DURATION_BUCKETS, registry=self.registry)
+        self.journal_failures = prometheus.Counter(
+            "nitools_journal_write_failures", "Journal writes that failed (rows are kept in "
+            "memory and written later)", registry=self.registry)
+        for phase in PHASES:
+            self.boards.labels(phase).set(0)
+        self._phase: dict[bytes, str] = {}
+        self._arch: dict[bytes, str] = {}
+
+    def serve(self, spec: str) -> None:
+        address, port = parse_listen(spec)
+        try:
+            self._prometheus.start_http_server(port, addr=address, registry=self.registry)
+        except OSError as exc:
+            raise UsageError(f"cannot serve metrics on {address}:{port}: {exc.strerror}") \
+                from exc
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, events.Found):
+            self._arch[event.mac] = event.announcement.arch or "unknown"
+        phase = _PHASE_AFTER.get(type(event))
+        if phase is not None:
+            self._move(event.mac, phase)
+        if isinstance(event, events.Finished):
+            self._move(event.mac, None)
+            arch = self._arch.pop(event.mac, "unknown")
+            self.installs.labels(event.outcome.value, arch).inc()
+            self.bytes_sent.inc(event.bytes_acked)
+            self.frames_resent.inc(event.retransmissions)
+            self.duration.observe(event.seconds)
+
+    def _move(self, mac: bytes, phase: str | None) -> None:
+        earlier = self._phase.pop(mac, None)
+        if earlier is not None:
+            self.boards.labels(earlier).dec()
+        if phase is not None:
+            self._phase[mac] = phase
+            self.boards.labels(phase).inc()
