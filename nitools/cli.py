@@ -142,13 +142,21 @@ def flash(**options: Any) -> None:
 @click.option("--journal", type=click.Path(dir_okay=False), help="Journal file to read.")
 @click.option("--since", help="Only attempts since then: 2h, 3d, 2026-11-25, 2026-11-25T08:00.")
 @click.option("--limit", type=click.IntRange(1), help="Only the last N attempts.")
+@click.option("--mac", help="Only attempts of the board with this MAC (any of its ports).")
+@click.option("--software-id", help="Only attempts of the board with this software ID.")
+@click.option("--outcome", type=click.Choice(["rebooted", "installed", "unconfirmed", "failed",
+                                              "refused", "interrupted", "released"]),
+              help="Only attempts that ended so.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--csv", "as_csv", is_flag=True, help="Comma-separated output, a header first.")
 @friendly_errors
-def history(journal: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
+def history(journal: str | None, since: str | None, limit: int | None, mac: str | None,
+            software_id: str | None, outcome: str | None, as_json: bool, as_csv: bool) -> None:
     """List what the flashing station did, from its journal."""
-    from nitools.commands.history import run_history
+    from nitools.commands.history import HistoryFilter, run_history
 
-    sys.exit(run_history(journal, since, limit, as_json))
+    sys.exit(run_history(journal, since, limit, as_json,
+                         HistoryFilter(mac, software_id, outcome), as_csv))
 
 
 @main.command()

@@ -2,31 +2,76 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
+from dataclasses import dataclass, replace
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from nitools.console import cell
+from nitools.errors import UsageError
 from nitools.journal import Journal, JournalError, default_path, format_time, parse_since
+from nitools.netinstall.frame import format_mac, parse_mac
 
 _STYLES = {"rebooted": "green", "installed": "green", "unconfirmed": "red", "failed": "red",
            "refused": "yellow", "interrupted": "magenta", "released": "cyan"}
 
 
-def run_history(path: str | None, since: str | None, limit: int | None, as_json: bool) -> int:
+@dataclass(frozen=True)
+class HistoryFilter:
+    mac: str | None = None
+    software_id: str | None = None
+    outcome: str | None = None
+
+    def keeps(self, row: dict[str, Any]) -> bool:
+        if self.mac is not None and self.mac != row["answered_mac"] and \
+                self.mac not in row["macs"]:
+            return False
+        if self.software_id is not None and row["software_id"] != self.software_id:
+            return False
+        return self.outcome is None or row["outcome"] == self.outcome
+
+
+CSV_COLUMNS = ("id", "started_at", "ended_at", "answered_mac", "macs", "software_id", "model",
+               "arch", "min_version", "image_version", "config_mode", "files", "outcome",
+               "reason", "bytes", "duration")
+
+
+def parse_mac_or_usage(text: str) -> bytes:
+    try:
+        return parse_mac(text)
+    except ValueError as exc:
+        raise UsageError(f"--mac: {exc}") from None
+
+
+def run_history(path: str | None, since: str | None, limit: int | None, as_json: bool,
+                only: HistoryFilter = HistoryFilter(), as_csv: bool = False) -> int:
     location = path or str(default_path())
     if not os.path.exists(location):
         raise JournalError(f"no journal at {location}: flash boards first, or give --journal")
+    if only.mac is not None:  # as the journal writes MACs; a bad one is a usage error
+        only = replace(only, mac=format_mac(parse_mac_or_usage(only.mac)))
     journal = Journal(location, readonly=True)
     try:
-        rows = journal.attempts(parse_since(since) if since else None, limit)
+        rows = [row for row in journal.attempts(parse_since(since) if since else None)
+                if only.keeps(row)]
     finally:
         journal.close()
+    rows = rows[-limit:] if limit else rows
     if as_json:
         print(json.dumps(rows, indent=2))
+        return 0
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CSV_COLUMNS)
+        for row in rows:
+            writer.writerow([" ".join(row["macs"]) if column == "macs" else
+                             " ".join(f["name"] for f in row["files"]) if column == "files"
+                             else row[column] for column in CSV_COLUMNS])
         return 0
     console = Console(width=None if sys.stdout.isatty() else 200)
     table = Table("#", "started", "MAC", "model", "arch", "software ID", "config", "files",

@@ -225,3 +225,32 @@ def test_an_attempt_whose_start_failed_is_written_once_when_the_journal_is_back(
     writer.flush()
     (row,) = journal.attempts()
     assert row["outcome"] == "rebooted" and row["files"][0]["name"] == "r.npk"
+
+
+def test_history_filters_by_mac_software_id_and_outcome_and_writes_csv(tmp_path):
+    import csv
+    import io
+
+    from nitools.journal import JournalWriter
+
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    writer = JournalWriter(journal)
+    for index, outcome in enumerate(("rebooted", "failed", "rebooted")):
+        for event in _events(bytes([2, 0, 0, 0, 0, index + 1]), outcome):
+            writer(event)
+    journal.close()
+
+    def listed(*args):
+        result = run_cli("history", "--journal", str(path), "--csv", *args)
+        assert result.returncode == 0, result.stderr
+        return list(csv.DictReader(io.StringIO(result.stdout)))
+
+    assert [r["answered_mac"] for r in listed("--outcome", "rebooted")] == [
+        "02:00:00:00:00:01", "02:00:00:00:00:03"]
+    assert [r["outcome"] for r in listed("--mac", "02-00-00-00-00-02")] == ["failed"]
+    assert [r["answered_mac"] for r in listed("--software-id", "ID-020000000003")] == [
+        "02:00:00:00:00:03"]
+    assert listed("--outcome", "rebooted", "--limit", "1")[0]["files"] == "r.npk"
+    bad = run_cli("history", "--journal", str(path), "--mac", "nonsense")
+    assert bad.returncode == 2 and "six hex pairs" in bad.stderr
