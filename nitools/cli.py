@@ -77,6 +77,8 @@ def main() -> None:
 @click.option("--journal", type=click.Path(dir_okay=False),
               help="SQLite journal of every attempt. Default: "
                    "$XDG_STATE_HOME/nitools/journal.sqlite3.")
+@click.option("--station-name", metavar="NAME",
+              help="This station's name in the journal. Default: HOST:INTERFACE.")
 @click.option("--config-mode", type=click.Choice(["default", "empty", "script", "keep"]),
               help="default: RouterOS default configuration; empty: none at all; script: "
                    "the first-boot script; keep: the board's old configuration.")
@@ -147,16 +149,18 @@ def flash(**options: Any) -> None:
 @click.option("--outcome", type=click.Choice(["rebooted", "installed", "unconfirmed", "failed",
                                               "refused", "interrupted", "released"]),
               help="Only attempts that ended so.")
+@click.option("--station", help="Only attempts of this station (see flash --station-name).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--csv", "as_csv", is_flag=True, help="Comma-separated output, a header first.")
 @friendly_errors
 def history(journal: str | None, since: str | None, limit: int | None, mac: str | None,
-            software_id: str | None, outcome: str | None, as_json: bool, as_csv: bool) -> None:
+            software_id: str | None, outcome: str | None, station: str | None,
+            as_json: bool, as_csv: bool) -> None:
     """List what the flashing station did, from its journal."""
     from nitools.commands.history import HistoryFilter, run_history
 
     sys.exit(run_history(journal, since, limit, as_json,
-                         HistoryFilter(mac, software_id, outcome), as_csv))
+                         HistoryFilter(mac, software_id, outcome, station), as_csv))
 
 
 @main.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -58,6 +59,7 @@ class StationConfig:
     once: bool = False  # a board the journal shows installed is left alone
     once_per_mac: bool = False  # a board installed in this run is not offered again (-o)
     journal: str | None = None  # None: $XDG_STATE_HOME/nitools/journal.sqlite3
+    station_name: str | None = None  # None: HOST:INTERFACE
     grace: float = 60.0  # on stop: seconds running installs may still take
     window: int = 32  # the most frames in flight per board; 1 = stop-and-wait
     max_in_flight: int = 512  # the most frames in flight across all boards of the station
@@ -150,3 +152,11 @@ def station_config(cli: Mapping[str, Any], ini: configparser.ConfigParser | None
               if cli.get(name) is not None}
     timing = replace(DEFAULTS.timing, **timers)
     return replace(DEFAULTS, **given, timing=timing, defaults=defaults)
+
+
+def station_name(config: StationConfig) -> str:
+    """How this station signs its journal rows."""
+    if config.station_name:
+        return config.station_name
+    where = f"loopback {config.loopback}" if config.loopback else config.interface
+    return f"{socket.gethostname()}:{where}"

@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS attempts (
 CREATE INDEX IF NOT EXISTS attempts_started ON attempts (started_at);
 CREATE INDEX IF NOT EXISTS attempts_software_id ON attempts (software_id);
 """
+# Versioned changes after the first schema, applied in order to every journal (PRAGMA
+# user_version holds the version reached): old journals migrate in place.
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (2, "ALTER TABLE attempts ADD COLUMN station TEXT"),  # which station wrote the row
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 OPEN_OUTCOMES = ("preparing", "installing")
 log = logging.getLogger("nitools.journal")
 
@@ -71,11 +77,12 @@ class Attempt:
 
 
 class Journal:
-    def __init__(self, path: str | os.PathLike[str] | None = None, readonly: bool = False
-                 ) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, readonly: bool = False,
+                 station: str = "") -> None:
         """``readonly``: for reading (``history``): nothing is created or changed, and a
         file that is not a journal is said to be one."""
         self.path = Path(path) if path else default_path()
+        self.station = station  # written into every row: host name and interface
         try:
             if readonly:
                 self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
@@ -89,6 +96,7 @@ class Journal:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             if "no such table" in str(exc) or "not a database" in str(exc):
                 raise JournalError(f"{self.path} is not a nitools journal (or it is damaged): "
@@ -101,6 +109,15 @@ class Journal:
 
     def close(self) -> None:
         self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for target, statement in MIGRATIONS:
+            if version < target:
+                with self.db:
+                    self.db.execute(statement)
+                    self.db.execute(f"PRAGMA user_version={int(target)}")
+                version = target
 
     def _write(self, sql: str, values: tuple[Any, ...]) -> int:
         try:
@@ -128,10 +145,11 @@ class Journal:
     def found(self, answered_mac: str, macs: list[str], announcement: Announcement) -> int:
         return self._write(
             "INSERT INTO attempts (started_at, answered_mac, macs, software_id, model, arch, "
-            "min_version, image_version, outcome) VALUES (?,?,?,?,?,?,?,?,'preparing')",
+            "min_version, image_version, outcome, station) "
+            "VALUES (?,?,?,?,?,?,?,?,'preparing',?)",
             (time.time(), answered_mac, ",".join(macs), announcement.software_id or None,
              announcement.model, announcement.arch, announcement.min_version,
-             announcement.image_version))
+             announcement.image_version, self.station or None))
 
     def amend(self, row_id: int, outcome: str, reason: str) -> None:
         """A later fact changes how an attempt ended (a 'rebooted' board asking again)."""
@@ -143,7 +161,8 @@ class Journal:
         now = time.time()
         return self._write(
             "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, outcome, reason, "
-            "bytes, duration) VALUES (?,?,?,?,'released',?,0,0)", (now, now, mac, mac, reason))
+            "bytes, duration, station) VALUES (?,?,?,?,'released',?,0,0,?)",
+            (now, now, mac, mac, reason, self.station or None))
 
     def offered(self, row_id: int, files: list[dict[str, Any]], config_mode: str) -> None:
         self._write("UPDATE attempts SET files=?, config_mode=?, outcome='installing' "
@@ -185,6 +204,7 @@ class Journal:
             raise JournalError(f"cannot read the journal {self.path}: {exc}: it may be "
                                "damaged") from exc
         for row in rows:
+            row.setdefault("station", None)  # a journal read before its migration
             row["macs"] = row["macs"].split(",") if row["macs"] else []
             try:
                 row["files"] = json.loads(row["files"]) if row["files"] else []
@@ -205,11 +225,12 @@ class Journal:
         now = time.time()
         return self._write(
             "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, software_id, "
-            "model, arch, min_version, image_version, outcome, reason, bytes, duration) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?)",
+            "model, arch, min_version, image_version, outcome, reason, bytes, duration, "
+            "station) VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
             (started_at, now, answered_mac, ",".join(macs), announcement.software_id or None,
              announcement.model, announcement.arch, announcement.min_version,
-             announcement.image_version, outcome, reason, now - started_at))
+             announcement.image_version, outcome, reason, now - started_at,
+             self.station or None))
 
 
 RELEASED_REASON = "board waiting for reboot answered: it had all its files from an earlier run"

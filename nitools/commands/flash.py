@@ -7,7 +7,14 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nitools.config import DEFAULTS, StationConfig, config_file, load_ini, station_config
+from nitools.config import (
+    DEFAULTS,
+    StationConfig,
+    config_file,
+    load_ini,
+    station_config,
+    station_name,
+)
 from nitools.console import install_stop_handlers, setup_logging
 from nitools.errors import UsageError
 from nitools.journal import Journal, JournalWriter
@@ -113,7 +120,7 @@ def run_flash(cli: Mapping[str, Any]) -> int:
             plugin = load_plugin(ini)
         cache = PayloadCache()
         check_station_inputs(plugin, config.defaults, cache)
-        journal = Journal(config.journal)
+        journal = Journal(config.journal, station=station_name(config))
         stale = journal.close_stale()
         if stale:
             log.warning("journal: %d attempt(s) of an earlier run were left open: marked "

@@ -259,15 +259,19 @@ def test_flash_configured_from_the_environment_alone(packages):
 
     ini = write_ini(packages, f"[nitools]\nfirmware={packages}/routeros-7.16.1-arm64.npk\n")
     with loopback_boards() as boards:
+        journal = packages / "env.sqlite3"
         env = dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME,
                    NITOOLS_CONFIG=str(ini), NITOOLS_LOOPBACK=boards.loopback_arg,
-                   NITOOLS_ONE_SHOT="1", NITOOLS_PLAIN="true", NITOOLS_WINDOW="4")
+                   NITOOLS_ONE_SHOT="1", NITOOLS_PLAIN="true", NITOOLS_WINDOW="4",
+                   NITOOLS_JOURNAL=str(journal), NITOOLS_STATION_NAME="line-2")
         result = subprocess.run([sys.executable, "-m", "nitools", "flash"], env=env,
                                 capture_output=True, text=True, timeout=60)
         summary = boards.emulator.summary()
     assert result.returncode == 0, result.stderr
     assert summary["boards"][0]["installed"]
     assert "installed and rebooted" in result.stderr
+    listed = run_cli("history", "--journal", str(journal), "--station", "line-2", "--csv")
+    assert listed.stdout.count("line-2,") == 1 and ",rebooted," in listed.stdout
 
 
 def test_a_bad_environment_value_is_a_usage_error_and_a_flag_wins_over_it(packages):

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nitools.errors import UsageError
-from nitools.journal import Journal, JournalError, parse_since
+from nitools.journal import SCHEMA, SCHEMA_VERSION, Journal, JournalError, parse_since
 from nitools.netinstall.messages import Announcement
 from tests.helpers import run_cli
 
@@ -254,3 +254,23 @@ def test_history_filters_by_mac_software_id_and_outcome_and_writes_csv(tmp_path)
     assert listed("--outcome", "rebooted", "--limit", "1")[0]["files"] == "r.npk"
     bad = run_cli("history", "--journal", str(path), "--mac", "nonsense")
     assert bad.returncode == 2 and "six hex pairs" in bad.stderr
+
+
+def test_an_old_journal_migrates_in_place_and_rows_name_their_station(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # a journal as nitools 0.1 wrote it
+        db.executescript(SCHEMA)
+        db.execute("INSERT INTO attempts (started_at, answered_mac, macs, outcome) "
+                   "VALUES (1.0, '02:00:00:00:00:01', '02:00:00:00:00:01', 'installed')")
+    journal = Journal(path, station="lab-1:eth1")
+    row = journal.found("02:00:00:00:00:02", ["02:00:00:00:00:02"], INFO)
+    journal.finished(row, "rebooted", "reboot confirmed", 10)
+    stations = [(r["answered_mac"], r["station"]) for r in journal.attempts()]
+    assert stations == [("02:00:00:00:00:01", None), ("02:00:00:00:00:02", "lab-1:eth1")]
+    assert journal.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    journal.close()
+    again = Journal(path)  # opening a migrated journal changes nothing
+    assert len(again.attempts()) == 2
+    again.close()
+    only = run_cli("history", "--journal", str(path), "--csv", "--station", "lab-1:eth1")
+    assert only.returncode == 0 and only.stdout.count("lab-1:eth1") == 1, only.stderr
