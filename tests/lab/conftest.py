@@ -1,6 +1,7 @@
 import pytest
 
 from tests.lab.netns import NamespacesUnavailable, NetnsPair
+from tests.lab.stations import Station
 
 
 @pytest.fixture
@@ -13,3 +14,9 @@ def netns_pair():
         yield pair
     finally:
         pair.destroy()
+
+
+@pytest.fixture
+def station(netns_pair, tmp_path):
+    """A station and its emulated boards in a fresh pair of namespaces."""
+    return Station(netns_pair, tmp_path)

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.fixture
-def station(netns_pair, tmp_path):
-    return Station(netns_pair, tmp_path)
-
-
-@pytest.fixture
 def files(tmp_path):
     (tmp_path / "routeros-7.16.1-arm64.npk").write_bytes(
         build_npk("system", "7.16.1", "arm64", size=200_000, seed=1))

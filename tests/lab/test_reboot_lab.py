@@ -9,14 +9,9 @@ import time
 import pytest
 
 from nitools.synthetic import build_npk
-from tests.lab.stations import Station, ini
+from tests.lab.stations import ini
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture
-def station(netns_pair, tmp_path):
-    return Station(netns_pair, tmp_path)
 
 
 @pytest.fixture

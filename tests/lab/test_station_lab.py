@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nitools.synthetic import build_npk
-from tests.lab.stations import Station, ini
+from tests.lab.stations import ini
 
 pytestmark = pytest.mark.lab
 KEY = base64.b64encode(bytes(range(64))).decode()
@@ -37,11 +37,6 @@ def files(tmp_path):
                                       f"{KEY[:44]}\n{KEY[44:]}\n"
                                       "-----END MIKROTIK SOFTWARE KEY--------------\n")
     return folder
-
-
-@pytest.fixture
-def station(netns_pair, tmp_path):
-    return Station(netns_pair, tmp_path)
 
 
 def sha(path: Path) -> str:
