@@ -214,10 +214,16 @@ class Journal:
 
     def started(self, answered_mac: str, macs: list[str], announcement: Announcement,
                 files: list[dict[str, Any]], config_mode: str) -> int:
-        """An install offered to a board: one row, open until ``finished``."""
-        row = self.found(answered_mac, macs, announcement)
-        self.offered(row, files, config_mode)
-        return row
+        """An install offered to a board: one row, open until ``finished``, written in
+        one transaction (a crash never leaves it half-written)."""
+        return self._write(
+            "INSERT INTO attempts (started_at, answered_mac, macs, software_id, model, arch, "
+            "min_version, image_version, files, config_mode, outcome, station) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,'installing',?)",
+            (time.time(), answered_mac, ",".join(macs), announcement.software_id or None,
+             announcement.model, announcement.arch, announcement.min_version,
+             announcement.image_version, json.dumps(files), config_mode,
+             self.station or None))
 
     def closed(self, answered_mac: str, macs: list[str], announcement: Announcement,
                outcome: str, reason: str, started_at: float) -> int:

@@ -85,6 +85,13 @@ def parse_key(data: bytes, origin: str = "key") -> str:
     return body
 
 
+def read_key(source: Any, cache: PayloadCache) -> str:
+    """A licence key from a .key file, a URL, a file object, or the key's own text."""
+    as_text = isinstance(source, str) and _KEY_TEXT.match(source)
+    data = source.encode() if as_text else cache.resolve(source).data
+    return parse_key(data, describe(source))
+
+
 def package_file_name(resolved: Resolved, package: Package) -> str:
     """The source's own base name when the board can take it, else one from the package."""
     if len(resolved.name) <= MAX_FILE_NAME and _PLAIN_NAME.match(resolved.name):
@@ -164,11 +171,7 @@ def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | N
         scripts.append(ScriptCheck(mode.name or MODE_SCRIPT_NAME, mode.data, mode_script=True))
 
     key_source = optional_choice(plugin, "get_key", info, defaults.key_file)
-    key = None
-    if key_source is not None:
-        raw_key = isinstance(key_source, str) and _KEY_TEXT.match(key_source)
-        key_data = key_source.encode() if raw_key else cache.resolve(key_source).data
-        key = parse_key(key_data, describe(key_source))
+    key = read_key(key_source, cache) if key_source is not None else None
 
     names = [f.name for f in build.files]
     duplicates = {n for n in names if names.count(n) > 1}
@@ -247,9 +250,6 @@ def check_station_inputs(plugin: Any, defaults: InstallDefaults, cache: PayloadC
         if problems:
             raise UsageError(f"{role} {describe(source)}: {problems[0]}")
     if defaults.key_file is not None:
-        key_source = defaults.key_file
-        raw = isinstance(key_source, str) and _KEY_TEXT.match(key_source)
-        parse_key(key_source.encode() if raw else cache.resolve(key_source).data,
-                  describe(key_source))
+        read_key(defaults.key_file, cache)
     if defaults.branding is not None and not cache.resolve(defaults.branding).data:
         raise PackageError(f"branding package {describe(defaults.branding)} is empty")
