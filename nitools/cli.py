@@ -15,6 +15,7 @@ from nitools.config import DEFAULTS
 from nitools.console import clean, setup_logging
 from nitools.emulator import BoardSpec
 from nitools.errors import NitoolsError
+from nitools.errors import UsageError as NitoolsUsageError
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -125,6 +126,19 @@ def main() -> None:
                    "127.0.0.1; needs nitools[metrics]).")
 @click.option("--log-keys", is_flag=True,
               help="Show the licence key each board announces in the log (hidden by default).")
+@click.option("--routeros", metavar="VERSION|CHANNEL",
+              help="Install this RouterOS version (7.16.1) or channel's newest (stable, "
+                   "testing, long-term, development): each board gets the packages for its "
+                   "architecture, fetched into the cache on first need.")
+@click.option("--package", "release_packages", multiple=True, metavar="NAME",
+              help="With --routeros or --packages-dir: an extra package (container, "
+                   "wifi-qcom, ...). Repeatable.")
+@click.option("--mirror", metavar="URL|DIR",
+              help="Where packages and channels are fetched from (MikroTik's layout). "
+                   "Default: https://upgrade.mikrotik.com")
+@click.option("--packages-dir", type=click.Path(exists=True, file_okay=False),
+              help="A folder of .npk files: each board gets the ones whose headers say its "
+                   "architecture (and --routeros version, if given).")
 @click.argument("packages", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @friendly_errors
 def flash(**options: Any) -> None:
@@ -266,23 +280,70 @@ def info(files: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--version", "routeros",  metavar="VERSION|CHANNEL",
+              help="Fetch netinstall-VERSION.zip through the package cache and extract it.")
+@click.option("--mirror", metavar="URL|DIR", envvar="NITOOLS_MIRROR",
+              help="Where --version is fetched from. Default: https://upgrade.mikrotik.com")
 @click.option("-o", "--output", "out_dir", default=".", show_default=True,
               help="Folder for the boot images and bootimages.json.")
 @click.option("--list", "list_only", is_flag=True, help="Show what is inside; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @click.option("--force", is_flag=True, help="Replace existing images that differ.")
 @friendly_errors
-def extract(inputs: tuple[str, ...], out_dir: str, list_only: bool, as_json: bool,
-            force: bool) -> None:
+def extract(inputs: tuple[str, ...], routeros: str | None, mirror: str | None, out_dir: str,
+            list_only: bool, as_json: bool, force: bool) -> None:
     """Boot images out of netinstall.exe, netinstall64.exe or their .zip.
 
     Each image is written as netinstall.<arch> with a bootimages.json manifest.
-    netinstall-cli and its .tar.gz are read too (experimental).
+    netinstall-cli and its .tar.gz are read too (experimental). With --version, MikroTik's
+    netinstall-VERSION.zip is fetched (or taken from the cache) first.
     """
     from nitools.commands.extract import run_extract
+    from nitools.commands.fetch import fetch_netinstall
 
-    sys.exit(run_extract(list(inputs), out_dir, list_only, as_json, force))
+    files = list(inputs)
+    if routeros:
+        files.append(str(fetch_netinstall(routeros, mirror)))
+    if not files:
+        raise NitoolsUsageError("give netinstall.exe, its .zip or netinstall-cli, or "
+                                "--version VERSION to fetch it")
+    sys.exit(run_extract(files, out_dir, list_only, as_json, force))
+
+
+@main.command()
+@click.argument("routeros", required=False, metavar="[VERSION|CHANNEL]")
+@click.option("--arch", "arches", multiple=True, metavar="ARCH",
+              help="Package architecture: arm, arm64, mipsbe, mmips, smips, ppc, tile, x86. "
+                   "Repeatable.")
+@click.option("--package", "packages", multiple=True, metavar="NAME",
+              help="An extra package besides routeros (container, wifi-qcom, ...). "
+                   "Repeatable.")
+@click.option("--all-packages", is_flag=True,
+              help="Every package of all_packages-ARCH-VERSION.zip.")
+@click.option("--netinstall", is_flag=True, help="Also netinstall-VERSION.zip (boot images).")
+@click.option("--v6", is_flag=True, help="Resolve a channel among RouterOS v6 releases.")
+@click.option("--mirror", metavar="URL|DIR", envvar="NITOOLS_MIRROR", show_envvar=True,
+              help="Mirror with MikroTik's layout. Default: https://upgrade.mikrotik.com")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
+              help="Cache folder. Default: $XDG_CACHE_HOME/nitools (~/.cache/nitools).")
+@click.option("--refresh", is_flag=True, help="Download again what is already cached.")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
+              help="Seconds without a byte from the mirror before a download fails.")
+@click.option("--list", "list_cache", is_flag=True, help="Show what the cache holds.")
+@click.option("--prune", is_flag=True,
+              help="Remove cached versions other than VERSION|CHANNEL.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@friendly_errors
+def fetch(**options: Any) -> None:
+    """Fetch RouterOS packages by version or channel into the verified cache.
+
+    Prints the cached paths, one per line. Every package is checked with nitools' own
+    NPK reader (name, version, architecture, SHA-1) before it enters the cache.
+    """
+    from nitools.commands.fetch import run_fetch
+
+    sys.exit(run_fetch(options))
 
 
 @main.command()

@@ -19,6 +19,7 @@ from typing import Any
 from nitools.errors import ConfigError, UsageError
 from nitools.netinstall.frame import parse_mac
 from nitools.netinstall.server import Timing
+from nitools.releases import ReleaseChoice
 
 log = logging.getLogger("nitools.config")
 
@@ -28,6 +29,8 @@ SECTIONS = ("nitools", "pynetinstall")
 CONFIG_MODES = ("default", "empty", "script", "keep")
 # Station-wide settings an ini section may carry besides the plugin's own keys.
 INI_SETTINGS = ("config_mode", "key_file", "mode_script", "branding")
+# Flash by version (nitools.releases): ini keys, also --routeros, --package, ...
+RELEASE_SETTINGS = ("routeros", "packages", "mirror", "packages_dir")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class StationConfig:
     verbose: int = 0
     logging_config: str | None = None
     defaults: InstallDefaults = field(default_factory=InstallDefaults)
+    release: ReleaseChoice = field(default_factory=ReleaseChoice)
 
 
 DEFAULTS = StationConfig()
@@ -144,6 +148,11 @@ def station_config(cli: Mapping[str, Any], ini: configparser.ConfigParser | None
     defaults = InstallDefaults(config_mode=pick("config_mode"), script=cli.get("script"),
                                key_file=pick("key_file"), mode_script=pick("mode_script"),
                                branding=pick("branding"))
+    ini_packages = tuple(line.strip() for line in section.get("packages", "").splitlines()
+                         if line.strip()) if section else ()
+    release = ReleaseChoice(routeros=pick("routeros"),
+                            packages=tuple(cli.get("release_packages") or ()) or ini_packages,
+                            mirror=pick("mirror"), packages_dir=pick("packages_dir"))
     given = {name: value for name, value in cli.items()
              if value is not None and name in StationConfig.__dataclass_fields__}
     if "macs" in given:
@@ -151,7 +160,7 @@ def station_config(cli: Mapping[str, Any], ini: configparser.ConfigParser | None
     timers = {name: float(cli[name]) for name in ("format_timeout", "reboot_timeout")
               if cli.get(name) is not None}
     timing = replace(DEFAULTS.timing, **timers)
-    return replace(DEFAULTS, **given, timing=timing, defaults=defaults)
+    return replace(DEFAULTS, **given, timing=timing, defaults=defaults, release=release)
 
 
 def station_name(config: StationConfig) -> str:

@@ -63,9 +63,9 @@ def loopback_boards(spec: BoardSpec | None = None, count: int = 1, faults: Fault
 STATE_HOME = tempfile.mkdtemp(prefix="nitools-test-state-")
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60
-            ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME)
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_STATE_HOME": STATE_HOME, **(env or {})}
     return subprocess.run([sys.executable, "-m", "nitools", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
 

@@ -4,6 +4,7 @@ runner and progress display together."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,17 +13,19 @@ from nitools.config import (
     StationConfig,
     config_file,
     load_ini,
+    settings,
     station_config,
     station_name,
 )
 from nitools.console import install_stop_handlers, setup_logging
-from nitools.errors import UsageError
+from nitools.errors import ConfigError, UsageError
 from nitools.journal import Journal, JournalWriter
+from nitools.mirror import DEFAULT_MIRROR, Mirror
 from nitools.netinstall.core import PrepareRequest, StationCore, StationResult
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
 from nitools.netinstall.payload import PayloadCache
-from nitools.netinstall.plugins import PackageSetPlugin, load_plugin
+from nitools.netinstall.plugins import PackageSetPlugin, check_keys, load_plugin, locate
 from nitools.netinstall.prepare import (
     InstallPlan,
     Refusal,
@@ -30,6 +33,8 @@ from nitools.netinstall.prepare import (
     prepare_or_refuse,
 )
 from nitools.netinstall.runner import Link, Runner
+from nitools.package_cache import PackageCache
+from nitools.releases import ReleaseFiles, ReleasePlugin
 from nitools.ui import LogReporter, make_reporter
 
 log = logging.getLogger("nitools.flash")
@@ -38,12 +43,13 @@ log = logging.getLogger("nitools.flash")
 def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfig,
                 reporter: LogReporter, journal: JournalWriter | None = None,
                 source_port: int | None = None, cache: PayloadCache | None = None,
-                metrics: Callable[[Any], None] | None = None) -> StationResult:
+                metrics: Callable[[Any], None] | None = None,
+                releases: ReleaseFiles | None = None) -> StationResult:
     """Drive the station core on a link until it is done; returns its result."""
     cache = cache or PayloadCache()
 
     def prepare(request: PrepareRequest) -> InstallPlan | Refusal:
-        return prepare_or_refuse(plugin, request.info, config.defaults, cache)
+        return prepare_or_refuse(plugin, request.info, config.defaults, cache, releases)
 
     def on_event(event: Any) -> None:
         if journal is not None:
@@ -64,6 +70,8 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
         runner.run()
     finally:
         cache.cancel()  # downloads still running give up: their boards were never offered
+        if releases is not None and releases.cache.mirror is not None:
+            releases.cache.mirror.cancelled.set()
     if journal is not None:
         journal.close()
         if journal.refusals_not_journaled:
@@ -101,6 +109,40 @@ def netinstall_cli_meaning(cli: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
+def choose_plugin(cli: Mapping[str, Any]) -> tuple[StationConfig, Any, ReleaseFiles]:
+    """Who picks each board's files: packages given as arguments (netinstall-cli), a
+    RouterOS version or packages folder (--routeros, --packages-dir, or the ini's
+    routeros=/packages_dir=), the ini's firmware=, or the ini's plugin=."""
+    path = config_file(cli.get("config_path") or DEFAULTS.config_path)
+    release_on_cli = bool(cli.get("routeros") or cli.get("packages_dir"))
+    if cli.get("packages") or (release_on_cli and path == DEFAULTS.config_path
+                               and not os.path.exists(path)):
+        ini = None  # nothing to read: the command line says it all
+    else:
+        ini = load_ini(path)
+    config = station_config(cli, ini)
+    release = config.release
+    releases = ReleaseFiles(release, PackageCache(mirror=Mirror(release.mirror or
+                                                                DEFAULT_MIRROR)))
+    if cli.get("packages"):  # netinstall-cli's way: the files are the arguments
+        if release.active:
+            raise UsageError("give packages as arguments or --routeros/--packages-dir, "
+                             "not both")
+        return config, PackageSetPlugin(list(cli["packages"])), releases
+    if ini is None:
+        return config, ReleasePlugin(releases), releases
+    section = settings(ini)
+    if release.active and not section.get("plugin", "").strip():
+        if section.get("firmware", "").strip():
+            raise ConfigError(f"{ini.path}: firmware= and routeros=/packages_dir= are both "
+                              "set: choose one way to pick the packages")
+        check_keys(ini, custom_plugin=False)
+        script = section.get("config")
+        located = locate(script.strip(), os.path.dirname(ini.path)) if script else None
+        return config, ReleasePlugin(releases, located), releases
+    return config, load_plugin(ini), releases
+
+
 def run_flash(cli: Mapping[str, Any]) -> int:
     """Returns the exit code: 0 all installed, 1 a board failed, 130 interrupted."""
     cli = netinstall_cli_meaning(cli)
@@ -111,15 +153,10 @@ def run_flash(cli: Mapping[str, Any]) -> int:
         setup_logging(cli.get("verbose") or 0, cli.get("logging_config"),
                       reporter.log_handler())
         # Everything that can be wrong with the setup fails here, before any socket opens.
-        if cli.get("packages"):  # netinstall-cli's way: the files are the arguments
-            config = station_config(cli, None)
-            plugin: Any = PackageSetPlugin(list(cli["packages"]))
-        else:
-            ini = load_ini(config_file(cli.get("config_path") or DEFAULTS.config_path))
-            config = station_config(cli, ini)
-            plugin = load_plugin(ini)
+        config, plugin, releases = choose_plugin(cli)
         cache = PayloadCache()
         check_station_inputs(plugin, config.defaults, cache)
+        releases.start()  # a channel is resolved once, before any board is offered
         journal = Journal(config.journal, station=station_name(config))
         stale = journal.close_stale()
         if stale:
@@ -145,7 +182,8 @@ def run_flash(cli: Mapping[str, Any]) -> int:
         core = StationCore(link.mac, config, history=writer.installed_before)
         try:
             result = run_station(link, core, plugin, config, reporter, writer,
-                                 source_port=link.peer_port, cache=cache, metrics=metrics)
+                                 source_port=link.peer_port, cache=cache, metrics=metrics,
+                                 releases=releases)
         finally:
             link.close()
     finally:

@@ -16,10 +16,11 @@ import inspect
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nitools.config import INI_SETTINGS, settings
+from nitools.config import INI_SETTINGS, RELEASE_SETTINGS, settings
 from nitools.errors import ConfigError, PluginError
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
@@ -27,7 +28,8 @@ from nitools.netinstall.payload import is_url
 
 log = logging.getLogger("nitools.plugins")
 # Keys of the ini section: pyNetinstall's, then the station-wide settings of nitools.
-KNOWN_KEYS = ("firmware", "config", "additional_packages", "plugin", *INI_SETTINGS)
+KNOWN_KEYS = ("firmware", "config", "additional_packages", "plugin", *INI_SETTINGS,
+              *RELEASE_SETTINGS)
 # pyNetinstall's bundled plugin names map to our default plugin.
 _DEFAULT_PLUGIN_ALIASES = {"pynetinstall.plugins.simple:Plugin", "nitools:DefaultPlugin"}
 
@@ -62,6 +64,15 @@ class DeviceInfo:
                 f"min_os={self.min_os!r}, lic_id={self.lic_id!r})")
 
 
+def locate(value: str, base_dir: str) -> str:
+    """A file named in an ini: as the working directory sees it (pyNetinstall's way),
+    else next to the ini file (in ``base_dir``)."""
+    if is_url(value) or os.path.isabs(value) or os.path.exists(value) or not base_dir:
+        return value
+    beside = os.path.join(base_dir, value)
+    return beside if os.path.exists(beside) else value
+
+
 class DefaultPlugin:
     """Serves the same files to every board, as named in the ini section."""
 
@@ -77,11 +88,7 @@ class DefaultPlugin:
         self.config = config_value.strip() if config_value is not None else None
 
     def locate(self, value: str) -> str:
-        # Relative paths: as the working directory sees them (pyNetinstall), else next to the ini.
-        if is_url(value) or os.path.isabs(value) or os.path.exists(value) or not self.base_dir:
-            return value
-        beside = os.path.join(self.base_dir, value)
-        return beside if os.path.exists(beside) else value
+        return locate(value, self.base_dir)
 
     def get_files(self, info: DeviceInfo) -> tuple[Any, ...]:
         config = self.locate(self.config) if self.config else None
@@ -164,13 +171,17 @@ def optional_choice(plugin: Any, names: str | tuple[str, ...], info: DeviceInfo,
     return default
 
 
-def choose_files(plugin: Any, info: DeviceInfo) -> FileChoice:
-    """Call ``get_files`` and read its answer the way pyNetinstall does."""
+def choose_files(plugin: Any, info: DeviceInfo, releases: Any = None) -> FileChoice:
+    """Call ``get_files`` and read its answer the way pyNetinstall does; a mapping
+    ``{"routeros": VERSION|CHANNEL, "packages": [NAME, ...], "config": SOURCE}`` asks for
+    a release instead of files (``releases`` supplies them, see nitools.releases)."""
     try:
         result = plugin.get_files(info)
     except Exception as exc:
         raise PluginError(f"plugin failed for board {info.mac_text}: "
                           f"{type(exc).__name__}: {exc}") from exc
+    if isinstance(result, Mapping):
+        return _release_answer(result, info, releases)
     if not isinstance(result, (tuple, list)):
         return FileChoice(result, (), None)
     if not result:
@@ -178,6 +189,28 @@ def choose_files(plugin: Any, info: DeviceInfo) -> FileChoice:
     if len(result) == 1:
         return FileChoice(result[0], (), None)
     return FileChoice(result[0], tuple(result[1:-1]), result[-1])
+
+
+_RELEASE_KEYS = ("routeros", "packages", "config")
+
+
+def _release_answer(answer: Mapping[str, Any], info: DeviceInfo, releases: Any) -> FileChoice:
+    unknown = sorted(set(answer) - set(_RELEASE_KEYS))
+    if unknown:
+        raise PluginError(f"plugin answered with unknown key {unknown[0]!r} for board "
+                          f"{info.mac_text}: use {', '.join(_RELEASE_KEYS)}")
+    version, packages = answer.get("routeros"), answer.get("packages", ())
+    if not isinstance(version, str) or not version.strip():
+        raise PluginError(f"plugin answered without a \"routeros\" version for board "
+                          f"{info.mac_text}")
+    if isinstance(packages, str) or not all(isinstance(p, str) for p in packages):
+        raise PluginError(f"plugin's \"packages\" for board {info.mac_text} must be a "
+                          "list of package names")
+    if releases is None:
+        raise PluginError("plugin answered with a RouterOS version, but this station has "
+                          "no package source")
+    files = releases.files(info, routeros=version, packages=list(packages))
+    return FileChoice(files[0], tuple(files[1:]), answer.get("config"))
 
 
 class PackageSetPlugin:

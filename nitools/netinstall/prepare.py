@@ -132,11 +132,12 @@ class _Builder:
 
 
 def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | None = None,
-                    cache: PayloadCache | None = None) -> InstallPlan:
-    """Raise a NitoolsError saying why this board must be left alone."""
+                    cache: PayloadCache | None = None, releases: Any = None) -> InstallPlan:
+    """Raise a NitoolsError saying why this board must be left alone. ``releases``
+    (nitools.releases.ReleaseFiles) serves plugins that answer with a version."""
     defaults = defaults or InstallDefaults()
     cache = cache or PayloadCache(url_ttl=0)
-    choice = _apply_defaults(choose_files(plugin, info), defaults)
+    choice = _apply_defaults(choose_files(plugin, info, releases), defaults)
     if choice.firmware is None:
         raise PluginError(f"plugin chose no firmware for board {info.mac_text}: board skipped")
     build = _Builder(cache)
@@ -211,10 +212,10 @@ class Refusal:
 
 
 def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
-                      cache: PayloadCache) -> InstallPlan | Refusal:
+                      cache: PayloadCache, releases: Any = None) -> InstallPlan | Refusal:
     """``prepare_install`` for the station's worker threads: never raises."""
     try:
-        return prepare_install(plugin, info, defaults, cache)
+        return prepare_install(plugin, info, defaults, cache, releases)
     except NitoolsError as exc:
         return Refusal(str(exc))
     except SystemExit as exc:  # a plugin must not end the station either
@@ -227,8 +228,10 @@ def check_station_inputs(plugin: Any, defaults: InstallDefaults, cache: PayloadC
     """Read and check every station-wide file once, at start: a missing or broken file is
     one clear error now, not a refusal of every board later."""
     from nitools.netinstall.plugins import DefaultPlugin
+    from nitools.releases import ReleasePlugin
     from nitools.rsc import ScriptContext, lint_script
 
+    scripts = []
     if isinstance(plugin, DefaultPlugin):
         sources = [("firmware", plugin.firmware)]
         sources += [("additional package", item) for item in plugin.additional]
@@ -236,9 +239,10 @@ def check_station_inputs(plugin: Any, defaults: InstallDefaults, cache: PayloadC
             resolved = cache.resolve(plugin.locate(source))
             cache.derived(resolved, "npk",
                           lambda data, r=resolved, w=role: read_package(data, f"{w} {r.origin}"))
-        scripts = [("config", plugin.locate(plugin.config), False)] if plugin.config else []
-    else:
-        scripts = []
+        if plugin.config:
+            scripts.append(("config", plugin.locate(plugin.config), False))
+    elif isinstance(plugin, ReleasePlugin) and plugin.config:
+        scripts.append(("config", plugin.config, False))
     if defaults.script is not None:
         scripts.append(("--script", defaults.script, False))
     if defaults.mode_script is not None:

@@ -79,11 +79,13 @@ class NetnsPair:
                              capture_output=True, text=True).stdout
         return out.split("link/ether ")[1].split()[0]
 
-    def start(self, ns: str, *args: str, stdout=subprocess.PIPE) -> subprocess.Popen:
-        """Run ``python -m nitools ARGS`` inside namespace ``ns``."""
-        env = dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME)
+    def start(self, ns: str, *args: str, stdout=subprocess.PIPE, module: str = "nitools",
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Run ``python -m MODULE ARGS`` (nitools by default) inside namespace ``ns``."""
+        env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_STATE_HOME": STATE_HOME,
+               **(env or {})}
         process = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "nitools", *args],
+            ["ip", "netns", "exec", ns, sys.executable, "-m", module, *args],
             stdout=stdout, stderr=subprocess.PIPE, text=True, env=env)
         self.processes.append(process)
         return process
