@@ -62,8 +62,10 @@ def main() -> None:
 @main.command()
 @click.option("-c", "--config", "config_path", default=DEFAULTS.config_path, show_default=True,
               help="ini file ([nitools] or [pynetinstall] section).")
-@click.option("-i", "--interface", default=DEFAULTS.interface, show_default=True,
-              help="Interface name, or that interface's MAC address.")
+@click.option("-i", "--interface", "interfaces", multiple=True,
+              default=DEFAULTS.interfaces, show_default=True,
+              help="Interface name, or that interface's MAC address. Repeat it to serve "
+                   "several ports from one station.")
 @click.option("-1", "--one-shot", is_flag=True,
               help="Exit after one board: 0 if it was installed, 1 if it failed.")
 @click.option("-v", "--verbose", count=True, help="More log detail (repeatable).")

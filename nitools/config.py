@@ -54,7 +54,7 @@ class StationConfig:
     """Everything a station run is told. Immutable once built."""
 
     config_path: str = DEFAULT_CONFIG
-    interface: str = "eth0"
+    interfaces: tuple[str, ...] = ("eth0",)  # names or MACs; several = several ports
     loopback: str | None = None  # LOCAL:PEER ports on 127.0.0.1 instead of an interface
     one_shot: bool = False  # exit after one board
     count: int | None = None  # exit after this many finished boards
@@ -157,6 +157,8 @@ def station_config(cli: Mapping[str, Any], ini: configparser.ConfigParser | None
              if value is not None and name in StationConfig.__dataclass_fields__}
     if "macs" in given:
         given["macs"] = parse_macs(given["macs"])
+    if "interfaces" in given:
+        given["interfaces"] = tuple(given["interfaces"]) or DEFAULTS.interfaces
     timers = {name: float(cli[name]) for name in ("format_timeout", "reboot_timeout")
               if cli.get(name) is not None}
     timing = replace(DEFAULTS.timing, **timers)
@@ -167,5 +169,5 @@ def station_name(config: StationConfig) -> str:
     """How this station signs its journal rows."""
     if config.station_name:
         return config.station_name
-    where = f"loopback {config.loopback}" if config.loopback else config.interface
+    where = f"loopback {config.loopback}" if config.loopback else "+".join(config.interfaces)
     return f"{socket.gethostname()}:{where}"

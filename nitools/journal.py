@@ -52,6 +52,7 @@ CREATE INDEX IF NOT EXISTS attempts_software_id ON attempts (software_id);
 # user_version holds the version reached): old journals migrate in place.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (2, "ALTER TABLE attempts ADD COLUMN station TEXT"),  # which station wrote the row
+    (3, "ALTER TABLE attempts ADD COLUMN port TEXT"),  # the interface the board was on
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 OPEN_OUTCOMES = ("preparing", "installing")
@@ -156,13 +157,13 @@ class Journal:
         self._write("UPDATE attempts SET outcome=?, reason=? WHERE id=?",
                     (outcome, reason, row_id))
 
-    def released(self, mac: str, reason: str) -> int:
+    def released(self, mac: str, reason: str, port: str | None = None) -> int:
         """A board answered with TERM outside any attempt of this station."""
         now = time.time()
         return self._write(
             "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, outcome, reason, "
-            "bytes, duration, station) VALUES (?,?,?,?,'released',?,0,0,?)",
-            (now, now, mac, mac, reason, self.station or None))
+            "bytes, duration, station, port) VALUES (?,?,?,?,'released',?,0,0,?,?)",
+            (now, now, mac, mac, reason, self.station or None, port))
 
     def offered(self, row_id: int, files: list[dict[str, Any]], config_mode: str) -> None:
         self._write("UPDATE attempts SET files=?, config_mode=?, outcome='installing' "
@@ -204,7 +205,8 @@ class Journal:
             raise JournalError(f"cannot read the journal {self.path}: {exc}: it may be "
                                "damaged") from exc
         for row in rows:
-            row.setdefault("station", None)  # a journal read before its migration
+            row.setdefault("station", None)  # a journal read before its migrations
+            row.setdefault("port", None)
             row["macs"] = row["macs"].split(",") if row["macs"] else []
             try:
                 row["files"] = json.loads(row["files"]) if row["files"] else []
@@ -213,30 +215,31 @@ class Journal:
         return rows[-limit:] if limit else rows
 
     def started(self, answered_mac: str, macs: list[str], announcement: Announcement,
-                files: list[dict[str, Any]], config_mode: str) -> int:
+                files: list[dict[str, Any]], config_mode: str, port: str | None = None
+                ) -> int:
         """An install offered to a board: one row, open until ``finished``, written in
         one transaction (a crash never leaves it half-written)."""
         return self._write(
             "INSERT INTO attempts (started_at, answered_mac, macs, software_id, model, arch, "
-            "min_version, image_version, files, config_mode, outcome, station) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,'installing',?)",
+            "min_version, image_version, files, config_mode, outcome, station, port) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,'installing',?,?)",
             (time.time(), answered_mac, ",".join(macs), announcement.software_id or None,
              announcement.model, announcement.arch, announcement.min_version,
              announcement.image_version, json.dumps(files), config_mode,
-             self.station or None))
+             self.station or None, port))
 
     def closed(self, answered_mac: str, macs: list[str], announcement: Announcement,
-               outcome: str, reason: str, started_at: float) -> int:
+               outcome: str, reason: str, started_at: float, port: str | None = None) -> int:
         """An attempt that ended without an offer (refused), in one row."""
         now = time.time()
         return self._write(
             "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, software_id, "
             "model, arch, min_version, image_version, outcome, reason, bytes, duration, "
-            "station) VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
+            "station, port) VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)",
             (started_at, now, answered_mac, ",".join(macs), announcement.software_id or None,
              announcement.model, announcement.arch, announcement.min_version,
              announcement.image_version, outcome, reason, now - started_at,
-             self.station or None))
+             self.station or None, port))
 
 
 RELEASED_REASON = "board waiting for reboot answered: it had all its files from an earlier run"
@@ -254,6 +257,7 @@ class _Record:
     files: list[dict[str, Any]] | None = None
     configuration: str = ""
     end: events.Finished | None = None
+    port: str | None = None  # the interface it announced on (several-port stations)
     row: int | None = None  # its journal row, once the start is written
     done: bool = False
     kept: bool = False  # waiting in the writer's queue for the journal to work again
@@ -270,9 +274,11 @@ class JournalWriter:
     REFUSAL_BURST = 50.0
     MAX_KEPT = 100_000  # records kept while the journal fails (then the oldest go)
 
-    def __init__(self, journal: Journal, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, journal: Journal, clock: Callable[[], float] = time.monotonic,
+                 port_of: Callable[[bytes], str | None] | None = None) -> None:
         self.journal = journal
         self.clock = clock
+        self.port_of = port_of or (lambda mac: None)  # which interface a board is on
         self._open: dict[bytes, _Record] = {}  # MAC -> its attempt in progress
         self._unwritten: deque[_Record] = deque()
         self._failing_since: float | None = None
@@ -288,7 +294,8 @@ class JournalWriter:
 
     def __call__(self, event: events.BoardEvent) -> None:
         if isinstance(event, events.Found):
-            self._open[event.mac] = _Record(event.mac, event.announcement, time.time())
+            self._open[event.mac] = _Record(event.mac, event.announcement, time.time(),
+                                            port=self.port_of(event.mac))
         elif isinstance(event, events.Validated):
             record = self._open.get(event.mac)
             if record is not None:
@@ -300,7 +307,8 @@ class JournalWriter:
             if confirmed is not None:  # the record said rebooted: it was not true
                 self._guard(lambda: self.journal.amend(confirmed, "unconfirmed",
                                                        REBOOT_DISPROVED))
-            self._guard(lambda: self.journal.released(format_mac(event.mac), RELEASED_REASON))
+            self._guard(lambda: self.journal.released(format_mac(event.mac), RELEASED_REASON,
+                                                      self.port_of(event.mac)))
         elif isinstance(event, events.Finished):
             record = self._open.pop(event.mac, None)
             if record is None:
@@ -356,14 +364,15 @@ class JournalWriter:
             mac = format_mac(record.mac)
             if record.row is None and record.files is not None:
                 record.row = self.journal.started(mac, [mac], record.announcement,
-                                                  record.files, record.configuration)
+                                                  record.files, record.configuration,
+                                                  record.port)
             end = record.end
             if end is None:
                 return
             macs = [format_mac(m) for m in end.macs] or [mac]
             if record.row is None:  # never offered: one closed row
                 self.journal.closed(mac, macs, record.announcement, end.outcome.value,
-                                    end.reason, record.found_at)
+                                    end.reason, record.found_at, record.port)
             else:
                 self.journal.finished(record.row, end.outcome.value, end.reason,
                                       end.bytes_acked, macs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nitools.console import cell
@@ -42,6 +43,7 @@ class LogReporter:
 
     def __init__(self, log_keys: bool = False) -> None:
         self.log_keys = log_keys
+        self.port_of: Callable[[bytes], str | None] = lambda mac: None  # set by the station
         self._steps: dict[bytes, int] = {}
         self._models: dict[bytes, str] = {}
 
@@ -55,7 +57,9 @@ class LogReporter:
         pass
 
     def label(self, mac: bytes) -> str:
-        return f"{format_mac(mac)} ({self._models.get(mac) or 'board'})"
+        port = self.port_of(mac)
+        where = f"{port} " if port else ""
+        return f"{where}{format_mac(mac)} ({self._models.get(mac) or 'board'})"
 
     def event(self, event: ev.BoardEvent) -> None:
         if isinstance(event, (ev.Found, ev.Skipped)):
@@ -125,6 +129,7 @@ class LogReporter:
 @dataclass
 class _Row:
     mac: bytes
+    port: str = ""
     model: str = ""
     arch: str = ""
     phase: str = ""
@@ -175,6 +180,7 @@ class RichReporter(LogReporter):
         match event:
             case ev.Found(announcement=a) | ev.Skipped(announcement=a):
                 row.model, row.arch = a.model, a.arch
+                row.port = self.port_of(event.mac) or ""
             case ev.UploadStarted(total_bytes=total):
                 row.upload_started_at, row.total = event.at, total
             case ev.Progress(bytes_acked=done, total_bytes=total):
@@ -205,7 +211,7 @@ class RichReporter(LogReporter):
     def _table(self):
         from rich.table import Table
 
-        table = Table("MAC", "model", "arch", "phase", "bytes", "rate", "ETA", "result",
+        table = Table("port", "MAC", "model", "arch", "phase", "bytes", "rate", "ETA", "result",
                       expand=False)
         now = time.monotonic()
         for row in self._rows.values():
@@ -220,7 +226,8 @@ class RichReporter(LogReporter):
             size = f"{_size(row.done)} / {_size(row.total)}" if row.total else ""
             style = "green" if row.result == "rebooted" else "red" \
                 if row.result.startswith("FAILED") else ""
-            table.add_row(format_mac(row.mac), cell(row.model), cell(row.arch), row.phase,
+            table.add_row(cell(row.port), format_mac(row.mac), cell(row.model),
+                          cell(row.arch), row.phase,
                           size, rate, eta, cell(row.result, style))
         return table
 

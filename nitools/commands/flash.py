@@ -4,28 +4,22 @@ runner and progress display together."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from nitools.commands.flash_setup import StationSetup, station_setup
 from nitools.config import (
-    DEFAULTS,
     StationConfig,
-    config_file,
-    load_ini,
-    settings,
-    station_config,
     station_name,
 )
 from nitools.console import install_stop_handlers, setup_logging
-from nitools.errors import ConfigError, UsageError
+from nitools.errors import UsageError
 from nitools.journal import Journal, JournalWriter
-from nitools.mirror import DEFAULT_MIRROR, Mirror
 from nitools.netinstall.core import PrepareRequest, StationCore, StationResult
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
 from nitools.netinstall.payload import PayloadCache
-from nitools.netinstall.plugins import PackageSetPlugin, check_keys, load_plugin, locate
+from nitools.netinstall.ports import PortGroup
 from nitools.netinstall.prepare import (
     InstallPlan,
     Refusal,
@@ -33,8 +27,6 @@ from nitools.netinstall.prepare import (
     prepare_or_refuse,
 )
 from nitools.netinstall.runner import Link, Runner
-from nitools.package_cache import PackageCache
-from nitools.releases import ReleaseFiles, ReleasePlugin
 from nitools.ui import LogReporter, make_reporter
 
 log = logging.getLogger("nitools.flash")
@@ -44,12 +36,18 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
                 reporter: LogReporter, journal: JournalWriter | None = None,
                 source_port: int | None = None, cache: PayloadCache | None = None,
                 metrics: Callable[[Any], None] | None = None,
-                releases: ReleaseFiles | None = None) -> StationResult:
-    """Drive the station core on a link until it is done; returns its result."""
+                setup: StationSetup | None = None) -> StationResult:
+    """Drive the station core on a link until it is done; returns its result.
+    ``setup``: per-port plugins and defaults (else ``plugin`` and ``config`` for all)."""
     cache = cache or PayloadCache()
+    port_of = getattr(link, "port_of", lambda mac: None)
 
     def prepare(request: PrepareRequest) -> InstallPlan | Refusal:
-        return prepare_or_refuse(plugin, request.info, config.defaults, cache, releases)
+        if setup is None:
+            return prepare_or_refuse(plugin, request.info, config.defaults, cache)
+        chosen = setup.for_port(port_of(request.mac))
+        return prepare_or_refuse(chosen.plugin, request.info, chosen.config.defaults, cache,
+                                 chosen.releases)
 
     def on_event(event: Any) -> None:
         if journal is not None:
@@ -70,8 +68,9 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
         runner.run()
     finally:
         cache.cancel()  # downloads still running give up: their boards were never offered
-        if releases is not None and releases.cache.mirror is not None:
-            releases.cache.mirror.cancelled.set()
+        for chosen in setup.all() if setup is not None else ():
+            if chosen.releases.cache.mirror is not None:
+                chosen.releases.cache.mirror.cancelled.set()
     if journal is not None:
         journal.close()
         if journal.refusals_not_journaled:
@@ -109,38 +108,23 @@ def netinstall_cli_meaning(cli: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def choose_plugin(cli: Mapping[str, Any]) -> tuple[StationConfig, Any, ReleaseFiles]:
-    """Who picks each board's files: packages given as arguments (netinstall-cli), a
-    RouterOS version or packages folder (--routeros, --packages-dir, or the ini's
-    routeros=/packages_dir=), the ini's firmware=, or the ini's plugin=."""
-    path = config_file(cli.get("config_path") or DEFAULTS.config_path)
-    release_on_cli = bool(cli.get("routeros") or cli.get("packages_dir"))
-    if cli.get("packages") or (release_on_cli and path == DEFAULTS.config_path
-                               and not os.path.exists(path)):
-        ini = None  # nothing to read: the command line says it all
-    else:
-        ini = load_ini(path)
-    config = station_config(cli, ini)
-    release = config.release
-    releases = ReleaseFiles(release, PackageCache(mirror=Mirror(release.mirror or
-                                                                DEFAULT_MIRROR)))
-    if cli.get("packages"):  # netinstall-cli's way: the files are the arguments
-        if release.active:
-            raise UsageError("give packages as arguments or --routeros/--packages-dir, "
-                             "not both")
-        return config, PackageSetPlugin(list(cli["packages"])), releases
-    if ini is None:
-        return config, ReleasePlugin(releases), releases
-    section = settings(ini)
-    if release.active and not section.get("plugin", "").strip():
-        if section.get("firmware", "").strip():
-            raise ConfigError(f"{ini.path}: firmware= and routeros=/packages_dir= are both "
-                              "set: choose one way to pick the packages")
-        check_keys(ini, custom_plugin=False)
-        script = section.get("config")
-        located = locate(script.strip(), os.path.dirname(ini.path)) if script else None
-        return config, ReleasePlugin(releases, located), releases
-    return config, load_plugin(ini), releases
+def open_ports(interfaces: tuple[str, ...]) -> BroadcastLink | PortGroup:
+    """One interface: its link; several: one port group (each board tied to its port)."""
+    if len(interfaces) == 1:
+        return BroadcastLink(interfaces[0])
+    links: dict[str, BroadcastLink] = {}
+    try:
+        for interface in interfaces:
+            link = BroadcastLink(interface)
+            if link.interface in links:
+                link.close()
+                raise UsageError(f"-i {interface}: interface {link.interface} is given twice")
+            links[link.interface] = link
+    except BaseException:
+        for link in links.values():
+            link.close()
+        raise
+    return PortGroup(links)
 
 
 def run_flash(cli: Mapping[str, Any]) -> int:
@@ -153,10 +137,12 @@ def run_flash(cli: Mapping[str, Any]) -> int:
         setup_logging(cli.get("verbose") or 0, cli.get("logging_config"),
                       reporter.log_handler())
         # Everything that can be wrong with the setup fails here, before any socket opens.
-        config, plugin, releases = choose_plugin(cli)
+        setup = station_setup(cli)
+        config = setup.main.config
         cache = PayloadCache()
-        check_station_inputs(plugin, config.defaults, cache)
-        releases.start()  # a channel is resolved once, before any board is offered
+        for chosen in setup.all():
+            check_station_inputs(chosen.plugin, chosen.config.defaults, cache)
+            chosen.releases.start()  # a channel is resolved once, before any offer
         journal = Journal(config.journal, station=station_name(config))
         stale = journal.close_stale()
         if stale:
@@ -164,14 +150,17 @@ def run_flash(cli: Mapping[str, Any]) -> int:
                         "interrupted", stale)
         if config.loopback:
             local, peer = parse_loopback(config.loopback)
-            link: LoopbackLink | BroadcastLink = LoopbackLink(local, peer,
-                                                              local_admin_mac(0xF1A5))
+            link: LoopbackLink | BroadcastLink | PortGroup = LoopbackLink(
+                local, peer, local_admin_mac(0xF1A5))
         else:
-            link = BroadcastLink(config.interface)
+            link = open_ports(config.interfaces)
         log.info("listening on %s as %s (%s); journal %s", link.describe(), format_mac(link.mac),
                  "one board" if config.one_shot else "continuous, Ctrl-C to stop",
                  journal.path)
-        writer = JournalWriter(journal)
+        port_of = getattr(link, "port_of", None)
+        writer = JournalWriter(journal, port_of=port_of)
+        if port_of is not None:
+            reporter.port_of = port_of
         metrics = None
         if cli.get("metrics"):
             from nitools.metrics import StationMetrics
@@ -181,9 +170,9 @@ def run_flash(cli: Mapping[str, Any]) -> int:
             writer.on_failure = metrics.journal_failures.inc
         core = StationCore(link.mac, config, history=writer.installed_before)
         try:
-            result = run_station(link, core, plugin, config, reporter, writer,
+            result = run_station(link, core, setup.main.plugin, config, reporter, writer,
                                  source_port=link.peer_port, cache=cache, metrics=metrics,
-                                 releases=releases)
+                                 setup=setup)
         finally:
             link.close()
     finally:

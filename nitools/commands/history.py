@@ -39,7 +39,7 @@ class HistoryFilter:
         return self.outcome is None or row["outcome"] == self.outcome
 
 
-CSV_COLUMNS = ("id", "started_at", "ended_at", "station", "answered_mac", "macs",
+CSV_COLUMNS = ("id", "started_at", "ended_at", "station", "port", "answered_mac", "macs",
                "software_id", "model", "arch", "min_version", "image_version", "config_mode",
                "files", "outcome", "reason", "bytes", "duration")
 
@@ -77,14 +77,14 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
                              else row[column] for column in CSV_COLUMNS])
         return 0
     console = Console(width=None if sys.stdout.isatty() else 200)
-    table = Table("#", "started", "station", "MAC", "model", "arch", "software ID", "config",
-                  "files", "outcome", "seconds", "reason")
+    table = Table("#", "started", "station", "port", "MAC", "model", "arch", "software ID",
+                  "config", "files", "outcome", "seconds", "reason")
     for row in rows:
         files = ", ".join(f["name"] for f in row["files"])
         duration = f"{row['duration']:.1f}" if row["duration"] is not None else ""
         # Every value may have come from a board or a file: plain text, never markup.
         table.add_row(*(cell(value) for value in (
-            row["id"], format_time(row["started_at"]), row["station"] or "",
+            row["id"], format_time(row["started_at"]), row["station"] or "", row["port"] or "",
             row["answered_mac"], row["model"] or "",
             row["arch"] or "", row["software_id"] or "", row["config_mode"] or "", files)),
             cell(row["outcome"], _STYLES.get(row["outcome"], "")), duration,

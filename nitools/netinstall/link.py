@@ -144,6 +144,10 @@ class BroadcastLink(_UdpLink):
     def describe(self) -> str:
         return f"interface {self.interface}"
 
+    def port_of(self, mac: bytes) -> str:
+        """Every board on this link is on its interface (PortGroup has several)."""
+        return self.interface
+
 
 class LoopbackLink(_UdpLink):
     def __init__(self, local_port: int, peer_port: int, mac: bytes) -> None:

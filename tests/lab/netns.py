@@ -61,6 +61,20 @@ class NetnsPair:
                                         ) from exc
         return pair
 
+    def add_port(self, flasher_if: str, board_if: str) -> None:
+        """Another veth pair between the same two namespaces (a second flashing port)."""
+        _ip("-n", self.flasher_ns, "link", "add", flasher_if, "type", "veth", "peer", "name",
+            board_if, "netns", self.board_ns)
+        for ns, iface in ((self.flasher_ns, flasher_if), (self.board_ns, board_if)):
+            _ip("-n", ns, "link", "set", iface, "up")
+        deadline = time.monotonic() + 5
+        while "NO-CARRIER" in subprocess.run(["ip", "-n", self.flasher_ns, "link", "show",
+                                              flasher_if], capture_output=True,
+                                             text=True).stdout:
+            if time.monotonic() > deadline:
+                raise NamespacesUnavailable(f"{flasher_if} never came up")
+            time.sleep(0.02)
+
     def wait_for_carrier(self, timeout: float = 5.0) -> None:
         """Until both veth ends report carrier: frames sent before that are refused."""
         deadline = time.monotonic() + timeout

@@ -126,3 +126,13 @@ def test_a_plugin_may_answer_with_a_version(served, tmp_path):
     (board,) = summary["boards"]
     assert list(received(board)) == ["routeros-7.17rc2-arm64.npk",
                                      "container-7.17rc2-arm64.npk"]
+
+
+def test_a_port_section_must_name_an_interface_of_the_station(tmp_path):
+    (tmp_path / "x.npk").write_bytes(package_bytes("system", "7.16.1", "arm64"))
+    config = tmp_path / "station.ini"
+    config.write_text(f"[nitools]\nfirmware = {tmp_path}/x.npk\n\n"
+                      "[port:eth9]\nconfig_mode = empty\n")
+    result = run_cli("flash", "--loopback", "1:2", "-i", "eth0", "-c", str(config))
+    assert result.returncode == 2
+    assert "[port:eth9] names no interface of this station (eth0)" in result.stderr
