@@ -58,89 +58,102 @@ def main() -> None:
     """Reinstall MikroTik RouterBoards over the network (netinstall)."""
 
 
+# The station's options, shared by flash and station (every one also NITOOLS_<OPTION>).
+STATION_OPTIONS = [
+    click.option("-c", "--config", "config_path", default=DEFAULTS.config_path, show_default=True,
+                  help="ini file ([nitools] or [pynetinstall] section)."),
+    click.option("-i", "--interface", "interfaces", multiple=True,
+                  default=DEFAULTS.interfaces, show_default=True,
+                  help="Interface name, or that interface's MAC address. Repeat it to serve "
+                       "several ports from one station."),
+    click.option("-1", "--one-shot", is_flag=True,
+                  help="Exit after one board: 0 if it was installed, 1 if it failed."),
+    click.option("-v", "--verbose", count=True, help="More log detail (repeatable)."),
+    click.option("-l", "--logging", "logging_config", type=click.Path(),
+                  help="Python logging config file (logging.config.fileConfig format)."),
+    click.option("--count", type=click.IntRange(1), metavar="N",
+                  help="Exit after N boards (installed or failed); 0 only if all were installed."),
+    click.option("--mac", "macs", multiple=True, metavar="MAC",
+                  help="Serve only the board announcing with this MAC (repeatable)."),
+    click.option("--once", is_flag=True,
+                  help="Install each board at most once per journal."),
+    click.option("--journal", type=click.Path(dir_okay=False),
+                  help="SQLite journal of every attempt. Default: "
+                       "$XDG_STATE_HOME/nitools/journal.sqlite3."),
+    click.option("--station-name", metavar="NAME",
+                  help="This station's name in the journal. Default: HOST:INTERFACE."),
+    click.option("--config-mode", type=click.Choice(["default", "empty", "script", "keep"]),
+                  help="default: RouterOS default configuration; empty: none at all; script: "
+                       "the first-boot script; keep: the board's old configuration."),
+    click.option("-r", "--default-config", is_flag=True,
+                  help="netinstall-cli -r: RouterOS default configuration."),
+    click.option("-e", "--empty-config", is_flag=True,
+                  help="netinstall-cli -e: no configuration at all."),
+    click.option("-s", "--script", type=click.Path(exists=True, dir_okay=False),
+                  help="First-boot script (.rsc), sent as autorun.scr; overrides config=."),
+    click.option("-m", "--multiple", is_flag=True,
+                  help="netinstall-cli -m: with packages given, serve boards until stopped "
+                       "(without it: one board, then exit)."),
+    click.option("-o", "--once-per-mac", is_flag=True,
+                  help="netinstall-cli -o: install each board (MAC) at most once in this run."),
+    click.option("-b", "--discard-branding", is_flag=True,
+                  help="netinstall-cli -b: refused, how it goes on the wire is not known."),
+    click.option("-a", "--address", metavar="ADDR",
+                  help="netinstall-cli -a: the address the built-in BOOTP hands out (needs "
+                       "'nitools station', not built yet: refused)."),
+    click.option("-k", "--key-file", type=click.Path(exists=True, dir_okay=False),
+                  help="MikroTik .key file to install as the board's licence."),
+    click.option("-sm", "--mode-script", type=click.Path(exists=True, dir_okay=False),
+                  help="Mode script (RouterOS 7.22+), sent as mode.scr."),
+    click.option("--branding", type=click.Path(exists=True, dir_okay=False),
+                  help="Branding package (.dpk) to install."),
+    click.option("--format-timeout", type=click.FloatRange(1, 3600),
+                  default=DEFAULTS.timing.format_timeout, show_default=True,
+                  help="Seconds to wait for a board to format its disk."),
+    click.option("--reboot-timeout", type=click.FloatRange(1, 3600),
+                  default=DEFAULTS.timing.reboot_timeout, show_default=True,
+                  help="Seconds to wait for a board to confirm its reboot (stop asking for "
+                       "TERM) before saying it was not confirmed."),
+    click.option("--grace", type=click.FloatRange(0, 3600), default=DEFAULTS.grace,
+                  show_default=True,
+                  help="On Ctrl-C/SIGTERM: seconds running installs may still take."),
+    click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.window,
+                  show_default=True,
+                  help="Most frames in flight per board; the window adapts to loss below "
+                       "it. 1 = stop-and-wait."),
+    click.option("--loopback", metavar="LOCAL:PEER",
+                  help="Use UDP on 127.0.0.1 instead of an interface (tests, demos)."),
+    click.option("--plain", is_flag=True, help="Log lines only, no live progress display."),
+    click.option("--metrics", metavar="[ADDR:]PORT",
+                  help="Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
+                       "127.0.0.1; needs nitools[metrics])."),
+    click.option("--log-keys", is_flag=True,
+                  help="Show the licence key each board announces in the log (hidden by default)."),
+    click.option("--routeros", metavar="VERSION|CHANNEL",
+                  help="Install this RouterOS version (7.16.1) or channel's newest (stable, "
+                       "testing, long-term, development): each board gets the packages for its "
+                       "architecture, fetched into the cache on first need."),
+    click.option("--package", "release_packages", multiple=True, metavar="NAME",
+                  help="With --routeros or --packages-dir: an extra package (container, "
+                       "wifi-qcom, ...). Repeatable."),
+    click.option("--mirror", metavar="URL|DIR",
+                  help="Where packages and channels are fetched from (MikroTik's layout). "
+                       "Default: https://upgrade.mikrotik.com"),
+    click.option("--packages-dir", type=click.Path(exists=True, file_okay=False),
+                  help="A folder of .npk files: each board gets the ones whose headers say its "
+                       "architecture (and --routeros version, if given)."),
+]
+
+
+def station_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(STATION_OPTIONS):
+        command = option(command)
+    return command
+
+
 @from_environment
 @main.command()
-@click.option("-c", "--config", "config_path", default=DEFAULTS.config_path, show_default=True,
-              help="ini file ([nitools] or [pynetinstall] section).")
-@click.option("-i", "--interface", "interfaces", multiple=True,
-              default=DEFAULTS.interfaces, show_default=True,
-              help="Interface name, or that interface's MAC address. Repeat it to serve "
-                   "several ports from one station.")
-@click.option("-1", "--one-shot", is_flag=True,
-              help="Exit after one board: 0 if it was installed, 1 if it failed.")
-@click.option("-v", "--verbose", count=True, help="More log detail (repeatable).")
-@click.option("-l", "--logging", "logging_config", type=click.Path(),
-              help="Python logging config file (logging.config.fileConfig format).")
-@click.option("--count", type=click.IntRange(1), metavar="N",
-              help="Exit after N boards (installed or failed); 0 only if all were installed.")
-@click.option("--mac", "macs", multiple=True, metavar="MAC",
-              help="Serve only the board announcing with this MAC (repeatable).")
-@click.option("--once", is_flag=True,
-              help="Install each board at most once per journal.")
-@click.option("--journal", type=click.Path(dir_okay=False),
-              help="SQLite journal of every attempt. Default: "
-                   "$XDG_STATE_HOME/nitools/journal.sqlite3.")
-@click.option("--station-name", metavar="NAME",
-              help="This station's name in the journal. Default: HOST:INTERFACE.")
-@click.option("--config-mode", type=click.Choice(["default", "empty", "script", "keep"]),
-              help="default: RouterOS default configuration; empty: none at all; script: "
-                   "the first-boot script; keep: the board's old configuration.")
-@click.option("-r", "--default-config", is_flag=True,
-              help="netinstall-cli -r: RouterOS default configuration.")
-@click.option("-e", "--empty-config", is_flag=True,
-              help="netinstall-cli -e: no configuration at all.")
-@click.option("-s", "--script", type=click.Path(exists=True, dir_okay=False),
-              help="First-boot script (.rsc), sent as autorun.scr; overrides config=.")
-@click.option("-m", "--multiple", is_flag=True,
-              help="netinstall-cli -m: with packages given, serve boards until stopped "
-                   "(without it: one board, then exit).")
-@click.option("-o", "--once-per-mac", is_flag=True,
-              help="netinstall-cli -o: install each board (MAC) at most once in this run.")
-@click.option("-b", "--discard-branding", is_flag=True,
-              help="netinstall-cli -b: refused, how it goes on the wire is not known.")
-@click.option("-a", "--address", metavar="ADDR",
-              help="netinstall-cli -a: the address the built-in BOOTP hands out (needs "
-                   "'nitools station', not built yet: refused).")
-@click.option("-k", "--key-file", type=click.Path(exists=True, dir_okay=False),
-              help="MikroTik .key file to install as the board's licence.")
-@click.option("-sm", "--mode-script", type=click.Path(exists=True, dir_okay=False),
-              help="Mode script (RouterOS 7.22+), sent as mode.scr.")
-@click.option("--branding", type=click.Path(exists=True, dir_okay=False),
-              help="Branding package (.dpk) to install.")
-@click.option("--format-timeout", type=click.FloatRange(1, 3600),
-              default=DEFAULTS.timing.format_timeout, show_default=True,
-              help="Seconds to wait for a board to format its disk.")
-@click.option("--reboot-timeout", type=click.FloatRange(1, 3600),
-              default=DEFAULTS.timing.reboot_timeout, show_default=True,
-              help="Seconds to wait for a board to confirm its reboot (stop asking for "
-                   "TERM) before saying it was not confirmed.")
-@click.option("--grace", type=click.FloatRange(0, 3600), default=DEFAULTS.grace, show_default=True,
-              help="On Ctrl-C/SIGTERM: seconds running installs may still take.")
-@click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.window,
-              show_default=True,
-              help="Most frames in flight per board; the window adapts to loss below "
-                   "it. 1 = stop-and-wait.")
-@click.option("--loopback", metavar="LOCAL:PEER",
-              help="Use UDP on 127.0.0.1 instead of an interface (tests, demos).")
-@click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
-@click.option("--metrics", metavar="[ADDR:]PORT",
-              help="Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
-                   "127.0.0.1; needs nitools[metrics]).")
-@click.option("--log-keys", is_flag=True,
-              help="Show the licence key each board announces in the log (hidden by default).")
-@click.option("--routeros", metavar="VERSION|CHANNEL",
-              help="Install this RouterOS version (7.16.1) or channel's newest (stable, "
-                   "testing, long-term, development): each board gets the packages for its "
-                   "architecture, fetched into the cache on first need.")
-@click.option("--package", "release_packages", multiple=True, metavar="NAME",
-              help="With --routeros or --packages-dir: an extra package (container, "
-                   "wifi-qcom, ...). Repeatable.")
-@click.option("--mirror", metavar="URL|DIR",
-              help="Where packages and channels are fetched from (MikroTik's layout). "
-                   "Default: https://upgrade.mikrotik.com")
-@click.option("--packages-dir", type=click.Path(exists=True, file_okay=False),
-              help="A folder of .npk files: each board gets the ones whose headers say its "
-                   "architecture (and --routeros version, if given).")
+@station_options
 @click.argument("packages", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @friendly_errors
 def flash(**options: Any) -> None:
@@ -154,6 +167,38 @@ def flash(**options: Any) -> None:
     from nitools.commands.flash import run_flash
 
     sys.exit(run_flash(options))
+
+
+@from_environment
+@main.command()
+@station_options
+@click.option("--tftp-root", type=click.Path(file_okay=False),
+              help="Folder with the boot images (from 'nitools extract'); with "
+                   "--boot-version, where the fetched ones are extracted.")
+@click.option("--boot-version", metavar="VERSION|CHANNEL",
+              help="Serve the boot images of netinstall-VERSION.zip, fetched through the "
+                   "cache. Default without --tftp-root: the --routeros version.")
+@click.option("--range", "range_spec", metavar="START,END",
+              help="Addresses to hand out. Default: half of each interface's subnet.")
+@click.option("--lease-time", default="1h", show_default=True, help="DHCP lease time.")
+@click.option("--server-ip", help="TFTP server address to announce. Default: the interface's.")
+@click.option("--boot-arch", "boot_archs", multiple=True, metavar="ARCH",
+              help="Serve only these boot images (repeatable). Default: all in the folder.")
+@click.option("--no-dhcp", is_flag=True,
+              help="Another server does BOOTP/DHCP and TFTP: only flash (after the preflight).")
+@click.argument("packages", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@friendly_errors
+def station(**options: Any) -> None:
+    """BOOTP/DHCP + TFTP (dnsmasq) and flashing in one command, on one or more ports.
+
+    Takes every option of 'flash' (an ini file, --routeros, or packages as arguments with
+    netinstall-cli's flags; -a ADDR: the one address handed out), checks the interfaces,
+    the ports and the firewall first, and stops dnsmasq with itself. Every option can also
+    come from NITOOLS_<OPTION>: with no flags at all it runs from the environment.
+    """
+    from nitools.commands.station import run_station_command
+
+    sys.exit(run_station_command(options))
 
 
 @main.command()

@@ -20,12 +20,10 @@ import logging
 import os
 import re
 import shutil
-import signal
 import socket
 import stat
 import struct
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -373,85 +371,3 @@ def translate_failure(lines: list[str], plan: NetbootPlan) -> str:
         if needle in text:
             return message.format(interface=plan.interface.name, tftp_root=plan.tftp_root)
     return f"dnsmasq failed to start: {lines[-1] if lines else 'no message'}"
-
-
-def _die_with_parent() -> None:
-    # If nitools is killed outright, dnsmasq must not live on (Linux prctl PR_SET_PDEATHSIG).
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-
-
-def run_dnsmasq(plan: NetbootPlan, config_text: str) -> int:
-    """Run dnsmasq in the foreground with only this config; relay its log; stop on signals."""
-    if is_loopback(plan.interface.name):
-        raise UsageError(LOOPBACK_WARNING.format(name=plan.interface.name))
-    binary = find_dnsmasq()
-    if dhcp_port_taken():
-        raise DnsmasqError("another DHCP server already listens on UDP port 67 here: stop it "
-                           "first (nitools will not fight over the port)")
-    lease_folder = Path(plan.lease_file).parent
-    try:
-        lease_folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DnsmasqError(f"cannot create the folder of the lease file {plan.lease_file}: "
-                           f"{exc.strerror}: choose another with --lease-file") from exc
-    if not os.access(lease_folder, os.W_OK):
-        raise DnsmasqError(f"cannot write the lease file {plan.lease_file}: its folder is not "
-                           "writable: choose another with --lease-file")
-    runtime = tempfile.mkdtemp(prefix="nitools-dnsmasq-")
-    config_path = os.path.join(runtime, "dnsmasq.conf")
-    with open(config_path, "w") as handle:
-        handle.write(config_text)
-    os.chmod(runtime, 0o755)
-    command = [binary, "--keep-in-foreground", f"--conf-file={config_path}",
-               "--log-facility=-", "--pid-file="]
-    stopping = False
-    # Through the guard: dnsmasq itself loses the parent-death signal when it drops
-    # privileges, so a nitools killed outright would leave it serving (dnsmasq_guard.py).
-    process = subprocess.Popen([sys.executable, "-m", "nitools.dnsmasq_guard", runtime,
-                                *command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1,
-                               preexec_fn=_die_with_parent)
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    log.info("dnsmasq %d started for %s: %s", process.pid, plan.interface.name,
-             ", ".join(f"{i.boot_file} for {'/'.join(i.vendor_classes)}" for i in plan.images))
-    lines: list[str] = []
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip()
-            lines = [*lines, line][-20:]
-            _relay(line)
-        code = process.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        shutil.rmtree(runtime, ignore_errors=True)
-    if stopping:
-        log.info("dnsmasq stopped")
-        return 0
-    if code != 0:
-        raise DnsmasqError(translate_failure(lines, plan))
-    return 0
-
-
-def _relay(line: str) -> None:
-    text = line.split(": ", 1)[1] if line.startswith("dnsmasq") and ": " in line else line
-    if "TFTP error" in text or "failed" in text.lower():
-        log.warning("dnsmasq: %s", text)
-    elif any(k in text for k in (" sent ", "vendor class", "TFTP root is", "DHCP, IP range")):
-        log.info("dnsmasq: %s", text)
-    else:
-        log.debug("dnsmasq: %s", text)

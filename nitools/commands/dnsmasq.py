@@ -12,9 +12,9 @@ from nitools.dnsmasq import (
     is_loopback,
     plan_netboot,
     render,
-    run_dnsmasq,
     syntax_check,
 )
+from nitools.dnsmasq_process import run_dnsmasq
 from nitools.errors import UsageError
 
 log = logging.getLogger("nitools.dnsmasq")

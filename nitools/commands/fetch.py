@@ -93,9 +93,11 @@ def _list(cache: PackageCache, as_json: bool) -> int:
     return 0
 
 
-def fetch_netinstall(text: str, mirror: str | None) -> Path:
-    """For ``nitools extract --version``: netinstall-<version>.zip through the cache."""
-    setup_logging(0, None)
+def fetch_netinstall(text: str, mirror: str | None, keep_logging: bool = False) -> Path:
+    """For ``extract --version`` and ``station``: netinstall-<version>.zip through the
+    cache (``keep_logging``: the caller has set logging up)."""
+    if not keep_logging:
+        setup_logging(0, None)
     with _progress() as progress:
         cache = PackageCache(mirror=Mirror(mirror or DEFAULT_MIRROR), progress=progress)
         return cache.netinstall(cache.resolve(text))

@@ -127,12 +127,20 @@ def open_ports(interfaces: tuple[str, ...]) -> BroadcastLink | PortGroup:
     return PortGroup(links)
 
 
-def run_flash(cli: Mapping[str, Any]) -> int:
-    """Returns the exit code: 0 all installed, 1 a board failed, 130 interrupted."""
+def _nothing() -> None:
+    pass
+
+
+def run_flash(cli: Mapping[str, Any],
+              services: Callable[[], Callable[[], None]] | None = None) -> int:
+    """Returns the exit code: 0 all installed, 1 a board failed, 130 interrupted.
+    ``services()`` (``nitools station``: preflight and dnsmasq) runs once every setting
+    has been checked, before the flashing link opens; what it returns stops them."""
     cli = netinstall_cli_meaning(cli)
     reporter = make_reporter(force_plain=bool(cli.get("plain") or cli.get("logging_config")),
                              log_keys=bool(cli.get("log_keys")))
     journal = None
+    stop_services: Callable[[], None] = _nothing
     try:
         setup_logging(cli.get("verbose") or 0, cli.get("logging_config"),
                       reporter.log_handler())
@@ -148,6 +156,8 @@ def run_flash(cli: Mapping[str, Any]) -> int:
         if stale:
             log.warning("journal: %d attempt(s) of an earlier run were left open: marked "
                         "interrupted", stale)
+        if services is not None:
+            stop_services = services()
         if config.loopback:
             local, peer = parse_loopback(config.loopback)
             link: LoopbackLink | BroadcastLink | PortGroup = LoopbackLink(
@@ -176,6 +186,7 @@ def run_flash(cli: Mapping[str, Any]) -> int:
         finally:
             link.close()
     finally:
+        stop_services()
         reporter.close()
         if journal is not None:
             journal.close()

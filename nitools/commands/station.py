@@ -1,0 +1,165 @@
+"""``nitools station``: BOOTP/DHCP + TFTP (the real dnsmasq, one per port) and the flash
+engine in one command, one configuration, one log, one journal.
+
+Order: every setting is checked (as ``flash`` does), then the preflight (interfaces,
+ports, firewall), then the boot images (a folder, or fetched by version), then
+dnsmasq, then the flashing link. SIGTERM or Ctrl-C stops both; if dnsmasq dies,
+the station stops too (a station that cannot boot boards must not look healthy).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from nitools.commands.flash import run_flash
+from nitools.dnsmasq import DnsmasqError, plan_netboot, render, syntax_check
+from nitools.dnsmasq_process import DnsmasqProcess
+from nitools.errors import NitoolsError, UsageError
+from nitools.preflight import preflight
+
+log = logging.getLogger("nitools.station")
+
+READY_TIMEOUT = 10.0  # dnsmasq says "TFTP root is ..." within a second when it works
+
+
+class PreflightError(NitoolsError):
+    pass
+
+
+def run_station_command(cli: Mapping[str, Any]) -> int:
+    options = dict(cli)
+    dhcp = {name: options.pop(name) for name in ("tftp_root", "boot_version", "range_spec",
+                                                  "lease_time", "server_ip", "boot_archs",
+                                                  "no_dhcp")}
+    address = options.pop("address", None)
+    interfaces = tuple(options.get("interfaces") or ())
+    if address:
+        if len(interfaces) != 1:
+            raise UsageError("-a hands one address to one board: give it with one -i only")
+        dhcp["range_spec"] = f"{address},{address}"
+    died: list[str] = []
+
+    def start_services() -> Callable[[], None]:
+        return _start_services(interfaces, dhcp, options, died)
+
+    code = run_flash(options, services=start_services)
+    if died:
+        log.error("%s", died[0])
+        return max(code, 1)
+    return code
+
+
+def _start_services(interfaces: tuple[str, ...], dhcp: dict[str, Any],
+                    options: Mapping[str, Any], died: list[str]) -> Callable[[], None]:
+    serve = not dhcp["no_dhcp"]
+    problems = preflight(interfaces, serve_dhcp=serve)
+    if problems:
+        for problem in problems[1:]:
+            log.error("preflight: %s", problem)
+        more = f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""
+        raise PreflightError(f"{problems[0]}{more}")
+    log.info("preflight: %s ready%s", ", ".join(interfaces),
+             "" if serve else " (DHCP/TFTP left to another server)")
+    if not serve:
+        return lambda: None
+    root = _tftp_root(dhcp, options)
+    processes: list[DnsmasqProcess] = []
+
+    def on_exit(process: DnsmasqProcess, code: int) -> None:
+        died.append(f"dnsmasq for {process.plan.interface.name} stopped (exit {code}): "
+                    f"{process.failure()}: the station stops")
+        os.kill(os.getpid(), signal.SIGTERM)  # the flash loop stops as on any SIGTERM
+
+    def stop_all() -> None:
+        for process in processes:
+            process.stop()
+
+    try:
+        for interface in interfaces:
+            plan = plan_netboot(interface, root, dhcp["range_spec"], dhcp["lease_time"],
+                                dhcp["server_ip"], tuple(dhcp["boot_archs"] or ()),
+                                lease_file=None)
+            for warning in plan.warnings:
+                log.warning("%s", warning)
+            text = render(plan)
+            syntax_check(text)
+            process = DnsmasqProcess(plan, text)
+            process.start(on_exit)
+            processes.append(process)
+        _wait_ready(processes)
+    except BaseException:
+        died.clear()
+        stop_all()
+        raise
+    return stop_all
+
+
+def _wait_ready(processes: list[DnsmasqProcess]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    for process in processes:
+        while not process.ready.wait(0.05):
+            if process.process is not None and process.process.poll() is not None:
+                process.stopping = True  # its failure is raised here, not reported twice
+                raise DnsmasqError(process.failure())
+            if time.monotonic() > deadline:
+                raise DnsmasqError(f"dnsmasq for {process.plan.interface.name} did not start "
+                                   f"within {READY_TIMEOUT:g} s: {process.failure()}")
+
+
+def _tftp_root(dhcp: Mapping[str, Any], options: Mapping[str, Any]) -> str:
+    """The boot images: the --tftp-root folder as it is, or, with --boot-version (else
+    the --routeros version when no folder is given), netinstall-VERSION.zip fetched
+    through the cache and extracted into --tftp-root (default: /var/lib/nitools/
+    bootimages/VERSION as root, the cache otherwise)."""
+    version = dhcp["boot_version"] or (None if dhcp["tftp_root"] else options.get("routeros"))
+    if not version:
+        if dhcp["tftp_root"]:
+            return str(dhcp["tftp_root"])
+        raise UsageError("say where the boot images are: --tftp-root DIR (from 'nitools "
+                         "extract'), or --boot-version VERSION to fetch them")
+    from nitools.bootimages import extract_file
+    from nitools.commands.extract import manifest, plan, write
+    from nitools.commands.fetch import fetch_netinstall
+    from nitools.package_cache import default_cache_dir
+
+    archive = fetch_netinstall(version, options.get("mirror"), keep_logging=True)
+    name = archive.parent.name  # the version the cache resolved
+    if dhcp["tftp_root"]:
+        folder = Path(dhcp["tftp_root"])
+    elif os.geteuid() == 0:
+        folder = Path("/var/lib/nitools/bootimages") / name
+    else:
+        folder = default_cache_dir() / "bootimages" / name
+    extractions = extract_file(str(archive))
+    try:
+        entries = plan(extractions, folder)
+        if any(entry.action != "unchanged" for entry in entries):
+            folder.mkdir(parents=True, exist_ok=True)
+            write(entries, folder, True, manifest(extractions, entries))
+    finally:
+        for extraction in extractions:
+            extraction.close()
+    _world_readable(folder)
+    log.info("boot images of RouterOS %s in %s", name, folder)
+    return str(folder)
+
+
+def _world_readable(folder: Path) -> None:
+    """dnsmasq serves TFTP as an unprivileged user."""
+    for path in [folder, *folder.parents]:
+        if path == Path("/"):
+            break
+        mode = path.stat().st_mode
+        if not mode & 0o001:
+            log.warning("%s is not traversable by other users: dnsmasq cannot read the boot "
+                        "images below it (chmod o+x %s, or give --tftp-root)", path, path)
+            break
+    folder.chmod(0o755)
+    for file in folder.iterdir():
+        file.chmod(0o644)

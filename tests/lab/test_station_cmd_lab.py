@@ -1,0 +1,285 @@
+"""`nitools station` end to end in the namespace lab: a netboot client gets its boot
+image over BOOTP + TFTP from the station's own dnsmasq, then an emulated board on the
+same port is flashed; two ports; configuration from the environment only; SIGTERM
+stops both; and each preflight failure says what to fix."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nitools.synthetic import build_npk
+from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO
+
+pytestmark = pytest.mark.lab
+DNSMASQ = shutil.which("dnsmasq", path=os.pathsep.join([os.environ.get("PATH", ""),
+                                                         "/usr/sbin", "/sbin"]))
+needs_dnsmasq = pytest.mark.skipif(DNSMASQ is None, reason="dnsmasq is not installed "
+                                   "(Debian: apt-get install dnsmasq-base)")
+
+
+@pytest.fixture
+def boot_root():
+    """A TFTP root dnsmasq's unprivileged user can read (not below pytest's 0700 tmp)."""
+    root = Path(tempfile.mkdtemp(prefix="nitools-station-tftp-"))
+    root.chmod(0o755)
+    image = root / "netinstall.arm64"
+    image.write_bytes(os.urandom(300_000))
+    image.chmod(0o644)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def package(tmp_path):
+    path = tmp_path / "routeros-7.16.1-arm64.npk"
+    path.write_bytes(build_npk("system", "7.16.1", "arm64", size=150_000, seed=81))
+    return path
+
+
+def address(pair, interface: str, cidr: str) -> None:
+    subprocess.run(["ip", "-n", pair.flasher_ns, "addr", "add", cidr, "dev", interface],
+                   check=True)
+
+
+class Log:
+    """The station's stderr, read as it comes."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process, self.lines = process, []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip())
+
+    def wait_for(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert self.process.poll() is None or time.monotonic() < deadline, self.text
+            assert time.monotonic() < deadline, self.text
+            time.sleep(0.05)
+
+    def finish(self, timeout: float = 60) -> int:
+        code = self.process.wait(timeout)
+        self.thread.join(5)
+        return code
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def netboot(pair, interface: str) -> dict:
+    result = subprocess.run(
+        ["ip", "netns", "exec", pair.board_ns, sys.executable, "-m", "tests.lab.netboot_client",
+         interface, "bootp", "ARM64__boot", "--tftp", "netinstall.arm64"],
+        capture_output=True, text=True, timeout=30, env=dict(os.environ, PYTHONPATH=str(REPO)),
+        check=True)
+    return json.loads(result.stdout)
+
+
+def no_dnsmasq_left(pair) -> bool:
+    pids = subprocess.run(["ip", "netns", "pids", pair.flasher_ns], capture_output=True,
+                          text=True).stdout.split()
+    names = [Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids
+             if Path(f"/proc/{pid}/comm").exists()]
+    return "dnsmasq" not in names
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@needs_dnsmasq
+def test_bootp_and_tftp_then_the_board_is_flashed_then_all_stops(station, boot_root, package):
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    process = pair.start(pair.flasher_ns, "station", "--plain", "-i", FLASHER_IF, "--tftp-root",
+                         str(boot_root), "--journal", str(station.journal), "-r",
+                         str(package))
+    log = Log(process)
+    log.wait_for("TFTP root is")
+    log.wait_for("listening on interface fl0")
+    booted = netboot(pair, BOARD_IF)
+    assert booted["reply"]["file"] == "netinstall.arm64"
+    assert booted["reply"]["siaddr"] == "192.0.2.1"
+    assert booted["tftp"]["sha256"] == sha((boot_root / "netinstall.arm64").read_bytes())
+    station.emulate("--seed", "81")
+    assert log.finish() == 0, log.text  # no -m: one board, then exit
+    (board,) = station.summaries()
+    assert board["installed"]
+    assert [f["sha256"] for f in board["files"]] == [sha(package.read_bytes())]
+    assert "preflight: fl0 ready" in log.text
+    assert no_dnsmasq_left(pair)
+
+
+@needs_dnsmasq
+def test_the_station_stops_when_its_dnsmasq_dies(station, boot_root, package):
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    process = pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
+                         "--tftp-root", str(boot_root), "--journal", str(station.journal),
+                         str(package))
+    log = Log(process)
+    log.wait_for("listening on interface fl0")
+    pids = subprocess.run(["ip", "netns", "pids", pair.flasher_ns], capture_output=True,
+                          text=True).stdout.split()
+    (dnsmasq,) = [int(p) for p in pids if Path(f"/proc/{p}/comm").exists()
+                  and Path(f"/proc/{p}/comm").read_text().strip() == "dnsmasq"]
+    os.kill(dnsmasq, signal.SIGKILL)
+    assert log.finish(30) == 1, log.text
+    assert "dnsmasq for fl0 stopped (exit" in log.text and "the station stops" in log.text
+
+
+@needs_dnsmasq
+def test_sigterm_stops_flashing_and_dnsmasq(station, boot_root, package):
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    process = pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
+                         "--tftp-root", str(boot_root), "--journal", str(station.journal),
+                         str(package))
+    log = Log(process)
+    log.wait_for("listening on interface fl0")
+    process.send_signal(signal.SIGTERM)
+    assert log.finish(30) == 0, log.text
+    assert no_dnsmasq_left(pair)
+
+
+@needs_dnsmasq
+def test_two_ports_each_with_its_own_dhcp_and_boards(station, boot_root, package):
+    pair = station.pair
+    pair.add_port("fl1", "bd1")
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    address(pair, "fl1", "198.51.100.1/24")
+    process = pair.start(pair.flasher_ns, "station", "--plain", "-i", FLASHER_IF, "-i", "fl1",
+                         "--tftp-root", str(boot_root), "--journal", str(station.journal),
+                         "--count", "2", "-r", "-m", str(package))
+    log = Log(process)
+    log.wait_for("listening on interfaces fl0, fl1")
+    assert netboot(pair, "bd1")["reply"]["siaddr"] == "198.51.100.1"
+    assert netboot(pair, BOARD_IF)["reply"]["siaddr"] == "192.0.2.1"
+    station.emulate("--seed", "82")
+    station.emulators.append(pair.start(pair.board_ns, "emulate", "-i", "bd1", "--timeout",
+                                        "40", "--format-time", "0.2", "--seed", "83"))
+    assert log.finish() == 0, log.text
+    assert all(board["installed"] for board in station.summaries())
+    assert sorted(row["port"] for row in station.rows()) == ["fl0", "fl1"]
+
+
+@needs_dnsmasq
+def test_configuration_from_the_environment_only(station, boot_root, package, tmp_path):
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    config = tmp_path / "station.ini"
+    config.write_text(f"[nitools]\nfirmware = {package}\n")
+    environment = {"NITOOLS_INTERFACE": FLASHER_IF, "NITOOLS_TFTP_ROOT": str(boot_root),
+                   "NITOOLS_CONFIG": str(config), "NITOOLS_JOURNAL": str(station.journal),
+                   "NITOOLS_ONE_SHOT": "1", "NITOOLS_PLAIN": "1",
+                   "NITOOLS_CONFIG_MODE": "empty"}
+    process = pair.start(pair.flasher_ns, "station", env=environment)
+    log = Log(process)
+    log.wait_for("listening on interface fl0")
+    station.emulate("--seed", "84")
+    assert log.finish() == 0, log.text
+    (board,) = station.summaries()
+    assert board["installed"] and [f["name"] for f in board["files"]][-1] == "autorun.scr"
+    assert [row["config_mode"] for row in station.rows()] == ["empty"]
+
+
+# ------------------------------------------------------------------ preflight
+
+
+def preflight_error(station, boot_root, package, *args: str) -> str:
+    pair = station.pair
+    process = pair.start(pair.flasher_ns, "station", "--plain", "--tftp-root", str(boot_root),
+                         "--journal", str(station.journal), *args, str(package))
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1, err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def nft(pair, *rules: str) -> None:
+    for rule in rules:
+        subprocess.run(["ip", "netns", "exec", pair.flasher_ns, "nft", *rule.split()],
+                       check=True)
+
+
+@needs_dnsmasq
+def test_each_preflight_failure_says_what_to_fix(station, boot_root, package):
+    pair = station.pair
+    err = preflight_error(station, boot_root, package, "-i", "nope0")
+    assert err == ("nitools: error: interface nope0 does not exist: check the name with "
+                   "'ip link'")
+    err = preflight_error(station, boot_root, package, "-i", FLASHER_IF)
+    assert err.startswith("nitools: error: interface fl0 has no IPv4 address: add one")
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    subprocess.run(["ip", "-n", pair.flasher_ns, "link", "set", FLASHER_IF, "down"], check=True)
+    err = preflight_error(station, boot_root, package, "-i", FLASHER_IF)
+    assert err == "nitools: error: interface fl0 is down: bring it up with 'ip link set fl0 up'"
+    subprocess.run(["ip", "-n", pair.flasher_ns, "link", "set", FLASHER_IF, "up"], check=True)
+    pair.wait_for_carrier()
+    for port, what in ((67, "DHCP"), (69, "TFTP")):
+        holder = pair.start(pair.flasher_ns, str(port), module="tests.lab.hold_port")
+        assert holder.stdout.readline().strip() == "holding"
+        err = preflight_error(station, boot_root, package, "-i", FLASHER_IF)
+        assert err == (f"nitools: error: another {what} server already listens on UDP port "
+                       f"{port} here: stop it first (nitools will not fight over the port)")
+        holder.terminate()
+        holder.wait(5)
+
+
+@needs_dnsmasq
+@pytest.mark.skipif(shutil.which("nft") is None, reason="nft (nftables) is not installed")
+def test_a_firewall_dropping_the_boards_is_named(station, boot_root, package):
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    nft(pair, "add table inet guard",
+        "add chain inet guard in { type filter hook input priority 0 ; policy accept ; }",
+        "add rule inet guard in iifname fl0 udp dport 5000 drop")
+    err = preflight_error(station, boot_root, package, "-i", FLASHER_IF)
+    assert err == ("nitools: error: nftables inet guard chain in drops UDP port 5000 "
+                   "(netinstall): allow UDP 67, 69, 5000 in on fl0")
+    nft(pair, "flush ruleset",
+        "add table ip strict",
+        "add chain ip strict in { type filter hook input priority 0 ; policy drop ; }",
+        "add rule ip strict in ct state established,related accept",
+        "add rule ip strict in udp dport { 67, 69 } accept")
+    err = preflight_error(station, boot_root, package, "-i", FLASHER_IF)
+    assert err == ("nitools: error: nftables ip strict chain in drops by default (policy "
+                   "drop) and accepts no UDP port 5000 (netinstall): allow UDP 67, 69, 5000 "
+                   "in on fl0")
+    nft(pair, "add rule ip strict in iifname fl0 udp dport 5000 accept")
+    process = pair.start(pair.flasher_ns, "station", "--plain", "-i", FLASHER_IF, "--tftp-root",
+                         str(boot_root), "--journal", str(station.journal), "-m",
+                         str(package))
+    log = Log(process)
+    log.wait_for("listening on interface fl0")  # accepted now: the station runs
+    process.send_signal(signal.SIGTERM)
+    assert log.finish(30) == 0
+
+
+@needs_dnsmasq
+@pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed")
+def test_an_iptables_policy_drop_is_named(station, boot_root, package):
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    subprocess.run(["ip", "netns", "exec", pair.flasher_ns, "iptables", "-P", "INPUT", "DROP"],
+                   check=True)
+    subprocess.run(["ip", "netns", "exec", pair.flasher_ns, "iptables", "-A", "INPUT", "-p",
+                    "udp", "--dport", "67", "-j", "ACCEPT"], check=True)
+    err = preflight_error(station, boot_root, package, "-i", FLASHER_IF)
+    assert "drops by default" in err and "UDP port 69 (TFTP)" in err, err
