@@ -99,8 +99,8 @@ STATION_OPTIONS = [
     click.option("-b", "--discard-branding", is_flag=True,
                   help="netinstall-cli -b: refused, how it goes on the wire is not known."),
     click.option("-a", "--address", metavar="ADDR",
-                  help="netinstall-cli -a: the address the built-in BOOTP hands out (needs "
-                       "'nitools station', not built yet: refused)."),
+                  help="netinstall-cli -a: the one address BOOTP hands out ('nitools station' "
+                       "with one -i; 'flash' has no BOOTP server and refuses it)."),
     click.option("-k", "--key-file", type=click.Path(exists=True, dir_okay=False),
                   help="MikroTik .key file to install as the board's licence."),
     click.option("-sm", "--mode-script", type=click.Path(exists=True, dir_okay=False),
@@ -127,6 +127,9 @@ STATION_OPTIONS = [
     click.option("--metrics", metavar="[ADDR:]PORT",
                   help="Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
                        "127.0.0.1; needs nitools[metrics])."),
+    click.option("--health-file", metavar="PATH",
+                  help="Touch PATH every few seconds while the station runs (for 'nitools "
+                       "health' and container health checks)."),
     click.option("--log-keys", is_flag=True,
                   help="Show the licence key each board announces in the log (hidden by default)."),
     click.option("--routeros", metavar="VERSION|CHANNEL",
@@ -199,6 +202,22 @@ def station(**options: Any) -> None:
     from nitools.commands.station import run_station_command
 
     sys.exit(run_station_command(options))
+
+
+@main.command()
+@click.option("--file", "path", envvar="NITOOLS_HEALTH_FILE", show_envvar=True,
+              default="/run/nitools/station.alive", show_default=True,
+              help="The station's --health-file.")
+@click.option("--max-age", type=click.FloatRange(1), default=30.0, show_default=True,
+              help="Seconds after which a heartbeat is too old.")
+@friendly_errors
+def health(path: str, max_age: float) -> None:
+    """Exit 0 if the station's heartbeat is fresh, 1 otherwise (container health check)."""
+    from nitools.health import check
+
+    healthy, message = check(path, max_age)
+    click.echo(message, err=not healthy)
+    sys.exit(0 if healthy else 1)
 
 
 @main.command()

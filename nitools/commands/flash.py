@@ -14,6 +14,7 @@ from nitools.config import (
 )
 from nitools.console import install_stop_handlers, setup_logging
 from nitools.errors import UsageError
+from nitools.health import Heartbeat
 from nitools.journal import Journal, JournalWriter
 from nitools.netinstall.core import PrepareRequest, StationCore, StationResult
 from nitools.netinstall.frame import format_mac
@@ -36,7 +37,8 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
                 reporter: LogReporter, journal: JournalWriter | None = None,
                 source_port: int | None = None, cache: PayloadCache | None = None,
                 metrics: Callable[[Any], None] | None = None,
-                setup: StationSetup | None = None) -> StationResult:
+                setup: StationSetup | None = None,
+                heartbeat: Heartbeat | None = None) -> StationResult:
     """Drive the station core on a link until it is done; returns its result.
     ``setup``: per-port plugins and defaults (else ``plugin`` and ``config`` for all)."""
     cache = cache or PayloadCache()
@@ -60,6 +62,8 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
         reporter.tick()
         if journal is not None:
             journal.flush()
+        if heartbeat is not None:
+            heartbeat.beat()
 
     runner = Runner(link, core, work=prepare, on_event=on_event, on_tick=on_tick,
                     source_port=source_port)
@@ -67,6 +71,8 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
     try:
         runner.run()
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         cache.cancel()  # downloads still running give up: their boards were never offered
         for chosen in setup.all() if setup is not None else ():
             if chosen.releases.cache.mirror is not None:
@@ -87,8 +93,8 @@ def netinstall_cli_meaning(cli: Mapping[str, Any]) -> dict[str, Any]:
         raise UsageError("-b (discard branding) is refused: how netinstall-cli tells a board "
                          "to discard its branding is not known, and nitools will not guess")
     if options.get("address"):
-        raise UsageError("-a sets the address of a built-in BOOTP server; nitools flash has "
-                         "none: serve BOOTP with 'nitools dnsmasq --run' (--range)")
+        raise UsageError("-a sets the address BOOTP hands out; nitools flash has no BOOTP "
+                         "server: use 'nitools station -a ADDR' (flash and BOOTP in one)")
     chosen = [name for name, flag in (("-r", "default_config"), ("-e", "empty_config"),
                                       ("-s", "script")) if options.get(flag)]
     if len(chosen) > 1 or (chosen and options.get("config_mode")):
@@ -182,7 +188,8 @@ def run_flash(cli: Mapping[str, Any],
         try:
             result = run_station(link, core, setup.main.plugin, config, reporter, writer,
                                  source_port=link.peer_port, cache=cache, metrics=metrics,
-                                 setup=setup)
+                                 setup=setup, heartbeat=Heartbeat(cli["health_file"])
+                                 if cli.get("health_file") else None)
         finally:
             link.close()
     finally:

@@ -109,12 +109,13 @@ def test_bootp_and_tftp_then_the_board_is_flashed_then_all_stops(station, boot_r
     address(pair, FLASHER_IF, "192.0.2.1/24")
     process = pair.start(pair.flasher_ns, "station", "--plain", "-i", FLASHER_IF, "--tftp-root",
                          str(boot_root), "--journal", str(station.journal), "-r",
-                         str(package))
+                         "-a", "192.0.2.50", str(package))
     log = Log(process)
     log.wait_for("TFTP root is")
     log.wait_for("listening on interface fl0")
     booted = netboot(pair, BOARD_IF)
     assert booted["reply"]["file"] == "netinstall.arm64"
+    assert booted["reply"]["yiaddr"] == "192.0.2.50"  # -a: the one address handed out
     assert booted["reply"]["siaddr"] == "192.0.2.1"
     assert booted["tftp"]["sha256"] == sha((boot_root / "netinstall.arm64").read_bytes())
     station.emulate("--seed", "81")
@@ -283,3 +284,35 @@ def test_an_iptables_policy_drop_is_named(station, boot_root, package):
                     "udp", "--dport", "67", "-j", "ACCEPT"], check=True)
     err = preflight_error(station, boot_root, package, "-i", FLASHER_IF)
     assert "drops by default" in err and "UDP port 69 (TFTP)" in err, err
+
+
+@needs_dnsmasq
+def test_by_version_boot_images_and_packages_come_from_the_mirror(station, tmp_path):
+    from nitools.bootimages import extract_file
+    from tests.mirror_server import NETINSTALL_EXE, package_bytes
+
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    server = pair.start(pair.flasher_ns, str(tmp_path / "mirror"), module="tests.mirror_server")
+    url = server.stdout.readline().strip()
+    root = Path(tempfile.mkdtemp(prefix="nitools-station-boot-"))
+    root.chmod(0o755)
+    try:
+        process = pair.start(pair.flasher_ns, "station", "--plain", "-i", FLASHER_IF,
+                             "--routeros", "stable", "--boot-version", "stable", "--mirror",
+                             url, "--tftp-root", str(root), "--journal", str(station.journal),
+                             "-1", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+        log = Log(process)
+        log.wait_for("listening on interface fl0")
+        (extraction,) = extract_file(str(NETINSTALL_EXE))
+        expected = {i.file_name: bytes(i.data) for i in extraction.images}
+        extraction.close()
+        assert netboot(pair, BOARD_IF)["tftp"]["sha256"] == sha(expected["netinstall.arm64"])
+        station.emulate("--seed", "85")
+        assert log.finish() == 0, log.text
+        (board,) = station.summaries()
+        assert [f["sha256"] for f in board["files"]] == [
+            sha(package_bytes("system", "7.16.1", "arm64"))]
+        assert "boot images of RouterOS 7.16.1 in" in log.text
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

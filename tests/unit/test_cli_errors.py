@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from nitools.synthetic import build_npk
-from tests.helpers import free_udp_port, run_cli
+from tests.helpers import REPO, free_udp_port, run_cli
 
 
 def check_one_line_error(result, code, fragment):
@@ -167,3 +167,12 @@ def test_dnsmasq_output_onto_a_special_file_is_refused(tmp_path):
     with pytest.raises(UsageError, match="not a regular file"):
         _write(str(fifo), "x")
     assert fifo.is_fifo()
+
+
+def test_every_station_option_has_its_variable_in_docs_container_md():
+    from nitools.cli import station
+
+    documented = (REPO / "docs" / "container.md").read_text()
+    variables = [p.envvar for p in station.params if getattr(p, "envvar", None)]
+    assert len(variables) > 30
+    assert [v for v in variables if f"`{v}`" not in documented] == []

@@ -337,7 +337,7 @@ def test_packages_of_two_architectures_each_board_gets_its_own(packages, tmp_pat
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (("-b",), "-b (discard branding) is refused"),
-    (("-a", "192.0.2.10"), "nitools flash has none"),
+    (("-a", "192.0.2.10"), "nitools flash has no BOOTP server"),
     (("-r", "-e"), "choose one configuration"),
 ])
 def test_netinstall_cli_flags_nitools_cannot_honour_are_refused_clearly(packages, args,
