@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -42,6 +44,10 @@ def run_station_command(cli: Mapping[str, Any]) -> int:
     if address:
         if len(interfaces) != 1:
             raise UsageError("-a hands one address to one board: give it with one -i only")
+        if options.get("multiple") or (options.get("count") or 1) > 1:
+            # dnsmasq never releases a BOOTP lease: the first board would keep the address
+            raise UsageError("-a hands its one address to one board per run: with -m or "
+                             "--count give --range START,END instead")
         dhcp["range_spec"] = f"{address},{address}"
     died: list[str] = []
 
@@ -70,6 +76,9 @@ def _start_services(interfaces: tuple[str, ...], dhcp: dict[str, Any],
         return lambda: None
     root = _tftp_root(dhcp, options)
     processes: list[DnsmasqProcess] = []
+    # Leases of this run only: a board needs its address just to fetch the boot image,
+    # and BOOTP leases never expire, so leases kept across runs would use up the range.
+    leases = tempfile.mkdtemp(prefix="nitools-station-")
 
     def on_exit(process: DnsmasqProcess, code: int) -> None:
         died.append(f"dnsmasq for {process.plan.interface.name} stopped (exit {code}): "
@@ -79,12 +88,13 @@ def _start_services(interfaces: tuple[str, ...], dhcp: dict[str, Any],
     def stop_all() -> None:
         for process in processes:
             process.stop()
+        shutil.rmtree(leases, ignore_errors=True)
 
     try:
         for interface in interfaces:
             plan = plan_netboot(interface, root, dhcp["range_spec"], dhcp["lease_time"],
                                 dhcp["server_ip"], tuple(dhcp["boot_archs"] or ()),
-                                lease_file=None)
+                                lease_file=os.path.join(leases, f"{interface}.leases"))
             for warning in plan.warnings:
                 log.warning("%s", warning)
             text = render(plan)

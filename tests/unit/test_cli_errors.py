@@ -176,3 +176,11 @@ def test_every_station_option_has_its_variable_in_docs_container_md():
     variables = [p.envvar for p in station.params if getattr(p, "envvar", None)]
     assert len(variables) > 30
     assert [v for v in variables if f"`{v}`" not in documented] == []
+
+
+def test_station_a_with_m_is_refused_before_anything_runs():
+    result = run_cli("station", "-i", "eth0", "-a", "192.0.2.5", "-m", "--tftp-root", "/tmp")
+    assert result.returncode == 2
+    assert "with -m or --count give --range START,END instead" in result.stderr
+    two = run_cli("station", "-i", "eth0", "-i", "eth1", "-a", "192.0.2.5")
+    assert two.returncode == 2 and "give it with one -i only" in two.stderr
