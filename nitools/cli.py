@@ -77,9 +77,9 @@ STATION_OPTIONS = [
                   help="Serve only the board announcing with this MAC (repeatable)."),
     click.option("--once", is_flag=True,
                   help="Install each board at most once per journal."),
-    click.option("--journal", type=click.Path(dir_okay=False),
-                  help="SQLite journal of every attempt. Default: "
-                       "$XDG_STATE_HOME/nitools/journal.sqlite3."),
+    click.option("--journal", metavar="PATH|URL",
+                  help="Journal of every attempt: a SQLite file, or postgresql://... shared "
+                       "by several stations. Default: $XDG_STATE_HOME/nitools/journal.sqlite3."),
     click.option("--station-name", metavar="NAME",
                   help="This station's name in the journal. Default: HOST:INTERFACE."),
     click.option("--config-mode", type=click.Choice(["default", "empty", "script", "keep"]),
@@ -221,7 +221,8 @@ def health(path: str, max_age: float) -> None:
 
 
 @main.command()
-@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file to read.")
+@click.option("--journal", metavar="PATH|URL", envvar="NITOOLS_JOURNAL", show_envvar=True,
+              help="Journal to read: a SQLite file or a postgresql:// URL.")
 @click.option("--since", help="Only attempts since then: 2h, 3d, 2026-11-25, 2026-11-25T08:00.")
 @click.option("--limit", type=click.IntRange(1), help="Only the last N attempts.")
 @click.option("--mac", help="Only attempts of the board with this MAC (any of its ports).")

@@ -28,7 +28,8 @@ PYNETINSTALL_CONFIG = "/etc/pynetinstall.ini"  # used when only pyNetinstall's f
 SECTIONS = ("nitools", "pynetinstall")
 CONFIG_MODES = ("default", "empty", "script", "keep")
 # Station-wide settings an ini section may carry besides the plugin's own keys.
-INI_SETTINGS = ("config_mode", "key_file", "mode_script", "branding")
+INI_SETTINGS = ("config_mode", "key_file", "mode_script", "branding", "journal",
+                "station_name")
 # Flash by version (nitools.releases): ini keys, also --routeros, --package, ...
 RELEASE_SETTINGS = ("routeros", "packages", "mirror", "packages_dir")
 
@@ -155,6 +156,9 @@ def station_config(cli: Mapping[str, Any], ini: configparser.ConfigParser | None
                             mirror=pick("mirror"), packages_dir=pick("packages_dir"))
     given = {name: value for name, value in cli.items()
              if value is not None and name in StationConfig.__dataclass_fields__}
+    for name in ("journal", "station_name"):  # also from the ini
+        if pick(name) is not None:
+            given[name] = pick(name)
     if "macs" in given:
         given["macs"] = parse_macs(given["macs"])
     if "interfaces" in given:

@@ -21,46 +21,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nitools.errors import NitoolsError, UsageError
+from nitools.errors import UsageError
+from nitools.journal_store import (  # noqa: F401  (re-exported for callers and tests)
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    JournalError,
+    open_store,
+)
 from nitools.netinstall import events
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY,
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    answered_mac TEXT NOT NULL,
-    macs TEXT NOT NULL,
-    software_id TEXT,
-    model TEXT,
-    arch TEXT,
-    min_version TEXT,
-    image_version TEXT,
-    files TEXT,
-    config_mode TEXT,
-    outcome TEXT NOT NULL,
-    reason TEXT,
-    bytes INTEGER,
-    duration REAL
-);
-CREATE INDEX IF NOT EXISTS attempts_started ON attempts (started_at);
-CREATE INDEX IF NOT EXISTS attempts_software_id ON attempts (software_id);
-"""
-# Versioned changes after the first schema, applied in order to every journal (PRAGMA
-# user_version holds the version reached): old journals migrate in place.
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (2, "ALTER TABLE attempts ADD COLUMN station TEXT"),  # which station wrote the row
-    (3, "ALTER TABLE attempts ADD COLUMN port TEXT"),  # the interface the board was on
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
 OPEN_OUTCOMES = ("preparing", "installing")
 log = logging.getLogger("nitools.journal")
-
-
-class JournalError(NitoolsError):
-    pass
 
 
 def default_path() -> Path:
@@ -80,68 +53,36 @@ class Attempt:
 class Journal:
     def __init__(self, path: str | os.PathLike[str] | None = None, readonly: bool = False,
                  station: str = "") -> None:
-        """``readonly``: for reading (``history``): nothing is created or changed, and a
+        """``path``: a SQLite file, or a ``postgresql://`` URL shared by many stations.
+        ``readonly``: for reading (``history``): nothing is created or changed, and a
         file that is not a journal is said to be one."""
-        self.path = Path(path) if path else default_path()
+        location = path if path else default_path()
+        self.store = open_store(location, readonly)
+        self.path = self.store.path  # for messages (a URL without its password)
         self.station = station  # written into every row: host name and interface
-        try:
-            if readonly:
-                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                          isolation_level=None, timeout=10)
-                self.db.row_factory = sqlite3.Row
-                self.db.execute("SELECT id FROM attempts LIMIT 1").fetchall()
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            if "no such table" in str(exc) or "not a database" in str(exc):
-                raise JournalError(f"{self.path} is not a nitools journal (or it is damaged): "
-                                   "give the right file with --journal") from exc
-            raise JournalError(f"cannot open the journal {self.path}: {exc}: choose another "
-                               "with --journal PATH") from exc
-        except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"cannot open the journal {self.path}: {exc}: choose another "
-                               "with --journal PATH") from exc
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The SQLite connection (SQLite journals only; tests look inside)."""
+        return self.store.db  # type: ignore[union-attr]
 
     def close(self) -> None:
-        self.db.close()
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for target, statement in MIGRATIONS:
-            if version < target:
-                with self.db:
-                    self.db.execute(statement)
-                    self.db.execute(f"PRAGMA user_version={int(target)}")
-                version = target
+        self.store.close()
 
     def _write(self, sql: str, values: tuple[Any, ...]) -> int:
-        try:
-            with self.db:  # one transaction per write
-                cursor = self.db.execute(sql, values)
-            return int(cursor.lastrowid or 0)
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+        return self.store.write(sql, values)[0]
 
     # ---------------------------------------------------------------- writing
 
     def close_stale(self) -> int:
-        """Rows a crashed station left open become 'interrupted'."""
-        try:
-            with self.db:
-                cursor = self.db.execute(
-                    "UPDATE attempts SET outcome='interrupted', ended_at=?, reason=? "
-                    f"WHERE outcome IN ({','.join('?' * len(OPEN_OUTCOMES))})",
-                    (time.time(), "the station stopped before this attempt ended",
-                     *OPEN_OUTCOMES))
-            return cursor.rowcount
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+        """Rows this station (or a journal from before station names) left open when it
+        crashed become 'interrupted'; other stations' open rows are theirs."""
+        return self.store.write(
+            "UPDATE attempts SET outcome='interrupted', ended_at=?, reason=? "
+            f"WHERE outcome IN ({','.join('?' * len(OPEN_OUTCOMES))}) "
+            "AND (station=? OR station IS NULL)",
+            (time.time(), "the station stopped before this attempt ended", *OPEN_OUTCOMES,
+             self.station or None))[1]
 
     def found(self, answered_mac: str, macs: list[str], announcement: Announcement) -> int:
         return self._write(
@@ -186,10 +127,10 @@ class Journal:
             where, values = "software_id=?", (software_id,)
         else:
             where, values = "(answered_mac=? OR ','||macs||',' LIKE ?)", (mac, f"%,{mac},%")
-        row = self.db.execute(
+        rows = self.store.read(
             "SELECT * FROM attempts WHERE outcome IN ('installed', 'rebooted', 'unconfirmed') "
-            f"AND {where} ORDER BY id DESC LIMIT 1", values).fetchone()
-        return Attempt(dict(row)) if row else None
+            f"AND {where} ORDER BY id DESC LIMIT 1", values)
+        return Attempt(rows[0]) if rows else None
 
     def attempts(self, since: float | None = None, limit: int | None = None
                  ) -> list[dict[str, Any]]:
@@ -199,11 +140,7 @@ class Journal:
             sql += " WHERE started_at >= ?"
             values = (since,)
         sql += " ORDER BY id"
-        try:
-            rows = [dict(r) for r in self.db.execute(sql, values).fetchall()]
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"cannot read the journal {self.path}: {exc}: it may be "
-                               "damaged") from exc
+        rows = self.store.read(sql, values)
         for row in rows:
             row.setdefault("station", None)  # a journal read before its migrations
             row.setdefault("port", None)

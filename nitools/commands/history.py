@@ -15,6 +15,7 @@ from rich.table import Table
 from nitools.console import cell
 from nitools.errors import UsageError
 from nitools.journal import Journal, JournalError, default_path, format_time, parse_since
+from nitools.journal_store import is_postgres
 from nitools.netinstall.frame import format_mac, parse_mac
 
 _STYLES = {"rebooted": "green", "installed": "green", "unconfirmed": "red", "failed": "red",
@@ -54,7 +55,7 @@ def parse_mac_or_usage(text: str) -> bytes:
 def run_history(path: str | None, since: str | None, limit: int | None, as_json: bool,
                 only: HistoryFilter = HistoryFilter(), as_csv: bool = False) -> int:
     location = path or str(default_path())
-    if not os.path.exists(location):
+    if not is_postgres(location) and not os.path.exists(location):
         raise JournalError(f"no journal at {location}: flash boards first, or give --journal")
     if only.mac is not None:  # as the journal writes MACs; a bad one is a usage error
         only = replace(only, mac=format_mac(parse_mac_or_usage(only.mac)))

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nitools.errors import UsageError
-from nitools.journal import SCHEMA, SCHEMA_VERSION, Journal, JournalError, parse_since
+from nitools.journal import SCHEMA_VERSION, Journal, JournalError, parse_since
+from nitools.journal_store import SQLITE_SCHEMA
 from nitools.netinstall.messages import Announcement
 from tests.helpers import run_cli
 
@@ -259,7 +260,7 @@ def test_history_filters_by_mac_software_id_and_outcome_and_writes_csv(tmp_path)
 def test_an_old_journal_migrates_in_place_and_rows_name_their_station(tmp_path):
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:  # a journal as nitools 0.1 wrote it
-        db.executescript(SCHEMA)
+        db.executescript(SQLITE_SCHEMA)
         db.execute("INSERT INTO attempts (started_at, answered_mac, macs, outcome) "
                    "VALUES (1.0, '02:00:00:00:00:01', '02:00:00:00:00:01', 'installed')")
     journal = Journal(path, station="lab-1:eth1")
