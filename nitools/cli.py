@@ -127,6 +127,12 @@ STATION_OPTIONS = [
     click.option("--metrics", metavar="[ADDR:]PORT",
                   help="Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
                        "127.0.0.1; needs nitools[metrics])."),
+    click.option("--web", metavar="[ADDR:]PORT",
+                  help="Serve the live web view (boards in progress, history) at "
+                       "http://ADDR:PORT/ (ADDR defaults to 127.0.0.1)."),
+    click.option("--web-token", metavar="TOKEN",
+                  help="Bearer token the web view requires (needed when ADDR is not "
+                       "loopback); browsers pass it as ?token=TOKEN."),
     click.option("--health-file", metavar="PATH",
                   help="Touch PATH every few seconds while the station runs (for 'nitools "
                        "health' and container health checks)."),

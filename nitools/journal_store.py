@@ -89,7 +89,8 @@ class SqliteStore:
         try:
             if readonly:
                 self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                          isolation_level=None, timeout=10)
+                                          isolation_level=None, timeout=10,
+                                          check_same_thread=False)  # the store locks
                 self.db.row_factory = sqlite3.Row
                 self.db.execute("SELECT id FROM attempts LIMIT 1").fetchall()
                 return

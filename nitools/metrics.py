@@ -21,7 +21,7 @@ PHASES = ("preparing", "offering", "formatting", "uploading", "rebooting")
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600)
 
 
-def parse_listen(spec: str) -> tuple[str, int]:
+def parse_listen(spec: str, option: str = "--metrics") -> tuple[str, int]:
     """``PORT`` or ``ADDR:PORT``; loopback unless an address is given."""
     address, _, port = spec.rpartition(":")
     try:
@@ -29,7 +29,7 @@ def parse_listen(spec: str) -> tuple[str, int]:
     except ValueError:
         number = 0
     if not 0 < number < 65536:
-        raise UsageError(f"--metrics wants [ADDR:]PORT, not '{spec}'")
+        raise UsageError(f"{option} wants [ADDR:]PORT, not '{spec}'")
     return address or "127.0.0.1", number
 
 

@@ -15,7 +15,7 @@ from nitools.config import (
 from nitools.console import install_stop_handlers, setup_logging
 from nitools.errors import UsageError
 from nitools.health import Heartbeat
-from nitools.journal import Journal, JournalWriter
+from nitools.journal import Journal, JournalWriter, default_path
 from nitools.netinstall.core import PrepareRequest, StationCore, StationResult
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
@@ -38,7 +38,8 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
                 source_port: int | None = None, cache: PayloadCache | None = None,
                 metrics: Callable[[Any], None] | None = None,
                 setup: StationSetup | None = None,
-                heartbeat: Heartbeat | None = None) -> StationResult:
+                heartbeat: Heartbeat | None = None,
+                observers: tuple[Callable[[Any], None], ...] = ()) -> StationResult:
     """Drive the station core on a link until it is done; returns its result.
     ``setup``: per-port plugins and defaults (else ``plugin`` and ``config`` for all)."""
     cache = cache or PayloadCache()
@@ -56,6 +57,8 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
             journal(event)
         if metrics is not None:
             metrics(event)
+        for observer in observers:  # e.g. the web view's board table
+            observer(event)
         reporter.event(event)
 
     def on_tick() -> None:
@@ -137,6 +140,17 @@ def _nothing() -> None:
     pass
 
 
+def _web_view(cli: Mapping[str, Any], journal: str) -> Any:
+    """``--web``: bound now (a taken port is an error before any board is served),
+    started once the flashing link is open."""
+    if not cli.get("web"):
+        return None
+    from nitools.web.boards import BoardTable
+    from nitools.web.server import WebView
+
+    return WebView(cli["web"], BoardTable(), journal, cli.get("web_token"))
+
+
 def run_flash(cli: Mapping[str, Any],
               services: Callable[[], Callable[[], None]] | None = None) -> int:
     """Returns the exit code: 0 all installed, 1 a board failed, 130 interrupted.
@@ -147,6 +161,7 @@ def run_flash(cli: Mapping[str, Any],
                              log_keys=bool(cli.get("log_keys")))
     journal = None
     stop_services: Callable[[], None] = _nothing
+    stop_web: Callable[[], None] = _nothing
     try:
         setup_logging(cli.get("verbose") or 0, cli.get("logging_config"),
                       reporter.log_handler())
@@ -162,6 +177,9 @@ def run_flash(cli: Mapping[str, Any],
         if stale:
             log.warning("journal: %d attempt(s) of an earlier run were left open: marked "
                         "interrupted", stale)
+        web = _web_view(cli, config.journal or str(default_path()))
+        if web is not None:
+            stop_web = web.stop
         if services is not None:
             stop_services = services()
         if config.loopback:
@@ -177,6 +195,9 @@ def run_flash(cli: Mapping[str, Any],
         writer = JournalWriter(journal, port_of=port_of)
         if port_of is not None:
             reporter.port_of = port_of
+        if web is not None:
+            web.boards.port_of = port_of or web.boards.port_of
+            web.start()
         metrics = None
         if cli.get("metrics"):
             from nitools.metrics import StationMetrics
@@ -189,10 +210,12 @@ def run_flash(cli: Mapping[str, Any],
             result = run_station(link, core, setup.main.plugin, config, reporter, writer,
                                  source_port=link.peer_port, cache=cache, metrics=metrics,
                                  setup=setup, heartbeat=Heartbeat(cli["health_file"])
-                                 if cli.get("health_file") else None)
+                                 if cli.get("health_file") else None,
+                                 observers=(web.boards,) if web is not None else ())
         finally:
             link.close()
     finally:
+        stop_web()
         stop_services()
         reporter.close()
         if journal is not None:

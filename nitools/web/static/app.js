@@ -1,0 +1,123 @@
+// The station's live view: the boards table follows /events (server-sent events);
+// the history table asks /api/history. Every value is set as text, never as HTML.
+"use strict";
+
+const token = new URLSearchParams(location.search).get("token");
+const withToken = (url) =>
+  token ? url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token) : url;
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "" : String(text);
+  if (className) td.className = className;
+  row.appendChild(td);
+  return td;
+}
+
+function size(bytes) {
+  const units = ["B", "kB", "MB", "GB"];
+  let value = bytes, unit = 0;
+  while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit += 1; }
+  return (unit ? value.toFixed(1) : value.toFixed(0)) + " " + units[unit];
+}
+
+function progress(board) {
+  const td = document.createElement("td");
+  if (board.total > 0) {
+    const bar = document.createElement("progress");
+    bar.max = board.total;
+    bar.value = board.done;
+    td.appendChild(bar);
+    const label = document.createElement("span");
+    label.textContent = " " + Math.floor((100 * board.done) / board.total) + " %";
+    td.appendChild(label);
+  }
+  return td;
+}
+
+function showBoards(boards) {
+  const body = document.querySelector("#boards tbody");
+  body.replaceChildren();
+  for (const board of boards.slice().reverse()) {
+    const row = document.createElement("tr");
+    row.dataset.mac = board.mac;
+    row.className = "phase-" + board.phase;
+    cell(row, board.port);
+    cell(row, board.mac, "mac");
+    cell(row, board.model);
+    cell(row, board.arch);
+    cell(row, board.phase, "phase");
+    row.appendChild(progress(board));
+    cell(row, board.rate ? size(board.rate) + "/s" : "");
+    cell(row, board.eta !== null && board.eta > 0 ? Math.round(board.eta) + " s" : "");
+    const result = cell(row, board.result, "result");
+    if (board.reason) result.title = board.reason;
+    body.appendChild(row);
+  }
+  document.getElementById("no-boards").hidden = boards.length > 0;
+}
+
+function connect() {
+  const status = document.getElementById("status");
+  const events = new EventSource(withToken("/events"));
+  let finished = -1;
+  events.addEventListener("boards", (message) => {
+    const boards = JSON.parse(message.data);
+    showBoards(boards);
+    const done = boards.filter((board) => board.result).length;
+    if (done !== finished) {  // a board finished: its journal row is final now
+      finished = done;
+      loadHistory();
+    }
+    status.textContent = "live";
+    status.className = "status live";
+  });
+  events.onerror = () => {
+    status.textContent = "reconnecting…";
+    status.className = "status down";
+    loadHistory();
+  };
+}
+
+async function loadHistory() {
+  const form = new FormData(document.getElementById("filters"));
+  const query = new URLSearchParams();
+  for (const [key, value] of form) if (value) query.set(key, value);
+  query.set("limit", "100");
+  const error = document.getElementById("history-error");
+  try {
+    const response = await fetch(withToken("/api/history?" + query));
+    const answer = await response.json();
+    if (!response.ok) throw new Error(answer.error || response.statusText);
+    error.hidden = true;
+    const body = document.querySelector("#history tbody");
+    body.replaceChildren();
+    for (const attempt of answer.attempts.slice().reverse()) {
+      const row = document.createElement("tr");
+      row.className = "outcome-" + attempt.outcome;
+      cell(row, attempt.id);
+      cell(row, new Date(attempt.started_at * 1000).toLocaleString());
+      cell(row, attempt.station);
+      cell(row, attempt.port);
+      cell(row, attempt.answered_mac, "mac");
+      cell(row, attempt.model);
+      cell(row, attempt.arch);
+      cell(row, attempt.software_id);
+      cell(row, attempt.outcome, "result");
+      cell(row, attempt.duration === null ? "" : attempt.duration.toFixed(1));
+      cell(row, attempt.reason);
+      body.appendChild(row);
+    }
+  } catch (problem) {
+    error.textContent = "history: " + problem.message;
+    error.hidden = false;
+  }
+}
+
+document.getElementById("filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadHistory();
+});
+connect();
+loadHistory();
+setInterval(loadHistory, 10000);
