@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nitools.errors import UsageError
+from nitools.journal_spool import write_spool
 from nitools.journal_store import (  # noqa: F401  (re-exported for callers and tests)
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -118,6 +119,28 @@ class Journal:
                     "duration=? - started_at, macs=COALESCE(?, macs) WHERE id=?",
                     (now, outcome, reason, sent_bytes, now,
                      ",".join(macs) if macs else None, row_id))
+
+    def restore(self, row: dict[str, Any]) -> None:
+        """A spooled attempt (journal_spool.py): its end, onto the row already written,
+        or the whole attempt as a new row."""
+        macs = ",".join(row["macs"] or [row["answered_mac"]])
+        files = json.dumps(row["files"]) if row["files"] is not None else None
+        if row["row"] is not None:
+            self._write("UPDATE attempts SET ended_at=?, outcome=?, reason=?, bytes=?, "
+                        "duration=? - started_at, macs=?, files=COALESCE(files, ?), "
+                        "config_mode=COALESCE(config_mode, ?) WHERE id=?",
+                        (row["ended_at"], row["outcome"], row["reason"], row["bytes"],
+                         row["ended_at"], macs, files, row["config_mode"], row["row"]))
+            return
+        self._write(
+            "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, software_id, "
+            "model, arch, min_version, image_version, files, config_mode, outcome, reason, "
+            "bytes, duration, station, port) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (row["started_at"], row["ended_at"], row["answered_mac"], macs,
+             row["software_id"], row["model"], row["arch"], row["min_version"],
+             row["image_version"], files, row["config_mode"], row["outcome"], row["reason"],
+             row["bytes"], (row["ended_at"] or row["started_at"]) - row["started_at"],
+             row["station"], row["port"]))
 
     # ---------------------------------------------------------------- reading
 
@@ -216,6 +239,7 @@ class JournalWriter:
         self.journal = journal
         self.clock = clock
         self.port_of = port_of or (lambda mac: None)  # which interface a board is on
+        self.spool: Path | None = None  # where close() keeps rows it could not write
         self._open: dict[bytes, _Record] = {}  # MAC -> its attempt in progress
         self._unwritten: deque[_Record] = deque()
         self._failing_since: float | None = None
@@ -272,8 +296,19 @@ class JournalWriter:
             self._failing_since = None
 
     def close(self) -> None:
-        """The last chance: what still cannot be written goes to the log, not nowhere."""
+        """The last chance: what still cannot be written goes to the spool (written at
+        the next start), else to the log, never nowhere."""
         self.flush(force=True)
+        if self._unwritten and self.spool is not None:
+            try:
+                write_spool(self.spool, [self._spooled(r) for r in self._unwritten])
+            except OSError as exc:
+                log.error("journal: cannot keep the unwritten rows in %s: %s", self.spool,
+                          exc.strerror)
+            else:
+                log.warning("journal: %d attempts could not be written; kept in %s and "
+                            "written at the next start", len(self._unwritten), self.spool)
+                self._unwritten.clear()
         for record in self._unwritten:
             end = record.end
             log.error("journal: not written: %s %s %s: %s", format_mac(record.mac),
@@ -282,6 +317,22 @@ class JournalWriter:
         if self.records_lost:
             log.error("journal: %d attempts were dropped from memory while the journal "
                       "failed", self.records_lost)
+
+    def _spooled(self, record: _Record) -> dict[str, Any]:
+        end, now = record.end, time.time()
+        announcement, mac = record.announcement, format_mac(record.mac)
+        return {
+            "row": record.row, "started_at": record.found_at, "ended_at": now,
+            "answered_mac": mac,
+            "macs": [format_mac(m) for m in end.macs] if end and end.macs else [mac],
+            "software_id": announcement.software_id or None, "model": announcement.model,
+            "arch": announcement.arch, "min_version": announcement.min_version,
+            "image_version": announcement.image_version, "files": record.files,
+            "config_mode": record.configuration or None,
+            "outcome": end.outcome.value if end else "interrupted",
+            "reason": end.reason if end else "the station stopped before this attempt ended",
+            "bytes": end.bytes_acked if end else 0, "station": self.journal.station or None,
+            "port": record.port}
 
     def installed_before(self, software_id: str, mac: str) -> int | None:
         """For ``--once``: the row of this board's last successful install."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from nitools.board_table import BoardTable
 from nitools.console import cell
 from nitools.netinstall import events as ev
 from nitools.netinstall.board import describe
@@ -23,7 +22,7 @@ from nitools.netinstall.messages import Announcement
 
 log = logging.getLogger("nitools.flash")
 
-# How a step that is not the end reads in the log and the table's phase column.
+# How a step that is not the end reads in the log (the live tables: board_table.PHASES).
 _PHASES: dict[type, str] = {
     ev.Found: "found", ev.Validated: "validated", ev.Offered: "offered",
     ev.Accepted: "accepted", ev.Formatting: "formatting", ev.UploadStarted: "uploading",
@@ -126,21 +125,6 @@ class LogReporter:
         self._steps[event.mac] = max(step, self._steps.get(event.mac, 0))
 
 
-@dataclass
-class _Row:
-    mac: bytes
-    port: str = ""
-    model: str = ""
-    arch: str = ""
-    phase: str = ""
-    done: int = 0
-    total: int = 0
-    upload_started_at: float | None = None
-    upload_finished_at: float | None = None
-    result: str = ""
-    finished_at: float | None = None
-
-
 def _size(count: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if count < 1000 or unit == "GB":
@@ -160,7 +144,7 @@ class RichReporter(LogReporter):
         from rich.live import Live
 
         self.console = Console(stderr=True)
-        self._rows: dict[bytes, _Row] = {}
+        self.boards = BoardTable(lambda mac: self.port_of(mac))
         self.live = Live(self._table(), console=self.console, refresh_per_second=4,
                          transient=False)
         self.live.start()
@@ -176,33 +160,7 @@ class RichReporter(LogReporter):
 
     def event(self, event: ev.BoardEvent) -> None:
         super().event(event)
-        row = self._rows.setdefault(event.mac, _Row(event.mac))
-        match event:
-            case ev.Found(announcement=a) | ev.Skipped(announcement=a):
-                row.model, row.arch = a.model, a.arch
-                row.port = self.port_of(event.mac) or ""
-            case ev.UploadStarted(total_bytes=total):
-                row.upload_started_at, row.total = event.at, total
-            case ev.Progress(bytes_acked=done, total_bytes=total):
-                row.done, row.total = done, total
-            case ev.FilesAcknowledged():
-                row.upload_finished_at, row.done = event.at, row.total
-        if isinstance(event, ev.Finished):
-            row.finished_at = time.monotonic()
-            row.phase = event.outcome.value
-            row.result = "rebooted" if event.outcome.success else "FAILED: " + event.reason
-        elif isinstance(event, ev.Released):
-            row.phase = row.result = "released"
-            row.finished_at = time.monotonic()
-        elif isinstance(event, ev.Skipped):
-            row.phase = row.result = "skipped"
-            row.finished_at = time.monotonic()
-        elif type(event) in _PHASES:
-            row.phase = _PHASES[type(event)]
-        if len(self._rows) > self.MAX_ROWS:  # forget the oldest finished rows
-            finished = [m for m, r in self._rows.items() if r.finished_at is not None]
-            for mac in finished[:len(self._rows) - self.MAX_ROWS]:
-                del self._rows[mac]
+        self.boards(event)
 
     def tick(self) -> None:
         # The table shows upload progress; 10 % log lines are for non-terminals.
@@ -211,24 +169,19 @@ class RichReporter(LogReporter):
     def _table(self):
         from rich.table import Table
 
-        table = Table("port", "MAC", "model", "arch", "phase", "bytes", "rate", "ETA", "result",
-                      expand=False)
-        now = time.monotonic()
-        for row in self._rows.values():
-            rate = eta = ""
-            if row.upload_started_at is not None:
-                end = row.upload_finished_at or now
-                seconds = max(end - row.upload_started_at, 1e-6)
-                speed = row.done / seconds
-                rate = f"{_size(speed)}/s"
-                if speed > 0 and row.done < row.total and row.finished_at is None:
-                    eta = f"{(row.total - row.done) / speed:.0f} s"
-            size = f"{_size(row.done)} / {_size(row.total)}" if row.total else ""
-            style = "green" if row.result == "rebooted" else "red" \
-                if row.result.startswith("FAILED") else ""
-            table.add_row(cell(row.port), format_mac(row.mac), cell(row.model),
-                          cell(row.arch), row.phase,
-                          size, rate, eta, cell(row.result, style))
+        table = Table("port", "MAC", "model", "arch", "phase", "bytes", "rate", "ETA",
+                      "result", expand=False)
+        for row in self.boards.snapshot()[1][-self.MAX_ROWS:]:
+            size = f"{_size(row['done'])} / {_size(row['total'])}" if row["total"] else ""
+            rate = f"{_size(row['rate'])}/s" if row["rate"] else ""
+            eta = f"{row['eta']:.0f} s" if row["eta"] and not row["finished"] else ""
+            result, style = row["result"], ""
+            if result == "rebooted":
+                style = "green"
+            elif result in ("failed", "unconfirmed", "interrupted", "refused"):
+                result, style = f"{result.upper()}: {row['reason']}", "red"
+            table.add_row(cell(row["port"]), row["mac"], cell(row["model"]), cell(row["arch"]),
+                          row["phase"], size, rate, eta, cell(result, style))
         return table
 
 

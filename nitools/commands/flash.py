@@ -15,7 +15,8 @@ from nitools.config import (
 from nitools.console import install_stop_handlers, setup_logging
 from nitools.errors import UsageError
 from nitools.health import Heartbeat
-from nitools.journal import Journal, JournalWriter, default_path
+from nitools.journal import Journal, JournalError, JournalWriter, default_path
+from nitools.journal_spool import replay, spool_path
 from nitools.netinstall.core import PrepareRequest, StationCore, StationResult
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
@@ -145,7 +146,7 @@ def _web_view(cli: Mapping[str, Any], journal: str) -> Any:
     started once the flashing link is open."""
     if not cli.get("web"):
         return None
-    from nitools.web.boards import BoardTable
+    from nitools.board_table import BoardTable
     from nitools.web.server import WebView
 
     return WebView(cli["web"], BoardTable(), journal, cli.get("web_token"))
@@ -173,6 +174,13 @@ def run_flash(cli: Mapping[str, Any],
             check_station_inputs(chosen.plugin, chosen.config.defaults, cache)
             chosen.releases.start()  # a channel is resolved once, before any offer
         journal = Journal(config.journal, station=station_name(config))
+        spool = spool_path(journal.station)
+        if spool.exists():  # rows an earlier run could not write (its database was down)
+            try:
+                log.info("journal: %d attempts of an earlier run written from %s",
+                         replay(spool, journal), spool)
+            except JournalError as exc:
+                log.warning("%s: the rest stays in %s for the next start", exc, spool)
         stale = journal.close_stale()
         if stale:
             log.warning("journal: %d attempt(s) of an earlier run were left open: marked "
@@ -193,6 +201,7 @@ def run_flash(cli: Mapping[str, Any],
                  journal.path)
         port_of = getattr(link, "port_of", None)
         writer = JournalWriter(journal, port_of=port_of)
+        writer.spool = spool
         if port_of is not None:
             reporter.port_of = port_of
         if web is not None:

@@ -28,11 +28,11 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from nitools.board_table import BoardTable
 from nitools.errors import NitoolsError, UsageError
 from nitools.journal import Journal, JournalError, parse_since
 from nitools.metrics import parse_listen
 from nitools.netinstall.frame import format_mac, parse_mac
-from nitools.web.boards import BoardTable
 
 log = logging.getLogger("nitools.web")
 

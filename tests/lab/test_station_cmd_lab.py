@@ -91,12 +91,13 @@ def netboot(pair, interface: str) -> dict:
     return json.loads(result.stdout)
 
 
-def no_dnsmasq_left(pair) -> bool:
+def dnsmasq_pids(pair) -> list[int]:
+    """The dnsmasq processes running in the station's namespace."""
     pids = subprocess.run(["ip", "netns", "pids", pair.flasher_ns], capture_output=True,
                           text=True).stdout.split()
-    names = [Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids
-             if Path(f"/proc/{pid}/comm").exists()]
-    return "dnsmasq" not in names
+    comm = {pid: Path(f"/proc/{pid}/comm") for pid in pids}
+    return [int(pid) for pid, path in comm.items()
+            if path.exists() and path.read_text().strip() == "dnsmasq"]
 
 
 def sha(data: bytes) -> str:
@@ -124,22 +125,24 @@ def test_bootp_and_tftp_then_the_board_is_flashed_then_all_stops(station, boot_r
     assert board["installed"]
     assert [f["sha256"] for f in board["files"]] == [sha(package.read_bytes())]
     assert "preflight: fl0 ready" in log.text
-    assert no_dnsmasq_left(pair)
+    assert dnsmasq_pids(pair) == []
+
+
+def serving(station, boot_root, package) -> Log:
+    """A station with -m on fl0, up and listening."""
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    log = Log(pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
+                         "--tftp-root", str(boot_root), "--journal", str(station.journal),
+                         str(package)))
+    log.wait_for("listening on interface fl0")
+    return log
 
 
 @needs_dnsmasq
 def test_the_station_stops_when_its_dnsmasq_dies(station, boot_root, package):
-    pair = station.pair
-    address(pair, FLASHER_IF, "192.0.2.1/24")
-    process = pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
-                         "--tftp-root", str(boot_root), "--journal", str(station.journal),
-                         str(package))
-    log = Log(process)
-    log.wait_for("listening on interface fl0")
-    pids = subprocess.run(["ip", "netns", "pids", pair.flasher_ns], capture_output=True,
-                          text=True).stdout.split()
-    (dnsmasq,) = [int(p) for p in pids if Path(f"/proc/{p}/comm").exists()
-                  and Path(f"/proc/{p}/comm").read_text().strip() == "dnsmasq"]
+    log = serving(station, boot_root, package)
+    (dnsmasq,) = dnsmasq_pids(station.pair)
     os.kill(dnsmasq, signal.SIGKILL)
     assert log.finish(30) == 1, log.text
     assert "dnsmasq for fl0 stopped (exit" in log.text and "the station stops" in log.text
@@ -147,16 +150,10 @@ def test_the_station_stops_when_its_dnsmasq_dies(station, boot_root, package):
 
 @needs_dnsmasq
 def test_sigterm_stops_flashing_and_dnsmasq(station, boot_root, package):
-    pair = station.pair
-    address(pair, FLASHER_IF, "192.0.2.1/24")
-    process = pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
-                         "--tftp-root", str(boot_root), "--journal", str(station.journal),
-                         str(package))
-    log = Log(process)
-    log.wait_for("listening on interface fl0")
-    process.send_signal(signal.SIGTERM)
+    log = serving(station, boot_root, package)
+    log.process.send_signal(signal.SIGTERM)
     assert log.finish(30) == 0, log.text
-    assert no_dnsmasq_left(pair)
+    assert dnsmasq_pids(station.pair) == []
 
 
 @needs_dnsmasq

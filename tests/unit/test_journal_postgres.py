@@ -160,3 +160,35 @@ def test_an_unreachable_database_is_one_clear_error_at_start(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("nitools: error: cannot reach the journal database postgresql://")
     assert "check that PostgreSQL runs and the URL is right" in last
+
+
+def test_a_station_stopped_during_an_outage_writes_its_rows_at_the_next_start(
+        server, url, tmp_path):
+    from nitools.journal_spool import read_spool, replay
+
+    journal = Journal(url, station="a:eth1")
+    writer = JournalWriter(journal)
+    writer.spool = tmp_path / "unwritten.jsonl"
+    events_two = _events(mac(2))
+    for event in _events(mac(1)) + events_two[:2]:  # board 2 offered: its row is open
+        writer(event)
+    server.stop()
+    try:
+        writer(events_two[2])  # board 2 ends while the database is down
+        for event in _events(mac(3), "failed"):  # board 3 entirely during the outage
+            writer(event)
+        writer.close()  # the station stops before the database is back
+    finally:
+        server.start()
+    spooled = read_spool(tmp_path / "unwritten.jsonl")
+    assert [(r["answered_mac"][-2:], r["row"] is not None) for r in spooled] == [
+        ("02", True), ("03", False)]
+    again = Journal(url, station="a:eth1")  # the next start
+    assert replay(tmp_path / "unwritten.jsonl", again) == 2
+    assert not (tmp_path / "unwritten.jsonl").exists()
+    again.close_stale()
+    rows = {r["answered_mac"][-2:]: r for r in again.attempts()}
+    assert {k: r["outcome"] for k, r in rows.items()} == {"01": "rebooted", "02": "rebooted",
+                                                          "03": "failed"}
+    assert rows["02"]["files"][0]["name"] == "r.npk" and rows["02"]["duration"] >= 0
+    assert rows["03"]["station"] == "a:eth1" and rows["03"]["reason"] == "reason failed"

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
+from nitools.board_table import BoardTable
 from nitools.errors import UsageError
 from nitools.journal import Journal, JournalWriter
 from nitools.netinstall import events
-from nitools.web.boards import BoardTable
 from nitools.web.server import WebView
 from tests.helpers import loopback_boards
 from tests.unit.test_journal import _events

@@ -1,6 +1,6 @@
-"""The boards a station is busy with, as the web view shows them: fed by the station's
-events on the loop thread (cheap: a dict update under a lock), read as snapshots by
-the web server's threads."""
+"""The boards a station is busy with, as its live displays show them (the terminal's
+table and the web view): fed by the station's events on the loop thread (cheap: a dict
+update under a lock), read as snapshots by the display's thread."""
 
 from __future__ import annotations
 
