@@ -36,7 +36,7 @@ def test_the_page_follows_a_board_to_rebooted(station, tmp_path):
          "http://127.0.0.1:8080/", str(ARTIFACT), "60"], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
     # the board boots only once the page is open: the table must show it from the start
-    station.emulate("--seed", "99", "--chunk-delay", "0.3")
+    station.emulate("--seed", "99", "--chunk-delay", "1")
     out, err = browse.communicate(timeout=120)
     flash.terminate()
     _, log = flash.communicate(timeout=30)

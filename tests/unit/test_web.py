@@ -12,6 +12,7 @@ import time
 import pytest
 
 from nitools.board_table import BoardTable
+from nitools.emulator import Faults
 from nitools.errors import UsageError
 from nitools.journal import Journal, JournalWriter
 from nitools.netinstall import events
@@ -117,7 +118,8 @@ def test_flash_serves_the_view_while_it_flashes(tmp_path):
     (tmp_path / "r.npk").write_bytes(build_npk("system", "7.16.1", "arm64", size=2_000_000,
                                                seed=3))
     seen: list[dict] = []
-    with loopback_boards() as boards:
+    # 1 ms per chunk: an upload of about 1.5 s, long enough to be seen uploading
+    with loopback_boards(faults=Faults(chunk_delay=0.001)) as boards:
         process = subprocess.Popen(
             [sys.executable, "-m", "nitools", "flash", "-m", "--plain", "--loopback",
              boards.loopback_arg, "--web", str(port), "--journal", str(tmp_path / "j.sqlite3"),
