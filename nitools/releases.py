@@ -98,6 +98,7 @@ class ReleaseFiles:
         self.version: RouterOSVersion | None = None
         self._resolved: dict[str, RouterOSVersion] = {}
         self._missing: dict[tuple[str, RouterOSVersion, str], tuple[float, str]] = {}
+        self._verified: dict[tuple[str, RouterOSVersion, str], Path] = {}
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -173,10 +174,16 @@ class ReleaseFiles:
         key = (name, version, family)
         with self._lock:
             remembered = self._missing.get(key)
+            known = self._verified.get(key)
+        if known is not None and known.exists():
+            return known  # verified once this run: every board of the arch shares it
         if remembered and time.monotonic() - remembered[0] < MISSING_REMEMBERED:
             raise PluginError(remembered[1])
         try:
-            return self.cache.package(name, version, family)
+            path = self.cache.package(name, version, family)
+            with self._lock:
+                self._verified[key] = path
+            return path
         except NotOnMirror as exc:
             reason = f"no {name} {version} package for {family}: {exc}"
             with self._lock:

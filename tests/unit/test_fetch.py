@@ -234,11 +234,15 @@ def release(server, tmp_path, **choice) -> ReleaseFiles:
 def test_each_architecture_gets_its_own_files_and_the_channel_is_resolved_once(served,
                                                                                  tmp_path):
     files = release(served, tmp_path, routeros="stable", packages=("container",))
-    for arch in ("arm", "arm64", "mipsbe", "arm64"):
+    asked = []
+    real_package = files.cache.package
+    files.cache.package = lambda *key: asked.append(key) or real_package(*key)
+    for arch in ("arm", "arm64", "mipsbe", "arm64", "arm"):
         chosen = files.files(board(arch))
         assert [read_package(p).arch for p in chosen] == [arch, arch]
         assert [read_package(p).name for p in chosen] == ["system", "container"]
     assert len(served.ranges("/routeros/NEWESTa7.stable")) == 1
+    assert len(asked) == 6  # 3 architectures x 2 packages, each verified once this run
 
 
 def test_a_board_without_packages_or_too_new_is_refused_with_the_reason(served, tmp_path):
