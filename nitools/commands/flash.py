@@ -17,6 +17,7 @@ from nitools.errors import UsageError
 from nitools.health import Heartbeat
 from nitools.journal import Journal, JournalError, JournalWriter, default_path
 from nitools.journal_spool import replay, spool_path
+from nitools.journal_thread import BackgroundWriter
 from nitools.netinstall.core import PrepareRequest, StationCore, StationResult
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
@@ -35,7 +36,7 @@ log = logging.getLogger("nitools.flash")
 
 
 def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfig,
-                reporter: LogReporter, journal: JournalWriter | None = None,
+                reporter: LogReporter, journal: JournalWriter | BackgroundWriter | None = None,
                 source_port: int | None = None, cache: PayloadCache | None = None,
                 metrics: Callable[[Any], None] | None = None,
                 setup: StationSetup | None = None,
@@ -81,12 +82,12 @@ def run_station(link: Link, core: StationCore, plugin: Any, config: StationConfi
         for chosen in setup.all() if setup is not None else ():
             if chosen.releases.cache.mirror is not None:
                 chosen.releases.cache.mirror.cancelled.set()
-    if journal is not None:
-        journal.close()
-        if journal.refusals_not_journaled:
-            log.warning("journal: %d refused boards were not journaled (more than %g a "
-                        "second: a flood?)", journal.refusals_not_journaled,
-                        journal.REFUSALS_PER_SECOND)
+        if journal is not None:
+            journal.close()  # whatever ended the loop, every record is written or kept
+    if journal is not None and journal.refusals_not_journaled:
+        log.warning("journal: %d refused boards were not journaled (more than %g a "
+                    "second: a flood?)", journal.refusals_not_journaled,
+                    journal.REFUSALS_PER_SECOND)
     return core.result
 
 
@@ -214,9 +215,10 @@ def run_flash(cli: Mapping[str, Any],
             metrics = StationMetrics()
             metrics.serve(cli["metrics"])
             writer.on_failure = metrics.journal_failures.inc
-        core = StationCore(link.mac, config, history=writer.installed_before)
+        background = BackgroundWriter(writer)  # fsyncs and database trips off the loop
+        core = StationCore(link.mac, config, history=background.installed_before)
         try:
-            result = run_station(link, core, setup.main.plugin, config, reporter, writer,
+            result = run_station(link, core, setup.main.plugin, config, reporter, background,
                                  source_port=link.peer_port, cache=cache, metrics=metrics,
                                  setup=setup, heartbeat=Heartbeat(cli["health_file"])
                                  if cli.get("health_file") else None,

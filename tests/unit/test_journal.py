@@ -275,3 +275,31 @@ def test_an_old_journal_migrates_in_place_and_rows_name_their_station(tmp_path):
     again.close()
     only = run_cli("history", "--journal", str(path), "--csv", "--station", "lab-1:eth1")
     assert only.returncode == 0 and only.stdout.count("lab-1:eth1") == 1, only.stderr
+
+
+def test_the_background_writer_never_makes_the_loop_wait_and_loses_nothing(tmp_path,
+                                                                          monkeypatch):
+    import time
+
+    from nitools.journal import JournalWriter
+    from nitools.journal_thread import BackgroundWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    real_write = journal._write
+
+    def slow_disk(sql, values):
+        time.sleep(0.05)  # a slow fsync or a far database
+        return real_write(sql, values)
+
+    monkeypatch.setattr(journal, "_write", slow_disk)
+    background = BackgroundWriter(JournalWriter(journal))
+    started = time.monotonic()
+    for index in range(10):
+        for event in _events(bytes([2, 0, 0, 0, 0, index + 1])):
+            background(event)
+    handed_over = time.monotonic() - started
+    background.close()  # waits for every row
+    rows = journal.attempts()
+    assert handed_over < 0.05 < 10 * 2 * 0.05 <= time.monotonic() - started
+    assert [r["answered_mac"][-2:] for r in rows] == [f"{i:02x}" for i in range(1, 11)]
+    assert {r["outcome"] for r in rows} == {"rebooted"}
