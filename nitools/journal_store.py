@@ -201,40 +201,33 @@ class PostgresStore:
             raise JournalError(f"cannot set up the journal database {self.path}: "
                                f"{str(exc).strip().splitlines()[0]}") from exc
 
-    def _run(self, sql: str, values: tuple[Any, ...], fetch: bool) -> Any:
-        with self._lock:  # the loop writes, the web view reads
-            conn = self._connect()
-            try:
-                cursor = conn.execute(_placeholders(sql), values)
-                return cursor.fetchall() if fetch else cursor
-            except self.psycopg.OperationalError as exc:
-                self._conn = None
-                self._down_until = time.monotonic() + RETRY_AFTER
-                raise JournalError(f"the journal database {self.path} failed: "
-                                   f"{str(exc).strip().splitlines()[0]}") from exc
-            except self.psycopg.Error as exc:
-                raise JournalError(f"the journal database {self.path} refused a write: "
-                                   f"{str(exc).strip().splitlines()[0]}") from exc
+    def _run(self, sql: str, values: tuple[Any, ...], action: str) -> Any:
+        """Run one statement; ``action`` ("write", "read") names it in failures. A lost
+        connection is not tried again sooner than RETRY_AFTER, for reads too (the
+        ``--once`` lookup runs on the flashing loop)."""
+        conn = self._connect()
+        try:
+            return conn.execute(_placeholders(sql), values)
+        except self.psycopg.OperationalError as exc:
+            self._conn = None
+            self._down_until = time.monotonic() + RETRY_AFTER
+            raise JournalError(f"the journal database {self.path} failed: "
+                               f"{str(exc).strip().splitlines()[0]}") from exc
+        except self.psycopg.Error as exc:
+            raise JournalError(f"the journal database {self.path} refused a {action}: "
+                               f"{str(exc).strip().splitlines()[0]}") from exc
 
     def write(self, sql: str, values: tuple[Any, ...]) -> tuple[int, int]:
-        if sql.lstrip().upper().startswith("INSERT"):
-            rows = self._run(sql + " RETURNING id", values, fetch=True)
-            return int(rows[0][0]), 1
-        cursor = self._run(sql, values, fetch=False)
-        return 0, cursor.rowcount
+        with self._lock:  # the writer thread writes, the loop and the web view read
+            if sql.lstrip().upper().startswith("INSERT"):
+                return int(self._run(sql + " RETURNING id", values, "write").fetchone()[0]), 1
+            return 0, self._run(sql, values, "write").rowcount
 
     def read(self, sql: str, values: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._lock:
-            conn = self._connect()
-            try:
-                cursor = conn.execute(_placeholders(sql), values)
-                names = [column.name for column in cursor.description or ()]
-                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            except self.psycopg.Error as exc:
-                if isinstance(exc, self.psycopg.OperationalError):
-                    self._conn = None
-                raise JournalError(f"cannot read the journal database {self.path}: "
-                                   f"{str(exc).strip().splitlines()[0]}") from exc
+            cursor = self._run(sql, values, "read")
+            names = [column.name for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def close(self) -> None:
         if self._conn is not None:
