@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nitools.emulation.synthetic import build_npk
 from nitools.netinstall.protocol import frame_count
-from nitools.synthetic import build_npk
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO, NetnsPair
 
 MiB = 1024 * 1024

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO, NetnsPair
 
 # Runs inside the board namespace: sends forged announcements from port 5000 on the

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nitools.netinstall.server import InstallFile, frame_count
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
+from nitools.netinstall.protocol import frame_count
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO, NetnsPair
 
 MiB = 1024 * 1024
@@ -89,7 +89,7 @@ class Bench:
 
 
 def frames_for(size: int) -> int:
-    return frame_count([InstallFile("a.npk", bytes(size))])
+    return frame_count([size])
 
 
 def ping_pong(bench: Bench, size: int) -> float:

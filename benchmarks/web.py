@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO, NetnsPair
 
 RATE = re.compile(r"upload ([0-9.]+) MB/s")

@@ -11,11 +11,11 @@ from typing import Any
 import click
 
 from nitools import __version__
-from nitools.config import DEFAULTS
 from nitools.console import clean, setup_logging
-from nitools.emulator import BoardSpec
+from nitools.emulation.emulator import BoardSpec
 from nitools.errors import NitoolsError
 from nitools.errors import UsageError as NitoolsUsageError
+from nitools.station.config import DEFAULTS
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -219,7 +219,7 @@ def station(**options: Any) -> None:
 @friendly_errors
 def health(path: str, max_age: float) -> None:
     """Exit 0 if the station's heartbeat is fresh, 1 otherwise (container health check)."""
-    from nitools.health import check
+    from nitools.monitor.health import check
 
     healthy, message = check(path, max_age)
     click.echo(message, err=not healthy)

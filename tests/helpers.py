@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nitools.emulator import BoardSpec, Emulator, Faults, make_boards
-from nitools.netinstall.link import LoopbackLink, local_admin_mac
+from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
+from nitools.station.link import LoopbackLink, local_admin_mac
 
 REPO = Path(__file__).resolve().parent.parent
 

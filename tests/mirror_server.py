@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.helpers import REPO
 
 NETINSTALL_EXE = REPO / "tests" / "fixtures" / "netinstall" / "netinstall64-7.16.1.exe"

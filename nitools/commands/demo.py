@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from nitools.commands.flash import run_station
-from nitools.config import DEFAULTS
 from nitools.console import setup_logging
-from nitools.emulator import BoardSpec, Emulator, Faults, make_boards
-from nitools.netinstall.core import StationCore
+from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
+from nitools.emulation.synthetic import build_npk
+from nitools.monitor.ui import make_reporter
 from nitools.netinstall.frame import format_mac
-from nitools.netinstall.link import LoopbackLink, local_admin_mac
-from nitools.netinstall.plugins import DeviceInfo
-from nitools.synthetic import build_npk
-from nitools.ui import make_reporter
+from nitools.station.config import DEFAULTS
+from nitools.station.core import StationCore
+from nitools.station.link import LoopbackLink, local_admin_mac
+from nitools.station.plugins import DeviceInfo
 
 log = logging.getLogger("nitools.demo")
 

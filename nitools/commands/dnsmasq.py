@@ -6,7 +6,8 @@ import logging
 import os
 import tempfile
 
-from nitools.dnsmasq import (
+from nitools.errors import UsageError
+from nitools.netboot.dnsmasq import (
     LOOPBACK_WARNING,
     DnsmasqError,
     is_loopback,
@@ -14,10 +15,9 @@ from nitools.dnsmasq import (
     render,
     syntax_check,
 )
-from nitools.dnsmasq_process import run_dnsmasq
-from nitools.errors import UsageError
+from nitools.netboot.dnsmasq_process import run_dnsmasq
 
-log = logging.getLogger("nitools.dnsmasq")
+log = logging.getLogger("nitools.netboot.dnsmasq")
 
 
 def run_dnsmasq_command(interface: str, tftp_root: str, range_spec: str | None,

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nitools.emulator import BoardSpec, Emulator, Faults, make_boards
+from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
 from nitools.errors import UsageError
-from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
+from nitools.station.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
 
 
 def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | None,

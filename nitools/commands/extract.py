@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from nitools import __version__
-from nitools.bootimages import ExtractError, Extraction, Image, extract_file
 from nitools.console import cell, clean
+from nitools.netboot.bootimages import ExtractError, Extraction, Image, extract_file
 
 MANIFEST = "bootimages.json"
 

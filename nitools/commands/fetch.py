@@ -12,13 +12,13 @@ from typing import Any
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from nitools.archs import FAMILIES
 from nitools.console import setup_logging
 from nitools.errors import UsageError
-from nitools.mirror import DEFAULT_MIRROR, Mirror
-from nitools.npk import read_package
-from nitools.package_cache import PackageCache
-from nitools.version import RouterOSVersion
+from nitools.fetch.mirror import DEFAULT_MIRROR, Mirror
+from nitools.fetch.package_cache import PackageCache
+from nitools.routeros.archs import FAMILIES
+from nitools.routeros.npk import read_package
+from nitools.routeros.version import RouterOSVersion
 
 ARCH_NAMES = tuple(family.name for family in FAMILIES)
 

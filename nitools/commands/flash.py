@@ -7,30 +7,31 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nitools.commands.flash_setup import StationSetup, station_setup
-from nitools.config import (
+from nitools.console import install_stop_handlers, setup_logging
+from nitools.errors import UsageError
+from nitools.journal.attempts import Journal, JournalError, default_path
+from nitools.journal.background import BackgroundWriter
+from nitools.journal.spool import replay, spool_path
+from nitools.journal.writer import JournalWriter
+from nitools.monitor.health import Heartbeat
+from nitools.monitor.ui import LogReporter, make_reporter
+from nitools.netinstall.frame import format_mac
+from nitools.station.config import (
     StationConfig,
     station_name,
 )
-from nitools.console import install_stop_handlers, setup_logging
-from nitools.errors import UsageError
-from nitools.health import Heartbeat
-from nitools.journal import Journal, JournalError, JournalWriter, default_path
-from nitools.journal_spool import replay, spool_path
-from nitools.journal_thread import BackgroundWriter
-from nitools.netinstall.core import PrepareRequest, StationCore, StationResult
-from nitools.netinstall.frame import format_mac
-from nitools.netinstall.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
-from nitools.netinstall.payload import PayloadCache
-from nitools.netinstall.ports import PortGroup
-from nitools.netinstall.prepare import (
+from nitools.station.core import PrepareRequest, StationCore, StationResult
+from nitools.station.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
+from nitools.station.payload import PayloadCache
+from nitools.station.ports import PortGroup
+from nitools.station.prepare import (
     InstallPlan,
     Refusal,
     check_station_inputs,
     prepare_or_refuse,
 )
-from nitools.netinstall.runner import Link, Runner
-from nitools.ui import LogReporter, make_reporter
+from nitools.station.runner import Link, Runner
+from nitools.station.setup import StationSetup, station_setup
 
 log = logging.getLogger("nitools.flash")
 
@@ -147,8 +148,8 @@ def _web_view(cli: Mapping[str, Any], journal: str) -> Any:
     started once the flashing link is open."""
     if not cli.get("web"):
         return None
-    from nitools.board_table import BoardTable
-    from nitools.web.server import WebView
+    from nitools.monitor.board_table import BoardTable
+    from nitools.monitor.web.server import WebView
 
     return WebView(cli["web"], BoardTable(), journal, cli.get("web_token"))
 
@@ -210,7 +211,7 @@ def run_flash(cli: Mapping[str, Any],
             web.start()
         metrics = None
         if cli.get("metrics"):
-            from nitools.metrics import StationMetrics
+            from nitools.monitor.metrics import StationMetrics
 
             metrics = StationMetrics()
             metrics.serve(cli["metrics"])

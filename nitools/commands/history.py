@@ -14,8 +14,8 @@ from rich.table import Table
 
 from nitools.console import cell
 from nitools.errors import UsageError
-from nitools.journal import Journal, JournalError, default_path, format_time, parse_since
-from nitools.journal_store import is_postgres
+from nitools.journal.attempts import Journal, JournalError, default_path, format_time, parse_since
+from nitools.journal.stores import is_postgres
 from nitools.netinstall.frame import format_mac, parse_mac
 
 _STYLES = {"rebooted": "green", "installed": "green", "unconfirmed": "red", "failed": "red",

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from nitools.commands.flash import run_flash
-from nitools.dnsmasq import DnsmasqError, plan_netboot, render, syntax_check
-from nitools.dnsmasq_process import DnsmasqProcess
 from nitools.errors import NitoolsError, UsageError
-from nitools.preflight import preflight
+from nitools.netboot.dnsmasq import DnsmasqError, plan_netboot, render, syntax_check
+from nitools.netboot.dnsmasq_process import DnsmasqProcess
+from nitools.station.preflight import preflight
 
 log = logging.getLogger("nitools.station")
 
@@ -133,10 +133,10 @@ def _tftp_root(dhcp: Mapping[str, Any], options: Mapping[str, Any]) -> str:
             return str(dhcp["tftp_root"])
         raise UsageError("say where the boot images are: --tftp-root DIR (from 'nitools "
                          "extract'), or --boot-version VERSION to fetch them")
-    from nitools.bootimages import extract_file
     from nitools.commands.extract import manifest, plan, write
     from nitools.commands.fetch import fetch_netinstall
-    from nitools.package_cache import default_cache_dir
+    from nitools.fetch.package_cache import default_cache_dir
+    from nitools.netboot.bootimages import extract_file
 
     archive = fetch_netinstall(version, options.get("mirror"), keep_logging=True)
     name = archive.parent.name  # the version the cache resolved

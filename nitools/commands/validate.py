@@ -14,12 +14,11 @@ from rich.table import Table
 
 from nitools.console import cell, clean
 from nitools.errors import NitoolsError, PackageError, UsageError
-from nitools.findings import ERROR, WARNING, Finding
-from nitools.netinstall.prepare import CONFIG_SCRIPT_NAME
-from nitools.netinstall.protocol import frame_count
-from nitools.npk import Package, read_package
-from nitools.rsc import ScriptContext, lint_script
-from nitools.validate import ScriptCheck, board_for, check_install
+from nitools.routeros.findings import ERROR, WARNING, Finding
+from nitools.routeros.npk import Package, read_package
+from nitools.routeros.rsc import ScriptContext, lint_script
+from nitools.routeros.validate import ScriptCheck, board_for, check_install
+from nitools.station.prepare import CONFIG_SCRIPT_NAME, transfer_limits
 
 MODE_SCRIPT_NAME = "mode.scr"
 _STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -64,7 +63,7 @@ def run_validate(paths: list[str], arch: str | None, min_version: str | None, co
         records.append(package_record(path, package))
     if len(packages) == len(paths):
         sizes = [p.size for _, p in packages] + [len(s.data) for s in scripts]
-        findings += check_install(packages, board, frame_count(sizes), scripts)
+        findings += check_install(packages, board, transfer_limits(sizes), scripts)
     else:  # pairing rules need every package; still lint the scripts on their own
         for script in scripts:
             findings += lint_script(script.data, script.name,

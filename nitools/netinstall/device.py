@@ -1,5 +1,5 @@
 """The board's side of netinstall, as MikroTik's boot-image client behaves
-(shared docs netinstall-protocol.md §2.3, §3, §5.1, §9, §11). Pure: frames and
+(docs/protocol.md §2.3, §3, §5.1, §9, §11). Pure: frames and
 time in, frames out (with the port index they go out on); no sockets, clock or
 logging. Drives the emulator. What the board answers to each kind of frame is
 the protocol's table (``protocol.REPLY``), shared with the flasher.
@@ -29,7 +29,7 @@ class DeviceState(enum.Enum):
     BETWEEN_FILES = "between-files"  # RETR sent, waiting for FILE or the end
     IN_FILE = "in-file"  # RETR sent, waiting for data or end of file
     WAITING_TERM = "waiting-term"  # WTRM sent
-    HUNG = "hung"  # took a non-TERM answer to WTRM: needs a power cycle (§11)
+    HUNG = "hung"  # took a non-TERM answer to WTRM: needs a power cycle (docs/protocol.md §3.11)
     REBOOTED = "rebooted"  # TERM received: success
     ABORTED = "aborted"  # a fatal error on the console; silent from now on
 
@@ -61,7 +61,7 @@ class ReceivedFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
-# (resend interval, tries) after each kind of frame the board sends (§5.1).
+# (resend interval, tries) after each kind of frame the board sends (docs/protocol.md §5.1).
 _RESEND = {
     DeviceState.OFFER_ANSWERED: (1.0, 5),
     DeviceState.REJECTED: (1.0, 5),
@@ -161,7 +161,7 @@ class DeviceSession:
         if state is DeviceState.IN_FILE:
             return self._abort("FATAL ERROR: bad network connection")
         if state is DeviceState.BETWEEN_FILES:
-            # Silence between files reads as "no more files" (§3.6a).
+            # Silence between files reads as "no more files" (docs/protocol.md §3.6).
             self.skipped_remaining_files = True
             return self._send(DeviceState.WAITING_TERM, messages.WTRM, now)
         return []
@@ -169,7 +169,7 @@ class DeviceSession:
     # --------------------------------------------------------------- receiving
 
     def receive(self, port: int, frame: Frame, source_port: int, now: float) -> Sent:
-        """One frame on one port, through the board's acceptance filter (§2.3).
+        """One frame on one port, through the board's acceptance filter (docs/protocol.md §2.3).
 
         A datagram that does not decode (``frame.decode``) never reaches a board."""
         if source_port != self.profile.source_port or self.finished:
@@ -199,14 +199,14 @@ class DeviceSession:
     def _on_offer(self, port: int, frame: Frame, now: float) -> Sent:
         offer = messages.parse_offer(frame.payload)
         if offer is None:
-            return []  # malformed: ignored without using up seq 1 (§11)
+            return []  # malformed: ignored without using up seq 1 (docs/protocol.md §3.2)
         self.offers_seen += 1
         if not offer.key and self.profile.key_required:
             return []  # newer images ignore an offer without a key
         if offer.key and not self._key_is_valid(offer.key):
             self.rx = frame.seq
             self.port, self.server = port, frame.src
-            # The board announces the rejected key from now on (§11).
+            # The board announces the rejected key from now on (docs/protocol.md §3.3).
             self.announcement = Announcement(
                 self.announcement.software_id, offer.key, self.announcement.model,
                 self.announcement.arch, self.announcement.min_version,
@@ -257,7 +257,8 @@ class DeviceSession:
             if frame.payload.startswith(b"TERM"):
                 self.state = DeviceState.REBOOTED
             else:
-                self.state = DeviceState.HUNG  # counters no longer fit: hangs (§11)
+                # Its counters no longer fit any TERM: it hangs (docs/protocol.md §3.11).
+                self.state = DeviceState.HUNG
             return []
         return []
 

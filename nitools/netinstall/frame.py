@@ -8,7 +8,7 @@
     18  2  ack: the last seq the sender accepted from its peer
     20  n  payload
 
-All integers little-endian (shared docs netinstall-protocol.md §2.1).
+All integers little-endian (docs/protocol.md §2.1).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def encode(src: bytes, dst: bytes, seq: int, ack: int, payload: bytes = b"") -> 
 
 
 def decode(datagram: bytes) -> Frame:
-    """Parse one datagram, applying the device's own length rule (§2.3)."""
+    """Parse one datagram, applying the device's own length rule (docs/protocol.md §2.3)."""
     if len(datagram) < HEADER_SIZE:
         raise FrameError(f"datagram of {len(datagram)} bytes is shorter than a frame header")
     src, dst, _zero, length, seq, ack = HEADER.unpack_from(datagram)

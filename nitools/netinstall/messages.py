@@ -1,7 +1,7 @@
 """Payloads of the netinstall commands, built and parsed. Pure: no I/O.
 
 Newline and NUL handling is exact to the device's parser
-(shared docs netinstall-protocol.md §3).
+(docs/protocol.md §3).
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def parse_dscv(payload: bytes) -> Announcement:
 
 
 def build_offer(key: str = "", keep: bool = False) -> bytes:
-    """``OFFR\\n<key>\\n<keep or empty>\\n\\n\\0``, the form of the official tool (§3.2)."""
+    """``OFFR\\n<key>\\n<keep or empty>\\n\\n\\0``, the form of the official tool
+    (docs/protocol.md §3.2)."""
     if "\n" in key or "\0" in key or len(key) > MAX_KEY_LENGTH:
         raise MessageError(f"a licence key must be one line of at most {MAX_KEY_LENGTH} characters")
     return b"OFFR\n" + key.encode() + b"\n" + (b"keep" if keep else b"") + b"\n\n\0"
@@ -112,7 +113,7 @@ def parse_file_header(payload: bytes) -> FileHeader | None:
     """The device's reading of a frame in the between-files slot.
 
     None means "no more files": the device reads anything that is not a complete
-    FILE header (``FILE\\n`` alone, an empty frame, garbage) that way (§3.10).
+    FILE header (``FILE\\n`` alone, an empty frame, garbage) that way (docs/protocol.md §3.10).
     """
     if not payload.startswith(b"FILE\n"):
         return None
@@ -135,5 +136,6 @@ def is_wtrm(frame: Frame) -> bool:
 
 def term_answer(wtrm: Frame) -> Frame:
     """The TERM a board waiting in WTRM accepts: from the server it talks to, seq its
-    ack + 1, ack its seq (§2.2). Answering a WTRM with TERM is always safe (§11)."""
+    ack + 1, ack its seq (docs/protocol.md §2.2). Answering a WTRM with TERM is always
+    safe (§3.11)."""
     return Frame(wtrm.dst, wtrm.src, wtrm.ack + 1, wtrm.seq, TERM)

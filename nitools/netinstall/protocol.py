@@ -4,7 +4,7 @@ Written once and read by the flasher (``server.py``), the emulated board
 (``device.py``), the package rules (``validate.py``) and the frame counter, so
 no rule of the protocol exists twice. Pure: imports nothing of nitools.
 
-Frame numbering is fixed by the protocol (shared docs netinstall-protocol.md
+Frame numbering is fixed by the protocol (docs/protocol.md
 §2.2, §3, §4), so every server frame is a function of its seq alone:
 
     seq 1            OFFR            board answers YACK (or NACK)

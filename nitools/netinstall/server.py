@@ -1,9 +1,9 @@
 """The flasher's side of one board's netinstall session. Pure: frames and time
-in, frames and events out; no sockets, clock or logging (design.md).
+in, frames and events out; no sockets, clock or logging (docs/architecture.md).
 
 The sequence plan (``protocol.py``) fixes which frame has which seq, so every
 server frame is a function of its seq alone and a resend is always
-byte-identical (§2.2, §3.8).
+byte-identical (docs/protocol.md §2.2, §4).
 
 From seq 3 to ``end`` every reply is a RETR (the last a WTRM), so those frames
 may be sent in a window; loss is repaired by going back to the first frame the
@@ -56,11 +56,11 @@ class InstallFile:
 
 @dataclass(frozen=True)
 class Timing:
-    """Server-side timers, in seconds. Defaults follow the device timers of §5.1."""
+    """Server-side timers, in seconds. Defaults follow the board's timers (docs/protocol.md §5)."""
 
     offer_timeout: float = 8.0  # the board announces every 1 s; ~8 ignored offers is a verdict
     offer_resend: float = 0.2  # a board that answered drops a repeated OFFR (seq 1)
-    format_timeout: float = 180.0  # formats of 2 minutes are reported (§5.2)
+    format_timeout: float = 180.0  # formats of 2 minutes are reported (docs/protocol.md §5.2)
     stall_timeout: float = 10.0  # the board gives up after 6 s (between files) / 9 s (in a file)
     wtrm_interval: float = 1.0  # the board repeats WTRM this often while it waits for TERM
     reboot_timeout: float = 60.0  # give up confirming the reboot this long after TERM
@@ -84,11 +84,6 @@ class SendBudget:
     @property
     def fair_share(self) -> int:
         return max(2, self.limit // max(1, self.sessions))
-
-
-def frame_count(files: Sequence[InstallFile], chunk_size: int = MAX_CHUNK) -> int:
-    """Server frames one session needs, OFFR to TERM."""
-    return SequencePlan([len(f.data) for f in files], chunk_size).frame_count
 
 
 class ServerSession:
@@ -368,7 +363,8 @@ class ServerSession:
                        "check the key file, or offer the board's own key")
         elif payload == messages.WTRM:
             self._fail("board ended the file list early: it waited more than 6 s for a file")
-            # It waits for TERM now, and TERM is always safe: it has finished (§11).
+            # It waits for TERM now, and TERM is always safe: it has finished
+            # (docs/protocol.md §3.11).
             return [messages.term_answer(Frame(self.device_mac, self.server_mac, seq, seq,
                                                payload))]
         else:
@@ -482,7 +478,6 @@ class ServerSession:
             self._term_first_at = now
             self._term_again_at = now + self.timing.term_repeat
             self._events.append(events.RebootSent(now, self.device_mac))
-        return [self._frame(self.term_seq)]
         return [self._frame(self.term_seq)]
 
     def _update_rtt(self, sample: float) -> None:

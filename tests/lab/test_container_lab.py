@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO
 
 pytestmark = pytest.mark.lab

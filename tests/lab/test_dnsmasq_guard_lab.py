@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nitools.archs import BOOT_IMAGES
+from nitools.routeros.archs import BOOT_IMAGES
 from tests.lab.netns import FLASHER_IF, NetnsPair
 
 pytestmark = pytest.mark.lab

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nitools.archs import BOOT_IMAGES
+from nitools.routeros.archs import BOOT_IMAGES
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO, NamespacesUnavailable, NetnsPair
 
 pytestmark = pytest.mark.lab

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.lab.netns import BOARD_IF, FLASHER_IF
 
 pytestmark = pytest.mark.lab

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from nitools.journal import Journal
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
+from nitools.journal.attempts import Journal
 from tests.lab.netns import FLASHER_IF, NamespacesUnavailable, NetnsPair
 from tests.lab.stations import Station, ini
 from tests.postgres import cluster, server_bin
@@ -69,9 +69,10 @@ def test_two_stations_one_history_once_and_an_outage(station, second_station, tm
         (installed,) = second_station.summaries()
         assert installed["installed"]  # installs go on without the database
         server.start()
+        # The kept attempt is written as its start, then its end: wait for the end.
         rows = wait_for(lambda: [r for r in Journal(url).attempts()
-                                 if r["software_id"] == "BOARD-TWO"], timeout=30,
-                        what="the row kept during the outage was never written")
+                                 if r["software_id"] == "BOARD-TWO" and r["ended_at"]],
+                        timeout=30, what="the row kept during the outage was never written")
         assert [(r["station"], r["outcome"]) for r in rows] == [("line-b", "rebooted")]
         logs = {}
         for name, process in (("a", station_a), ("b", station_b)):

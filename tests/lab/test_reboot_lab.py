@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.lab.stations import ini
 
 pytestmark = pytest.mark.lab

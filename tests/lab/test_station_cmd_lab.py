@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO
 
 pytestmark = pytest.mark.lab
@@ -285,7 +285,7 @@ def test_an_iptables_policy_drop_is_named(station, boot_root, package):
 
 @needs_dnsmasq
 def test_by_version_boot_images_and_packages_come_from_the_mirror(station, tmp_path):
-    from nitools.bootimages import extract_file
+    from nitools.netboot.bootimages import extract_file
     from tests.mirror_server import NETINSTALL_EXE, package_bytes
 
     pair = station.pair

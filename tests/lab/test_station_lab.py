@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.lab.stations import ini
 
 pytestmark = pytest.mark.lab

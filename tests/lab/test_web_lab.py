@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.lab.netns import FLASHER_IF, REPO
 
 pytestmark = pytest.mark.lab

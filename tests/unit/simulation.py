@@ -12,13 +12,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nitools.emulator import EmulatorCore
+from nitools.emulation.emulator import EmulatorCore
 from nitools.netinstall.device import DeviceSession
 from nitools.netinstall.frame import Frame
-from nitools.netinstall.link import MemoryLink, MemoryNetwork
 from nitools.netinstall.messages import Announcement, parse_dscv
-from nitools.netinstall.runner import Runner, VirtualClock, run_virtual
 from nitools.netinstall.server import ServerSession
+from nitools.station.link import MemoryLink, MemoryNetwork
+from nitools.station.runner import Runner, VirtualClock, run_virtual
 
 SERVER_MAC = bytes.fromhex("02aaaaaaaaaa")
 SERVER_PORT = 5000

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from nitools.synthetic import build_npk
+from nitools.emulation.synthetic import build_npk
 from tests.helpers import REPO, free_udp_port, run_cli
 
 
@@ -132,7 +132,7 @@ def test_help_lists_pynetinstall_options():
 
 
 def test_default_config_falls_back_to_pynetinstalls(tmp_path):
-    from nitools.config import DEFAULT_CONFIG, config_file
+    from nitools.station.config import DEFAULT_CONFIG, config_file
 
     legacy = tmp_path / "pynetinstall.ini"
     assert config_file(DEFAULT_CONFIG, str(legacy)) == DEFAULT_CONFIG  # neither exists

@@ -1,0 +1,1 @@
+"""Emulated RouterBoards and synthetic packages, for tests and the demo."""

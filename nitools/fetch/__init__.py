@@ -1,0 +1,2 @@
+"""RouterOS by version: the mirror layout, one streaming downloader, the verified
+package cache, and which packages each architecture gets."""

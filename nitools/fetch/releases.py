@@ -1,0 +1,211 @@
+"""Flash by RouterOS version: which packages each board gets, for the architecture it
+announced, from the verified cache (fetched from the mirror on first need) or from a
+folder of .npk files chosen by what their headers say.
+
+The station resolves a channel once per run, so a fleet gets one version. A board
+whose architecture has no package, or that needs a newer RouterOS than the one asked
+for, is refused with the reason and never offered; the other boards go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nitools.errors import ConfigError, PackageError, PluginError
+from nitools.fetch.mirror import FetchError, NotOnMirror
+from nitools.fetch.package_cache import PackageCache, canonical_name
+from nitools.routeros.archs import family_for_announcement, family_for_package
+from nitools.routeros.npk import MAGIC, read_package
+from nitools.routeros.version import RouterOSVersion, try_parse_version
+
+log = logging.getLogger("nitools.fetch.releases")
+
+MISSING_REMEMBERED = 60.0  # a package the mirror lacks is not asked for again this long
+
+
+@dataclass(frozen=True)
+class ReleaseChoice:
+    """``--routeros``/``routeros=``, ``--package``/``packages=``, ``--mirror``/``mirror=``,
+    ``--packages-dir``/``packages_dir=``."""
+
+    routeros: str | None = None  # a version or a channel
+    packages: tuple[str, ...] = ()  # extra packages by name: container, wifi-qcom, ...
+    mirror: str | None = None  # None: the default mirror
+    packages_dir: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.routeros or self.packages_dir)
+
+
+class PackagesDir:
+    """A folder of .npk files, indexed by name, version and architecture family as each
+    file's header says (a file's name is never trusted)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise ConfigError(f"packages folder {folder} does not exist: fix --packages-dir")
+        self.index: dict[tuple[str, RouterOSVersion, str], Path] = {}
+        for path in sorted(self.folder.iterdir()):
+            if not path.is_file() or not _starts_with_magic(path):
+                continue
+            try:
+                package = read_package(path)
+            except PackageError as exc:
+                log.warning("%s skipped: %s", path, exc)
+                continue
+            family = family_for_package(package.arch)
+            if family is None:
+                log.warning("%s skipped: architecture '%s' is unknown", path, package.arch)
+                continue
+            key = (canonical_name(package), package.version, family.name)
+            if key in self.index:
+                log.warning("%s skipped: %s holds the same package", path, self.index[key])
+                continue
+            self.index[key] = path
+        if not any(name == "routeros" for name, _, _ in self.index):
+            raise ConfigError(f"{folder} holds no RouterOS system package (routeros-*.npk)")
+
+    def system_versions(self, family: str) -> list[RouterOSVersion]:
+        return sorted(v for name, v, f in self.index if name == "routeros" and f == family)
+
+    def families(self) -> set[str]:
+        return {family for _, _, family in self.index}
+
+    def extras(self, version: RouterOSVersion, family: str) -> list[str]:
+        return sorted(name for name, v, f in self.index
+                      if name != "routeros" and v == version and f == family)
+
+    def find(self, name: str, version: RouterOSVersion, family: str) -> Path | None:
+        return self.index.get((name, version, family))
+
+
+class ReleaseFiles:
+    """The packages of one RouterOS release for each architecture, shared by every board
+    of that architecture (thread-safe: boards are prepared in worker threads)."""
+
+    def __init__(self, choice: ReleaseChoice, cache: PackageCache) -> None:
+        self.choice = choice
+        self.cache = cache
+        self.folder = PackagesDir(choice.packages_dir) if choice.packages_dir else None
+        self.version: RouterOSVersion | None = None
+        self._resolved: dict[str, RouterOSVersion] = {}
+        self._missing: dict[tuple[str, RouterOSVersion, str], tuple[float, str]] = {}
+        self._verified: dict[tuple[str, RouterOSVersion, str], Path] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Resolve the version once and fail now, before any offer, when no board could
+        be served: an unknown version or channel, a mirror down with nothing cached."""
+        if self.choice.routeros:
+            self.version = self.resolve(self.choice.routeros)
+            log.info("RouterOS %s%s", self.version,
+                     f" (channel {self.choice.routeros})"
+                     if str(self.version) != self.choice.routeros.strip() else "")
+        if self.folder is not None:
+            for family in sorted(self.folder.families()):
+                versions = self.folder.system_versions(family)
+                if self.version is None and len(versions) > 1:
+                    raise ConfigError(
+                        f"{self.folder.folder} holds RouterOS {', '.join(map(str, versions))} "
+                        f"for {family}: choose one with --routeros")
+            if self.choice.mirror is None:
+                return
+        if self.version is not None and self.cache.mirror is not None \
+                and not self.cache.mirror.reachable():
+            if not self.cache.has_version(self.version):
+                raise FetchError(f"mirror {self.cache.mirror.base} cannot be reached and the "
+                                 f"cache {self.cache.root} has no RouterOS {self.version} "
+                                 "packages: check the network or --mirror")
+            log.warning("mirror %s cannot be reached: only cached packages of %s will be "
+                        "installed", self.cache.mirror.base, self.version)
+
+    def resolve(self, text: str) -> RouterOSVersion:
+        """A version, or a channel asked of the mirror once per run."""
+        with self._lock:
+            if text not in self._resolved:
+                self._resolved[text] = self.cache.resolve(text)
+            return self._resolved[text]
+
+    def files(self, info: Any, routeros: str | None = None,
+              packages: Sequence[str] | None = None) -> list[str]:
+        """The system package and extras for this board's architecture, in wire order."""
+        family = family_for_announcement(info.arch)
+        if family is None:
+            raise PluginError(f"board {info.mac_text} announces architecture '{info.arch}', "
+                              "which nitools does not know: no package can be chosen")
+        version = self.resolve(routeros) if routeros else self._version_for(family.name)
+        needs = try_parse_version(info.min_os)
+        if needs is not None and needs > version:
+            raise PluginError(f"board {info.mac_text} needs RouterOS {needs} or newer; this "
+                              f"station installs {version}: left untouched")
+        if packages is not None:
+            extras = list(packages)
+        elif self.choice.packages or self.folder is None:
+            extras = list(self.choice.packages)
+        else:  # a folder and no names: every extra of that release, as netinstall-cli does
+            extras = self.folder.extras(version, family.name)
+        return [str(self._one(name, version, family.name)) for name in ["routeros", *extras]]
+
+    def _version_for(self, family: str) -> RouterOSVersion:
+        if self.version is not None:
+            return self.version
+        versions = self.folder.system_versions(family) if self.folder is not None else []
+        if not versions:
+            raise PluginError(f"{self.choice.packages_dir} holds no RouterOS package for "
+                              f"{family}")
+        return versions[-1]
+
+    def _one(self, name: str, version: RouterOSVersion, family: str) -> Path:
+        if self.folder is not None:
+            found = self.folder.find(name, version, family)
+            if found is not None:
+                return found
+            if self.choice.mirror is None:
+                raise PluginError(f"{self.folder.folder} holds no {name} {version} for "
+                                  f"{family}")
+        key = (name, version, family)
+        with self._lock:
+            remembered = self._missing.get(key)
+            known = self._verified.get(key)
+        if known is not None and known.exists():
+            return known  # verified once this run: every board of the arch shares it
+        if remembered and time.monotonic() - remembered[0] < MISSING_REMEMBERED:
+            raise PluginError(remembered[1])
+        try:
+            path = self.cache.package(name, version, family)
+            with self._lock:
+                self._verified[key] = path
+            return path
+        except NotOnMirror as exc:
+            reason = f"no {name} {version} package for {family}: {exc}"
+            with self._lock:
+                self._missing[key] = (time.monotonic(), reason)
+            raise PluginError(reason) from None
+
+
+class ReleasePlugin:
+    """The plugin a station uses when told a version or a packages folder: every board
+    gets its own architecture's files, and the ini's ``config=`` (if any)."""
+
+    def __init__(self, release: ReleaseFiles, config: str | None = None) -> None:
+        self.release = release
+        self.config = config
+
+    def get_files(self, info: Any) -> tuple[Any, ...]:
+        return (*self.release.files(info), self.config)
+
+
+def _starts_with_magic(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False

@@ -1,0 +1,235 @@
+"""The journal writer: turns a station's events into journal rows.
+
+A row is written when a board is offered an install (open until it ends) or, for a
+board never offered, when it is refused. A failed write never stops installs: what
+could not be written is kept and written when the journal works again, or spooled at
+the close (``spool.py``) and written at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nitools.journal.attempts import Journal
+from nitools.journal.spool import write_spool
+from nitools.journal.stores import JournalError
+from nitools.netinstall import events
+from nitools.netinstall.frame import format_mac
+from nitools.netinstall.messages import Announcement
+
+log = logging.getLogger("nitools.journal")
+
+
+RELEASED_REASON = "board waiting for reboot answered: it had all its files from an earlier run"
+REBOOT_DISPROVED = ("all files acknowledged; the board asked for TERM again after its reboot "
+                    "was taken as confirmed: it was answered then (see the released row)")
+
+
+@dataclass(eq=False)
+class _Record:
+    """One attempt as the writer keeps it until every part of it is written."""
+
+    mac: bytes
+    announcement: Announcement
+    found_at: float  # wall clock
+    files: list[dict[str, Any]] | None = None
+    configuration: str = ""
+    end: events.Finished | None = None
+    port: str | None = None  # the interface it announced on (several-port stations)
+    row: int | None = None  # its journal row, once the start is written
+    done: bool = False
+    kept: bool = False  # waiting in the writer's queue for the journal to work again
+
+
+class JournalWriter:
+    """Keeps the journal from a station's events. A row is written when a board is
+    offered an install (open until it ends) or, for a board never offered, when it is
+    refused. A failed write never stops installs: the record is kept in memory, the
+    failure logged once, and everything kept is written when the journal works again.
+    Refusals are journaled at a bounded rate, so a flood cannot fill the disk."""
+
+    REFUSALS_PER_SECOND = 5.0
+    REFUSAL_BURST = 50.0
+    MAX_KEPT = 100_000  # records kept while the journal fails (then the oldest go)
+
+    def __init__(self, journal: Journal, clock: Callable[[], float] = time.monotonic,
+                 port_of: Callable[[bytes], str | None] | None = None) -> None:
+        self.journal = journal
+        self.clock = clock
+        self.port_of = port_of or (lambda mac: None)  # which interface a board is on
+        self.spool: Path | None = None  # where close() keeps rows it could not write
+        self._open: dict[bytes, _Record] = {}  # MAC -> its attempt in progress
+        self._unwritten: deque[_Record] = deque()
+        self._failing_since: float | None = None
+        self._retry_at = 0.0
+        self._tokens = self.REFUSAL_BURST
+        self._tokens_at = 0.0
+        self.refusals_not_journaled = 0
+        self.records_lost = 0
+        self.on_failure: Callable[[], None] | None = None  # e.g. a metrics counter
+        # Rows this run journaled 'rebooted', by MAC: a WTRM from such a board later
+        # proves the confirmation wrong, and the row is amended.
+        self._rebooted: OrderedDict[bytes, int] = OrderedDict()
+
+    def __call__(self, event: events.BoardEvent) -> None:
+        if isinstance(event, events.Found):
+            self._open[event.mac] = _Record(event.mac, event.announcement, time.time(),
+                                            port=self.port_of(event.mac))
+        elif isinstance(event, events.Validated):
+            record = self._open.get(event.mac)
+            if record is not None:
+                record.files = [asdict(f) for f in event.files]
+                record.configuration = event.configuration
+                self._write(record)
+        elif isinstance(event, events.Released):
+            confirmed = self._rebooted.pop(event.mac, None)
+            if confirmed is not None:  # the record said rebooted: it was not true
+                self._guard(lambda: self.journal.amend(confirmed, "unconfirmed",
+                                                       REBOOT_DISPROVED))
+            self._guard(lambda: self.journal.released(format_mac(event.mac), RELEASED_REASON,
+                                                      self.port_of(event.mac)))
+        elif isinstance(event, events.Finished):
+            record = self._open.pop(event.mac, None)
+            if record is None:
+                return
+            record.end = event
+            if record.files is None and not self._refusal_allowed():
+                self.refusals_not_journaled += 1
+                return
+            self._write(record)
+        self.flush()
+
+    def flush(self, force: bool = False) -> None:
+        """Write what earlier failures left in memory (at most once a second)."""
+        if not self._unwritten or (self.clock() < self._retry_at and not force):
+            return
+        while self._unwritten:
+            record = self._unwritten[0]
+            if not self._write(record, retrying=True):
+                return
+            self._unwritten.popleft()
+            record.kept = False
+        if self._failing_since is not None:
+            log.warning("journal %s works again: every kept row is written", self.journal.path)
+            self._failing_since = None
+
+    def close(self) -> None:
+        """The last chance: what still cannot be written goes to the spool (written at
+        the next start), else to the log, never nowhere."""
+        self.flush(force=True)
+        if self._unwritten and self.spool is not None:
+            try:
+                write_spool(self.spool, [self._spooled(r) for r in self._unwritten])
+            except OSError as exc:
+                log.error("journal: cannot keep the unwritten rows in %s: %s", self.spool,
+                          exc.strerror)
+            else:
+                log.warning("journal: %d attempts could not be written; kept in %s and "
+                            "written at the next start", len(self._unwritten), self.spool)
+                self._unwritten.clear()
+        for record in self._unwritten:
+            end = record.end
+            log.error("journal: not written: %s %s %s: %s", format_mac(record.mac),
+                      record.announcement.software_id or "-",
+                      end.outcome.value if end else "installing", end.reason if end else "")
+        if self.records_lost:
+            log.error("journal: %d attempts were dropped from memory while the journal "
+                      "failed", self.records_lost)
+
+    def _spooled(self, record: _Record) -> dict[str, Any]:
+        end, now = record.end, time.time()
+        announcement, mac = record.announcement, format_mac(record.mac)
+        return {
+            "row": record.row, "started_at": record.found_at, "ended_at": now,
+            "answered_mac": mac,
+            "macs": [format_mac(m) for m in end.macs] if end and end.macs else [mac],
+            "software_id": announcement.software_id or None, "model": announcement.model,
+            "arch": announcement.arch, "min_version": announcement.min_version,
+            "image_version": announcement.image_version, "files": record.files,
+            "config_mode": record.configuration or None,
+            "outcome": end.outcome.value if end else "interrupted",
+            "reason": end.reason if end else "the station stopped before this attempt ended",
+            "bytes": end.bytes_acked if end else 0, "station": self.journal.station or None,
+            "port": record.port}
+
+    def installed_before(self, software_id: str, mac: str) -> int | None:
+        """For ``--once``: the row of this board's last successful install."""
+        try:
+            earlier = self.journal.installed_before(software_id, mac)
+        except (JournalError, sqlite3.Error) as exc:
+            log.warning("journal: cannot tell whether %s was installed before (%s): "
+                        "treated as new", mac, exc)
+            return None
+        return None if earlier is None else int(earlier["id"])
+
+    def _write(self, record: _Record, retrying: bool = False) -> bool:
+        """Write what is not yet written of ``record``; False (and kept) if it failed."""
+        def write() -> None:
+            if record.done:
+                return
+            mac = format_mac(record.mac)
+            if record.row is None and record.files is not None:
+                record.row = self.journal.started(mac, [mac], record.announcement,
+                                                  record.files, record.configuration,
+                                                  record.port)
+            end = record.end
+            if end is None:
+                return
+            macs = [format_mac(m) for m in end.macs] or [mac]
+            if record.row is None:  # never offered: one closed row
+                self.journal.closed(mac, macs, record.announcement, end.outcome.value,
+                                    end.reason, record.found_at, record.port)
+            else:
+                self.journal.finished(record.row, end.outcome.value, end.reason,
+                                      end.bytes_acked, macs)
+                if end.outcome is events.Outcome.REBOOTED:
+                    self._remember_rebooted(record.mac, record.row)
+            record.done = True
+
+        if self._guard(write):
+            return True
+        if not retrying and not record.kept:
+            record.kept = True  # once in the queue; flush writes whatever it lacks
+            self._unwritten.append(record)
+            if len(self._unwritten) > self.MAX_KEPT:
+                self._unwritten.popleft()
+                self.records_lost += 1
+        return False
+
+    def _guard(self, write: Callable[[], Any]) -> bool:
+        try:
+            write()
+            return True
+        except JournalError as exc:
+            now = self.clock()
+            if self.on_failure is not None:
+                self.on_failure()
+            if self._failing_since is None:
+                self._failing_since = now
+                log.error("%s: installs go on; rows are kept in memory and written when the "
+                          "journal works again", exc)
+            self._retry_at = now + 1.0
+            return False
+
+    def _remember_rebooted(self, mac: bytes, row: int) -> None:
+        self._rebooted[mac] = row
+        self._rebooted.move_to_end(mac)
+        if len(self._rebooted) > 4096:
+            self._rebooted.popitem(last=False)
+
+    def _refusal_allowed(self) -> bool:
+        now = self.clock()
+        self._tokens = min(self.REFUSAL_BURST,
+                           self._tokens + (now - self._tokens_at) * self.REFUSALS_PER_SECOND)
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True

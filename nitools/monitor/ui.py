@@ -1,0 +1,191 @@
+"""Progress for people: plain log lines everywhere, a live table on a terminal.
+
+Log lines (containers, journald, files): found, validated, formatting, uploading
+in 10 % steps, done, failed with the reason. On a terminal a live table shows
+one row per board: MAC, model, arch, phase, bytes, rate, ETA, result.
+Licence keys never appear: boards are described without them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from nitools.console import cell
+from nitools.monitor.board_table import BoardTable
+from nitools.netinstall import events as ev
+from nitools.netinstall.events import Outcome
+from nitools.netinstall.frame import format_mac
+from nitools.netinstall.messages import Announcement
+from nitools.station.board import describe
+
+log = logging.getLogger("nitools.flash")
+
+# How a step that is not the end reads in the log (the live tables: board_table.PHASES).
+_PHASES: dict[type, str] = {
+    ev.Found: "found", ev.Validated: "validated", ev.Offered: "offered",
+    ev.Accepted: "accepted", ev.Formatting: "formatting", ev.UploadStarted: "uploading",
+    ev.FilesAcknowledged: "installing", ev.RebootSent: "rebooting",
+}
+_DETAILS: dict[type, str] = {
+    ev.Accepted: "board accepted the offer",
+    ev.Formatting: "formatting the board's disk",
+    ev.UploadStarted: "format done, sending files",
+    ev.FilesAcknowledged: "all files acknowledged, board installing",
+    ev.RebootSent: "TERM sent",
+}
+
+
+class LogReporter:
+    """One log line per event, and upload progress in 10 % steps."""
+
+    def __init__(self, log_keys: bool = False) -> None:
+        self.log_keys = log_keys
+        self.port_of: Callable[[bytes], str | None] = lambda mac: None  # set by the station
+        self._steps: dict[bytes, int] = {}
+        self._models: dict[bytes, str] = {}
+
+    def log_handler(self) -> logging.Handler | None:
+        return None  # the default stream handler
+
+    def close(self) -> None:
+        pass
+
+    def tick(self) -> None:
+        pass
+
+    def label(self, mac: bytes) -> str:
+        port = self.port_of(mac)
+        where = f"{port} " if port else ""
+        return f"{where}{format_mac(mac)} ({self._models.get(mac) or 'board'})"
+
+    def event(self, event: ev.BoardEvent) -> None:
+        if isinstance(event, (ev.Found, ev.Skipped)):
+            self._remember(event.mac, event.announcement)
+        text = self._text(event)
+        if text is not None:
+            level = logging.INFO
+            if isinstance(event, ev.Warned):
+                level = logging.WARNING
+            elif isinstance(event, ev.Finished) and not event.outcome.success:
+                level = logging.ERROR
+            log.log(level, "%s: %s", self.label(event.mac), text)
+        if isinstance(event, ev.Finished):
+            self._steps.pop(event.mac, None)
+
+    def _remember(self, mac: bytes, announcement: Announcement) -> None:
+        self._models[mac] = announcement.model
+        if len(self._models) > 4096:  # forget the oldest boards
+            del self._models[next(iter(self._models))]
+
+    def _text(self, event: ev.BoardEvent) -> str | None:
+        match event:
+            case ev.Found(announcement=announcement):
+                return "found: " + describe(event.mac, announcement, self.log_keys)
+            case ev.Skipped(reason=reason):
+                return f"skipped: {reason}"
+            case ev.Released():
+                return "released: board waiting for reboot answered with TERM"
+            case ev.Validated(files=files, configuration=configuration):
+                listed = ", ".join(f"{f.name} ({f.size} B)" for f in files)
+                return f"validated: {listed}; configuration: {configuration}"
+            case ev.Warned(text=text):
+                return f"warning: {text}"
+            case ev.FileStarted(name=name):
+                return f"file: {name}"
+            case ev.Progress():
+                self._log_steps(event)
+                return None
+            case ev.Finished():
+                return self._finished_text(event)
+        detail = _DETAILS.get(type(event))
+        phase = _PHASES.get(type(event), type(event).__name__.lower())
+        return f"{phase}: {detail}" if detail else phase
+
+    def _finished_text(self, event: ev.Finished) -> str:
+        if event.outcome is Outcome.UNCONFIRMED:
+            return f"installed, reboot NOT confirmed: {event.reason}"
+        if not event.outcome.success:
+            word = "failed" if event.outcome is not Outcome.INTERRUPTED else "interrupted"
+            return f"{word}: {event.reason}"
+        rate = f", upload {event.upload_rate / 1e6:.1f} MB/s" if event.upload_rate else ""
+        return (f"done: installed and rebooted ({event.total_bytes} bytes, {event.seconds:.1f} s "
+                f"since found{rate}, {event.retransmissions} frames resent, "
+                f"{event.resent_on_timer} of them on our timer)")
+
+    def _log_steps(self, event: ev.Progress) -> None:
+        if not event.total_bytes:
+            return
+        step = event.bytes_acked * 10 // event.total_bytes
+        # Every 10 % step gets its line, also when a fast upload passed several at once.
+        for passed in range(self._steps.get(event.mac, 0) + 1, step + 1):
+            log.info("%s: uploading %d%% of %d bytes", self.label(event.mac), passed * 10,
+                     event.total_bytes)
+        self._steps[event.mac] = max(step, self._steps.get(event.mac, 0))
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return ""
+
+
+class RichReporter(LogReporter):
+    """A live table of boards on a terminal; log lines scroll above it."""
+
+    MAX_ROWS = 40
+
+    def __init__(self, log_keys: bool = False) -> None:
+        super().__init__(log_keys)
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(stderr=True)
+        self.boards = BoardTable(lambda mac: self.port_of(mac))
+        self.live = Live(self._table(), console=self.console, refresh_per_second=4,
+                         transient=False)
+        self.live.start()
+
+    def log_handler(self) -> logging.Handler:
+        from rich.logging import RichHandler
+
+        return RichHandler(console=self.console, show_path=False)
+
+    def close(self) -> None:
+        self.live.update(self._table())
+        self.live.stop()
+
+    def event(self, event: ev.BoardEvent) -> None:
+        super().event(event)
+        self.boards(event)
+
+    def tick(self) -> None:
+        # The table shows upload progress; 10 % log lines are for non-terminals.
+        self.live.update(self._table())
+
+    def _table(self):
+        from rich.table import Table
+
+        table = Table("port", "MAC", "model", "arch", "phase", "bytes", "rate", "ETA",
+                      "result", expand=False)
+        for row in self.boards.snapshot()[1][-self.MAX_ROWS:]:
+            size = f"{_size(row['done'])} / {_size(row['total'])}" if row["total"] else ""
+            rate = f"{_size(row['rate'])}/s" if row["rate"] else ""
+            eta = f"{row['eta']:.0f} s" if row["eta"] and not row["finished"] else ""
+            result, style = row["result"], ""
+            if result == "rebooted":
+                style = "green"
+            elif result in ("failed", "unconfirmed", "interrupted", "refused"):
+                result, style = f"{result.upper()}: {row['reason']}", "red"
+            table.add_row(cell(row["port"]), row["mac"], cell(row["model"]), cell(row["arch"]),
+                          row["phase"], size, rate, eta, cell(result, style))
+        return table
+
+
+def make_reporter(force_plain: bool = False, log_keys: bool = False) -> LogReporter:
+    if not force_plain and sys.stderr.isatty():
+        return RichReporter(log_keys)
+    return LogReporter(log_keys)

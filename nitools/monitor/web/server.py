@@ -1,0 +1,216 @@
+"""``--web [ADDR:]PORT``: the live web view, served from the station's own process.
+
+Routes (GET only; everything is read-only):
+
+* ``/``, ``/static/<file>``: the page and its script and style, from the package;
+* ``/api/boards``: the boards in progress and recently finished (JSON);
+* ``/api/history``: journal rows, newest last, filtered by ``since``, ``mac``,
+  ``software_id``, ``outcome``, ``station``, ``limit`` (as ``nitools history``);
+* ``/events``: server-sent events, one ``boards`` message per change (at most 4 a
+  second) and a comment every 15 s to keep proxies from closing the stream.
+
+Bound to 127.0.0.1 unless an address is given; on any other address a bearer token
+(``--web-token``) is required, as ``Authorization: Bearer`` or ``?token=`` (the
+browser's EventSource cannot send headers). The server runs in its own threads: the
+flashing loop only updates the board table.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from nitools.errors import NitoolsError, UsageError
+from nitools.journal.attempts import Journal, JournalError, parse_since
+from nitools.monitor.board_table import BoardTable
+from nitools.monitor.metrics import parse_listen
+from nitools.netinstall.frame import format_mac, parse_mac
+
+log = logging.getLogger("nitools.monitor.web")
+
+STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
+          "style.css": "text/css; charset=utf-8"}
+EVENTS_PER_SECOND = 4
+KEEPALIVE = 15.0
+MAX_HISTORY = 1000
+MAX_STREAMS = 32  # browsers watching at once; more are turned away
+
+
+class WebView:
+    def __init__(self, spec: str, boards: BoardTable, journal_location: str | None,
+                 token: str | None = None) -> None:
+        address, port = parse_listen(spec, "--web")
+        if not _is_loopback(address) and not token:
+            raise UsageError(f"--web on {address} is reachable from other hosts: give "
+                             "--web-token TOKEN (or bind to 127.0.0.1)")
+        self.boards = boards
+        self.journal_location = journal_location
+        self.token = token
+        self.streams = threading.BoundedSemaphore(MAX_STREAMS)
+        self.stopping = threading.Event()
+        self._journal: Journal | None = None
+        self._journal_lock = threading.Lock()
+        view = self
+
+        class Handler(_Handler):
+            web = view
+
+        try:
+            self.server = ThreadingHTTPServer((address, port), Handler)
+        except OSError as exc:
+            raise UsageError(f"--web cannot listen on {address}:{port}: {exc.strerror}") \
+                from exc
+        self.server.daemon_threads = True
+        self.url = f"http://{address}:{self.server.server_address[1]}/"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="web",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        log.info("web view at %s%s", self.url, " (token required)" if self.token else "")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self.boards.changed:
+            self.boards.changed.notify_all()
+        if self._thread.is_alive():  # shutdown() would wait for ever on a server never run
+            self.server.shutdown()
+        self.server.server_close()
+        if self._journal is not None:
+            self._journal.close()
+
+    def history(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        """Journal rows for /api/history, read on a connection of the web view's own."""
+        if self.journal_location is None:
+            return []
+        since = parse_since(query["since"]) if query.get("since") else None
+        mac = format_mac(parse_mac(query["mac"])) if query.get("mac") else None
+        try:
+            limit = min(int(query.get("limit") or 200), MAX_HISTORY)
+        except ValueError:
+            raise UsageError("limit must be a number") from None
+        with self._journal_lock:
+            if self._journal is None:
+                self._journal = Journal(self.journal_location, readonly=True)
+            rows = self._journal.attempts(since)
+        wanted = {key: query.get(key) for key in ("software_id", "outcome", "station")}
+        kept = [row for row in rows
+                if (mac is None or mac == row["answered_mac"] or mac in row["macs"])
+                and all(value in (None, "") or row[key] == value
+                        for key, value in wanted.items())]
+        return kept[-limit:]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    web: WebView
+    server_version = "nitools"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("web: %s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        if not self._authorized(query):
+            self._send(401, "text/plain; charset=utf-8", b"a bearer token is required\n",
+                       {"WWW-Authenticate": "Bearer"})
+            return
+        path = parts.path
+        if path in ("/", "/index.html"):
+            self._static("index.html")
+        elif path.startswith("/static/") and path[8:] in STATIC:
+            self._static(path[8:])
+        elif path == "/api/boards":
+            self._json({"boards": self.web.boards.snapshot()[1]})
+        elif path == "/api/history":
+            try:
+                self._json({"attempts": self.web.history(query)})
+            except (NitoolsError, ValueError) as exc:
+                status = 503 if isinstance(exc, JournalError) else 400
+                self._json({"error": str(exc)}, status)
+        elif path == "/events":
+            self._events()
+        else:
+            self._send(404, "text/plain; charset=utf-8", b"not found\n")
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def _refuse(self) -> None:
+        self._send(405, "text/plain; charset=utf-8", b"read-only\n", {"Allow": "GET, HEAD"})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+
+    def _authorized(self, query: dict[str, str]) -> bool:
+        token = self.web.token
+        if not token:
+            return True
+        given = self.headers.get("Authorization", "")
+        offered = given[7:] if given.startswith("Bearer ") else query.get("token", "")
+        return hmac.compare_digest(offered.encode(), token.encode())
+
+    def _static(self, name: str) -> None:
+        body = resources.files("nitools.monitor.web").joinpath("static", name).read_bytes()
+        self._send(200, STATIC[name], body, {"Cache-Control": "no-cache"})
+
+    def _json(self, document: Any, status: int = 200) -> None:
+        self._send(status, "application/json", json.dumps(document).encode())
+
+    def _send(self, status: int, kind: str, body: bytes,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy", "default-src 'self'")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _events(self) -> None:
+        if not self.web.streams.acquire(blocking=False):
+            self._send(503, "text/plain; charset=utf-8", b"too many viewers\n")
+            return
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            seen, last_sent = -1, 0.0
+            while not self.web.stopping.is_set():
+                version = self.web.boards.wait_for_change(seen, KEEPALIVE)
+                if self.web.stopping.is_set():
+                    break
+                if version == seen:
+                    self.wfile.write(b": keep-alive\n\n")
+                else:
+                    pause = 1 / EVENTS_PER_SECOND - (time.monotonic() - last_sent)
+                    if pause > 0:
+                        time.sleep(pause)  # changes in between go out in one message
+                    seen, rows = self.web.boards.snapshot()
+                    self.wfile.write(b"event: boards\ndata: " +
+                                     json.dumps(rows).encode() + b"\n\n")
+                    last_sent = time.monotonic()
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass  # the browser went away
+        finally:
+            self.web.streams.release()
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"

@@ -1,0 +1,257 @@
+"""Transports for netinstall frames.
+
+``BroadcastLink``: UDP 0.0.0.0:5000 tied to one interface (SO_BINDTODEVICE),
+sending to 255.255.255.255:5000 from port 5000, as boards require (docs/protocol.md §1). It
+never sends an unbound broadcast: without an interface it cannot be created.
+
+``LoopbackLink``: unicast on 127.0.0.1 between two ports, for tests and demos
+that have no root and must not touch any real network.
+
+``MemoryNetwork``: a broadcast segment in memory with virtual time, whose
+``MemoryLink``s the runner drives like sockets (unit tests, ``run_virtual``).
+
+Links move datagrams only; ``frame.decode`` and the filtering of our own
+echoes happen in the runner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from nitools.errors import LinkError
+from nitools.netinstall.frame import format_mac, parse_mac
+from nitools.netinstall.protocol import MAX_DATAGRAM
+
+NETINSTALL_PORT = 5000
+BROADCAST = "255.255.255.255"
+SYS_NET = Path("/sys/class/net")
+_BUFFER_BYTES = 4 * 1024 * 1024
+SEND_FAILURE_LIMIT = 5.0  # seconds of nothing but failed sends before the link is given up
+
+
+def interface_mac(name: str) -> bytes:
+    try:
+        return parse_mac((SYS_NET / name / "address").read_text())
+    except (OSError, ValueError) as exc:
+        raise LinkError(f"cannot read the MAC of interface '{name}': "
+                        "check the name with 'ip link'") from exc
+
+
+def resolve_interface(name_or_mac: str) -> tuple[str, bytes]:
+    """Accept an interface name or that interface's MAC; return (name, MAC)."""
+    if (SYS_NET / name_or_mac).exists():
+        return name_or_mac, interface_mac(name_or_mac)
+    try:
+        wanted = parse_mac(name_or_mac)
+    except ValueError:
+        raise LinkError(f"no network interface '{name_or_mac}': give a name from 'ip link' "
+                        "or that interface's MAC address") from None
+    for entry in sorted(SYS_NET.iterdir()) if SYS_NET.exists() else []:
+        try:
+            if parse_mac((entry / "address").read_text()) == wanted:
+                return entry.name, wanted
+        except (OSError, ValueError):
+            continue
+    raise LinkError(f"no network interface has MAC {format_mac(wanted)}: check 'ip link'")
+
+
+class _UdpLink:
+    """Shared socket handling: non-blocking send and receive."""
+
+    def __init__(self, sock: socket.socket, mac: bytes, peer: tuple[str, int],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.sock = sock
+        self.mac = mac
+        self.peer = peer
+        self.clock = clock
+        self.send_errors = 0
+        self._failing_since: float | None = None  # every send has failed since then
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, datagram: bytes) -> None:
+        """A failed send is a lost frame (retransmission repairs it); only sends failing
+        for SEND_FAILURE_LIMIT seconds on end stop the station, saying why."""
+        try:
+            self.sock.sendto(datagram, self.peer)
+        except BlockingIOError:
+            pass  # the send buffer is full: the frame counts as lost and is resent
+        except OSError as exc:
+            self.send_errors += 1
+            now = self.clock()
+            if self._failing_since is None:
+                self._failing_since = now
+            elif now - self._failing_since > SEND_FAILURE_LIMIT:
+                raise LinkError(
+                    f"cannot send on {self.describe()} for {SEND_FAILURE_LIMIT:g} s: "
+                    f"{exc.strerror}: check that the interface is up and that no firewall "
+                    "rule (nftables/iptables output) drops UDP port 5000") from exc
+        else:
+            self._failing_since = None
+
+    def receive(self) -> list[tuple[bytes, int]]:
+        """All datagrams waiting now, as (datagram, UDP source port)."""
+        out = []
+        while True:
+            try:
+                data, address = self.sock.recvfrom(MAX_DATAGRAM + 1)
+            except (BlockingIOError, InterruptedError):
+                return out
+            out.append((data, address[1]))
+
+    @property
+    def peer_port(self) -> int:
+        """The UDP port the other side sends from."""
+        return self.peer[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class BroadcastLink(_UdpLink):
+    def __init__(self, interface: str, port: int = NETINSTALL_PORT, mac: bytes | None = None
+                 ) -> None:
+        name, iface_mac = resolve_interface(interface)
+        self.interface = name
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            _enlarge_buffers(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, name.encode())
+            sock.bind(("0.0.0.0", port))
+        except PermissionError as exc:
+            sock.close()
+            raise LinkError(f"binding to interface {name} needs root (or CAP_NET_RAW): "
+                            "run with sudo") from exc
+        except OSError as exc:
+            sock.close()
+            raise LinkError(f"cannot open UDP port {port} on {name}: {exc.strerror} "
+                            "(is another netinstall server running?)") from exc
+        sock.setblocking(False)
+        super().__init__(sock, mac or iface_mac, (BROADCAST, port))
+
+    def describe(self) -> str:
+        return f"interface {self.interface}"
+
+    def port_of(self, mac: bytes) -> str:
+        """Every board on this link is on its interface (PortGroup has several)."""
+        return self.interface
+
+
+class LoopbackLink(_UdpLink):
+    def __init__(self, local_port: int, peer_port: int, mac: bytes) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        _enlarge_buffers(sock)
+        try:
+            sock.bind(("127.0.0.1", local_port))
+        except OSError as exc:
+            sock.close()
+            raise LinkError(f"cannot open UDP 127.0.0.1:{local_port}: {exc.strerror}") from exc
+        sock.setblocking(False)
+        super().__init__(sock, mac, ("127.0.0.1", peer_port))
+
+    def describe(self) -> str:
+        return f"loopback 127.0.0.1:{self.sock.getsockname()[1]}->{self.peer[1]}"
+
+
+def _enlarge_buffers(sock: socket.socket) -> None:
+    # Windows of frames and many boards arrive in bursts; the default buffer drops them.
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, option, _BUFFER_BYTES)
+
+
+def parse_loopback(spec: str) -> tuple[int, int]:
+    """``LOCAL:PEER`` ports for a loopback link."""
+    try:
+        local, peer = (int(p) for p in spec.split(":"))
+    except ValueError:
+        raise LinkError(f"--loopback wants LOCAL_PORT:PEER_PORT, not '{spec}'") from None
+    if not (0 < local < 65536 and 0 < peer < 65536):
+        raise LinkError(f"--loopback ports must be 1..65535, not '{spec}'")
+    return local, peer
+
+
+def local_admin_mac(seed: int) -> bytes:
+    """A locally administered unicast MAC (02:...) for emulated and loopback peers."""
+    return bytes([0x02, 0x4E, 0x49]) + (seed & 0xFFFFFF).to_bytes(3, "big")
+
+
+class MemoryNetwork:
+    """A broadcast segment in memory: every datagram reaches every other link after
+    ``delay`` seconds of the given clock. Subclass ``copies`` for loss and duplication,
+    ``delivered`` to watch the wire."""
+
+    def __init__(self, clock: Callable[[], float], delay: float = 0.0001) -> None:
+        self.clock = clock
+        self.delay = delay
+        self.links: list[MemoryLink] = []
+        self._queue: list[tuple[float, int, MemoryLink, bytes, int]] = []
+        self._order = itertools.count()
+
+    def link(self, mac: bytes, port: int = 5000) -> MemoryLink:
+        link = MemoryLink(self, mac, port)
+        self.links.append(link)
+        return link
+
+    def copies(self, sender: MemoryLink, receiver: MemoryLink, datagram: bytes) -> int:
+        """How many copies of a datagram arrive: 0 (lost), 1, or more (duplicated)."""
+        return 1
+
+    def delivered(self, receiver: MemoryLink, datagram: bytes) -> None:
+        """Called for every datagram as it arrives."""
+
+    def transmit(self, sender: MemoryLink, datagram: bytes) -> None:
+        at = self.clock() + self.delay
+        for receiver in self.links:
+            if receiver is sender:
+                continue
+            for _ in range(self.copies(sender, receiver, datagram)):
+                heapq.heappush(self._queue, (at, next(self._order), receiver, datagram,
+                                             sender.port))
+
+    def deliver(self, now: float) -> None:
+        while self._queue and self._queue[0][0] <= now:
+            _, _, receiver, datagram, port = heapq.heappop(self._queue)
+            self.delivered(receiver, datagram)
+            receiver.inbox.append((datagram, port))
+
+    def next_delivery(self) -> float | None:
+        return self._queue[0][0] if self._queue else None
+
+
+class MemoryLink:
+    """One station or board on a MemoryNetwork; the runner's Link interface."""
+
+    def __init__(self, network: MemoryNetwork, mac: bytes, port: int) -> None:
+        self.network = network
+        self.mac = mac
+        self.port = port  # the UDP port it sends from
+        self.inbox: list[tuple[bytes, int]] = []
+
+    def fileno(self) -> int:
+        raise OSError("a memory link has no file descriptor: drive it with run_virtual")
+
+    def send(self, datagram: bytes) -> None:
+        self.network.transmit(self, datagram)
+
+    def receive(self) -> list[tuple[bytes, int]]:
+        taken, self.inbox = self.inbox, []
+        return taken
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"memory link {format_mac(self.mac)}"

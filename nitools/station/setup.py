@@ -1,0 +1,119 @@
+"""Who picks each board's files, for the station and for each of its ports.
+
+The choices, in order: packages given as arguments (netinstall-cli's way), a
+RouterOS version or packages folder (``--routeros``, ``--packages-dir``, or the
+ini's ``routeros=``/``packages_dir=``), the ini's ``firmware=``, the ini's
+``plugin=``. An ini section ``[port:IFACE]`` gives one port settings of its own:
+its keys override the main section's; naming a way to pick packages there
+(``firmware``, ``routeros``, ``packages_dir``, ``plugin``) replaces the main one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nitools.errors import ConfigError, UsageError
+from nitools.fetch.mirror import DEFAULT_MIRROR, Mirror
+from nitools.fetch.package_cache import PackageCache
+from nitools.fetch.releases import ReleaseFiles, ReleasePlugin
+from nitools.station.config import (
+    DEFAULTS,
+    SECTIONS,
+    IniConfig,
+    StationConfig,
+    config_file,
+    load_ini,
+    settings,
+    station_config,
+)
+from nitools.station.plugins import PackageSetPlugin, check_keys, load_plugin, locate
+
+PORT_SECTION = "port:"
+# Keys that name a way of picking packages, and what goes with each.
+_CHOOSERS = ("firmware", "routeros", "packages_dir", "plugin")
+_CHOICE_KEYS = (*_CHOOSERS, "additional_packages", "packages")
+
+
+@dataclass(frozen=True)
+class PortSetup:
+    config: StationConfig
+    plugin: Any
+    releases: ReleaseFiles
+
+
+class StationSetup:
+    """The station's setup, and those of ports with a section of their own."""
+
+    def __init__(self, main: PortSetup, ports: Mapping[str, PortSetup]) -> None:
+        self.main = main
+        self.ports = dict(ports)
+
+    def for_port(self, port: str | None) -> PortSetup:
+        return self.ports.get(port or "", self.main)
+
+    def all(self) -> list[PortSetup]:
+        return [self.main, *self.ports.values()]
+
+
+def station_setup(cli: Mapping[str, Any]) -> StationSetup:
+    ini = _station_ini(cli)
+    main = _setup(cli, ini)
+    ports = {}
+    if ini is not None:
+        for section in ini.sections():
+            if not section.startswith(PORT_SECTION):
+                continue
+            port = section[len(PORT_SECTION):].strip()
+            if port not in main.config.interfaces:
+                raise ConfigError(f"{ini.path}: [{section}] names no interface of this station "
+                                  f"({', '.join(main.config.interfaces)}): fix the name or -i")
+            ports[port] = _setup(cli, _port_ini(ini, section))
+    return StationSetup(main, ports)
+
+
+def _station_ini(cli: Mapping[str, Any]) -> IniConfig | None:
+    path = config_file(cli.get("config_path") or DEFAULTS.config_path)
+    release_on_cli = bool(cli.get("routeros") or cli.get("packages_dir"))
+    if cli.get("packages") or (release_on_cli and path == DEFAULTS.config_path
+                               and not os.path.exists(path)):
+        return None  # nothing to read: the command line says it all
+    return load_ini(path)
+
+
+def _port_ini(ini: IniConfig, section: str) -> IniConfig:
+    """The main section with the port's keys over it, as an ini of its own."""
+    merged = IniConfig()
+    merged.path = ini.path
+    main = dict(settings(ini))
+    own = dict(ini[section])
+    if any(own.get(key, "").strip() for key in _CHOOSERS):
+        main = {k: v for k, v in main.items() if k not in _CHOICE_KEYS}
+    merged.read_dict({next(s for s in SECTIONS if ini.has_section(s)): {**main, **own}})
+    return merged
+
+
+def _setup(cli: Mapping[str, Any], ini: IniConfig | None) -> PortSetup:
+    config = station_config(cli, ini)
+    release = config.release
+    releases = ReleaseFiles(release, PackageCache(mirror=Mirror(release.mirror or
+                                                                DEFAULT_MIRROR)))
+    if cli.get("packages"):  # netinstall-cli's way: the files are the arguments
+        if release.active:
+            raise UsageError("give packages as arguments or --routeros/--packages-dir, "
+                             "not both")
+        return PortSetup(config, PackageSetPlugin(list(cli["packages"])), releases)
+    if ini is None:
+        return PortSetup(config, ReleasePlugin(releases), releases)
+    section = settings(ini)
+    if release.active and not section.get("plugin", "").strip():
+        if section.get("firmware", "").strip():
+            raise ConfigError(f"{ini.path}: firmware= and routeros=/packages_dir= are both "
+                              "set: choose one way to pick the packages")
+        check_keys(ini, custom_plugin=False)
+        script = section.get("config")
+        located = locate(script.strip(), os.path.dirname(ini.path)) if script else None
+        return PortSetup(config, ReleasePlugin(releases, located), releases)
+    return PortSetup(config, load_plugin(ini), releases)

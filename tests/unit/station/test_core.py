@@ -1,0 +1,65 @@
+"""The whole station core against emulated boards in virtual time: the runner, the
+in-memory network and the virtual clock, no sockets and no sleeps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from nitools.emulation.emulator import BoardSpec, EmulatorCore, make_boards
+from nitools.emulation.synthetic import build_npk
+from nitools.netinstall import events
+from nitools.station.config import DEFAULTS
+from nitools.station.core import StationCore
+from nitools.station.link import MemoryNetwork
+from nitools.station.payload import PayloadCache
+from nitools.station.prepare import prepare_or_refuse
+from nitools.station.runner import InlineExecutor, Runner, VirtualClock, run_virtual
+
+STATION = bytes.fromhex("02aaaaaaaaaa")
+PACKAGE = build_npk(size=50_000)
+
+
+class Plugin:
+    def get_files(self, info):
+        return PACKAGE, None
+
+
+def station_and_boards(config, count=1):
+    clock = VirtualClock()
+    network = MemoryNetwork(clock)
+    core = StationCore(STATION, config)
+    cache = PayloadCache()
+    seen: list[events.BoardEvent] = []
+    station = Runner(network.link(STATION), core, clock=clock, executor=InlineExecutor(),
+                     work=lambda r: prepare_or_refuse(Plugin(), r.info, config.defaults, cache),
+                     on_event=seen.append, source_port=5000)
+    devices = make_boards(BoardSpec(format_time=0.5), count, seed=5)
+    emulator = Runner(network.link(devices[0].macs[0]), EmulatorCore(devices), clock=clock,
+                      source_port=5000)
+    return clock, network, core, devices, [station, emulator], seen
+
+
+@pytest.mark.parametrize("once_per_mac", [False, True])
+def test_a_board_announcing_again_after_its_install_and_o(once_per_mac):
+    config = replace(DEFAULTS, once_per_mac=once_per_mac)
+    clock, network, core, (device,), runners, seen = station_and_boards(config)
+    run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 1, limit=60)
+    assert core.result.rebooted == 1 and device.state.value == "rebooted"
+    device.reboot(clock.now)  # it net-boots again, as a board left set to netboot does
+    run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 2, limit=30)
+    found = [e for e in seen if isinstance(e, events.Found)]
+    assert len(found) == (1 if once_per_mac else 2)
+
+
+def test_finished_is_the_last_event_of_every_attempt_and_progress_never_follows_it():
+    clock, network, core, devices, runners, seen = station_and_boards(DEFAULTS, count=3)
+    run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 3, limit=60)
+    assert core.result.rebooted == 3
+    for device in devices:
+        mine = [type(e).__name__ for e in seen if e.mac == device.mac]
+        assert mine[0] == "Found" and mine[-1] == "Finished"
+        acknowledged = mine.index("FilesAcknowledged")
+        assert "Progress" not in mine[acknowledged:] and "FileStarted" not in mine[acknowledged:]
+        assert mine.count("Finished") == 1
