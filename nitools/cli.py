@@ -15,7 +15,7 @@ from nitools.console import clean, setup_logging
 from nitools.emulation.emulator import BoardSpec
 from nitools.errors import NitoolsError
 from nitools.errors import UsageError as NitoolsUsageError
-from nitools.station.config import DEFAULTS
+from nitools.station.config import CONFIG_MODES, DEFAULTS
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -82,7 +82,7 @@ STATION_OPTIONS = [
                        "by several stations. Default: $XDG_STATE_HOME/nitools/journal.sqlite3."),
     click.option("--station-name", metavar="NAME",
                   help="This station's name in the journal. Default: HOST:INTERFACE."),
-    click.option("--config-mode", type=click.Choice(["default", "empty", "script", "keep"]),
+    click.option("--config-mode", type=click.Choice(CONFIG_MODES),
                   help="default: RouterOS default configuration; empty: none at all; script: "
                        "the first-boot script; keep: the board's old configuration."),
     click.option("-r", "--default-config", is_flag=True,
@@ -174,8 +174,9 @@ def flash(**options: Any) -> None:
     board, then exit, unless -m.
     """
     from nitools.commands.flash import run_flash
+    from nitools.station.options import StationOptions
 
-    sys.exit(run_flash(options))
+    sys.exit(run_flash(StationOptions.from_click(options)))
 
 
 @from_environment
@@ -205,9 +206,15 @@ def station(**options: Any) -> None:
     the ports and the firewall first, and stops dnsmasq with itself. Every option can also
     come from NITOOLS_<OPTION>: with no flags at all it runs from the environment.
     """
-    from nitools.commands.station import run_station_command
+    from nitools.commands.station import NetbootOptions, run_station_command
+    from nitools.station.options import StationOptions
 
-    sys.exit(run_station_command(options))
+    netboot = {name: options.pop(name) for name in ("tftp_root", "boot_version", "range_spec",
+                                                    "lease_time", "server_ip", "boot_archs",
+                                                    "no_dhcp")}
+    sys.exit(run_station_command(StationOptions.from_click(options),
+                                 NetbootOptions(**{**netboot,
+                                                   "boot_archs": tuple(netboot["boot_archs"])})))
 
 
 @main.command()

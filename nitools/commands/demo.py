@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nitools.commands.flash import run_station
+from nitools.commands.flash import Watchers, run_station
 from nitools.console import setup_logging
 from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
 from nitools.emulation.synthetic import build_npk
@@ -28,6 +28,7 @@ from nitools.station.config import DEFAULTS
 from nitools.station.core import StationCore
 from nitools.station.link import LoopbackLink, local_admin_mac
 from nitools.station.plugins import DeviceInfo
+from nitools.station.setup import PortSetup, StationSetup
 
 log = logging.getLogger("nitools.demo")
 
@@ -86,8 +87,8 @@ def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool)
         core = StationCore(flasher_link.mac, config)
         started = time.monotonic()
         try:
-            result = run_station(flasher_link, core, DemoPlugin(folder), config, reporter,
-                                 source_port=flasher_link.peer_port)
+            setup = StationSetup(PortSetup(config, DemoPlugin(folder)), {})
+            result = run_station(flasher_link, core, setup, Watchers(reporter))
         finally:
             emulator.stop()
             thread.join(5)

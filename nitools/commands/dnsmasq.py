@@ -17,7 +17,7 @@ from nitools.netboot.dnsmasq import (
 )
 from nitools.netboot.dnsmasq_process import run_dnsmasq
 
-log = logging.getLogger("nitools.netboot.dnsmasq")
+log = logging.getLogger("nitools.dnsmasq")
 
 
 def run_dnsmasq_command(interface: str, tftp_root: str, range_spec: str | None,

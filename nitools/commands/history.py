@@ -7,14 +7,20 @@ import json
 import os
 import sys
 from dataclasses import dataclass, replace
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from nitools.console import cell
 from nitools.errors import UsageError
-from nitools.journal.attempts import Journal, JournalError, default_path, format_time, parse_since
+from nitools.journal.attempts import (
+    AttemptRow,
+    Journal,
+    JournalError,
+    default_path,
+    format_time,
+    parse_since,
+)
 from nitools.journal.stores import is_postgres
 from nitools.netinstall.frame import format_mac, parse_mac
 
@@ -29,20 +35,19 @@ class HistoryFilter:
     outcome: str | None = None
     station: str | None = None
 
-    def keeps(self, row: dict[str, Any]) -> bool:
-        if self.station is not None and row["station"] != self.station:
+    def keeps(self, row: AttemptRow) -> bool:
+        if self.station is not None and row.station != self.station:
             return False
-        if self.mac is not None and self.mac != row["answered_mac"] and \
-                self.mac not in row["macs"]:
+        if self.mac is not None and self.mac != row.answered_mac and self.mac not in row.macs:
             return False
-        if self.software_id is not None and row["software_id"] != self.software_id:
+        if self.software_id is not None and row.software_id != self.software_id:
             return False
-        return self.outcome is None or row["outcome"] == self.outcome
+        return self.outcome is None or row.outcome == self.outcome
 
 
 CSV_COLUMNS = ("id", "started_at", "ended_at", "station", "port", "answered_mac", "macs",
                "software_id", "model", "arch", "min_version", "image_version", "config_mode",
-               "files", "outcome", "reason", "bytes", "duration")
+               "files", "outcome", "reason", "cause", "bytes", "duration")
 
 
 def parse_mac_or_usage(text: str) -> bytes:
@@ -67,28 +72,28 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
         journal.close()
     rows = rows[-limit:] if limit else rows
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([row.as_dict() for row in rows], indent=2))
         return 0
     if as_csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(CSV_COLUMNS)
         for row in rows:
-            writer.writerow([" ".join(row["macs"]) if column == "macs" else
-                             " ".join(f["name"] for f in row["files"]) if column == "files"
-                             else row[column] for column in CSV_COLUMNS])
+            values = row.as_dict()
+            values["macs"] = " ".join(row.macs)
+            values["files"] = " ".join(f["name"] for f in row.files or ())
+            writer.writerow([values[column] for column in CSV_COLUMNS])
         return 0
     console = Console(width=None if sys.stdout.isatty() else 200)
     table = Table("#", "started", "station", "port", "MAC", "model", "arch", "software ID",
                   "config", "files", "outcome", "seconds", "reason")
     for row in rows:
-        files = ", ".join(f["name"] for f in row["files"])
-        duration = f"{row['duration']:.1f}" if row["duration"] is not None else ""
+        files = ", ".join(f["name"] for f in row.files or ())
+        duration = f"{row.duration:.1f}" if row.duration is not None else ""
         # Every value may have come from a board or a file: plain text, never markup.
         table.add_row(*(cell(value) for value in (
-            row["id"], format_time(row["started_at"]), row["station"] or "", row["port"] or "",
-            row["answered_mac"], row["model"] or "",
-            row["arch"] or "", row["software_id"] or "", row["config_mode"] or "", files)),
-            cell(row["outcome"], _STYLES.get(row["outcome"], "")), duration,
-            cell(row["reason"] or ""))
+            row.id, format_time(row.started_at), row.station or "", row.port or "",
+            row.answered_mac, row.model or "", row.arch or "", row.software_id or "",
+            row.config_mode or "", files)),
+            cell(row.outcome, _STYLES.get(row.outcome, "")), duration, cell(row.reason or ""))
     console.print(table)
     return 0

@@ -12,17 +12,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from nitools.commands.flash import run_flash
 from nitools.errors import NitoolsError, UsageError
 from nitools.netboot.dnsmasq import DnsmasqError, plan_netboot, render, syntax_check
 from nitools.netboot.dnsmasq_process import DnsmasqProcess
+from nitools.station.options import StationOptions
 from nitools.station.preflight import preflight
 
 log = logging.getLogger("nitools.station")
@@ -34,25 +34,34 @@ class PreflightError(NitoolsError):
     pass
 
 
-def run_station_command(cli: Mapping[str, Any]) -> int:
-    options = dict(cli)
-    dhcp = {name: options.pop(name) for name in ("tftp_root", "boot_version", "range_spec",
-                                                  "lease_time", "server_ip", "boot_archs",
-                                                  "no_dhcp")}
-    address = options.pop("address", None)
-    interfaces = tuple(options.get("interfaces") or ())
-    if address:
+@dataclass(frozen=True)
+class NetbootOptions:
+    """The BOOTP/DHCP + TFTP side of ``nitools station`` (the rest is StationOptions)."""
+
+    tftp_root: str | None = None
+    boot_version: str | None = None
+    range_spec: str | None = None
+    lease_time: str = "1h"
+    server_ip: str | None = None
+    boot_archs: tuple[str, ...] = ()
+    no_dhcp: bool = False
+
+
+def run_station_command(options: StationOptions, netboot: NetbootOptions) -> int:
+    interfaces = options.interfaces
+    if options.address:
         if len(interfaces) != 1:
             raise UsageError("-a hands one address to one board: give it with one -i only")
-        if options.get("multiple") or (options.get("count") or 1) > 1:
+        if options.multiple or (options.count or 1) > 1:
             # dnsmasq never releases a BOOTP lease: the first board would keep the address
             raise UsageError("-a hands its one address to one board per run: with -m or "
                              "--count give --range START,END instead")
-        dhcp["range_spec"] = f"{address},{address}"
+        netboot = replace(netboot, range_spec=f"{options.address},{options.address}")
+        options = replace(options, address=None)  # BOOTP's, not the flasher's
     died: list[str] = []
 
-    def start_services() -> Callable[[], None]:
-        return _start_services(interfaces, dhcp, options, died)
+    def start_services(stop: Callable[[], None]) -> Callable[[], None]:
+        return _start_services(options, netboot, died, stop)
 
     code = run_flash(options, services=start_services)
     if died:
@@ -61,9 +70,10 @@ def run_station_command(cli: Mapping[str, Any]) -> int:
     return code
 
 
-def _start_services(interfaces: tuple[str, ...], dhcp: dict[str, Any],
-                    options: Mapping[str, Any], died: list[str]) -> Callable[[], None]:
-    serve = not dhcp["no_dhcp"]
+def _start_services(options: StationOptions, netboot: NetbootOptions, died: list[str],
+                    stop_station: Callable[[], None]) -> Callable[[], None]:
+    interfaces = options.interfaces
+    serve = not netboot.no_dhcp
     problems = preflight(interfaces, serve_dhcp=serve)
     if problems:
         for problem in problems[1:]:
@@ -74,7 +84,7 @@ def _start_services(interfaces: tuple[str, ...], dhcp: dict[str, Any],
              "" if serve else " (DHCP/TFTP left to another server)")
     if not serve:
         return lambda: None
-    root = _tftp_root(dhcp, options)
+    root = _tftp_root(netboot, options)
     processes: list[DnsmasqProcess] = []
     # Leases of this run only: a board needs its address just to fetch the boot image,
     # and BOOTP leases never expire, so leases kept across runs would use up the range.
@@ -83,7 +93,7 @@ def _start_services(interfaces: tuple[str, ...], dhcp: dict[str, Any],
     def on_exit(process: DnsmasqProcess, code: int) -> None:
         died.append(f"dnsmasq for {process.plan.interface.name} stopped (exit {code}): "
                     f"{process.failure()}: the station stops")
-        os.kill(os.getpid(), signal.SIGTERM)  # the flash loop stops as on any SIGTERM
+        stop_station()  # as a SIGTERM would: installs under way may finish
 
     def stop_all() -> None:
         for process in processes:
@@ -92,8 +102,8 @@ def _start_services(interfaces: tuple[str, ...], dhcp: dict[str, Any],
 
     try:
         for interface in interfaces:
-            plan = plan_netboot(interface, root, dhcp["range_spec"], dhcp["lease_time"],
-                                dhcp["server_ip"], tuple(dhcp["boot_archs"] or ()),
+            plan = plan_netboot(interface, root, netboot.range_spec, netboot.lease_time,
+                                netboot.server_ip, netboot.boot_archs,
                                 lease_file=os.path.join(leases, f"{interface}.leases"))
             for warning in plan.warnings:
                 log.warning("%s", warning)
@@ -122,15 +132,15 @@ def _wait_ready(processes: list[DnsmasqProcess]) -> None:
                                    f"within {READY_TIMEOUT:g} s: {process.failure()}")
 
 
-def _tftp_root(dhcp: Mapping[str, Any], options: Mapping[str, Any]) -> str:
+def _tftp_root(netboot: NetbootOptions, options: StationOptions) -> str:
     """The boot images: the --tftp-root folder as it is, or, with --boot-version (else
     the --routeros version when no folder is given), netinstall-VERSION.zip fetched
     through the cache and extracted into --tftp-root (default: /var/lib/nitools/
     bootimages/VERSION as root, the cache otherwise)."""
-    version = dhcp["boot_version"] or (None if dhcp["tftp_root"] else options.get("routeros"))
+    version = netboot.boot_version or (None if netboot.tftp_root else options.routeros)
     if not version:
-        if dhcp["tftp_root"]:
-            return str(dhcp["tftp_root"])
+        if netboot.tftp_root:
+            return str(netboot.tftp_root)
         raise UsageError("say where the boot images are: --tftp-root DIR (from 'nitools "
                          "extract'), or --boot-version VERSION to fetch them")
     from nitools.commands.extract import manifest, plan, write
@@ -138,10 +148,10 @@ def _tftp_root(dhcp: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     from nitools.fetch.package_cache import default_cache_dir
     from nitools.netboot.bootimages import extract_file
 
-    archive = fetch_netinstall(version, options.get("mirror"), keep_logging=True)
+    archive = fetch_netinstall(version, options.mirror, keep_logging=True)
     name = archive.parent.name  # the version the cache resolved
-    if dhcp["tftp_root"]:
-        folder = Path(dhcp["tftp_root"])
+    if netboot.tftp_root:
+        folder = Path(netboot.tftp_root)
     elif os.geteuid() == 0:
         folder = Path("/var/lib/nitools/bootimages") / name
     else:

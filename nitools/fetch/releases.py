@@ -24,7 +24,7 @@ from nitools.routeros.archs import family_for_announcement, family_for_package
 from nitools.routeros.npk import MAGIC, read_package
 from nitools.routeros.version import RouterOSVersion, try_parse_version
 
-log = logging.getLogger("nitools.fetch.releases")
+log = logging.getLogger("nitools.releases")
 
 MISSING_REMEMBERED = 60.0  # a package the mirror lacks is not asked for again this long
 
@@ -100,6 +100,11 @@ class ReleaseFiles:
         self._missing: dict[tuple[str, RouterOSVersion, str], tuple[float, str]] = {}
         self._verified: dict[tuple[str, RouterOSVersion, str], Path] = {}
         self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        """Stop the downloads under way (the station is stopping)."""
+        if self.cache.mirror is not None:
+            self.cache.mirror.cancelled.set()
 
     def start(self) -> None:
         """Resolve the version once and fail now, before any offer, when no board could

@@ -1,20 +1,20 @@
-"""The station's record of every attempt: one SQLite row per board per attempt.
+"""The station's record of every attempt: one row per board per attempt.
 
-A row is written when a board is found, updated when it is offered an install,
-and closed with the outcome. Every write is its own transaction in WAL mode with
-full sync, so a crash loses at most the write in progress and never corrupts the
-file; rows a crashed station left open are closed as interrupted on the next start.
+``AttemptRow`` is the one declaration of the journal's columns: the stores (SQLite,
+PostgreSQL), the spool and ``history`` read and write rows through it. A row is written
+when a board is offered an install (open: ``installing``) and closed with the outcome,
+or, for a board never offered, written once, closed. Every write is its own transaction
+(SQLite: WAL, full sync), so a crash loses at most the write in progress; rows a crashed
+station left open are closed as interrupted on its next start.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
-import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,24 +26,84 @@ from nitools.journal.stores import (  # noqa: F401  (re-exported for callers and
     JournalError,
     open_store,
 )
+from nitools.netinstall.events import FailureCause
 from nitools.netinstall.messages import Announcement
 
 OPEN_OUTCOMES = ("preparing", "installing")
-log = logging.getLogger("nitools.journal.attempts")
+
+
+def state_dir() -> Path:
+    """Where nitools keeps its state: ``$XDG_STATE_HOME/nitools``."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                             "state")
+    return Path(state) / "nitools"
 
 
 def default_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                             "state")
-    return Path(state) / "nitools" / "journal.sqlite3"
+    return state_dir() / "journal.sqlite3"
 
 
 @dataclass
-class Attempt:
-    row: dict[str, Any]
+class AttemptRow:
+    """One attempt of one board: the journal's columns, in their order."""
 
-    def __getitem__(self, key: str) -> Any:
-        return self.row[key]
+    started_at: float  # wall clock: the offer, or the announcement of a board never offered
+    answered_mac: str  # the port MAC the station answered
+    macs: list[str] = field(default_factory=list)  # every port MAC the board announced with
+    software_id: str | None = None
+    model: str | None = None
+    arch: str | None = None
+    min_version: str | None = None
+    image_version: str | None = None
+    files: list[dict[str, Any]] | None = None  # what was offered: name, size, sha256, source
+    config_mode: str | None = None
+    outcome: str = "installing"  # an Outcome value, or "installing" while open
+    reason: str | None = None
+    cause: str | None = None  # a FailureCause value: why it did not end rebooted
+    ended_at: float | None = None
+    bytes: int | None = None  # file bytes the board acknowledged
+    duration: float | None = None
+    station: str | None = None
+    port: str | None = None  # the interface it announced on
+    id: int | None = None  # given by the store
+
+    @classmethod
+    def of_board(cls, started_at: float, mac: str, announcement: Announcement,
+                 **more: Any) -> AttemptRow:
+        """A row with what the board announced about itself."""
+        more.setdefault("macs", [mac])
+        return cls(started_at, mac, software_id=announcement.software_id or None,
+                   model=announcement.model, arch=announcement.arch,
+                   min_version=announcement.min_version,
+                   image_version=announcement.image_version, **more)
+
+    def stored_values(self) -> tuple[Any, ...]:
+        """The values of COLUMNS as the stores keep them (lists as text)."""
+        values = asdict(self)
+        values["macs"] = ",".join(self.macs or [self.answered_mac])
+        values["files"] = json.dumps(self.files) if self.files is not None else None
+        return tuple(values[name] for name in COLUMNS)
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> AttemptRow:
+        """A row as a store gives it (older journals lack the newer columns)."""
+        values = {name: stored.get(name) for name in (*COLUMNS, "id")}
+        values["macs"] = values["macs"].split(",") if values["macs"] else []
+        try:
+            values["files"] = json.loads(values["files"]) if values["files"] else []
+        except ValueError:
+            values["files"] = []  # a damaged cell: the rest of the row still counts
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """For JSON, CSV and the web view: every column, the id first."""
+        values = asdict(self)
+        return {"id": values.pop("id"), **values}
+
+
+COLUMNS = tuple(f.name for f in fields(AttemptRow) if f.name != "id")
+_INSERT = (f"INSERT INTO attempts ({', '.join(COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(COLUMNS))})")
 
 
 class Journal:
@@ -57,89 +117,58 @@ class Journal:
         self.path = self.store.path  # for messages (a URL without its password)
         self.station = station  # written into every row: host name and interface
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        """The SQLite connection (SQLite journals only; tests look inside)."""
-        return self.store.db  # type: ignore[union-attr]
-
     def close(self) -> None:
         self.store.close()
 
-    def _write(self, sql: str, values: tuple[Any, ...]) -> int:
-        return self.store.write(sql, values)[0]
-
     # ---------------------------------------------------------------- writing
+
+    def insert(self, row: AttemptRow) -> int:
+        """One whole row (open or closed) in one transaction; returns its id. A row that
+        names no station is this journal's station's."""
+        if row.station is None and self.station:
+            row = replace(row, station=self.station)
+        return self.store.write(_INSERT, row.stored_values())[0]
+
+    def finish(self, row_id: int, outcome: str, reason: str, cause: str | None,
+               sent_bytes: int, macs: list[str] | None = None,
+               ended_at: float | None = None) -> None:
+        """Close an open row; ``macs``: every port MAC the board announced with."""
+        now = time.time() if ended_at is None else ended_at
+        self.store.write("UPDATE attempts SET ended_at=?, outcome=?, reason=?, cause=?, "
+                         "bytes=?, duration=? - started_at, macs=COALESCE(?, macs) WHERE id=?",
+                         (now, outcome, reason, cause, sent_bytes, now,
+                          ",".join(macs) if macs else None, row_id))
+
+    def amend(self, row_id: int, outcome: str, reason: str) -> None:
+        """A later fact changes how an attempt ended (a 'rebooted' board asking again)."""
+        self.store.write("UPDATE attempts SET outcome=?, reason=? WHERE id=?",
+                         (outcome, reason, row_id))
 
     def close_stale(self) -> int:
         """Rows this station (or a journal from before station names) left open when it
         crashed become 'interrupted'; other stations' open rows are theirs."""
         return self.store.write(
-            "UPDATE attempts SET outcome='interrupted', ended_at=?, reason=? "
+            "UPDATE attempts SET outcome='interrupted', ended_at=?, reason=?, cause=? "
             f"WHERE outcome IN ({','.join('?' * len(OPEN_OUTCOMES))}) "
             "AND (station=? OR station IS NULL)",
-            (time.time(), "the station stopped before this attempt ended", *OPEN_OUTCOMES,
-             self.station or None))[1]
+            (time.time(), "the station stopped before this attempt ended",
+             FailureCause.STATION_STOPPED.value,
+             *OPEN_OUTCOMES, self.station or None))[1]
 
-    def found(self, answered_mac: str, macs: list[str], announcement: Announcement) -> int:
-        return self._write(
-            "INSERT INTO attempts (started_at, answered_mac, macs, software_id, model, arch, "
-            "min_version, image_version, outcome, station) "
-            "VALUES (?,?,?,?,?,?,?,?,'preparing',?)",
-            (time.time(), answered_mac, ",".join(macs), announcement.software_id or None,
-             announcement.model, announcement.arch, announcement.min_version,
-             announcement.image_version, self.station or None))
-
-    def amend(self, row_id: int, outcome: str, reason: str) -> None:
-        """A later fact changes how an attempt ended (a 'rebooted' board asking again)."""
-        self._write("UPDATE attempts SET outcome=?, reason=? WHERE id=?",
-                    (outcome, reason, row_id))
-
-    def released(self, mac: str, reason: str, port: str | None = None) -> int:
-        """A board answered with TERM outside any attempt of this station."""
-        now = time.time()
-        return self._write(
-            "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, outcome, reason, "
-            "bytes, duration, station, port) VALUES (?,?,?,?,'released',?,0,0,?,?)",
-            (now, now, mac, mac, reason, self.station or None, port))
-
-    def offered(self, row_id: int, files: list[dict[str, Any]], config_mode: str) -> None:
-        self._write("UPDATE attempts SET files=?, config_mode=?, outcome='installing' "
-                    "WHERE id=?", (json.dumps(files), config_mode, row_id))
-
-    def finished(self, row_id: int, outcome: str, reason: str, sent_bytes: int,
-                 macs: list[str] | None = None) -> None:
-        """Close the attempt; ``macs``: every port MAC the board announced with."""
-        now = time.time()
-        self._write("UPDATE attempts SET ended_at=?, outcome=?, reason=?, bytes=?, "
-                    "duration=? - started_at, macs=COALESCE(?, macs) WHERE id=?",
-                    (now, outcome, reason, sent_bytes, now,
-                     ",".join(macs) if macs else None, row_id))
-
-    def restore(self, row: dict[str, Any]) -> None:
-        """A spooled attempt (journal_spool.py): its end, onto the row already written,
+    def restore(self, row: AttemptRow) -> None:
+        """A spooled attempt (``spool.py``): its end onto the row already written (``id``),
         or the whole attempt as a new row."""
-        macs = ",".join(row["macs"] or [row["answered_mac"]])
-        files = json.dumps(row["files"]) if row["files"] is not None else None
-        if row["row"] is not None:
-            self._write("UPDATE attempts SET ended_at=?, outcome=?, reason=?, bytes=?, "
-                        "duration=? - started_at, macs=?, files=COALESCE(files, ?), "
-                        "config_mode=COALESCE(config_mode, ?) WHERE id=?",
-                        (row["ended_at"], row["outcome"], row["reason"], row["bytes"],
-                         row["ended_at"], macs, files, row["config_mode"], row["row"]))
+        if row.id is None:
+            if row.duration is None and row.ended_at is not None:
+                row = replace(row, duration=row.ended_at - row.started_at)
+            self.insert(row)
             return
-        self._write(
-            "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, software_id, "
-            "model, arch, min_version, image_version, files, config_mode, outcome, reason, "
-            "bytes, duration, station, port) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (row["started_at"], row["ended_at"], row["answered_mac"], macs,
-             row["software_id"], row["model"], row["arch"], row["min_version"],
-             row["image_version"], files, row["config_mode"], row["outcome"], row["reason"],
-             row["bytes"], (row["ended_at"] or row["started_at"]) - row["started_at"],
-             row["station"], row["port"]))
+        self.finish(row.id, row.outcome, row.reason or "", row.cause, row.bytes or 0,
+                    row.macs, ended_at=row.ended_at)
 
     # ---------------------------------------------------------------- reading
 
-    def installed_before(self, software_id: str, mac: str) -> Attempt | None:
+    def installed_before(self, software_id: str, mac: str) -> AttemptRow | None:
         """The last successful install of this board: by software ID, else by MAC."""
         if software_id:
             where, values = "software_id=?", (software_id,)
@@ -148,53 +177,18 @@ class Journal:
         rows = self.store.read(
             "SELECT * FROM attempts WHERE outcome IN ('installed', 'rebooted', 'unconfirmed') "
             f"AND {where} ORDER BY id DESC LIMIT 1", values)
-        return Attempt(rows[0]) if rows else None
+        return AttemptRow.from_stored(rows[0]) if rows else None
 
     def attempts(self, since: float | None = None, limit: int | None = None
-                 ) -> list[dict[str, Any]]:
+                 ) -> list[AttemptRow]:
         sql = "SELECT * FROM attempts"
         values: tuple[Any, ...] = ()
         if since is not None:
             sql += " WHERE started_at >= ?"
             values = (since,)
         sql += " ORDER BY id"
-        rows = self.store.read(sql, values)
-        for row in rows:
-            row.setdefault("station", None)  # a journal read before its migrations
-            row.setdefault("port", None)
-            row["macs"] = row["macs"].split(",") if row["macs"] else []
-            try:
-                row["files"] = json.loads(row["files"]) if row["files"] else []
-            except ValueError:
-                row["files"] = []  # a damaged cell: the rest of the row still counts
+        rows = [AttemptRow.from_stored(stored) for stored in self.store.read(sql, values)]
         return rows[-limit:] if limit else rows
-
-    def started(self, answered_mac: str, macs: list[str], announcement: Announcement,
-                files: list[dict[str, Any]], config_mode: str, port: str | None = None
-                ) -> int:
-        """An install offered to a board: one row, open until ``finished``, written in
-        one transaction (a crash never leaves it half-written)."""
-        return self._write(
-            "INSERT INTO attempts (started_at, answered_mac, macs, software_id, model, arch, "
-            "min_version, image_version, files, config_mode, outcome, station, port) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,'installing',?,?)",
-            (time.time(), answered_mac, ",".join(macs), announcement.software_id or None,
-             announcement.model, announcement.arch, announcement.min_version,
-             announcement.image_version, json.dumps(files), config_mode,
-             self.station or None, port))
-
-    def closed(self, answered_mac: str, macs: list[str], announcement: Announcement,
-               outcome: str, reason: str, started_at: float, port: str | None = None) -> int:
-        """An attempt that ended without an offer (refused), in one row."""
-        now = time.time()
-        return self._write(
-            "INSERT INTO attempts (started_at, ended_at, answered_mac, macs, software_id, "
-            "model, arch, min_version, image_version, outcome, reason, bytes, duration, "
-            "station, port) VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)",
-            (started_at, now, answered_mac, ",".join(macs), announcement.software_id or None,
-             announcement.model, announcement.arch, announcement.min_version,
-             announcement.image_version, outcome, reason, now - started_at,
-             self.station or None, port))
 
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")

@@ -10,7 +10,7 @@ from typing import Any
 
 from nitools.journal.writer import JournalWriter
 
-log = logging.getLogger("nitools.journal.attempts")
+log = logging.getLogger("nitools.journal")
 _STOP = object()
 IDLE_FLUSH = 1.0  # with nothing to write, rows kept after a failure are retried this often
 

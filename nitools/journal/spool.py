@@ -2,10 +2,11 @@
 kept in a local file and written at its next start: a stop during an outage loses
 nothing.
 
-One JSON object a line, in ``$XDG_STATE_HOME/nitools/unwritten-<station>.jsonl``; each
-is a whole attempt (``row`` is its id when the start was written and only the end is
-missing). The file is written with fsync and rewritten after each row replayed, so a
-crash while replaying writes no row twice.
+One JSON object a line (an ``AttemptRow``), in
+``$XDG_STATE_HOME/nitools/unwritten-<station>.jsonl``; each is a whole attempt (``id`` is
+its row when the start was written and only the end is missing). The file is written
+with fsync and rewritten after each row replayed, so a crash while replaying writes no
+row twice.
 """
 
 from __future__ import annotations
@@ -14,42 +15,46 @@ import json
 import logging
 import os
 import re
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("nitools.journal.attempts")
+from nitools.journal.attempts import AttemptRow, state_dir
 
-FIELDS = ("row", "started_at", "ended_at", "answered_mac", "macs", "software_id", "model",
-          "arch", "min_version", "image_version", "files", "config_mode", "outcome",
-          "reason", "bytes", "station", "port")
+log = logging.getLogger("nitools.journal")
+
+_FIELDS = {f.name for f in fields(AttemptRow)}
 
 
-def spool_path(station: str, state_home: str | None = None) -> Path:
-    state = state_home or os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state")
+def spool_path(station: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", station or "station")[:100]
-    return Path(state) / "nitools" / f"unwritten-{safe}.jsonl"
+    return state_dir() / f"unwritten-{safe}.jsonl"
 
 
-def write_spool(path: Path, rows: list[dict[str, Any]]) -> None:
+def write_spool(path: Path, rows: list[AttemptRow]) -> None:
     """Add rows to the spool (atomically: the whole file is replaced)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _replace(path, read_spool(path) + rows)
 
 
-def read_spool(path: Path) -> list[dict[str, Any]]:
+def read_spool(path: Path) -> list[AttemptRow]:
     if not path.exists():
         return []
     rows = []
     for line in path.read_text().splitlines():
         try:
-            row = json.loads(line)
-        except ValueError:
+            rows.append(_row(json.loads(line)))
+        except (ValueError, TypeError):
             log.error("journal spool %s: a damaged line is skipped: %.80s", path, line)
-            continue
-        if isinstance(row, dict):
-            rows.append({key: row.get(key) for key in FIELDS})
     return rows
+
+
+def _row(data: Any) -> AttemptRow:
+    if not isinstance(data, dict):
+        raise TypeError("not an object")
+    if "row" in data and "id" not in data:  # written by a nitools before AttemptRow
+        data["id"] = data.pop("row")
+    return AttemptRow(**{key: value for key, value in data.items() if key in _FIELDS})
 
 
 def replay(path: Path, journal: Any) -> int:
@@ -63,14 +68,14 @@ def replay(path: Path, journal: Any) -> int:
     return done
 
 
-def _replace(path: Path, rows: list[dict[str, Any]]) -> None:
+def _replace(path: Path, rows: list[AttemptRow]) -> None:
     if not rows:
         path.unlink(missing_ok=True)
         return
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w") as out:
         for row in rows:
-            out.write(json.dumps(row) + "\n")
+            out.write(json.dumps(row.as_dict()) + "\n")
         out.flush()
         os.fsync(out.fileno())
     os.replace(temporary, path)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from nitools.errors import NitoolsError
 
-log = logging.getLogger("nitools.journal.attempts")
+log = logging.getLogger("nitools.journal")
 
 COLUMNS_V1 = """
     started_at {real} NOT NULL,
@@ -60,6 +60,7 @@ POSTGRES_SCHEMA = (
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (2, "ALTER TABLE attempts ADD COLUMN station TEXT"),  # which station wrote the row
     (3, "ALTER TABLE attempts ADD COLUMN port TEXT"),  # the interface the board was on
+    (4, "ALTER TABLE attempts ADD COLUMN cause TEXT"),  # why it did not end rebooted
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 RETRY_AFTER = 5.0  # a database that failed is not asked again sooner (the loop must not stall)

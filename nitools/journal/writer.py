@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from nitools.journal.attempts import Journal
+from nitools.journal.attempts import AttemptRow, Journal
 from nitools.journal.spool import write_spool
 from nitools.journal.stores import JournalError
 from nitools.netinstall import events
@@ -39,6 +39,7 @@ class _Record:
     mac: bytes
     announcement: Announcement
     found_at: float  # wall clock
+    offered_at: float | None = None  # wall clock, once its files were checked
     files: list[dict[str, Any]] | None = None
     configuration: str = ""
     end: events.Finished | None = None
@@ -87,14 +88,14 @@ class JournalWriter:
             if record is not None:
                 record.files = [asdict(f) for f in event.files]
                 record.configuration = event.configuration
+                record.offered_at = time.time()
                 self._write(record)
         elif isinstance(event, events.Released):
             confirmed = self._rebooted.pop(event.mac, None)
             if confirmed is not None:  # the record said rebooted: it was not true
                 self._guard(lambda: self.journal.amend(confirmed, "unconfirmed",
                                                        REBOOT_DISPROVED))
-            self._guard(lambda: self.journal.released(format_mac(event.mac), RELEASED_REASON,
-                                                      self.port_of(event.mac)))
+            self._guard(lambda: self.journal.insert(self._released(event.mac)))
         elif isinstance(event, events.Finished):
             record = self._open.pop(event.mac, None)
             if record is None:
@@ -143,21 +144,27 @@ class JournalWriter:
             log.error("journal: %d attempts were dropped from memory while the journal "
                       "failed", self.records_lost)
 
-    def _spooled(self, record: _Record) -> dict[str, Any]:
+    def _released(self, mac: bytes) -> AttemptRow:
+        now, text = time.time(), format_mac(mac)
+        return AttemptRow(now, text, [text], outcome=events.Outcome.RELEASED.value,
+                          reason=RELEASED_REASON, ended_at=now, bytes=0, duration=0.0,
+                          port=self.port_of(mac))
+
+    def _spooled(self, record: _Record) -> AttemptRow:
+        """The whole attempt as far as it is known, for the spool (``id``: its row, when
+        the start was written and only the end is missing)."""
         end, now = record.end, time.time()
-        announcement, mac = record.announcement, format_mac(record.mac)
-        return {
-            "row": record.row, "started_at": record.found_at, "ended_at": now,
-            "answered_mac": mac,
-            "macs": [format_mac(m) for m in end.macs] if end and end.macs else [mac],
-            "software_id": announcement.software_id or None, "model": announcement.model,
-            "arch": announcement.arch, "min_version": announcement.min_version,
-            "image_version": announcement.image_version, "files": record.files,
-            "config_mode": record.configuration or None,
-            "outcome": end.outcome.value if end else "interrupted",
-            "reason": end.reason if end else "the station stopped before this attempt ended",
-            "bytes": end.bytes_acked if end else 0, "station": self.journal.station or None,
-            "port": record.port}
+        mac = format_mac(record.mac)
+        started = record.offered_at or record.found_at
+        return AttemptRow.of_board(
+            started, mac, record.announcement, id=record.row,
+            macs=[format_mac(m) for m in end.macs] if end and end.macs else [mac],
+            files=record.files, config_mode=record.configuration or None,
+            outcome=end.outcome.value if end else events.Outcome.INTERRUPTED.value,
+            reason=end.reason if end else "the station stopped before this attempt ended",
+            cause=_cause(end) if end else events.FailureCause.STATION_STOPPED.value,
+            ended_at=now, bytes=end.bytes_acked if end else 0, duration=now - started,
+            station=self.journal.station or None, port=record.port)
 
     def installed_before(self, software_id: str, mac: str) -> int | None:
         """For ``--once``: the row of this board's last successful install."""
@@ -167,7 +174,7 @@ class JournalWriter:
             log.warning("journal: cannot tell whether %s was installed before (%s): "
                         "treated as new", mac, exc)
             return None
-        return None if earlier is None else int(earlier["id"])
+        return None if earlier is None or earlier.id is None else int(earlier.id)
 
     def _write(self, record: _Record, retrying: bool = False) -> bool:
         """Write what is not yet written of ``record``; False (and kept) if it failed."""
@@ -176,19 +183,23 @@ class JournalWriter:
                 return
             mac = format_mac(record.mac)
             if record.row is None and record.files is not None:
-                record.row = self.journal.started(mac, [mac], record.announcement,
-                                                  record.files, record.configuration,
-                                                  record.port)
+                record.row = self.journal.insert(AttemptRow.of_board(
+                    record.offered_at or record.found_at, mac, record.announcement,
+                    files=record.files, config_mode=record.configuration or None,
+                    port=record.port))
             end = record.end
             if end is None:
                 return
             macs = [format_mac(m) for m in end.macs] or [mac]
             if record.row is None:  # never offered: one closed row
-                self.journal.closed(mac, macs, record.announcement, end.outcome.value,
-                                    end.reason, record.found_at, record.port)
+                now = time.time()
+                self.journal.insert(AttemptRow.of_board(
+                    record.found_at, mac, record.announcement, macs=macs,
+                    outcome=end.outcome.value, reason=end.reason, cause=_cause(end),
+                    ended_at=now, bytes=0, duration=now - record.found_at, port=record.port))
             else:
-                self.journal.finished(record.row, end.outcome.value, end.reason,
-                                      end.bytes_acked, macs)
+                self.journal.finish(record.row, end.outcome.value, end.reason, _cause(end),
+                                    end.bytes_acked, macs)
                 if end.outcome is events.Outcome.REBOOTED:
                     self._remember_rebooted(record.mac, record.row)
             record.done = True
@@ -233,3 +244,7 @@ class JournalWriter:
             return False
         self._tokens -= 1.0
         return True
+
+
+def _cause(end: events.Finished) -> str | None:
+    return end.cause.value if end.cause is not None else None

@@ -11,6 +11,7 @@ from typing import Any
 
 from nitools.errors import UsageError
 from nitools.netinstall import events
+from nitools.routeros.archs import family_for_announcement
 
 # The phase a board is in after each kind of event (for the boards-per-phase gauge).
 _PHASE_AFTER: dict[type, str] = {
@@ -19,6 +20,13 @@ _PHASE_AFTER: dict[type, str] = {
 }
 PHASES = ("preparing", "offering", "formatting", "uploading", "rebooting")
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600)
+
+
+def arch_label(announced: str) -> str:
+    """A known architecture family, else ``other``: a label takes no value a stranger's
+    frame chose (every new value would be a new series, without bound)."""
+    family = family_for_announcement(announced)
+    return family.name if family is not None else "other"
 
 
 def parse_listen(spec: str, option: str = "--metrics") -> tuple[str, int]:
@@ -45,9 +53,9 @@ class StationMetrics:
         self._prometheus = prometheus
         self.registry = prometheus.CollectorRegistry()
         self.installs = prometheus.Counter(
-            "nitools_installs", "Attempts that ended, by outcome and board architecture "
-            "(outcome rebooted: installed and reboot confirmed)", ("outcome", "arch"),
-            registry=self.registry)
+            "nitools_installs", "Attempts that ended, by outcome, board architecture family "
+            "(other: not a known family) and cause (none: rebooted)",
+            ("outcome", "arch", "cause"), registry=self.registry)
         self.bytes_sent = prometheus.Counter(
             "nitools_bytes_sent", "File bytes the boards acknowledged", registry=self.registry)
         self.frames_resent = prometheus.Counter(
@@ -75,14 +83,15 @@ class StationMetrics:
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, events.Found):
-            self._arch[event.mac] = event.announcement.arch or "unknown"
+            self._arch[event.mac] = arch_label(event.announcement.arch)
         phase = _PHASE_AFTER.get(type(event))
         if phase is not None:
             self._move(event.mac, phase)
         if isinstance(event, events.Finished):
             self._move(event.mac, None)
-            arch = self._arch.pop(event.mac, "unknown")
-            self.installs.labels(event.outcome.value, arch).inc()
+            arch = self._arch.pop(event.mac, "other")
+            cause = event.cause.value if event.cause is not None else "none"
+            self.installs.labels(event.outcome.value, arch, cause).inc()
             self.bytes_sent.inc(event.bytes_acked)
             self.frames_resent.inc(event.retransmissions)
             self.duration.observe(event.seconds)

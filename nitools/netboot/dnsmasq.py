@@ -35,7 +35,7 @@ from nitools import __version__
 from nitools.errors import NitoolsError, UsageError
 from nitools.routeros.archs import BOOT_IMAGES, BootImage, boot_image_by_name
 
-log = logging.getLogger("nitools.netboot.dnsmasq")
+log = logging.getLogger("nitools.dnsmasq")
 
 # \Z, not $: "$" also matches before a trailing newline, which must never pass.
 _INTERFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}\Z")

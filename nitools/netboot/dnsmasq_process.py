@@ -32,7 +32,7 @@ from nitools.netboot.dnsmasq import (
     translate_failure,
 )
 
-log = logging.getLogger("nitools.netboot.dnsmasq")
+log = logging.getLogger("nitools.dnsmasq")
 
 
 class DnsmasqProcess:

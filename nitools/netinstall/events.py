@@ -38,6 +38,23 @@ class Outcome(enum.Enum):
         return self in (Outcome.REBOOTED, Outcome.UNCONFIRMED)
 
 
+class FailureCause(enum.Enum):
+    """Why an attempt did not end with a confirmed reboot, as one word: metrics count
+    them (label ``cause``) and the journal keeps them beside the reason text."""
+
+    OFFER_IGNORED = "offer-ignored"  # no YACK: a key-required image, or another server
+    KEY_REJECTED = "key-rejected"  # NACK: the licence key in the offer was refused
+    FORMAT_TIMEOUT = "format-timeout"  # no STRT: an image too old, or a slow format
+    STALLED = "stalled"  # the board stopped answering during the upload
+    FILES_CUT_SHORT = "files-cut-short"  # the board ended the file list itself (WTRM)
+    UNEXPECTED_REPLY = "unexpected-reply"  # an answer the protocol does not allow there
+    BOARD_RESTARTED = "board-restarted"  # it announced itself again mid-install
+    REBOOT_UNCONFIRMED = "reboot-unconfirmed"  # every file acknowledged, TERM not taken
+    FILES_REFUSED = "files-refused"  # its files were missing or not fit for it
+    NOT_OFFERED = "not-offered"  # no valid offer could be made (a forged announcement)
+    STATION_STOPPED = "station-stopped"  # the station stopped before the attempt ended
+
+
 @dataclass(frozen=True, slots=True)
 class BoardEvent:
     at: float  # the station's monotonic clock
@@ -130,8 +147,6 @@ class Released(BoardEvent):
     """A board that waited for TERM without a session here (an earlier run, a station
     that crashed, a failed session) was answered; it is never offered again this run."""
 
-    software_id: str = ""
-
 
 @dataclass(frozen=True, slots=True)
 class Finished(BoardEvent):
@@ -139,6 +154,7 @@ class Finished(BoardEvent):
 
     outcome: Outcome
     reason: str
+    cause: FailureCause | None = None  # None: rebooted, or released
     bytes_acked: int = 0
     total_bytes: int = 0
     retransmissions: int = 0

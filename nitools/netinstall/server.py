@@ -10,7 +10,15 @@ may be sent in a window; loss is repaired by going back to the first frame the
 board has not acknowledged, either when the board repeats its previous reply
 or when our own retransmission timer fires (RTO from the measured round trip,
 as TCP does). The window adapts: it doubles each round trip without loss, up
-to ``window``, and halves on every loss; ``window=1`` is plain stop-and-wait.
+to ``window``, and halves on every loss; ``window=1`` is plain stop-and-wait
+(``Congestion``, docs/protocol.md §5.3).
+
+The phases, and the only changes between them (``TRANSITIONS``; ``_enter`` makes each)::
+
+    OFFERING --YACK--> FORMATTING --STRT--> UPLOADING --WTRM--> REBOOTING --silence--> DONE
+        |                  |                    |                   |  (or it announces)
+        +------------------+--------------------+-------------------+--> FAILED
+                                                                    +--> UNCONFIRMED
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nitools.netinstall import events, messages
+from nitools.netinstall.events import FailureCause
 from nitools.netinstall.frame import Frame
 from nitools.netinstall.protocol import (
     FIRST_FILE_SEQ,
@@ -41,6 +50,20 @@ class Phase(enum.Enum):
     DONE = "done"  # every file acknowledged, reboot confirmed
     UNCONFIRMED = "unconfirmed"  # every file acknowledged; the board kept asking for TERM
     FAILED = "failed"
+
+
+# Every phase change a session may make. REBOOTING -> REBOOTING: a repeated WTRM (our
+# TERM was lost) starts the wait for silence again.
+TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    Phase.OFFERING: frozenset({Phase.FORMATTING, Phase.FAILED}),
+    Phase.FORMATTING: frozenset({Phase.UPLOADING, Phase.FAILED}),
+    Phase.UPLOADING: frozenset({Phase.REBOOTING, Phase.FAILED}),
+    Phase.REBOOTING: frozenset({Phase.REBOOTING, Phase.DONE, Phase.UNCONFIRMED,
+                                Phase.FAILED}),
+    Phase.DONE: frozenset(),
+    Phase.UNCONFIRMED: frozenset(),
+    Phase.FAILED: frozenset(),
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,59 @@ class SendBudget:
         return max(2, self.limit // max(1, self.sessions))
 
 
+class Congestion:
+    """One session's window and retransmission timer, as TCP keeps them: the window
+    grows by one frame per answer up to the threshold the last loss left, then by one per
+    round trip, and halves on a loss; the timer follows the measured round trip
+    (RFC 6298), from frames sent once only (Karn), with random stretch."""
+
+    def __init__(self, limit: int, timing: Timing, seed: int) -> None:
+        self.limit = max(1, limit)  # the most frames in flight; the window adapts below it
+        self.cwnd = float(min(2, self.limit))  # frames in flight now
+        self.ssthresh = float(self.limit)  # slow start up to here, then one per round trip
+        self._min_rto = timing.min_rto
+        self._max_rto = timing.max_rto
+        self.rto = timing.max_rto
+        self._srtt: float | None = None
+        self._rttvar = 0.0
+        # Jitter, so that sessions that lost frames together do not resend together.
+        self._jitter = random.Random(seed)
+        self._rto_factor = 1.0
+
+    @property
+    def window(self) -> int:
+        return int(self.cwnd)
+
+    @property
+    def resend_after(self) -> float:
+        """Seconds after the oldest unacknowledged frame went out that it is resent."""
+        return self.rto * self._rto_factor
+
+    def on_ack(self) -> None:
+        if self.cwnd < self.limit:
+            growth = 1.0 if self.cwnd < self.ssthresh else 1.0 / self.cwnd
+            self.cwnd = min(self.cwnd + growth, float(self.limit))
+
+    def on_loss(self) -> None:
+        self.cwnd = max(1.0, self.cwnd / 2)
+        self.ssthresh = max(2.0, self.cwnd)
+        self._rto_factor = 1.0 + self._jitter.random() * 0.25
+
+    def on_timer(self) -> None:
+        """Our timer fired with nothing heard: back off."""
+        self.rto = min(self.rto * 2, self._max_rto)
+
+    def sample(self, rtt: float) -> None:
+        """A round trip measured on a frame sent once (Jacobson/Karels smoothing)."""
+        if self._srtt is None:
+            self._srtt, self._rttvar = rtt, rtt / 2
+        else:
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
+            self._srtt = 0.875 * self._srtt + 0.125 * rtt
+        rto = self._srtt + 4 * self._rttvar
+        self.rto = min(max(rto, self._min_rto), self._max_rto)
+
+
 class ServerSession:
     """One board's session. Identity equality; a short repr (never the files)."""
 
@@ -98,20 +174,19 @@ class ServerSession:
         self.key = key
         self.keep = keep
         self.timing = timing or Timing()
-        self.window = max(1, window)  # the most frames in flight; the session adapts below it
         self.plan = SequencePlan([len(f.data) for f in self.files], chunk_size)
         if not self.plan.fits_counter:
             raise ValueError(
                 f"{self.plan.term_seq} frames do not fit the protocol's 16-bit counter: "
                 "send fewer or smaller files")
-        self._cwnd = float(min(2, self.window))  # frames in flight now
-        self._ssthresh = float(self.window)  # slow start up to here, then one per round trip
+        self.congestion = Congestion(window, self.timing, int.from_bytes(device_mac, "big"))
         self._offer = messages.build_offer(key, keep)
         self.end_seq = self.plan.end_seq  # FILE\n: no more files
         self.term_seq = self.plan.term_seq
         self.total_bytes = self.plan.total_bytes
         self.phase = Phase.OFFERING
         self.failure: str | None = None
+        self.cause: FailureCause | None = None  # why it did not end rebooted, as one word
         self.end_detail = ""  # how the session ended, for people
         self.board_restarted = False
         self.acked = 0  # highest seq the board has acknowledged
@@ -126,18 +201,11 @@ class ServerSession:
         self._term_first_at: float | None = None  # when the first TERM went out
         self._term_again_at: float | None = None
         self._probe_at = 0.0
-        self._srtt: float | None = None
-        self._rttvar = 0.0
-        self._rto = self.timing.max_rto
         self.budget = budget  # shared with the station's other sessions, if any
         self._charged = 0  # frames of ours counted in the budget
         self._counted = False  # counted among the budget's uploading sessions
-        # RTO jitter, so that sessions that lost frames together do not resend together.
-        self._jitter = random.Random(int.from_bytes(device_mac, "big"))
-        self._rto_factor = 1.0
         self.retransmissions = 0
         self.resent_on_timer = 0  # of those, resent when our own timer fired
-        self.frames_sent = 0
         self.upload_started_at: float | None = None
         self.upload_finished_at: float | None = None
         self._events: list[events.BoardEvent] = []
@@ -170,7 +238,6 @@ class ServerSession:
         return b""  # format, start, end of file
 
     def _frame(self, seq: int) -> Frame:
-        self.frames_sent += 1
         if seq > self._highest_sent:
             self._highest_sent = seq
         return Frame(self.server_mac, self.device_mac, seq, seq - 1, self.payload(seq))
@@ -190,10 +257,6 @@ class ServerSession:
         if self._file_index < 0 or self.acked >= self.end_seq:
             return None
         return self.files[self._file_index].name
-
-    @property
-    def window_now(self) -> int:
-        return int(self._cwnd)
 
     @property
     def finished(self) -> bool:
@@ -252,11 +315,11 @@ class ServerSession:
     def _allowance(self) -> int:
         """The most frames this session may have in flight now."""
         if self.budget is None:
-            return int(self._cwnd)
+            return self.congestion.window
         others = self.budget.in_flight - self._charged
         # Never more than a fair share, or the first boards to start would take it all
         # and leave the others one frame each.
-        return max(1, min(int(self._cwnd), self.budget.limit - others,
+        return max(1, min(self.congestion.window, self.budget.limit - others,
                           self.budget.fair_share))
 
     def _receive(self, frame: Frame, now: float) -> list[Frame]:
@@ -291,13 +354,14 @@ class ServerSession:
                     now >= self._term_first_at + self.timing.reboot_timeout:
                 self._finish(Phase.UNCONFIRMED, (
                     f"all files acknowledged, but the board still asked for TERM after "
-                    f"{self.timing.reboot_timeout:g} s: power-cycle it"))
+                    f"{self.timing.reboot_timeout:g} s: power-cycle it"),
+                    FailureCause.REBOOT_UNCONFIRMED)
             elif self._term_again_at is not None and now >= self._term_again_at:
                 self._term_again_at = None
                 return [self._frame(self.term_seq)]
             return []
         if now >= self._deadline:
-            self._fail(self._timeout_reason())
+            self._fail(*self._timeout_reason())
             return []
         if self.phase is Phase.OFFERING and now >= self._offer_sent_at + self._offer_wait:
             # Each unanswered OFFR waits twice as long (up to 1.6 s): a forged board costs
@@ -315,7 +379,7 @@ class ServerSession:
             self._next = max(self._next, FIRST_FILE_SEQ)
             return [self._frame(FORMAT_SEQ), self._frame(START_SEQ)]
         if self.phase is Phase.UPLOADING and now >= self._resend_at:
-            self._rto = min(self._rto * 2, self.timing.max_rto)  # back off while nothing comes
+            self.congestion.on_timer()  # back off while nothing comes
             return self._go_back(now, stale_reply=False)
         return []
 
@@ -334,10 +398,10 @@ class ServerSession:
                                                                     self._term_again_at)
         return None if self.finished else self._deadline
 
-    def abort(self, reason: str) -> None:
-        """End the session from outside (station shutdown, board restarted)."""
+    def abort(self, reason: str, cause: FailureCause = FailureCause.STATION_STOPPED) -> None:
+        """End the session from outside (station shutdown)."""
         if not self.finished:
-            self._fail(reason)
+            self._fail(reason, cause)
             if self.budget is not None:
                 self._charge()
 
@@ -354,15 +418,18 @@ class ServerSession:
             self._finish(Phase.DONE, "reboot confirmed: the board announced itself again")
             return []
         self.board_restarted = True  # it will be offered a fresh install at once
-        self._fail(f"board restarted and announced itself again while {self.phase.value}")
+        self._fail(f"board restarted and announced itself again while {self.phase.value}",
+                   FailureCause.BOARD_RESTARTED)
         return []
 
     def _on_wrong_reply(self, seq: int, payload: bytes) -> list[Frame]:
         if seq == OFFER_SEQ and payload == messages.NACK:
             self._fail("board rejected the licence key in the offer (NACK): "
-                       "check the key file, or offer the board's own key")
+                       "check the key file, or offer the board's own key",
+                       FailureCause.KEY_REJECTED)
         elif payload == messages.WTRM:
-            self._fail("board ended the file list early: it waited more than 6 s for a file")
+            self._fail("board ended the file list early: it waited more than 6 s for a file",
+                       FailureCause.FILES_CUT_SHORT)
             # It waits for TERM now, and TERM is always safe: it has finished
             # (docs/protocol.md §3.11).
             return [messages.term_answer(Frame(self.device_mac, self.server_mac, seq, seq,
@@ -370,36 +437,29 @@ class ServerSession:
         else:
             shown = bytes(payload[:16])
             self._fail(f"unexpected reply {shown!r} to frame {seq} "
-                       f"(expected {self.expected_reply(seq)!r})")
+                       f"(expected {self.expected_reply(seq)!r})", FailureCause.UNEXPECTED_REPLY)
         return []
 
     def _on_ack(self, seq: int, now: float) -> list[Frame]:
         first_sent = self._first_sent
         sent = first_sent.pop(seq, None)
         if sent is not None:
-            self._update_rtt(now - sent)
+            self.congestion.sample(now - sent)
         while first_sent and next(iter(first_sent)) < seq:  # acks are cumulative
             del first_sent[next(iter(first_sent))]
-        if self._cwnd < self.window:
-            # Grow as TCP does: one frame per ack (doubling each round trip) up to the
-            # threshold the last loss left, then one frame per round trip. Under steady
-            # loss the window stays small, and so does what a go-back resends.
-            growth = 1.0 if self._cwnd < self._ssthresh else 1.0 / self._cwnd
-            self._cwnd = min(self._cwnd + growth, float(self.window))
+        # Under steady loss the window stays small, and so does what a go-back resends.
+        self.congestion.on_ack()
         self.acked = seq
         self._next = max(self._next, seq + 1)  # a late ack can overtake a go-back
         self._oldest_sent_at = now
         if seq == OFFER_SEQ:
-            self.phase = Phase.FORMATTING
-            self._deadline = now + self.timing.format_timeout
-            self._probe_at = now + self.timing.start_probe
+            self._enter(Phase.FORMATTING, now)
             self._events.append(events.Accepted(now, self.device_mac))
             self._events.append(events.Formatting(now, self.device_mac))
             self._next = START_SEQ
             return [self._frame(FORMAT_SEQ)]
         if self.phase is Phase.FORMATTING:  # STRT, or the answer to a start-frame probe
-            self.phase = Phase.UPLOADING
-            self.upload_started_at = now
+            self._enter(Phase.UPLOADING, now)
             self._events.append(events.UploadStarted(now, self.device_mac, self.total_bytes))
             if seq == FORMAT_SEQ:
                 self._next = START_SEQ  # probes sent while it formatted were dropped: again
@@ -425,7 +485,7 @@ class ServerSession:
     def _resend_at(self) -> float:
         """When our own retransmission timer fires: RTO after the oldest unacknowledged
         frame went out, stretched by up to 25 % at random."""
-        return self._oldest_sent_at + self._rto * self._rto_factor
+        return self._oldest_sent_at + self.congestion.resend_after
 
     def _fill_window(self, now: float) -> list[Frame]:
         out = []
@@ -449,16 +509,14 @@ class ServerSession:
         # Do not answer every repeat of a stale reply: the frame resent last may still be
         # on its way (queues at hundreds of boards). A repeat that comes sooner than the
         # board's own repeat interval after our resend was sent before it arrived.
-        if stale_reply and now - self._oldest_sent_at < max(self._rto,
+        if stale_reply and now - self._oldest_sent_at < max(self.congestion.rto,
                                                              self.timing.board_repeat):
             return []
         resend_until = self._next
         self._next = self.acked + 1
         self._first_sent.clear()  # everything in flight is resent: no round-trip samples
         self._oldest_sent_at = now
-        self._cwnd = max(1.0, self._cwnd / 2)  # a loss: halve the window
-        self._ssthresh = max(2.0, self._cwnd)
-        self._rto_factor = 1.0 + self._jitter.random() * 0.25
+        self.congestion.on_loss()
         out = []
         limit = self.acked + self._allowance()
         while self._next < resend_until and self._next <= limit:
@@ -472,7 +530,7 @@ class ServerSession:
     def _send_term(self, now: float) -> list[Frame]:
         """TERM, for the WTRM that ended the file list or any repeat of it. The reboot is
         confirmed once the board has been silent for more than two of its WTRM intervals."""
-        self.phase = Phase.REBOOTING
+        self._enter(Phase.REBOOTING, now)
         self._deadline = now + 2.5 * self.timing.wtrm_interval
         if self._term_first_at is None:
             self._term_first_at = now
@@ -480,34 +538,39 @@ class ServerSession:
             self._events.append(events.RebootSent(now, self.device_mac))
         return [self._frame(self.term_seq)]
 
-    def _update_rtt(self, sample: float) -> None:
-        # Jacobson/Karels smoothing, as TCP does (RFC 6298).
-        if self._srtt is None:
-            self._srtt, self._rttvar = sample, sample / 2
-        else:
-            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - sample)
-            self._srtt = 0.875 * self._srtt + 0.125 * sample
-        rto = self._srtt + 4 * self._rttvar
-        self._rto = min(max(rto, self.timing.min_rto), self.timing.max_rto)
-
-    def _timeout_reason(self) -> str:
+    def _timeout_reason(self) -> tuple[str, FailureCause]:
         if self.phase is Phase.OFFERING:
             return (f"board ignored the offer for {self.timing.offer_timeout:g} s: its boot "
-                    "image may need a licence key in the offer, or another server answered it")
+                    "image may need a licence key in the offer, or another server answered "
+                    "it", FailureCause.OFFER_IGNORED)
         if self.phase is Phase.FORMATTING:
             return (f"no STRT within {self.timing.format_timeout:g} s of the format command: "
                     "the boot image may be older than the board's minimum version, "
-                    "or the format needs a longer --format-timeout")
+                    "or the format needs a longer --format-timeout", FailureCause.FORMAT_TIMEOUT)
         where = self.current_file or ("the end of the file list" if self.acked >= self.end_seq - 1
                                       else "the start")
         return (f"board stopped answering for {self.timing.stall_timeout:g} s during {where} "
-                f"({self.bytes_acked} of {self.total_bytes} bytes confirmed)")
+                f"({self.bytes_acked} of {self.total_bytes} bytes confirmed)",
+                FailureCause.STALLED)
 
-    def _fail(self, reason: str) -> None:
-        self._finish(Phase.FAILED, reason)
+    def _fail(self, reason: str, cause: FailureCause) -> None:
+        self._finish(Phase.FAILED, reason, cause)
 
-    def _finish(self, phase: Phase, detail: str) -> None:
-        """The session is over: ``phase`` and ``failure`` say how (the one record)."""
-        self.phase = phase
+    def _finish(self, phase: Phase, detail: str, cause: FailureCause | None = None) -> None:
+        """The session is over: ``phase``, ``failure`` and ``cause`` say how."""
+        self._enter(phase, None)
         self.failure = detail if phase is Phase.FAILED else None
+        self.cause = cause
         self.end_detail = detail
+
+    def _enter(self, phase: Phase, now: float | None) -> None:
+        """Every phase change, and what starts with the new phase."""
+        if phase not in TRANSITIONS[self.phase]:
+            raise AssertionError(f"no transition {self.phase.value} -> {phase.value}")
+        self.phase = phase
+        if phase is Phase.FORMATTING:
+            assert now is not None
+            self._deadline = now + self.timing.format_timeout
+            self._probe_at = now + self.timing.start_probe
+        elif phase is Phase.UPLOADING:
+            self.upload_started_at = now

@@ -20,8 +20,9 @@ from nitools.errors import ConfigError, UsageError
 from nitools.fetch.releases import ReleaseChoice
 from nitools.netinstall.frame import parse_mac
 from nitools.netinstall.server import Timing
+from nitools.station.options import StationOptions
 
-log = logging.getLogger("nitools.station.config")
+log = logging.getLogger("nitools.config")
 
 DEFAULT_CONFIG = "/etc/nitools.ini"
 PYNETINSTALL_CONFIG = "/etc/pynetinstall.ini"  # used when only pyNetinstall's file exists
@@ -137,36 +138,37 @@ def parse_macs(texts: tuple[str, ...] | list[str]) -> frozenset[bytes] | None:
         raise UsageError(f"--mac: {exc}") from None
 
 
-def station_config(cli: Mapping[str, Any], ini: configparser.ConfigParser | None
+def station_config(options: StationOptions, ini: configparser.ConfigParser | None
                    ) -> StationConfig:
     """Merge command-line options (``None`` = not given) over ini keys over DEFAULTS."""
     section: Mapping[str, Any] = settings(ini) if ini is not None else {}
+    given = options.given()
 
     def pick(name: str) -> Any:
-        value = cli.get(name)
+        value = given.get(name)
         return value if value is not None else (section.get(name) or None)
 
-    defaults = InstallDefaults(config_mode=pick("config_mode"), script=cli.get("script"),
+    defaults = InstallDefaults(config_mode=pick("config_mode"), script=options.script,
                                key_file=pick("key_file"), mode_script=pick("mode_script"),
                                branding=pick("branding"))
     ini_packages = tuple(line.strip() for line in section.get("packages", "").splitlines()
                          if line.strip()) if section else ()
     release = ReleaseChoice(routeros=pick("routeros"),
-                            packages=tuple(cli.get("release_packages") or ()) or ini_packages,
+                            packages=options.release_packages or ini_packages,
                             mirror=pick("mirror"), packages_dir=pick("packages_dir"))
-    given = {name: value for name, value in cli.items()
-             if value is not None and name in StationConfig.__dataclass_fields__}
+    settings_given = {name: value for name, value in given.items()
+                      if name in StationConfig.__dataclass_fields__}
     for name in ("journal", "station_name"):  # also from the ini
         if pick(name) is not None:
-            given[name] = pick(name)
-    if "macs" in given:
-        given["macs"] = parse_macs(given["macs"])
-    if "interfaces" in given:
-        given["interfaces"] = tuple(given["interfaces"]) or DEFAULTS.interfaces
-    timers = {name: float(cli[name]) for name in ("format_timeout", "reboot_timeout")
-              if cli.get(name) is not None}
+            settings_given[name] = pick(name)
+    settings_given["macs"] = parse_macs(options.macs)
+    settings_given["interfaces"] = options.interfaces or DEFAULTS.interfaces
+    settings_given["config_path"] = options.config_path or DEFAULTS.config_path
+    timers = {name: float(given[name]) for name in ("format_timeout", "reboot_timeout")
+              if given.get(name) is not None}
     timing = replace(DEFAULTS.timing, **timers)
-    return replace(DEFAULTS, **given, timing=timing, defaults=defaults, release=release)
+    return replace(DEFAULTS, **settings_given, timing=timing, defaults=defaults,
+                   release=release)
 
 
 def station_name(config: StationConfig) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nitools.netinstall import events, messages
-from nitools.netinstall.events import Outcome
+from nitools.netinstall.events import FailureCause, Outcome
 from nitools.netinstall.frame import Frame, format_mac
 from nitools.netinstall.protocol import COUNTER_LIMIT, DSCV
 from nitools.netinstall.server import Phase, SendBudget, ServerSession
@@ -52,6 +52,7 @@ class StationResult:
     unconfirmed: list[bytes] = field(default_factory=list)  # installed, still asking for TERM
     interrupted: list[bytes] = field(default_factory=list)  # MACs stopped mid-install
     stopped_short: bool = False  # a stop came before -1 / --count had its boards
+    ignored_announcements: int = 0  # dropped by the caps and the flood defence
 
     @property
     def finished(self) -> int:
@@ -88,7 +89,6 @@ class StationCore:
         self._window_start = 0.0
         self._new_in_window = 0
         self._flood_until = 0.0  # until then, only repeated announcements are taken
-        self.ignored_announcements = 0  # dropped by the caps and the flood defence
         self._skipped: set[bytes] = set()  # boards --once left alone (reported once)
         self._events: list[events.BoardEvent] = []
         self._requests: list[PrepareRequest] = []
@@ -126,11 +126,12 @@ class StationCore:
             return []  # the station stopped, or the answer is stale
         if isinstance(result, Refusal):
             self._preparing -= 1
-            self._finish(board, Outcome.REFUSED, result.reason, now)
+            self._finish(board, Outcome.REFUSED, result.reason, now, FailureCause.FILES_REFUSED)
             return []
         if self._stop_at is not None:
             self._preparing -= 1
-            self._finish(board, Outcome.REFUSED, "station stopping: board not offered", now)
+            self._finish(board, Outcome.REFUSED, "station stopping: board not offered", now,
+                         FailureCause.STATION_STOPPED)
             return []
         return self._offer(board, result, now)
 
@@ -175,13 +176,15 @@ class StationCore:
             if session is not None and session.phase is Phase.REBOOTING:
                 self._finish(board, Outcome.UNCONFIRMED, (
                     "all files acknowledged; the station stopped before the board confirmed "
-                    "its reboot: check it, power-cycle it if it waits for TERM"), now)
+                    "its reboot: check it, power-cycle it if it waits for TERM"), now,
+                    FailureCause.STATION_STOPPED)
             elif session is not None and not session.finished:
                 session.abort("interrupted: the station stopped mid-install")
-                self._finish(board, Outcome.INTERRUPTED, session.failure or "", now)
+                self._finish(board, Outcome.INTERRUPTED, session.failure or "", now,
+                             session.cause)
             elif session is None:
                 self._finish(board, Outcome.REFUSED, "station stopped before the offer", now,
-                             counted=False)
+                             FailureCause.STATION_STOPPED, counted=False)
         self.boards.clear()
         self._by_software_id.clear()
         self._preparing = 0
@@ -245,7 +248,7 @@ class StationCore:
         if software_id and self._resting_ids.get(software_id, 0.0) > now:
             return
         if not self._admit(mac, now):
-            self.ignored_announcements += 1
+            self.result.ignored_announcements += 1
             return
         if self.config.once and self._installed_before(mac, announcement, now):
             return
@@ -335,7 +338,8 @@ class StationCore:
                 self.server_mac, board.mac, plan.files, key=key, keep=plan.keep,
                 timing=self.config.timing, window=self.config.window, budget=self._budget)
         except (messages.MessageError, ValueError) as exc:  # e.g. a forged key field
-            self._finish(board, Outcome.REFUSED, f"cannot offer an install: {exc}", now)
+            self._finish(board, Outcome.REFUSED, f"cannot offer an install: {exc}", now,
+                         FailureCause.NOT_OFFERED)
             return []
         out = board.session.start(now)
         self._after_step(board, now)
@@ -352,15 +356,15 @@ class StationCore:
         if session.phase is Phase.DONE:
             self._finish(board, Outcome.REBOOTED, session.end_detail, now)
         elif session.phase is Phase.UNCONFIRMED:
-            self._finish(board, Outcome.UNCONFIRMED, session.end_detail, now)
+            self._finish(board, Outcome.UNCONFIRMED, session.end_detail, now, session.cause)
         elif session.phase is Phase.FAILED:
             # A board that restarted is offered again at once: its attempt does not count
             # towards -1 or --count, and it needs no rest.
-            self._finish(board, Outcome.FAILED, session.failure or "failed", now,
+            self._finish(board, Outcome.FAILED, session.failure or "failed", now, session.cause,
                          counted=not session.board_restarted)
 
     def _finish(self, board: Board, outcome: Outcome, reason: str, now: float,
-                counted: bool = True) -> None:
+                cause: FailureCause | None = None, counted: bool = True) -> None:
         self.boards.pop(board.mac, None)
         software_id = board.announcement.software_id
         if software_id and self._by_software_id.get(software_id) is board:
@@ -380,7 +384,7 @@ class StationCore:
             self._rest(board, now)
         session = board.session
         self._events.append(events.Finished(
-            now, board.mac, outcome, reason,
+            now, board.mac, outcome, reason, cause,
             bytes_acked=session.bytes_acked if session else 0,
             total_bytes=session.total_bytes if session else 0,
             retransmissions=session.retransmissions if session else 0,

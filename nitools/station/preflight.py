@@ -23,7 +23,7 @@ from typing import Any
 from nitools.netboot.dnsmasq import DnsmasqError, interface_address
 from nitools.station.link import NETINSTALL_PORT
 
-log = logging.getLogger("nitools.station.preflight")
+log = logging.getLogger("nitools.preflight")
 
 DHCP_PORT, TFTP_PORT = 67, 69
 IFF_UP = 0x1

@@ -34,7 +34,7 @@ from nitools.routeros.validate import (
     check_install,
     errors,
 )
-from nitools.station.config import CONFIG_MODES, InstallDefaults
+from nitools.station.config import InstallDefaults
 from nitools.station.payload import PayloadCache, Resolved, describe
 from nitools.station.plugins import DeviceInfo, FileChoice, choose_files, optional_choice
 
@@ -205,9 +205,7 @@ def _apply_defaults(choice: FileChoice, defaults: InstallDefaults) -> FileChoice
     mode = defaults.config_mode
     if mode is None:
         return choice if defaults.script is None else replace(choice, config=defaults.script)
-    if mode not in CONFIG_MODES:
-        raise UsageError(f"configuration mode '{mode}' is not one of {', '.join(CONFIG_MODES)}")
-    if mode in ("default", "keep"):
+    if mode in ("default", "keep"):  # InstallDefaults checked the mode when it was made
         return replace(choice, config=None)
     if mode == "empty":
         return replace(choice, config=b"")

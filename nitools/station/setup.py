@@ -29,6 +29,7 @@ from nitools.station.config import (
     settings,
     station_config,
 )
+from nitools.station.options import StationOptions
 from nitools.station.plugins import PackageSetPlugin, check_keys, load_plugin, locate
 
 PORT_SECTION = "port:"
@@ -41,7 +42,7 @@ _CHOICE_KEYS = (*_CHOOSERS, "additional_packages", "packages")
 class PortSetup:
     config: StationConfig
     plugin: Any
-    releases: ReleaseFiles
+    releases: ReleaseFiles | None = None  # None: the plugin picks every file itself
 
 
 class StationSetup:
@@ -57,10 +58,16 @@ class StationSetup:
     def all(self) -> list[PortSetup]:
         return [self.main, *self.ports.values()]
 
+    def cancel_downloads(self) -> None:
+        """Downloads still running give up: their boards were never offered."""
+        for chosen in self.all():
+            if chosen.releases is not None:
+                chosen.releases.cancel()
 
-def station_setup(cli: Mapping[str, Any]) -> StationSetup:
-    ini = _station_ini(cli)
-    main = _setup(cli, ini)
+
+def station_setup(options: StationOptions) -> StationSetup:
+    ini = _station_ini(options)
+    main = _setup(options, ini)
     ports = {}
     if ini is not None:
         for section in ini.sections():
@@ -70,15 +77,15 @@ def station_setup(cli: Mapping[str, Any]) -> StationSetup:
             if port not in main.config.interfaces:
                 raise ConfigError(f"{ini.path}: [{section}] names no interface of this station "
                                   f"({', '.join(main.config.interfaces)}): fix the name or -i")
-            ports[port] = _setup(cli, _port_ini(ini, section))
+            ports[port] = _setup(options, _port_ini(ini, section))
     return StationSetup(main, ports)
 
 
-def _station_ini(cli: Mapping[str, Any]) -> IniConfig | None:
-    path = config_file(cli.get("config_path") or DEFAULTS.config_path)
-    release_on_cli = bool(cli.get("routeros") or cli.get("packages_dir"))
-    if cli.get("packages") or (release_on_cli and path == DEFAULTS.config_path
-                               and not os.path.exists(path)):
+def _station_ini(options: StationOptions) -> IniConfig | None:
+    path = config_file(options.config_path or DEFAULTS.config_path)
+    release_on_cli = bool(options.routeros or options.packages_dir)
+    if options.packages or (release_on_cli and path == DEFAULTS.config_path
+                            and not os.path.exists(path)):
         return None  # nothing to read: the command line says it all
     return load_ini(path)
 
@@ -95,16 +102,16 @@ def _port_ini(ini: IniConfig, section: str) -> IniConfig:
     return merged
 
 
-def _setup(cli: Mapping[str, Any], ini: IniConfig | None) -> PortSetup:
-    config = station_config(cli, ini)
+def _setup(options: StationOptions, ini: IniConfig | None) -> PortSetup:
+    config = station_config(options, ini)
     release = config.release
     releases = ReleaseFiles(release, PackageCache(mirror=Mirror(release.mirror or
                                                                 DEFAULT_MIRROR)))
-    if cli.get("packages"):  # netinstall-cli's way: the files are the arguments
+    if options.packages:  # netinstall-cli's way: the files are the arguments
         if release.active:
             raise UsageError("give packages as arguments or --routeros/--packages-dir, "
                              "not both")
-        return PortSetup(config, PackageSetPlugin(list(cli["packages"])), releases)
+        return PortSetup(config, PackageSetPlugin(list(options.packages)), releases)
     if ini is None:
         return PortSetup(config, ReleasePlugin(releases), releases)
     section = settings(ini)

@@ -34,7 +34,7 @@ def test_counters_move_as_two_boards_are_flashed(netns_pair, tmp_path):
                           "--metrics", str(PORT))
     seen_uploading, text = False, ""
     deadline = time.monotonic() + 40
-    while 'nitools_installs_total{arch="arm64",outcome="rebooted"} 2.0' not in text:
+    while 'nitools_installs_total{arch="arm64",cause="none",outcome="rebooted"} 2.0' not in text:
         assert time.monotonic() < deadline, text
         text = scrape(netns_pair)
         seen_uploading |= 'nitools_boards{phase="uploading"} 2.0' in text or \

@@ -56,7 +56,7 @@ def test_two_stations_one_history_once_and_an_outage(station, second_station, tm
 
         station_a, station_b = start(station, "line-a"), start(second_station, "line-b")
         station.emulate("--seed", "95", "--software-id", "BOARD-ONE")
-        wait_for(lambda: [r for r in journal.attempts() if r["outcome"] == "rebooted"],
+        wait_for(lambda: [r for r in journal.attempts() if r.outcome == "rebooted"],
                  what="station A never journaled its install")
         # the same board, cabled to station B next: left alone
         second_station.emulate("--seed", "96", "--software-id", "BOARD-ONE", timeout=8)
@@ -71,18 +71,18 @@ def test_two_stations_one_history_once_and_an_outage(station, second_station, tm
         server.start()
         # The kept attempt is written as its start, then its end: wait for the end.
         rows = wait_for(lambda: [r for r in Journal(url).attempts()
-                                 if r["software_id"] == "BOARD-TWO" and r["ended_at"]],
+                                 if r.software_id == "BOARD-TWO" and r.ended_at],
                         timeout=30, what="the row kept during the outage was never written")
-        assert [(r["station"], r["outcome"]) for r in rows] == [("line-b", "rebooted")]
+        assert [(r.station, r.outcome) for r in rows] == [("line-b", "rebooted")]
         logs = {}
         for name, process in (("a", station_a), ("b", station_b)):
             process.terminate()
             _, logs[name] = process.communicate(timeout=30)
             assert process.returncode == 0, logs[name]
-        first_row = [r for r in Journal(url).attempts() if r["software_id"] == "BOARD-ONE"]
+        first_row = [r for r in Journal(url).attempts() if r.software_id == "BOARD-ONE"]
         assert f"installed before (journal row {first_row[0]['id']}): not installing again " \
             "(--once)" in logs["b"]
         everything = Journal(url).attempts()
-        assert {(r["station"], r["software_id"], r["outcome"]) for r in everything} >= {
+        assert {(r.station, r.software_id, r.outcome) for r in everything} >= {
             ("line-a", "BOARD-ONE", "rebooted"), ("line-b", "BOARD-TWO", "rebooted")}
-        assert len({r["id"] for r in everything}) == len(everything)
+        assert len({r.id for r in everything}) == len(everything)

@@ -34,7 +34,7 @@ from nitools.monitor.board_table import BoardTable
 from nitools.monitor.metrics import parse_listen
 from nitools.netinstall.frame import format_mac, parse_mac
 
-log = logging.getLogger("nitools.monitor.web")
+log = logging.getLogger("nitools.web")
 
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "style.css": "text/css; charset=utf-8"}
@@ -102,9 +102,9 @@ class WebView:
                 self._journal = Journal(self.journal_location, readonly=True)
             rows = self._journal.attempts(since)
         wanted = {key: query.get(key) for key in ("software_id", "outcome", "station")}
-        kept = [row for row in rows
-                if (mac is None or mac == row["answered_mac"] or mac in row["macs"])
-                and all(value in (None, "") or row[key] == value
+        kept = [row.as_dict() for row in rows
+                if (mac is None or mac == row.answered_mac or mac in row.macs)
+                and all(value in (None, "") or getattr(row, key) == value
                         for key, value in wanted.items())]
         return kept[-limit:]
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import textwrap
 
@@ -138,17 +139,20 @@ def test_a_port_section_must_name_an_interface_of_the_station(tmp_path):
     assert "[port:eth9] names no interface of this station (eth0)" in result.stderr
 
 
-def test_rows_an_earlier_run_could_not_write_are_written_at_start(tmp_path):
+def test_rows_an_earlier_run_could_not_write_are_written_at_start(tmp_path, monkeypatch):
     from nitools.journal.attempts import Journal
-    from nitools.journal.spool import FIELDS, spool_path, write_spool
+    from nitools.journal.spool import spool_path
 
     state = tmp_path / "state"
-    spool = spool_path("line-7", str(state))
-    row = dict.fromkeys(FIELDS) | {"started_at": 1.0e9, "ended_at": 1.0e9 + 30,
-                                   "answered_mac": "02:00:00:00:00:77", "outcome": "rebooted",
-                                   "reason": "installed", "bytes": 10, "station": "line-7",
-                                   "macs": ["02:00:00:00:00:77"]}
-    write_spool(spool, [row])
+    spool = state / "nitools" / "unwritten-line-7.jsonl"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    assert spool_path("line-7") == spool
+    spool.parent.mkdir(parents=True)
+    # As an earlier nitools wrote it: "row" for the id, no duration, no cause.
+    spool.write_text(json.dumps({"row": None, "started_at": 1.0e9, "ended_at": 1.0e9 + 30,
+                                 "answered_mac": "02:00:00:00:00:77", "outcome": "rebooted",
+                                 "reason": "installed", "bytes": 10, "station": "line-7",
+                                 "macs": ["02:00:00:00:00:77"], "files": None}) + "\n")
     (tmp_path / "x.npk").write_bytes(package_bytes("system", "7.16.1", "arm64"))
     with loopback_boards() as boards:
         result = run_cli("flash", "-1", "--plain", "--loopback", boards.loopback_arg,
@@ -157,6 +161,6 @@ def test_rows_an_earlier_run_could_not_write_are_written_at_start(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"journal: 1 attempts of an earlier run written from {spool}" in result.stderr
     rows = Journal(tmp_path / "j.sqlite3").attempts()
-    assert (rows[0]["answered_mac"], rows[0]["outcome"], rows[0]["duration"]) == (
+    assert (rows[0].answered_mac, rows[0].outcome, rows[0].duration) == (
         "02:00:00:00:00:77", "rebooted", 30.0)
     assert len(rows) == 2 and not spool.exists()

@@ -8,7 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nitools.errors import UsageError
-from nitools.journal.attempts import SCHEMA_VERSION, Journal, JournalError, parse_since
+from nitools.journal.attempts import (
+    SCHEMA_VERSION,
+    AttemptRow,
+    Journal,
+    JournalError,
+    parse_since,
+)
 from nitools.journal.stores import SQLITE_SCHEMA
 from nitools.netinstall.messages import Announcement
 from tests.helpers import run_cli
@@ -18,37 +24,37 @@ INFO = Announcement("ABCD-EFGH", "", "RB5009", "arm64", "7.12", "7.16.1")
 
 def test_an_attempt_from_found_to_installed(tmp_path):
     journal = Journal(tmp_path / "j.sqlite3")
-    row = journal.found("02:00:00:00:00:01", ["02:00:00:00:00:01"], INFO)
-    journal.offered(row, [{"name": "routeros.npk", "size": 10, "sha256": "ab", "source": "x"}],
-                    "script")
-    journal.finished(row, "installed", "installed", 10)
+    row = journal.insert(AttemptRow.of_board(
+        1.0e9, "02:00:00:00:00:01", INFO, config_mode="script",
+        files=[{"name": "routeros.npk", "size": 10, "sha256": "ab", "source": "x"}]))
+    journal.finish(row, "installed", "installed", None, 10)
     (attempt,) = journal.attempts()
-    assert attempt["outcome"] == "installed" and attempt["bytes"] == 10
-    assert attempt["software_id"] == "ABCD-EFGH" and attempt["image_version"] == "7.16.1"
-    assert attempt["files"][0]["sha256"] == "ab" and attempt["config_mode"] == "script"
-    assert attempt["duration"] >= 0 and attempt["ended_at"] >= attempt["started_at"]
-    assert journal.installed_before("ABCD-EFGH", "02:00:00:00:00:09")["id"] == row
+    assert attempt.outcome == "installed" and attempt.bytes == 10
+    assert attempt.software_id == "ABCD-EFGH" and attempt.image_version == "7.16.1"
+    assert attempt.files[0]["sha256"] == "ab" and attempt.config_mode == "script"
+    assert attempt.duration >= 0 and attempt.ended_at >= attempt.started_at
+    assert journal.installed_before("ABCD-EFGH", "02:00:00:00:00:09").id == row
     assert journal.installed_before("OTHER-ID00", "02:00:00:00:00:01") is None
-    assert journal.installed_before("", "02:00:00:00:00:01")["id"] == row
+    assert journal.installed_before("", "02:00:00:00:00:01").id == row
 
 
 def test_rows_left_open_by_a_crash_are_closed_as_interrupted(tmp_path):
     path = tmp_path / "j.sqlite3"
     journal = Journal(path)
-    journal.found("02:00:00:00:00:01", ["02:00:00:00:00:01"], INFO)
-    journal.db.close()  # the station dies without closing the attempt
+    journal.insert(AttemptRow.of_board(1.0e9, "02:00:00:00:00:01", INFO))
+    journal.store.db.close()  # the station dies without closing the attempt
     again = Journal(path)
     assert again.close_stale() == 1
-    assert again.attempts()[0]["outcome"] == "interrupted"
+    assert again.attempts()[0].outcome == "interrupted"
 
 
 def test_every_write_is_committed_at_once(tmp_path):
     path = tmp_path / "j.sqlite3"
     journal = Journal(path)
-    journal.found("02:00:00:00:00:01", ["02:00:00:00:00:01"], INFO)
+    journal.insert(AttemptRow.of_board(1.0e9, "02:00:00:00:00:01", INFO))
     with sqlite3.connect(path) as other:  # another process sees it without any close
         assert other.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 1
-    assert journal.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert journal.store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_unwritable_journal_is_a_clear_error(tmp_path):
@@ -71,8 +77,8 @@ def test_history_cli(tmp_path):
     path = tmp_path / "j.sqlite3"
     journal = Journal(path)
     for outcome in ("installed", "failed"):
-        row = journal.found("02:00:00:00:00:01", ["02:00:00:00:00:01"], INFO)
-        journal.finished(row, outcome, f"reason {outcome}", 5)
+        row = journal.insert(AttemptRow.of_board(1.0e9, "02:00:00:00:00:01", INFO))
+        journal.finish(row, outcome, f"reason {outcome}", None, 5)
     journal.close()
     result = run_cli("history", "--journal", str(path), "--json")
     rows = json.loads(result.stdout)
@@ -108,22 +114,22 @@ def test_a_failing_journal_keeps_rows_in_memory_and_writes_them_later(tmp_path, 
     journal = Journal(tmp_path / "j.sqlite3")
     clock = [0.0]
     writer = JournalWriter(journal, clock=lambda: clock[0])
-    real_write = journal._write
+    real_write = journal.store.write
 
     def full_disk(sql, values):
         raise JournalError("cannot write the journal: database or disk is full")
 
-    monkeypatch.setattr(journal, "_write", full_disk)  # no real disk fills on demand here
+    monkeypatch.setattr(journal.store, "write", full_disk)  # no real disk fills on demand here
     for index in range(3):
         for event in _events(bytes([2, 0, 0, 0, 0, index + 1])):
             writer(event)  # never raises: installs go on
     assert journal.attempts() == []
-    monkeypatch.setattr(journal, "_write", real_write)
+    monkeypatch.setattr(journal.store, "write", real_write)
     clock[0] = 5.0
     writer.flush()
     rows = journal.attempts()
-    assert [r["outcome"] for r in rows] == ["rebooted"] * 3
-    assert all(r["files"][0]["name"] == "r.npk" for r in rows)
+    assert [r.outcome for r in rows] == ["rebooted"] * 3
+    assert all(r.files[0]["name"] == "r.npk" for r in rows)
 
 
 def test_refusals_are_journaled_at_a_bounded_rate(tmp_path):
@@ -137,7 +143,7 @@ def test_refusals_are_journaled_at_a_bounded_rate(tmp_path):
             writer(event)
     rows = journal.attempts()
     assert len(rows) == JournalWriter.REFUSAL_BURST
-    assert all(r["outcome"] == "refused" and r["reason"] for r in rows)
+    assert all(r.outcome == "refused" and r.reason for r in rows)
     assert writer.refusals_not_journaled == 500 - len(rows)
 
 
@@ -184,7 +190,7 @@ def test_the_journal_writer_takes_any_board_text(tmp_path, fields, reason):
     writer(events.Found(0.0, mac, Announcement(*fields)))
     writer(events.Finished(1.0, mac, events.Outcome.REFUSED, reason, macs=(mac,)))
     (row,) = journal.attempts()
-    assert (row["model"], row["reason"]) == (fields[2], reason)
+    assert (row.model, row.reason) == (fields[2], reason)
     journal.close()
 
 
@@ -199,8 +205,8 @@ def test_a_board_asking_for_term_after_a_confirmed_reboot_amends_its_row(tmp_pat
         writer(event)
     writer(events.Released(5.0, mac))  # ... yet it was still waiting for TERM
     rows = journal.attempts()
-    assert [r["outcome"] for r in rows] == ["unconfirmed", "released"]
-    assert "asked for TERM again" in rows[0]["reason"]
+    assert [r.outcome for r in rows] == ["unconfirmed", "released"]
+    assert "asked for TERM again" in rows[0].reason
 
 
 def test_an_attempt_whose_start_failed_is_written_once_when_the_journal_is_back(
@@ -210,7 +216,7 @@ def test_an_attempt_whose_start_failed_is_written_once_when_the_journal_is_back(
     journal = Journal(tmp_path / "j.sqlite3")
     clock = [0.0]
     writer = JournalWriter(journal, clock=lambda: clock[0])
-    real_write = journal._write
+    real_write = journal.store.write
     mac = bytes.fromhex("024e49000009")
     found, validated, finished = _events(mac)
 
@@ -218,14 +224,14 @@ def test_an_attempt_whose_start_failed_is_written_once_when_the_journal_is_back(
         raise JournalError("cannot write the journal: disk I/O error")
 
     writer(found)
-    monkeypatch.setattr(journal, "_write", failing)
+    monkeypatch.setattr(journal.store, "write", failing)
     writer(validated)  # the open row cannot be written
-    monkeypatch.setattr(journal, "_write", real_write)
+    monkeypatch.setattr(journal.store, "write", real_write)
     writer(finished)  # the journal works again: start and end, in one row
     clock[0] = 5.0
     writer.flush()
     (row,) = journal.attempts()
-    assert row["outcome"] == "rebooted" and row["files"][0]["name"] == "r.npk"
+    assert row.outcome == "rebooted" and row.files[0]["name"] == "r.npk"
 
 
 def test_history_filters_by_mac_software_id_and_outcome_and_writes_csv(tmp_path):
@@ -264,11 +270,11 @@ def test_an_old_journal_migrates_in_place_and_rows_name_their_station(tmp_path):
         db.execute("INSERT INTO attempts (started_at, answered_mac, macs, outcome) "
                    "VALUES (1.0, '02:00:00:00:00:01', '02:00:00:00:00:01', 'installed')")
     journal = Journal(path, station="lab-1:eth1")
-    row = journal.found("02:00:00:00:00:02", ["02:00:00:00:00:02"], INFO)
-    journal.finished(row, "rebooted", "reboot confirmed", 10)
-    stations = [(r["answered_mac"], r["station"]) for r in journal.attempts()]
+    row = journal.insert(AttemptRow.of_board(1.0e9, "02:00:00:00:00:02", INFO))
+    journal.finish(row, "rebooted", "reboot confirmed", None, 10)
+    stations = [(r.answered_mac, r.station) for r in journal.attempts()]
     assert stations == [("02:00:00:00:00:01", None), ("02:00:00:00:00:02", "lab-1:eth1")]
-    assert journal.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert journal.store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     journal.close()
     again = Journal(path)  # opening a migrated journal changes nothing
     assert len(again.attempts()) == 2
@@ -285,13 +291,13 @@ def test_the_background_writer_never_makes_the_loop_wait_and_loses_nothing(tmp_p
     from nitools.journal.writer import JournalWriter
 
     journal = Journal(tmp_path / "j.sqlite3")
-    real_write = journal._write
+    real_write = journal.store.write
 
     def slow_disk(sql, values):
         time.sleep(0.05)  # a slow fsync or a far database
         return real_write(sql, values)
 
-    monkeypatch.setattr(journal, "_write", slow_disk)
+    monkeypatch.setattr(journal.store, "write", slow_disk)
     background = BackgroundWriter(JournalWriter(journal))
     started = time.monotonic()
     for index in range(10):
@@ -301,5 +307,5 @@ def test_the_background_writer_never_makes_the_loop_wait_and_loses_nothing(tmp_p
     background.close()  # waits for every row
     rows = journal.attempts()
     assert handed_over < 0.05 < 10 * 2 * 0.05 <= time.monotonic() - started
-    assert [r["answered_mac"][-2:] for r in rows] == [f"{i:02x}" for i in range(1, 11)]
-    assert {r["outcome"] for r in rows} == {"rebooted"}
+    assert [r.answered_mac[-2:] for r in rows] == [f"{i:02x}" for i in range(1, 11)]
+    assert {r.outcome for r in rows} == {"rebooted"}

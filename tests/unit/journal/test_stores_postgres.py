@@ -45,9 +45,9 @@ def test_rows_migrations_and_station_names(url):
     for event in _events(mac(1)):
         writer(event)
     (row,) = journal.attempts()
-    assert (row["outcome"], row["station"], row["files"][0]["name"]) == (
+    assert (row.outcome, row.station, row.files[0]["name"]) == (
         "rebooted", "lab-1:eth1", "r.npk")
-    assert isinstance(row["started_at"], float) and row["duration"] >= 0
+    assert isinstance(row.started_at, float) and row.duration >= 0
     assert journal.store.read("SELECT version FROM nitools_schema") == [
         {"version": SCHEMA_VERSION}]
     Journal(url).close()  # opening a migrated journal changes nothing
@@ -69,7 +69,7 @@ def test_an_old_schema_is_migrated_in_place(url):
                    "(1, 'x', 'x', 'installed')")
     journal = Journal(url, station="b:eth2")
     (old,) = journal.attempts()
-    assert (old["outcome"], old["station"], old["port"]) == ("installed", None, None)
+    assert (old.outcome, old.station, old.port) == ("installed", None, None)
 
 
 def test_stations_writing_at_once_lose_and_duplicate_nothing(url):
@@ -88,10 +88,10 @@ def test_stations_writing_at_once_lose_and_duplicate_nothing(url):
     for thread in threads:
         thread.join()
     rows = stations[0].attempts()
-    assert len(rows) == 200 and len({r["id"] for r in rows}) == 200
-    assert len({r["answered_mac"] for r in rows}) == 200
-    assert {r["outcome"] for r in rows} == {"rebooted"}
-    assert {r["station"] for r in rows} == {f"station-{n}:eth1" for n in range(4)}
+    assert len(rows) == 200 and len({r.id for r in rows}) == 200
+    assert len({r.answered_mac for r in rows}) == 200
+    assert {r.outcome for r in rows} == {"rebooted"}
+    assert {r.station for r in rows} == {f"station-{n}:eth1" for n in range(4)}
 
 
 def test_once_holds_across_stations(url):
@@ -100,7 +100,7 @@ def test_once_holds_across_stations(url):
     for event in _events(mac(7)):
         writer(event)
     earlier = JournalWriter(station_b).installed_before("ID-" + mac(7).hex(), "x")
-    assert earlier == station_a.attempts()[0]["id"]
+    assert earlier == station_a.attempts()[0].id
 
 
 def test_a_crashed_stations_open_rows_are_its_own_to_close(url):
@@ -133,9 +133,9 @@ def test_an_outage_loses_nothing(server, url):
     clock[0] += 10
     writer.flush()
     rows = journal.attempts()
-    assert sorted(r["answered_mac"] for r in rows) == sorted(
+    assert sorted(r.answered_mac for r in rows) == sorted(
         ":".join(f"{b:02x}" for b in mac(i)) for i in range(1, 6))
-    assert {r["outcome"] for r in rows} == {"rebooted"}
+    assert {r.outcome for r in rows} == {"rebooted"}
 
 
 def test_history_reads_and_filters_a_shared_journal(url):
@@ -182,14 +182,14 @@ def test_a_station_stopped_during_an_outage_writes_its_rows_at_the_next_start(
     finally:
         server.start()
     spooled = read_spool(tmp_path / "unwritten.jsonl")
-    assert [(r["answered_mac"][-2:], r["row"] is not None) for r in spooled] == [
+    assert [(r.answered_mac[-2:], r.id is not None) for r in spooled] == [
         ("02", True), ("03", False)]
     again = Journal(url, station="a:eth1")  # the next start
     assert replay(tmp_path / "unwritten.jsonl", again) == 2
     assert not (tmp_path / "unwritten.jsonl").exists()
     again.close_stale()
-    rows = {r["answered_mac"][-2:]: r for r in again.attempts()}
-    assert {k: r["outcome"] for k, r in rows.items()} == {"01": "rebooted", "02": "rebooted",
+    rows = {r.answered_mac[-2:]: r for r in again.attempts()}
+    assert {k: r.outcome for k, r in rows.items()} == {"01": "rebooted", "02": "rebooted",
                                                           "03": "failed"}
-    assert rows["02"]["files"][0]["name"] == "r.npk" and rows["02"]["duration"] >= 0
-    assert rows["03"]["station"] == "a:eth1" and rows["03"]["reason"] == "reason failed"
+    assert rows["02"].files[0]["name"] == "r.npk" and rows["02"].duration >= 0
+    assert rows["03"].station == "a:eth1" and rows["03"].reason == "reason failed"

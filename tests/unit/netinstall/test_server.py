@@ -282,15 +282,15 @@ def test_window_sends_several_frames_and_goes_back_on_a_stale_reply():
     # frames from 4 go again, as many as the smaller window allows.
     again = frames(session.receive(reply(3, b"RETR"), 0.05))
     assert [f.seq for f in again] == [4, 5]
-    assert session.window_now == 2
+    assert session.congestion.window == 2
     # A late ack for a frame sent before the go-back still counts. Past the loss, the
     # window grows by one frame per round trip only (2 -> 2.5 here), as TCP's does.
     assert [f.seq for f in frames(session.receive(reply(6, b"RETR"), 0.06))] == [7, 8]
-    assert session.window_now == 2
+    assert session.congestion.window == 2
     frames(session.receive(reply(7, b"RETR"), 0.07))  # 2.5 -> 2.9
-    assert session.window_now == 2
+    assert session.congestion.window == 2
     frames(session.receive(reply(8, b"RETR"), 0.08))  # -> 3.2: three frames in flight
-    assert session.window_now == 3
+    assert session.congestion.window == 3
 
 
 def test_window_grows_by_one_frame_per_ack_up_to_the_limit():
@@ -300,7 +300,7 @@ def test_window_grows_by_one_frame_per_ack_up_to_the_limit():
     sizes = []
     in_flight = frames(session.receive(reply(2, b"STRT"), 0))
     while len(sizes) < 40:
-        sizes.append(session.window_now)
+        sizes.append(session.congestion.window)
         seq = in_flight.pop(0).seq
         in_flight += frames(session.receive(reply(seq, b"RETR"), 0.001))
     assert sizes[0] == 4 and max(sizes) == 16 and sizes[-1] == 16

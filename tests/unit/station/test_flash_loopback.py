@@ -368,7 +368,8 @@ def test_metrics_are_served_during_a_flash_and_move_with_the_boards(packages):
             env=env, stderr=subprocess.PIPE, text=True)
         try:
             text, deadline = "", time.monotonic() + 30
-            while 'nitools_installs_total{arch="arm64",outcome="rebooted"} 1.0' not in text:
+            done = 'nitools_installs_total{arch="arm64",cause="none",outcome="rebooted"} 1.0'
+            while done not in text:
                 assert time.monotonic() < deadline, text
                 time.sleep(0.2)
                 try:

@@ -67,12 +67,12 @@ def test_the_live_table_survives_a_board_named_like_markup():
 
 
 def test_history_info_and_validate_print_markup_from_files_as_text(tmp_path):
-    from nitools.journal.attempts import Journal
+    from nitools.journal.attempts import AttemptRow, Journal
 
     journal = Journal(tmp_path / "j.sqlite3")
-    row = journal.found("02:4e:49:00:00:01", ["02:4e:49:00:00:01"],
-                        Announcement("X", "", MARKUP, "arm64", "7.12", "7.16.1"))
-    journal.finished(row, "failed", MARKUP, 0)
+    row = journal.insert(AttemptRow.of_board(
+        1.0e9, "02:4e:49:00:00:01", Announcement("X", "", MARKUP, "arm64", "7.12", "7.16.1")))
+    journal.finish(row, "failed", MARKUP, None, 0)
     journal.close()
     history = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"))
     assert history.returncode == 0, history.stderr
@@ -145,7 +145,7 @@ def test_boards_being_prepared_are_capped():
     for index in range(20):
         core.receive(dscv(bytes([2, 0, 0, 0, 0, index + 1]), software_id=f"ID{index}"), 0.0)
     assert len(core.take_requests()) == 4
-    assert core.ignored_announcements == 16
+    assert core.result.ignored_announcements == 16
 
 
 def test_one_software_id_on_thousands_of_macs_merges_into_a_bounded_board():
