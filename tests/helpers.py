@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
+from nitools.netinstall import events
+from nitools.netinstall.messages import Announcement
 from nitools.station.link import LoopbackLink, local_admin_mac
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,3 +108,15 @@ def http_server(folder: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def attempt_events(mac: bytes, outcome: str = "rebooted", offered: bool = True):
+    """The events of one attempt: found, offered (unless not), finished."""
+    announcement = Announcement("ID-" + mac.hex(), "", "RB", "arm64", "7.12", "7.16.1")
+    out = [events.Found(0.0, mac, announcement)]
+    if offered:
+        out.append(events.Validated(0.1, mac, (events.SentFile("r.npk", 10, "ab", "x"),),
+                                    "default"))
+    out.append(events.Finished(1.0, mac, events.Outcome(outcome), f"reason {outcome}",
+                               bytes_acked=10, macs=(mac,)))
+    return out

@@ -19,8 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -28,15 +26,14 @@ import requests
 import urllib3
 
 from nitools.errors import SourceError, UsageError
+from nitools.fetch.download import Progress, copy_body, reason
 from nitools.routeros.version import RouterOSVersion, parse_version
 
 DEFAULT_MIRROR = "https://upgrade.mikrotik.com"
 CHANNELS = ("stable", "testing", "long-term", "development")
 MAX_DOWNLOAD = 1024 * 1024 * 1024  # a hostile mirror must not fill the disk
 CONNECT_TIMEOUT = 10.0
-_CHUNK = 1 << 20
 
-Progress = Callable[[int, int | None], None]  # bytes so far, total if known
 
 
 class FetchError(SourceError):
@@ -136,7 +133,7 @@ class Mirror:
                 self._check_status(response, url)
                 return response.raw.read(limit, decode_content=True).decode("utf-8", "replace")
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise FetchError(f"cannot reach {url}: {_reason(exc)}: check the mirror and "
+            raise FetchError(f"cannot reach {url}: {reason(exc)}: check the mirror and "
                              "the network") from exc
 
     def download(self, path: str, part: Path, progress: Progress | None = None) -> None:
@@ -152,7 +149,6 @@ class Mirror:
             return
         have = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
-        deadline = time.monotonic() + self.total_timeout
         try:
             with self._session.get(url, headers=headers, stream=True,
                                    timeout=(CONNECT_TIMEOUT, self.read_timeout)) as response:
@@ -166,29 +162,15 @@ class Mirror:
                 if total is not None and total > MAX_DOWNLOAD:
                     raise FetchError(f"{url} is {total} bytes: too large for a package")
                 with open(part, "ab" if have else "wb") as out:
-                    done = have
-                    while True:
-                        # read1: a stop, the deadline and the size cap are seen between
-                        # the bytes of a server that drips them
-                        chunk = response.raw.read1(_CHUNK, decode_content=True)
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
-                        if done > MAX_DOWNLOAD:
-                            raise FetchError(f"{url} grew past {MAX_DOWNLOAD} bytes")
-                        if self.cancelled.is_set():
-                            raise FetchError(f"download of {url} stopped")
-                        if time.monotonic() > deadline:
-                            raise FetchError(f"download of {url} took longer than "
-                                             f"{self.total_timeout:g} s: check the mirror")
+                    done = copy_body(response, url, out.write, limit=MAX_DOWNLOAD,
+                                     seconds=self.total_timeout, cancelled=self.cancelled,
+                                     error=FetchError, start=have, total=total,
+                                     progress=progress)
                 if total is not None and done < total:
                     raise FetchError(f"download of {url} was cut off at {done} of {total} "
                                      "bytes: run again to resume")
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise FetchError(f"download of {url} failed: {_reason(exc)}: run again to "
+            raise FetchError(f"download of {url} failed: {reason(exc)}: run again to "
                              "resume, or check the mirror") from exc
 
     @staticmethod
@@ -198,11 +180,3 @@ class Mirror:
         if response.status_code >= 400:
             raise FetchError(f"{url}: HTTP {response.status_code} {response.reason}: check "
                              "the mirror")
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError)) or \
-            isinstance(exc.__context__, urllib3.exceptions.TimeoutError):
-        return "the server stopped answering (timeout)"
-    text = str(exc.__context__ or exc) or type(exc).__name__
-    return text.splitlines()[0][:160]

@@ -140,9 +140,6 @@ class SequencePlan:
             return Role.FILE_HEADER, slot
         return (Role.END_OF_FILE if seq == slot.eof_seq else Role.DATA), slot
 
-    def role(self, seq: int) -> Role:
-        return self.locate(seq)[0]
-
     def reply(self, seq: int) -> bytes | None:
         """What the board answers to server frame ``seq``: ``REPLY`` of its role, without
         locating the file (every frame between start and end of files gets RETR)."""

@@ -25,11 +25,11 @@ import requests
 import urllib3
 
 from nitools.errors import SourceError
+from nitools.fetch.download import copy_body, reason
 
 MAX_SOURCE_BYTES = 128 * 1024 * 1024  # above the protocol's ~90 MiB session limit
 HTTP_TIMEOUT = (10.0, 60.0)  # connect, between bytes
 HTTP_TOTAL = 300.0  # a whole download; a server that drips a byte at a time fails here
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -114,40 +114,22 @@ def _read_file_object(handle: Any) -> Resolved:
 
 
 def _download(url: str, seconds: float, cancelled: threading.Event) -> Resolved:
-    deadline = time.monotonic() + seconds
+    body = bytearray()
     try:
         with requests.get(url, stream=True, timeout=HTTP_TIMEOUT) as response:
             if response.status_code >= 400:
                 raise SourceError(f"download of {url} failed: HTTP {response.status_code} "
                                   f"{response.reason}: check the URL and the server")
             expected = response.headers.get("Content-Length")
-            body = bytearray()
-            while True:
-                # read1: whatever one read brings, so the deadline and a stop are seen
-                # between the bytes of a server that drips them
-                chunk = response.raw.read1(_CHUNK, decode_content=True)
-                if not chunk:
-                    break
-                body += chunk
-                if len(body) > MAX_SOURCE_BYTES:
-                    raise SourceError(f"{url} is too large for one netinstall session")
-                if cancelled.is_set():
-                    raise SourceError(f"download of {url} stopped: the station is stopping")
-                if time.monotonic() > deadline:
-                    raise SourceError(f"download of {url} took longer than {seconds:g} s "
-                                      f"({len(body)} bytes so far): check the server")
+            copy_body(response, url, body.extend, limit=MAX_SOURCE_BYTES, seconds=seconds,
+                      cancelled=cancelled)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise SourceError(f"download of {url} failed: {_short_reason(exc)}: "
+        raise SourceError(f"download of {url} failed: {reason(exc)}: "
                           "check the URL and that the server is reachable") from exc
     if expected is not None and expected.isdigit() and int(expected) != len(body):
         raise SourceError(f"download of {url} was cut off: got {len(body)} of {expected} bytes")
     name = PurePosixPath(unquote(urlparse(url).path)).name
     return Resolved(name, bytes(body), url)
-
-
-def _short_reason(exc: Exception) -> str:
-    text = str(exc.__context__ or exc) or type(exc).__name__
-    return text.splitlines()[0][:160]
 
 
 class PayloadCache:

@@ -105,7 +105,7 @@ class DaemonPool:
 class Runner:
     """Drives one machine over one link (plus send-only mirror links)."""
 
-    def __init__(self, link: Link, machine: Any, *,
+    def __init__(self, link: Link, machine: Machine, *,
                  clock: Callable[[], float] = time.monotonic,
                  work: Callable[[Any], Any] | None = None,
                  executor: Any = None,

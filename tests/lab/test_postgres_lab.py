@@ -80,7 +80,7 @@ def test_two_stations_one_history_once_and_an_outage(station, second_station, tm
             _, logs[name] = process.communicate(timeout=30)
             assert process.returncode == 0, logs[name]
         first_row = [r for r in Journal(url).attempts() if r.software_id == "BOARD-ONE"]
-        assert f"installed before (journal row {first_row[0]['id']}): not installing again " \
+        assert f"installed before (journal row {first_row[0].id}): not installing again " \
             "(--once)" in logs["b"]
         everything = Journal(url).attempts()
         assert {(r.station, r.software_id, r.outcome) for r in everything} >= {

@@ -14,9 +14,8 @@ import pytest
 from nitools.journal.attempts import Journal, JournalError
 from nitools.journal.stores import RETRY_AFTER, SCHEMA_VERSION
 from nitools.journal.writer import JournalWriter
-from tests.helpers import run_cli
+from tests.helpers import attempt_events, run_cli
 from tests.postgres import cluster, server_bin
-from tests.unit.journal.test_attempts import _events
 
 pytest.importorskip("psycopg")
 pytestmark = pytest.mark.skipif(server_bin() is None, reason="PostgreSQL server not "
@@ -42,7 +41,7 @@ def mac(index: int) -> bytes:
 def test_rows_migrations_and_station_names(url):
     journal = Journal(url, station="lab-1:eth1")
     writer = JournalWriter(journal)
-    for event in _events(mac(1)):
+    for event in attempt_events(mac(1)):
         writer(event)
     (row,) = journal.attempts()
     assert (row.outcome, row.station, row.files[0]["name"]) == (
@@ -78,7 +77,7 @@ def test_stations_writing_at_once_lose_and_duplicate_nothing(url):
     def install(journal: Journal, first: int) -> None:
         writer = JournalWriter(journal)
         for index in range(first, first + 50):
-            for event in _events(mac(index)):
+            for event in attempt_events(mac(index)):
                 writer(event)
 
     threads = [threading.Thread(target=install, args=(journal, n * 1000))
@@ -97,7 +96,7 @@ def test_stations_writing_at_once_lose_and_duplicate_nothing(url):
 def test_once_holds_across_stations(url):
     station_a, station_b = Journal(url, station="a:eth1"), Journal(url, station="b:eth1")
     writer = JournalWriter(station_a)
-    for event in _events(mac(7)):
+    for event in attempt_events(mac(7)):
         writer(event)
     earlier = JournalWriter(station_b).installed_before("ID-" + mac(7).hex(), "x")
     assert earlier == station_a.attempts()[0].id
@@ -106,7 +105,7 @@ def test_once_holds_across_stations(url):
 def test_a_crashed_stations_open_rows_are_its_own_to_close(url):
     station_a, station_b = Journal(url, station="a:eth1"), Journal(url, station="b:eth1")
     writer = JournalWriter(station_b)
-    for event in _events(mac(8))[:2]:  # offered, still installing at station b
+    for event in attempt_events(mac(8))[:2]:  # offered, still installing at station b
         writer(event)
     assert station_a.close_stale() == 0  # a restarting station a leaves b's install alone
     assert station_b.close_stale() == 1
@@ -116,13 +115,13 @@ def test_an_outage_loses_nothing(server, url):
     journal = Journal(url, station="a:eth1")
     clock = [0.0]
     writer = JournalWriter(journal, clock=lambda: clock[0])
-    for event in _events(mac(1)):
+    for event in attempt_events(mac(1)):
         writer(event)
     server.stop()
     try:
         started = time.monotonic()
         for index in range(2, 6):
-            for event in _events(mac(index)):
+            for event in attempt_events(mac(index)):
                 writer(event)  # never raises: installs go on
         assert time.monotonic() - started < 5  # a refused socket fails at once
         with pytest.raises(JournalError, match=r"unreachable|failed|cannot reach"):
@@ -142,7 +141,7 @@ def test_history_reads_and_filters_a_shared_journal(url):
     for station, index, outcome in (("a:eth1", 1, "rebooted"), ("b:eth1", 2, "failed"),
                                     ("b:eth1", 3, "rebooted")):
         writer = JournalWriter(Journal(url, station=station))
-        for event in _events(mac(index), outcome):
+        for event in attempt_events(mac(index), outcome):
             writer(event)
     result = run_cli("history", "--journal", url, "--station", "b:eth1", "--outcome",
                      "rebooted", "--json")
@@ -170,13 +169,13 @@ def test_a_station_stopped_during_an_outage_writes_its_rows_at_the_next_start(
     journal = Journal(url, station="a:eth1")
     writer = JournalWriter(journal)
     writer.spool = tmp_path / "unwritten.jsonl"
-    events_two = _events(mac(2))
-    for event in _events(mac(1)) + events_two[:2]:  # board 2 offered: its row is open
+    events_two = attempt_events(mac(2))
+    for event in attempt_events(mac(1)) + events_two[:2]:  # board 2 offered: its row is open
         writer(event)
     server.stop()
     try:
         writer(events_two[2])  # board 2 ends while the database is down
-        for event in _events(mac(3), "failed"):  # board 3 entirely during the outage
+        for event in attempt_events(mac(3), "failed"):  # board 3 entirely during the outage
             writer(event)
         writer.close()  # the station stops before the database is back
     finally:

@@ -17,7 +17,7 @@ from nitools.netinstall.protocol import (
 
 def test_a_two_file_plan_numbers_every_frame():
     plan = SequencePlan([3000, 10], chunk_size=1452)  # 3 chunks, then 1
-    roles = [plan.role(seq) for seq in range(1, plan.term_seq + 1)]
+    roles = [plan.locate(seq)[0] for seq in range(1, plan.term_seq + 1)]
     assert roles == [Role.OFFER, Role.FORMAT, Role.START,
                      Role.FILE_HEADER, Role.DATA, Role.DATA, Role.DATA, Role.END_OF_FILE,
                      Role.FILE_HEADER, Role.DATA, Role.END_OF_FILE,
@@ -40,7 +40,7 @@ def test_acknowledged_bytes_grow_to_the_total_and_data_frames_cover_each_file(si
     acked = [plan.bytes_acked(seq) for seq in range(plan.term_seq + 1)]
     assert acked == sorted(acked) and acked[-1] == sum(sizes)
     for slot in plan.slots:
-        data = [s for s in range(slot.header_seq, slot.eof_seq) if plan.role(s) is Role.DATA]
+        data = [s for s in range(slot.header_seq, slot.eof_seq) if plan.locate(s)[0] is Role.DATA]
         assert len(data) == slot.chunks
         assert [plan.chunk_start(slot, s) for s in data] == list(range(0, slot.size, chunk))
 

@@ -18,8 +18,7 @@ from nitools.journal.writer import JournalWriter
 from nitools.monitor.board_table import BoardTable
 from nitools.monitor.web.server import WebView
 from nitools.netinstall import events
-from tests.helpers import loopback_boards
-from tests.unit.journal.test_attempts import _events
+from tests.helpers import attempt_events, loopback_boards
 
 
 def free_tcp_port() -> int:
@@ -42,7 +41,7 @@ def view(tmp_path):
     journal = Journal(tmp_path / "j.sqlite3", station="a:eth1")
     writer = JournalWriter(journal)
     for index, outcome in ((1, "rebooted"), (2, "failed"), (3, "rebooted")):
-        for event in _events(bytes([2, 0, 0, 0, 0, index]), outcome):
+        for event in attempt_events(bytes([2, 0, 0, 0, 0, index]), outcome):
             writer(event)
     table = BoardTable()
     web = WebView(str(free_tcp_port()), table, str(tmp_path / "j.sqlite3"), token="s3cret")
@@ -86,7 +85,7 @@ def test_the_event_stream_sends_each_change(view):
     sock.sendall(b"GET /events?token=s3cret HTTP/1.1\r\nHost: x\r\n\r\n")
     received = b""
     mac = bytes([2, 0, 0, 0, 0, 9])
-    for event in _events(mac)[:2]:
+    for event in attempt_events(mac)[:2]:
         table(event)
     table(events.UploadStarted(1.0, mac, 1000))
     table(events.Progress(2.0, mac, 500, 1000))

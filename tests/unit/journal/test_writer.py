@@ -1,0 +1,111 @@
+"""The journal writer: events into rows, kept through failures, rate-limited refusals."""
+
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nitools.journal.attempts import (
+    Journal,
+    JournalError,
+)
+from nitools.netinstall.messages import Announcement
+from tests.helpers import attempt_events
+
+INFO = Announcement("ABCD-EFGH", "", "RB5009", "arm64", "7.12", "7.16.1")
+
+
+def test_a_failing_journal_keeps_rows_in_memory_and_writes_them_later(tmp_path, monkeypatch):
+    from nitools.journal.writer import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    clock = [0.0]
+    writer = JournalWriter(journal, clock=lambda: clock[0])
+    real_write = journal.store.write
+
+    def full_disk(sql, values):
+        raise JournalError("cannot write the journal: database or disk is full")
+
+    monkeypatch.setattr(journal.store, "write", full_disk)  # no real disk fills on demand here
+    for index in range(3):
+        for event in attempt_events(bytes([2, 0, 0, 0, 0, index + 1])):
+            writer(event)  # never raises: installs go on
+    assert journal.attempts() == []
+    monkeypatch.setattr(journal.store, "write", real_write)
+    clock[0] = 5.0
+    writer.flush()
+    rows = journal.attempts()
+    assert [r.outcome for r in rows] == ["rebooted"] * 3
+    assert all(r.files[0]["name"] == "r.npk" for r in rows)
+
+
+def test_refusals_are_journaled_at_a_bounded_rate(tmp_path):
+    from nitools.journal.writer import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = JournalWriter(journal, clock=lambda: 0.0)
+    for index in range(500):
+        for event in attempt_events(bytes([2, 0, 0, 1, index >> 8, index & 0xFF]), "refused",
+                             offered=False):
+            writer(event)
+    rows = journal.attempts()
+    assert len(rows) == JournalWriter.REFUSAL_BURST
+    assert all(r.outcome == "refused" and r.reason for r in rows)
+    assert writer.refusals_not_journaled == 500 - len(rows)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(max_size=300), min_size=6, max_size=6), st.text(max_size=300))
+def test_the_journal_writer_takes_any_board_text(tmp_path, fields, reason):
+    from nitools.journal.writer import JournalWriter
+    from nitools.netinstall import events
+
+    path = tmp_path / f"j-{abs(hash((tuple(fields), reason)))}.sqlite3"
+    journal = Journal(path)
+    writer = JournalWriter(journal)
+    mac = bytes.fromhex("024e49000001")
+    writer(events.Found(0.0, mac, Announcement(*fields)))
+    writer(events.Finished(1.0, mac, events.Outcome.REFUSED, reason, macs=(mac,)))
+    (row,) = journal.attempts()
+    assert (row.model, row.reason) == (fields[2], reason)
+    journal.close()
+
+
+def test_a_board_asking_for_term_after_a_confirmed_reboot_amends_its_row(tmp_path):
+    from nitools.journal.writer import JournalWriter
+    from nitools.netinstall import events
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = JournalWriter(journal)
+    mac = bytes.fromhex("024e49000007")
+    for event in attempt_events(mac):  # journaled rebooted
+        writer(event)
+    writer(events.Released(5.0, mac))  # ... yet it was still waiting for TERM
+    rows = journal.attempts()
+    assert [r.outcome for r in rows] == ["unconfirmed", "released"]
+    assert "asked for TERM again" in rows[0].reason
+
+
+def test_an_attempt_whose_start_failed_is_written_once_when_the_journal_is_back(
+        tmp_path, monkeypatch):
+    from nitools.journal.writer import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    clock = [0.0]
+    writer = JournalWriter(journal, clock=lambda: clock[0])
+    real_write = journal.store.write
+    mac = bytes.fromhex("024e49000009")
+    found, validated, finished = attempt_events(mac)
+
+    def failing(sql, values):
+        raise JournalError("cannot write the journal: disk I/O error")
+
+    writer(found)
+    monkeypatch.setattr(journal.store, "write", failing)
+    writer(validated)  # the open row cannot be written
+    monkeypatch.setattr(journal.store, "write", real_write)
+    writer(finished)  # the journal works again: start and end, in one row
+    clock[0] = 5.0
+    writer.flush()
+    (row,) = journal.attempts()
+    assert row.outcome == "rebooted" and row.files[0]["name"] == "r.npk"
