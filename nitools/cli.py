@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,27 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def not_an_option(context: click.Context, parameter: click.Parameter, value: Any) -> Any:
+    """``-c -r``: click takes ``-r`` as -c's value; say so instead of reading a file
+    called -r (or, for a flag that then goes missing, doing the opposite of it)."""
+    if isinstance(value, str) and value.startswith("-") and value != "-":
+        raise click.BadParameter(f"'{value}' looks like an option, not a value: give "
+                                 f"{parameter.opts[-1]} its value first")
+    return value
+
+
+class Number(click.FloatRange):
+    """A number in a range, and a number at all: ``nan`` passes every comparison of
+    click's FloatRange (a timeout of nan would never expire), ``inf`` would not end."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                context: click.Context | None) -> Any:
+        number = super().convert(value, param, context)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, context)
+        return number
+
+
 BOARD = BoardSpec()  # the emulated board's defaults
 ENV_PREFIX = "NITOOLS_"
 
@@ -60,7 +82,8 @@ def main() -> None:
 
 # The station's options, shared by flash and station (every one also NITOOLS_<OPTION>).
 STATION_OPTIONS = [
-    click.option("-c", "--config", "config_path", default=DEFAULTS.config_path, show_default=True,
+    click.option("-c", "--config", "config_path", show_default=DEFAULTS.config_path,
+                  callback=not_an_option,
                   help="ini file ([nitools] or [pynetinstall] section)."),
     click.option("-i", "--interface", "interfaces", multiple=True,
                   default=DEFAULTS.interfaces, show_default=True,
@@ -77,10 +100,10 @@ STATION_OPTIONS = [
                   help="Serve only the board announcing with this MAC (repeatable)."),
     click.option("--once", is_flag=True,
                   help="Install each board at most once per journal."),
-    click.option("--journal", metavar="PATH|URL",
+    click.option("--journal", callback=not_an_option, metavar="PATH|URL",
                   help="Journal of every attempt: a SQLite file, or postgresql://... shared "
                        "by several stations. Default: $XDG_STATE_HOME/nitools/journal.sqlite3."),
-    click.option("--station-name", metavar="NAME",
+    click.option("--station-name", callback=not_an_option, metavar="NAME",
                   help="This station's name in the journal. Default: HOST:INTERFACE."),
     click.option("--config-mode", type=click.Choice(CONFIG_MODES),
                   help="default: RouterOS default configuration; empty: none at all; script: "
@@ -98,7 +121,7 @@ STATION_OPTIONS = [
                   help="netinstall-cli -o: install each board (MAC) at most once in this run."),
     click.option("-b", "--discard-branding", is_flag=True,
                   help="netinstall-cli -b: refused, how it goes on the wire is not known."),
-    click.option("-a", "--address", metavar="ADDR",
+    click.option("-a", "--address", callback=not_an_option, metavar="ADDR",
                   help="netinstall-cli -a: the one address BOOTP hands out ('nitools station' "
                        "with one -i; 'flash' has no BOOTP server and refuses it)."),
     click.option("-k", "--key-file", type=click.Path(exists=True, dir_okay=False),
@@ -107,45 +130,45 @@ STATION_OPTIONS = [
                   help="Mode script (RouterOS 7.22+), sent as mode.scr."),
     click.option("--branding", type=click.Path(exists=True, dir_okay=False),
                   help="Branding package (.dpk) to install."),
-    click.option("--format-timeout", type=click.FloatRange(1, 3600),
+    click.option("--format-timeout", type=Number(1, 3600),
                   default=DEFAULTS.timing.format_timeout, show_default=True,
                   help="Seconds to wait for a board to format its disk."),
-    click.option("--reboot-timeout", type=click.FloatRange(1, 3600),
+    click.option("--reboot-timeout", type=Number(1, 3600),
                   default=DEFAULTS.timing.reboot_timeout, show_default=True,
                   help="Seconds to wait for a board to confirm its reboot (stop asking for "
                        "TERM) before saying it was not confirmed."),
-    click.option("--grace", type=click.FloatRange(0, 3600), default=DEFAULTS.grace,
+    click.option("--grace", type=Number(0, 3600), default=DEFAULTS.grace,
                   show_default=True,
                   help="On Ctrl-C/SIGTERM: seconds running installs may still take."),
     click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.window,
                   show_default=True,
                   help="Most frames in flight per board; the window adapts to loss below "
                        "it. 1 = stop-and-wait."),
-    click.option("--loopback", metavar="LOCAL:PEER",
+    click.option("--loopback", callback=not_an_option, metavar="LOCAL:PEER",
                   help="Use UDP on 127.0.0.1 instead of an interface (tests, demos)."),
     click.option("--plain", is_flag=True, help="Log lines only, no live progress display."),
-    click.option("--metrics", metavar="[ADDR:]PORT",
+    click.option("--metrics", callback=not_an_option, metavar="[ADDR:]PORT",
                   help="Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
                        "127.0.0.1; needs nitools[metrics])."),
-    click.option("--web", metavar="[ADDR:]PORT",
+    click.option("--web", callback=not_an_option, metavar="[ADDR:]PORT",
                   help="Serve the live web view (boards in progress, history) at "
                        "http://ADDR:PORT/ (ADDR defaults to 127.0.0.1)."),
-    click.option("--web-token", metavar="TOKEN",
+    click.option("--web-token", callback=not_an_option, metavar="TOKEN",
                   help="Bearer token the web view requires (needed when ADDR is not "
                        "loopback); browsers pass it as ?token=TOKEN."),
-    click.option("--health-file", metavar="PATH",
+    click.option("--health-file", callback=not_an_option, metavar="PATH",
                   help="Touch PATH every few seconds while the station runs (for 'nitools "
                        "health' and container health checks)."),
     click.option("--log-keys", is_flag=True,
                   help="Show the licence key each board announces in the log (hidden by default)."),
-    click.option("--routeros", metavar="VERSION|CHANNEL",
+    click.option("--routeros", callback=not_an_option, metavar="VERSION|CHANNEL",
                   help="Install this RouterOS version (7.16.1) or channel's newest (stable, "
                        "testing, long-term, development): each board gets the packages for its "
                        "architecture, fetched into the cache on first need."),
     click.option("--package", "release_packages", multiple=True, metavar="NAME",
                   help="With --routeros or --packages-dir: an extra package (container, "
                        "wifi-qcom, ...). Repeatable."),
-    click.option("--mirror", metavar="URL|DIR",
+    click.option("--mirror", callback=not_an_option, metavar="URL|DIR",
                   help="Where packages and channels are fetched from (MikroTik's layout). "
                        "Default: https://upgrade.mikrotik.com"),
     click.option("--packages-dir", type=click.Path(exists=True, file_okay=False),
@@ -221,7 +244,7 @@ def station(**options: Any) -> None:
 @click.option("--file", "path", envvar="NITOOLS_HEALTH_FILE", show_envvar=True,
               default="/run/nitools/station.alive", show_default=True,
               help="The station's --health-file.")
-@click.option("--max-age", type=click.FloatRange(1), default=30.0, show_default=True,
+@click.option("--max-age", type=Number(1), default=30.0, show_default=True,
               help="Seconds after which a heartbeat is too old.")
 @friendly_errors
 def health(path: str, max_age: float) -> None:
@@ -277,21 +300,21 @@ def history(journal: str | None, since: str | None, limit: int | None, mac: str 
               help="Seconds the format takes.")
 @click.option("--key-required", is_flag=True, help="Ignore offers without a licence key.")
 @click.option("--image-too-old", is_flag=True, help="Go silent after the format command.")
-@click.option("--drop", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
+@click.option("--drop", type=Number(0, 0.9), default=0.0, show_default=True,
               help="Probability of losing each frame, both directions.")
-@click.option("--duplicate", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
+@click.option("--duplicate", type=Number(0, 0.9), default=0.0, show_default=True,
               help="Probability of sending a frame twice.")
-@click.option("--link-delay", type=click.FloatRange(0, 1000), default=0.0, show_default=True,
+@click.option("--link-delay", type=Number(0, 1000), default=0.0, show_default=True,
               help="Milliseconds each frame spends on the wire, each way (a long cable).")
-@click.option("--chunk-delay", type=click.FloatRange(0, 1000), default=0.0, show_default=True,
+@click.option("--chunk-delay", type=Number(0, 1000), default=0.0, show_default=True,
               help="Milliseconds a board needs for each data chunk, one at a time.")
 @click.option("--die-after", type=click.IntRange(0), metavar="BYTES",
               help="Boards go silent (power loss) after receiving this many file bytes.")
 @click.option("--reboot-after", type=click.IntRange(0), metavar="BYTES",
               help="Boards restart once after this many file bytes, then install again.")
-@click.option("--reset-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--reset-fraction", type=Number(0, 1), default=0.0, show_default=True,
               help="Share of boards that restart once, at a random point of their install.")
-@click.option("--term-loss", type=click.FloatRange(0, 3600), default=0.0, show_default=True,
+@click.option("--term-loss", type=Number(0, 3600), default=0.0, show_default=True,
               help="Seconds after its first WTRM during which a board loses every TERM.")
 @click.option("--accept-key", "accept_keys", multiple=True, metavar="KEY",
               help="A licence key (base64) the boards accept besides their own (repeatable).")
@@ -311,9 +334,9 @@ def emulate(interface: str | None, loopback: str | None, out_dir: Path | None, t
 
 @main.command()
 @click.option("--boards", type=click.IntRange(1, 16), default=3, show_default=True)
-@click.option("--size", "size_mib", type=click.FloatRange(0.1, 64), default=4, show_default=True,
+@click.option("--size", "size_mib", type=Number(0.1, 64), default=4, show_default=True,
               help="Size of each synthetic system package in MiB.")
-@click.option("--drop", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+@click.option("--drop", type=Number(0, 0.5), default=0.0, show_default=True,
               help="Emulated frame loss.")
 @click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.window,
               show_default=True)
@@ -408,7 +431,7 @@ def extract(inputs: tuple[str, ...], routeros: str | None, mirror: str | None, o
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
               help="Cache folder. Default: $XDG_CACHE_HOME/nitools (~/.cache/nitools).")
 @click.option("--refresh", is_flag=True, help="Download again what is already cached.")
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
+@click.option("--timeout", type=Number(1, 3600), default=30.0, show_default=True,
               help="Seconds without a byte from the mirror before a download fails.")
 @click.option("--list", "list_cache", is_flag=True, help="Show what the cache holds.")
 @click.option("--prune", is_flag=True,

@@ -68,6 +68,6 @@ def setup_logging(verbose: int, logging_config: str | None, handler: logging.Han
 
 
 def install_stop_handlers(stop: Callable[[], None]) -> None:
-    """SIGINT/SIGTERM ask the loop to stop instead of killing it mid-frame."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    """SIGINT, SIGTERM and SIGHUP ask the loop to stop instead of killing it mid-frame."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: a closed terminal
         signal.signal(sig, lambda *_: stop())

@@ -17,7 +17,7 @@ from nitools.errors import UsageError
 from nitools.fetch.mirror import DEFAULT_MIRROR, Mirror
 from nitools.fetch.package_cache import PackageCache
 from nitools.routeros.archs import FAMILIES
-from nitools.routeros.npk import read_package
+from nitools.routeros.npk import is_package_name, read_package
 from nitools.routeros.version import RouterOSVersion
 
 ARCH_NAMES = tuple(family.name for family in FAMILIES)
@@ -25,6 +25,10 @@ ARCH_NAMES = tuple(family.name for family in FAMILIES)
 
 def run_fetch(options: Mapping[str, Any]) -> int:
     setup_logging(0, None)
+    for name in options["packages"]:
+        if not is_package_name(name):
+            raise UsageError(f"--package '{name}' is not a RouterOS package name (lower-case "
+                             "letters, digits and '-')")
     with _progress() as progress:
         cache = PackageCache(Path(options["cache_dir"]) if options["cache_dir"] else None,
                              Mirror(options["mirror"] or DEFAULT_MIRROR, options["timeout"]),

@@ -20,10 +20,17 @@ from nitools.monitor.ui import LogReporter, make_reporter
 from nitools.netinstall.frame import format_mac
 from nitools.station.config import StationConfig, station_name
 from nitools.station.core import PrepareRequest, StationCore, StationResult
-from nitools.station.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
+from nitools.station.link import (
+    BroadcastLink,
+    LoopbackLink,
+    local_admin_mac,
+    parse_loopback,
+    resolve_interface,
+)
 from nitools.station.options import StationOptions, netinstall_cli_meaning
 from nitools.station.payload import PayloadCache
 from nitools.station.ports import PortGroup
+from nitools.station.preflight import preflight, raise_problems
 from nitools.station.prepare import (
     InstallPlan,
     Refusal,
@@ -116,9 +123,26 @@ def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Wa
 
     runner = Runner(link, core, work=prepare, on_event=watchers.event, on_tick=watchers.tick,
                     source_port=getattr(link, "peer_port", None))
-    install_stop_handlers(runner.request_stop)
+    stops = 0
+
+    def request_stop() -> None:
+        """Say at once what a stop means, then let the loop stop at its next turn."""
+        nonlocal stops
+        stops += 1
+        running = core.installs_running()
+        if stops == 1 and running:
+            log.warning("stopping: %d install%s finishing, up to %g s; Ctrl-C again to "
+                        "abort", running, "s" if running != 1 else "", core.config.grace)
+        elif stops == 1:
+            log.warning("stopping")
+        elif running:
+            log.warning("aborting: %d install%s interrupted", running,
+                        "s" if running != 1 else "")
+        runner.request_stop()
+
+    install_stop_handlers(request_stop)
     if stop is not None:
-        stop.connect(runner.request_stop)
+        stop.connect(request_stop)
     try:
         runner.run()
     finally:
@@ -172,6 +196,9 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
             stop_web = web.stop
         if services is not None:
             stop_services = services(stop.request)
+        elif not config.loopback:  # what 'station' checks first, as far as it applies
+            names = [resolve_interface(given)[0] for given in config.interfaces]  # or MACs
+            raise_problems(preflight(names, serve_dhcp=False))
         link = _open_link(config)
         try:
             log.info("listening on %s as %s (%s); journal %s", link.describe(),

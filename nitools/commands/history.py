@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, replace
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -50,6 +51,14 @@ CSV_COLUMNS = ("id", "started_at", "ended_at", "station", "port", "answered_mac"
                "files", "outcome", "reason", "cause", "bytes", "duration")
 
 
+def spreadsheet_safe(value: Any) -> Any:
+    """Text a board or a file supplied, for a CSV file people open in a spreadsheet: a
+    cell starting with = + - @ (or a tab or CR) would be a formula; a ' keeps it text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def parse_mac_or_usage(text: str) -> bytes:
     try:
         return parse_mac(text)
@@ -81,7 +90,7 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
             values = row.as_dict()
             values["macs"] = " ".join(row.macs)
             values["files"] = " ".join(f["name"] for f in row.files or ())
-            writer.writerow([values[column] for column in CSV_COLUMNS])
+            writer.writerow([spreadsheet_safe(values[column]) for column in CSV_COLUMNS])
         return 0
     console = Console(width=None if sys.stdout.isatty() else 200)
     table = Table("#", "started", "station", "port", "MAC", "model", "arch", "software ID",

@@ -19,19 +19,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nitools.commands.flash import run_flash
-from nitools.errors import NitoolsError, UsageError
+from nitools.errors import UsageError
 from nitools.netboot.dnsmasq import DnsmasqError, plan_netboot, render, syntax_check
 from nitools.netboot.dnsmasq_process import DnsmasqProcess
 from nitools.station.options import StationOptions
-from nitools.station.preflight import preflight
+from nitools.station.preflight import preflight, raise_problems
 
 log = logging.getLogger("nitools.station")
 
 READY_TIMEOUT = 10.0  # dnsmasq says "TFTP root is ..." within a second when it works
-
-
-class PreflightError(NitoolsError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -74,12 +70,7 @@ def _start_services(options: StationOptions, netboot: NetbootOptions, died: list
                     stop_station: Callable[[], None]) -> Callable[[], None]:
     interfaces = options.interfaces
     serve = not netboot.no_dhcp
-    problems = preflight(interfaces, serve_dhcp=serve)
-    if problems:
-        for problem in problems[1:]:
-            log.error("preflight: %s", problem)
-        more = f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""
-        raise PreflightError(f"{problems[0]}{more}")
+    raise_problems(preflight(interfaces, serve_dhcp=serve))
     log.info("preflight: %s ready%s", ", ".join(interfaces),
              "" if serve else " (DHCP/TFTP left to another server)")
     if not serve:
@@ -88,7 +79,8 @@ def _start_services(options: StationOptions, netboot: NetbootOptions, died: list
     processes: list[DnsmasqProcess] = []
     # Leases of this run only: a board needs its address just to fetch the boot image,
     # and BOOTP leases never expire, so leases kept across runs would use up the range.
-    leases = tempfile.mkdtemp(prefix="nitools-station-")
+    _remove_stale_lease_folders()
+    leases = tempfile.mkdtemp(prefix=f"{LEASES_PREFIX}{os.getpid()}-")
 
     def on_exit(process: DnsmasqProcess, code: int) -> None:
         died.append(f"dnsmasq for {process.plan.interface.name} stopped (exit {code}): "
@@ -118,6 +110,27 @@ def _start_services(options: StationOptions, netboot: NetbootOptions, died: list
         stop_all()
         raise
     return stop_all
+
+
+LEASES_PREFIX = "nitools-station-"
+
+
+def _remove_stale_lease_folders(folder: str | None = None) -> list[Path]:
+    """Lease folders of stations that were killed (SIGKILL, power loss) before they
+    could remove them: named by their station's process ID, removed once it is gone."""
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{LEASES_PREFIX}*-*"):
+        pid = path.name[len(LEASES_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not path.is_dir() or path.is_symlink():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except (PermissionError, OverflowError):
+            continue  # alive (someone else's), or no process at all
+    return removed
 
 
 def _wait_ready(processes: list[DnsmasqProcess]) -> None:

@@ -8,6 +8,7 @@ not only when a read times out.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -48,9 +49,34 @@ def copy_body(response: requests.Response, url: str, write: Callable[[bytes], ob
 
 
 def reason(exc: BaseException) -> str:
-    """A network failure in a few words (never the library's whole repr chain)."""
+    """A network failure in a few words: the innermost cause ("[Errno 111] Connection
+    refused"), without the libraries' object descriptions, cut at a word if long."""
     if isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError)) or \
             isinstance(exc.__context__, urllib3.exceptions.TimeoutError):
         return "the server stopped answering (timeout)"
-    text = str(exc.__context__ or exc) or type(exc).__name__
-    return text.splitlines()[0][:160]
+    inner = _innermost(exc)
+    text = (str(inner) or type(inner).__name__).splitlines()[0]
+    # urllib3 puts its connection first: "HTTPConnection(host=..., port=80): Failed ..."
+    text = _PREFIX.sub("", text).strip()
+    if len(text) > 160:
+        text = text[:160].rsplit(" ", 1)[0] + " ..."
+    return text
+
+
+_PREFIX = re.compile(r"^(?:<[^>]*>|\w+\([^)]*\)): ")
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """Follow what requests and urllib3 wrap (args[0], .reason, the context)."""
+    seen = {id(exc)}
+    while True:
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException) and exc.args and \
+                isinstance(exc.args[0], BaseException):
+            inner = exc.args[0]
+        if not isinstance(inner, BaseException):
+            inner = exc.__cause__ or exc.__context__
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner

@@ -42,7 +42,7 @@ from nitools.fetch.mirror import (
     parse_channel_answer,
 )
 from nitools.routeros.archs import family_for_package
-from nitools.routeros.npk import Package, read_package
+from nitools.routeros.npk import Package, is_package_name, read_package
 from nitools.routeros.version import RouterOSVersion, parse_version
 
 log = logging.getLogger("nitools.fetch")
@@ -132,6 +132,9 @@ class PackageCache:
 
     def package(self, name: str, version: RouterOSVersion, family: str) -> Path:
         """The cached path of a verified package, fetched first if need be."""
+        if not is_package_name(name):
+            raise UsageError(f"'{name}' is not a RouterOS package name (lower-case letters, "
+                             "digits and '-'): fix --package or packages=")
         remote = package_path(name, version, family)
         path = self._local(remote)
         with self._locked(path):
@@ -188,8 +191,14 @@ class PackageCache:
     # ------------------------------------------------------------ internals
 
     def _local(self, remote: str) -> Path:
-        parts = PurePosixPath(remote).parts  # routeros/<version>/<file>
-        return self.root.joinpath(*parts)
+        """Where ``remote`` (routeros/<version>/<file>) is cached: always inside the
+        cache, whatever a name read from a mirror or a package header said."""
+        root = self.root.resolve()
+        path = root.joinpath(*PurePosixPath(remote).parts).resolve()
+        if not path.is_relative_to(root) or path == root:
+            raise PackageError(f"{remote} would be written outside the cache {root}: "
+                               "refused (a hostile mirror or package?)")
+        return path
 
     def _source(self, remote: str) -> str:
         return self.mirror.url(remote) if self.mirror is not None else remote
@@ -215,6 +224,8 @@ class PackageCache:
             raise FetchError(f"{path.name} is not in the cache {self.root} and no mirror is "
                              "set: give --mirror")
         part = path.with_name(path.name + ".part")
+        if part.is_symlink():
+            part.unlink()  # planted: a download never follows a link out of the cache
         url = self.mirror.url(remote)
         log.info("fetching %s", url)
         started = time.monotonic()
@@ -250,6 +261,9 @@ class PackageCache:
                     label = f"{path.name}:{member.filename}"
                     package = read_package(io.BytesIO(data), label)
                     name = canonical_name(package)
+                    if not is_package_name(name):
+                        raise PackageError(f"{label} calls itself {name!r}: not a RouterOS "
+                                           "package name; nothing of it is written")
                     check_identity(package, name, version, family, label)
                     target = self._local(package_path(name, version, family))
                     if not target.exists():

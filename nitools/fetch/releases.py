@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nitools.errors import ConfigError, PackageError, PluginError
+from nitools.errors import ConfigError, PackageError, PluginError, UsageError
 from nitools.fetch.mirror import FetchError, NotOnMirror
 from nitools.fetch.package_cache import PackageCache, canonical_name
 from nitools.routeros.archs import family_for_announcement, family_for_package
-from nitools.routeros.npk import MAGIC, read_package
+from nitools.routeros.npk import MAGIC, is_package_name, read_package
 from nitools.routeros.version import RouterOSVersion, try_parse_version
 
 log = logging.getLogger("nitools.releases")
@@ -38,6 +38,12 @@ class ReleaseChoice:
     packages: tuple[str, ...] = ()  # extra packages by name: container, wifi-qcom, ...
     mirror: str | None = None  # None: the default mirror
     packages_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.packages:
+            if not is_package_name(name):
+                raise UsageError(f"'{name}' is not a RouterOS package name (lower-case "
+                                 "letters, digits and '-'): fix --package or packages=")
 
     @property
     def active(self) -> bool:

@@ -155,18 +155,31 @@ class Journal:
              FailureCause.STATION_STOPPED.value,
              *OPEN_OUTCOMES, self.station or None))[1]
 
-    def restore(self, row: AttemptRow) -> None:
+    def restore(self, row: AttemptRow) -> bool:
         """A spooled attempt (``spool.py``): its end onto the row already written (``id``),
-        or the whole attempt as a new row."""
+        or the whole attempt as a new row, unless that row is there already (a replay
+        cut short after its write: restoring twice writes one row). False: it was."""
         if row.id is None:
+            if self._has(row):
+                return False
             if row.duration is None and row.ended_at is not None:
                 row = replace(row, duration=row.ended_at - row.started_at)
             self.insert(row)
-            return
+            return True
         self.finish(row.id, row.outcome, row.reason or "", row.cause, row.bytes or 0,
                     row.macs, ended_at=row.ended_at)
+        return True
 
     # ---------------------------------------------------------------- reading
+
+    def _has(self, row: AttemptRow) -> bool:
+        """The same attempt: one station, one board, one start (a wall-clock float)."""
+        station = row.station or self.station or None
+        same_station = "station IS NULL" if station is None else "station=?"
+        values = (row.answered_mac, row.started_at) + (() if station is None else (station,))
+        return bool(self.store.read(
+            f"SELECT id FROM attempts WHERE answered_mac=? AND started_at=? AND {same_station}",
+            values))
 
     def installed_before(self, software_id: str, mac: str) -> AttemptRow | None:
         """The last successful install of this board: by software ID, else by MAC."""

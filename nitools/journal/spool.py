@@ -19,7 +19,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from nitools.journal.attempts import AttemptRow, state_dir
+from nitools.journal.attempts import AttemptRow, JournalError, state_dir
 
 log = logging.getLogger("nitools.journal")
 
@@ -58,13 +58,20 @@ def _row(data: Any) -> AttemptRow:
 
 
 def replay(path: Path, journal: Any) -> int:
-    """Write the spooled rows into ``journal``; the ones written leave the file."""
-    rows = read_spool(path)
+    """Write the spooled rows into ``journal``; the ones written leave the file. Raises
+    JournalError when the journal or the file fails: the rest stays for the next start,
+    and a row written but not yet removed from the file is not written twice."""
+    try:
+        rows = read_spool(path)
+    except OSError as exc:
+        raise JournalError(f"cannot read the spool {path}: {exc.strerror}") from exc
     done = 0
     for index, row in enumerate(rows):
-        journal.restore(row)  # raises JournalError: the rest stays for the next start
-        done += 1
-        _replace(path, rows[index + 1:])
+        done += bool(journal.restore(row))
+        try:
+            _replace(path, rows[index + 1:])
+        except OSError as exc:
+            raise JournalError(f"cannot rewrite the spool {path}: {exc.strerror}") from exc
     return done
 
 

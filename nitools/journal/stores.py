@@ -164,6 +164,18 @@ class PostgresStore:
         if not readonly:
             self._migrate()
 
+    def _first_line(self, exc: BaseException) -> str:
+        """A database error's first line, without any piece of the password: libpq
+        splits a URL at its first '@', so a password holding '@' shows up in its
+        messages as part of a host name."""
+        text = str(exc).strip()
+        line = text.splitlines()[0] if text else type(exc).__name__
+        password = urlsplit(self.url).password or ""
+        for piece in sorted({password, *password.split("@")}, key=len, reverse=True):
+            if len(piece) >= 3:
+                line = line.replace(piece, "***")
+        return line
+
     def _connect(self, first: bool = False) -> Any:
         if self._conn is not None and not self._conn.closed:
             return self._conn
@@ -177,7 +189,7 @@ class PostgresStore:
                                               application_name="nitools")
         except self.psycopg.Error as exc:
             self._down_until = now + RETRY_AFTER
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = self._first_line(exc)
             raise JournalError(f"cannot reach the journal database {self.path}: {reason}: "
                                "check that PostgreSQL runs and the URL is right") from None
         return self._conn
@@ -200,7 +212,7 @@ class PostgresStore:
                 conn.execute("INSERT INTO nitools_schema (version) VALUES (%s)", (version,))
         except self.psycopg.Error as exc:
             raise JournalError(f"cannot set up the journal database {self.path}: "
-                               f"{str(exc).strip().splitlines()[0]}") from exc
+                               f"{self._first_line(exc)}") from exc
 
     def _run(self, sql: str, values: tuple[Any, ...], action: str) -> Any:
         """Run one statement; ``action`` ("write", "read") names it in failures. A lost
@@ -213,10 +225,10 @@ class PostgresStore:
             self._conn = None
             self._down_until = time.monotonic() + RETRY_AFTER
             raise JournalError(f"the journal database {self.path} failed: "
-                               f"{str(exc).strip().splitlines()[0]}") from exc
+                               f"{self._first_line(exc)}") from exc
         except self.psycopg.Error as exc:
             raise JournalError(f"the journal database {self.path} refused a {action}: "
-                               f"{str(exc).strip().splitlines()[0]}") from exc
+                               f"{self._first_line(exc)}") from exc
 
     def write(self, sql: str, values: tuple[Any, ...]) -> tuple[int, int]:
         with self._lock:  # the writer thread writes, the loop and the web view read

@@ -63,10 +63,13 @@ class DnsmasqProcess:
                    "--log-facility=-", "--pid-file="]
         # Through the guard: dnsmasq itself loses the parent-death signal when it drops
         # privileges, so a nitools killed outright would leave it serving (dnsmasq_guard).
+        # In a session of its own: Ctrl-C in the terminal and systemd's SIGTERM to the
+        # whole group reach nitools only, which keeps dnsmasq serving until the installs
+        # under way have ended, then stops it.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nitools.netboot.dnsmasq_guard", self._runtime, *command],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1, preexec_fn=_die_with_parent)
+            text=True, bufsize=1, start_new_session=True, preexec_fn=_die_with_parent)
         log.info("dnsmasq %d started for %s: %s", self.process.pid, self.plan.interface.name,
                  ", ".join(f"{i.boot_file} for {'/'.join(i.vendor_classes)}"
                            for i in self.plan.images))

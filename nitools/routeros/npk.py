@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -19,6 +20,13 @@ from nitools.errors import PackageError
 from nitools.routeros.version import RouterOSVersion
 
 MAGIC = b"\x1e\xf1\xd0\xba"
+# What a RouterOS package name may be (routeros, container, wifi-qcom-ac, ...): a name
+# read from a package's header or a mirror is checked against it before it names a file.
+PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+def is_package_name(name: str) -> bool:
+    return PACKAGE_NAME.fullmatch(name) is not None
 PART_HEADER = struct.Struct("<HI")
 
 PART_INFO = 0x01

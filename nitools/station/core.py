@@ -161,6 +161,11 @@ class StationCore:
                                                         session.total_bytes))
         return out
 
+    def installs_running(self) -> int:
+        """Boards offered an install that has not ended (for a stop's notice)."""
+        return sum(1 for board in list(self.boards.values())
+                   if board.session is not None and not board.session.finished)
+
     def request_stop(self, now: float) -> None:
         """Stop offering; running installs may go on for the grace period. A second
         request stops at once."""
@@ -179,7 +184,7 @@ class StationCore:
                     "its reboot: check it, power-cycle it if it waits for TERM"), now,
                     FailureCause.STATION_STOPPED)
             elif session is not None and not session.finished:
-                session.abort("interrupted: the station stopped mid-install")
+                session.abort("the station stopped mid-install")
                 self._finish(board, Outcome.INTERRUPTED, session.failure or "", now,
                              session.cause)
             elif session is None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from nitools.errors import NitoolsError
 from nitools.netboot.dnsmasq import DnsmasqError, interface_address
 from nitools.station.link import NETINSTALL_PORT
 
@@ -234,11 +235,57 @@ def _iptables_problems(interfaces: list[str], ports: list[int]) -> list[str]:
     return []
 
 
+# Linux capability numbers (linux/capability.h) a station needs without being root.
+CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 10, 12, 13
+_CAP_NAMES = {CAP_NET_ADMIN: "CAP_NET_ADMIN", CAP_NET_BIND_SERVICE: "CAP_NET_BIND_SERVICE",
+              CAP_NET_RAW: "CAP_NET_RAW"}
+
+
+def check_privileges(serve_dhcp: bool, status: str | None = None) -> list[str]:
+    """Binding a socket to one interface needs CAP_NET_RAW; dnsmasq's DHCP and TFTP
+    ports and its raw DHCP replies need CAP_NET_BIND_SERVICE and CAP_NET_ADMIN."""
+    if status is None:
+        try:
+            status = Path("/proc/self/status").read_text()
+        except OSError:
+            return []  # not Linux's /proc: the sockets will say it themselves
+    match = re.search(r"^CapEff:\s*([0-9a-fA-F]+)$", status, re.MULTILINE)
+    if match is None:
+        return []
+    effective = int(match[1], 16)
+    needed = [CAP_NET_RAW] + ([CAP_NET_BIND_SERVICE, CAP_NET_ADMIN] if serve_dhcp else [])
+    missing = [_CAP_NAMES[cap] for cap in needed if not effective >> cap & 1]
+    if not missing:
+        return []
+    what = "nitools station" if serve_dhcp else "nitools flash on an interface"
+    return [f"{what} needs root, or the capabilities {', '.join(_CAP_NAMES[c] for c in needed)}"
+            f" (missing: {', '.join(missing)}): run it with sudo, or give the capabilities"]
+
+
 def preflight(interfaces: Iterable[str], serve_dhcp: bool) -> list[str]:
-    """Every problem found, each one line saying what to fix."""
+    """Every problem found, each one line saying what to fix. Without the privileges
+    nothing else is checked (every other check would fail for that reason)."""
+    problems = check_privileges(serve_dhcp)
+    if problems:
+        return problems
     interfaces = list(interfaces)
+    if serve_dhcp:
+        problems += check_ports([DHCP_PORT, TFTP_PORT, NETINSTALL_PORT])
     ports = [DHCP_PORT, TFTP_PORT, NETINSTALL_PORT] if serve_dhcp else [NETINSTALL_PORT]
-    problems = check_interfaces(interfaces, need_address=serve_dhcp)
-    problems += check_ports(ports)
+    problems = check_interfaces(interfaces, need_address=serve_dhcp) + problems
     problems += check_firewall(interfaces, ports)
     return problems
+
+
+class PreflightError(NitoolsError):
+    """A station or flash that cannot serve boards as set up: each problem says the fix."""
+
+
+def raise_problems(problems: list[str]) -> None:
+    """The first problem as the error; the others logged above it."""
+    if not problems:
+        return
+    for problem in problems[1:]:
+        log.error("preflight: %s", problem)
+    more = f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""
+    raise PreflightError(f"{problems[0]}{more}")

@@ -230,6 +230,10 @@ def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
         return Refusal(str(exc))
     except SystemExit as exc:  # a plugin must not end the station either
         return Refusal(f"preparing files failed: the plugin called sys.exit({exc.code!r})")
+    except (KeyboardInterrupt, GeneratorExit) as exc:
+        # Raised by the plugin itself: a real Ctrl-C reaches the main thread's handler,
+        # which asks the loop to stop, and never a preparation.
+        return Refusal(f"preparing files failed: the plugin raised {type(exc).__name__}")
     except Exception as exc:  # a plugin bug must not stop the station
         return Refusal(f"preparing files failed: {type(exc).__name__}: {exc}")
 

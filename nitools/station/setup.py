@@ -82,11 +82,18 @@ def station_setup(options: StationOptions) -> StationSetup:
 
 
 def _station_ini(options: StationOptions) -> IniConfig | None:
+    if options.packages and options.config_path:
+        raise UsageError(f"packages as arguments take no ini file: drop -c "
+                         f"{options.config_path}, or name the packages in the ini")
     path = config_file(options.config_path or DEFAULTS.config_path)
     release_on_cli = bool(options.routeros or options.packages_dir)
-    if options.packages or (release_on_cli and path == DEFAULTS.config_path
-                            and not os.path.exists(path)):
+    default_missing = path == DEFAULTS.config_path and not os.path.exists(path)
+    if options.packages or (release_on_cli and default_missing):
         return None  # nothing to read: the command line says it all
+    if default_missing and not options.config_path:
+        raise ConfigError(f"say what to install: packages as arguments (routeros-*.npk), "
+                          f"--routeros VERSION|CHANNEL (or --packages-dir DIR), or an ini "
+                          f"file with -c FILE ({path} does not exist)")
     return load_ini(path)
 
 

@@ -313,3 +313,82 @@ def test_by_version_boot_images_and_packages_come_from_the_mirror(station, tmp_p
         assert "boot images of RouterOS 7.16.1 in" in log.text
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@needs_dnsmasq
+def test_ctrl_c_to_the_whole_group_lets_the_install_finish_and_dnsmasq_serve(
+        station, boot_root, package):
+    """The terminal's Ctrl-C (and systemd's SIGTERM) go to the whole process group:
+    dnsmasq must not die with it while a board is still being flashed."""
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(  # its own group, as a shell gives a foreground job
+        ["ip", "netns", "exec", pair.flasher_ns, sys.executable, "-m", "nitools", "station",
+         "--plain", "-m", "-i", FLASHER_IF, "--tftp-root", str(boot_root), "--journal",
+         str(station.journal), "--grace", "60", str(package)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True)
+    pair.processes.append(process)
+    log = Log(process)
+    log.wait_for("listening on interface fl0")
+    station.emulate("--seed", "82", "--chunk-delay", "25")  # ~100 chunks: a few seconds
+    log.wait_for("uploading 10%")
+    os.killpg(process.pid, signal.SIGINT)
+    log.wait_for("stopping: 1 install finishing, up to 60 s; Ctrl-C again to abort")
+    time.sleep(0.5)
+    assert dnsmasq_pids(pair), "dnsmasq died with the terminal's Ctrl-C"
+    assert log.finish(60) == 0, log.text
+    (board,) = station.summaries()
+    assert board["installed"]
+    assert [row["outcome"] for row in station.rows()] == ["rebooted"]
+    assert dnsmasq_pids(pair) == []  # stopped once the install had ended
+
+
+@needs_dnsmasq
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is missing")
+def test_without_its_privileges_the_station_says_so_and_leaves_nothing(station, boot_root,
+                                                                        package):
+    """As a container or a unit without the network capabilities runs it (this
+    machine's Python lives where only root can read it: root, less the capabilities)."""
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    before = set(Path(tempfile.gettempdir()).glob("nitools-station-*"))
+    result = subprocess.run(
+        ["ip", "netns", "exec", pair.flasher_ns, "setpriv",
+         "--bounding-set=-net_raw,-net_admin,-net_bind_service", "--inh-caps=-all",
+         sys.executable, "-m", "nitools", "station", "--plain", "-i", FLASHER_IF,
+         "--tftp-root", str(boot_root), "--journal", str(station.journal), str(package)],
+        capture_output=True, text=True, timeout=30,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "nitools: error: nitools station needs root, or the capabilities CAP_NET_RAW, "
+        "CAP_NET_BIND_SERVICE, CAP_NET_ADMIN (missing: CAP_NET_RAW, CAP_NET_BIND_SERVICE, "
+        "CAP_NET_ADMIN): run it with sudo, or give the capabilities"), result.stderr
+    assert set(Path(tempfile.gettempdir()).glob("nitools-station-*")) == before
+    assert dnsmasq_pids(pair) == []
+
+
+def test_flash_checks_its_interface_and_firewall_before_listening(station, package):
+    pair = station.pair
+
+    def flash_error(*args: str) -> str:
+        process = pair.start(pair.flasher_ns, "flash", "--plain", "-i", FLASHER_IF, "-1",
+                             "--journal", str(station.journal), *args, str(package))
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 1 and "Traceback" not in err, err
+        assert "listening" not in err
+        return err.strip().splitlines()[-1]
+
+    subprocess.run(["ip", "-n", pair.flasher_ns, "link", "set", FLASHER_IF, "down"], check=True)
+    assert flash_error() == ("nitools: error: interface fl0 is down: bring it up with "
+                             "'ip link set fl0 up'")
+    subprocess.run(["ip", "-n", pair.flasher_ns, "link", "set", FLASHER_IF, "up"], check=True)
+    pair.wait_for_carrier()
+    if shutil.which("nft") is not None:
+        nft(pair, "add table inet guard",
+            "add chain inet guard in { type filter hook input priority 0 ; policy accept ; }",
+            "add rule inet guard in iifname fl0 udp dport 5000 drop")
+        assert flash_error() == ("nitools: error: nftables inet guard chain in drops UDP port "
+                                 "5000 (netinstall): allow UDP 5000 in on fl0")

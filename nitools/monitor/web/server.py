@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -109,13 +110,17 @@ class WebView:
         return kept[-limit:]
 
 
+_TOKEN = re.compile(r"([?&]token=)[^&\s]*")
+
+
 class _Handler(BaseHTTPRequestHandler):
     web: WebView
     server_version = "nitools"
     sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("web: %s %s", self.address_string(), format % args)
+        # The request line may carry ?token=...: never into the log.
+        log.debug("web: %s %s", self.address_string(), _TOKEN.sub(r"\1***", format % args))
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)

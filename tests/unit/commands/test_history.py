@@ -90,3 +90,22 @@ def test_history_filters_by_mac_software_id_and_outcome_and_writes_csv(tmp_path)
     assert listed("--outcome", "rebooted", "--limit", "1")[0]["files"] == "r.npk"
     bad = run_cli("history", "--journal", str(path), "--mac", "nonsense")
     assert bad.returncode == 2 and "six hex pairs" in bad.stderr
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_kept_as_text(tmp_path):
+    import csv
+    import io
+
+    from nitools.journal.attempts import AttemptRow
+
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    hostile = Announcement("=HYPERLINK(\"http://x\")", "", "@SUM(A1)", "arm64", "7.12", "")
+    row = journal.insert(AttemptRow.of_board(1.0e9, "02:00:00:00:00:01", hostile))
+    journal.finish(row, "failed", "+cmd|' /C calc'!A0", None, 0)
+    journal.close()
+    result = run_cli("history", "--journal", str(path), "--csv")
+    (listed,) = csv.DictReader(io.StringIO(result.stdout))
+    assert listed["software_id"] == "'=HYPERLINK(\"http://x\")"
+    assert listed["model"] == "'@SUM(A1)" and listed["reason"].startswith("'+cmd")
+    assert listed["answered_mac"] == "02:00:00:00:00:01"  # ordinary text is untouched

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -91,5 +92,11 @@ def test_a_stop_is_seen_between_the_bytes(server):
 def test_network_failures_are_told_in_a_few_words():
     timeout = requests.ReadTimeout("HTTPConnectionPool(host='x', port=80): Read timed out.")
     assert reason(timeout) == "the server stopped answering (timeout)"
-    refused = requests.ConnectionError("first line\nsecond line")
-    assert reason(refused) == "first line"
+    with socket.socket() as closed:  # a port nobody listens on: refused at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(requests.ConnectionError) as refused:
+        requests.get(f"http://127.0.0.1:{port}/x", timeout=5)
+    assert reason(refused.value) == "[Errno 111] Connection refused"
+    long = requests.ConnectionError("word " * 100)
+    assert reason(long).endswith("word ...") and len(reason(long)) <= 165

@@ -318,3 +318,71 @@ def test_a_package_without_digest_never_enters_the_cache(tmp_path):
         cache.package("routeros", V, "arm64")
     assert files_in(tmp_path / "cache") == []
     assert cache.entries() == []
+
+
+# ----------------------------------------------- what a hostile mirror cannot do
+
+
+def _hostile_v6_mirror(root: Path, member_name: str) -> Path:
+    """A v6 release whose all_packages zip holds a package that names itself
+    ``member_name`` (valid digest, right version and architecture)."""
+    import zipfile
+
+    folder = root / "routeros" / "6.49.10"
+    folder.mkdir(parents=True)
+    (folder / "routeros-mipsbe-6.49.10.npk").write_bytes(
+        package_bytes("system", "6.49.10", "mipsbe"))
+    with zipfile.ZipFile(folder / "all_packages-mipsbe-6.49.10.zip", "w") as archive:
+        archive.writestr("ntp-6.49.10-mipsbe.npk",
+                         build_npk(member_name, "6.49.10", "mipsbe", size=4000,
+                                   requires=("system", "6.49.10")))
+    return root
+
+
+def test_a_package_naming_itself_a_path_never_writes_outside_the_cache(tmp_path):
+    from tests.helpers import http_server
+
+    mirror_root = _hostile_v6_mirror(tmp_path / "mirror", "../../../../../x")
+    cache = tmp_path / "a" / "b" / "c" / "cache"
+    with http_server(mirror_root) as url:
+        for args in (("--all-packages",), ("--package", "ntp")):
+            result = run_cli("fetch", "6.49.10", "--arch", "mipsbe", *args, "--mirror", url,
+                             "--cache", str(cache))
+            assert result.returncode != 0
+            assert "calls itself '../../../../../x': not a RouterOS package name" in \
+                result.stderr
+            errors = [line for line in result.stderr.splitlines() if "error" in line]
+            assert "Traceback" not in result.stderr and len(errors) == 1
+    written = [p for p in tmp_path.rglob("*") if p.name.startswith("x-")]
+    assert written == []
+    assert not (tmp_path / "a" / "x-mipsbe-6.49.10.npk").exists()
+
+
+def test_a_package_name_that_is_not_one_is_a_usage_error(tmp_path):
+    result = run_cli("fetch", "7.16.1", "--arch", "arm", "--package", "../../x",
+                     "--mirror", str(tmp_path), "--cache", str(tmp_path / "cache"))
+    assert result.returncode == 2
+    assert "--package '../../x' is not a RouterOS package name" in result.stderr
+    with pytest.raises(UsageError, match="not a RouterOS package name"):
+        ReleaseChoice(routeros="7.16.1", packages=("container", "Bad/Name"))
+
+
+def test_a_version_folder_linked_out_of_the_cache_is_refused(served, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "cache" / "routeros").mkdir(parents=True)
+    (tmp_path / "cache" / "routeros" / "7.16.1").symlink_to(outside)
+    with pytest.raises(PackageError, match="outside the cache"):
+        cache_for(served, tmp_path).package("routeros", V, "arm64")
+    assert list(outside.iterdir()) == []
+
+
+def test_a_planted_part_link_is_not_followed(served, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    folder = tmp_path / "cache" / "routeros" / "7.16.1"
+    folder.mkdir(parents=True)
+    (folder / "routeros-7.16.1-arm64.npk.part").symlink_to(victim)
+    path = cache_for(served, tmp_path).package("routeros", V, "arm64")
+    assert read_package(path).arch == "arm64" and not path.is_symlink()
+    assert victim.read_bytes() == b"keep me"

@@ -70,3 +70,26 @@ def test_each_station_has_its_own_spool_with_a_safe_name(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert spool_path("host:eth1") == tmp_path / "nitools" / "unwritten-host_eth1.jsonl"
     assert spool_path("../../etc/x").parent == tmp_path / "nitools"
+
+
+def test_a_full_disk_while_replaying_is_no_failure_and_writes_no_row_twice(tmp_path,
+                                                                          monkeypatch):
+    import errno
+
+    from nitools.journal import spool
+
+    path = tmp_path / "unwritten.jsonl"
+    write_spool(path, [row("01"), row("02")])
+    journal = Journal(tmp_path / "j.sqlite3", station="line-1")
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(spool, "_replace", disk_full)
+        with pytest.raises(JournalError, match="No space left on device"):
+            replay(path, journal)  # row 01 written; the file could not be rewritten
+    assert [r.answered_mac[-2:] for r in read_spool(path)] == ["01", "02"]
+    assert replay(path, journal) == 1  # the next start: 01 is there already
+    assert [r.answered_mac[-2:] for r in journal.attempts()] == ["01", "02"]
+    assert not path.exists()

@@ -97,14 +97,19 @@ def test_a_board_with_no_or_an_unknown_architecture_is_refused(arch):
     assert errors(findings), findings
 
 
-def test_a_plugin_that_calls_sys_exit_refuses_that_board_only():
+@pytest.mark.parametrize(("raise_it", "said"), [
+    (lambda: sys.exit(3), "sys.exit(3)"),
+    (lambda: (_ for _ in ()).throw(KeyboardInterrupt), "raised KeyboardInterrupt"),
+    (lambda: (_ for _ in ()).throw(GeneratorExit), "raised GeneratorExit"),
+])
+def test_a_plugin_that_exits_or_interrupts_refuses_that_board_only(raise_it, said):
     class Exiting:
         def get_files(self, info):
-            sys.exit(3)
+            raise_it()
 
     info = DeviceInfo(bytes(6), "RB", "arm64", "7.12", "", "")
     result = prepare_or_refuse(Exiting(), info, InstallDefaults(), PayloadCache())
-    assert isinstance(result, Refusal) and "sys.exit(3)" in result.reason
+    assert isinstance(result, Refusal) and said in result.reason
 
 
 def test_special_files_are_refused_before_a_byte_is_read(tmp_path):

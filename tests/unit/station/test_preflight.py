@@ -76,3 +76,26 @@ def test_iptables_rules(answers, rules, problem):
         assert problems == []
     else:
         assert problem in problems[0]
+
+
+def status(*caps: int) -> str:
+    return f"Name:\tpython3\nCapEff:\t{sum(1 << cap for cap in caps):016x}\n"
+
+
+def test_without_root_or_capabilities_the_station_says_which_it_needs():
+    none = preflight.check_privileges(serve_dhcp=True, status=status())
+    assert len(none) == 1 and "nitools station needs root" in none[0]
+    assert "missing: CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN" in none[0]
+    raw_only = preflight.check_privileges(serve_dhcp=True, status=status(13))
+    assert "missing: CAP_NET_BIND_SERVICE, CAP_NET_ADMIN" in raw_only[0]
+    assert preflight.check_privileges(serve_dhcp=True, status=status(10, 12, 13)) == []
+    assert preflight.check_privileges(serve_dhcp=False, status=status(13)) == []
+    flash = preflight.check_privileges(serve_dhcp=False, status=status())
+    assert "nitools flash on an interface needs root" in flash[0]
+
+
+def test_problems_become_one_error_and_the_rest_are_logged(caplog):
+    preflight.raise_problems([])  # nothing to say: nothing raised
+    with pytest.raises(preflight.PreflightError, match=r"^first \(and 2 more above\)$"):
+        preflight.raise_problems(["first", "second", "third"])
+    assert "preflight: second" in caplog.text and "preflight: third" in caplog.text

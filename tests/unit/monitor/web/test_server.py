@@ -66,6 +66,19 @@ def test_page_assets_and_the_token(view):
     assert "http://" not in page.replace("http://www.w3.org", "")  # no external assets
 
 
+def test_the_token_in_a_url_never_reaches_the_log(view, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="nitools.web")
+    web, _ = view
+    port = web.server.server_address[1]
+    assert get(port, "/api/boards?token=s3cret&x=1")[0] == 200
+    deadline = time.monotonic() + 5
+    while "GET /api/boards" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)  # the server thread logs after it answered
+    assert "token=***&x=1" in caplog.text and "s3cret" not in caplog.text
+
+
 def test_history_api_filters(view):
     web, _ = view
     port = web.server.server_address[1]
