@@ -129,14 +129,6 @@ def test_a_plugin_may_answer_with_a_version(served, tmp_path):
                                      "container-7.17rc2-arm64.npk"]
 
 
-def test_a_port_section_must_name_an_interface_of_the_station(tmp_path):
-    (tmp_path / "x.npk").write_bytes(package_bytes("system", "7.16.1", "arm64"))
-    config = tmp_path / "station.ini"
-    config.write_text(f"[nitools]\nfirmware = {tmp_path}/x.npk\n\n"
-                      "[port:eth9]\nconfig_mode = empty\n")
-    result = run_cli("flash", "--loopback", "1:2", "-i", "eth0", "-c", str(config))
-    assert result.returncode == 2
-    assert "[port:eth9] names no interface of this station (eth0)" in result.stderr
 
 
 def test_rows_an_earlier_run_could_not_write_are_written_at_start(tmp_path, monkeypatch):
