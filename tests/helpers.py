@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,11 +93,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def http_server(folder: Path) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 serving ``folder``; yields its base URL."""
-
-    def handler(*args, **kwargs):
-        return _Handler(*args, directory=str(folder), **kwargs)
+def http_server(folder: Path | None = None,
+                handler: Callable[..., http.server.BaseHTTPRequestHandler] | None = None
+                ) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving ``folder`` (or answering with
+    ``handler``, a request handler class); yields its base URL."""
+    if handler is None:
+        def handler(*args, **kwargs):
+            return _Handler(*args, directory=str(folder), **kwargs)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

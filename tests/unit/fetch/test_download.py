@@ -14,6 +14,7 @@ import requests
 from nitools.errors import SourceError
 from nitools.fetch.download import copy_body, reason
 from nitools.fetch.mirror import FetchError
+from tests.helpers import http_server
 
 BODY = bytes(range(256)) * 64
 
@@ -37,15 +38,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with http_server(handler=_Handler) as url:
+        yield url
 
 
 def fetch(url: str, **limits):
