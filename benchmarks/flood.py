@@ -1,10 +1,17 @@
-"""A station under an announcement flood: 10,000 forged DSCVs per second (each from a
-new random MAC) for 30 s over a veth pair between namespaces, while a real emulated
-board net-boots and must still be flashed. Prints: the real board's result and time,
-the station's peak RSS, and the frames the station sent per forged announcement.
-Needs root.
+"""A station under a flood of forged frames, over a veth pair between namespaces, while
+a real emulated board net-boots and must still be flashed. Kinds of flood:
 
-    sudo python3 benchmarks/flood.py [--rate 10000] [--seconds 30]
+  dscv    10,000 announcements a second, each from a new random MAC, sent once
+  double  the same, each announcement sent twice (a board is taken on a repeat)
+  wtrm    WTRMs from random MACs (each would be answered with TERM and journaled)
+  arch    announcements each with an architecture of its own (metrics labels)
+
+Prints, per kind: the real board's result and time, the station's peak RSS and CPU,
+the journal rows written, the frames the station sent per forged frame and, for arch,
+the size of /metrics and its series. Needs root.
+
+    sudo python3 benchmarks/flood.py [--kinds dscv,double,wtrm,arch] [--rate 10000]
+                                     [--seconds 20]
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import argparse
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,7 +39,7 @@ from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO, NetnsPair
 FLOODER = textwrap.dedent("""
     import json, os, socket, struct, sys, time
     iface, station = sys.argv[1], bytes.fromhex(sys.argv[2])
-    rate, seconds = int(sys.argv[3]), float(sys.argv[4])
+    rate, seconds, kind = int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
@@ -44,10 +52,16 @@ FLOODER = textwrap.dedent("""
         batch_start = time.monotonic()
         for _ in range(rate // 100):
             mac = b"\\x06" + os.urandom(5)
-            software_id = os.urandom(4).hex().encode()
-            body = b"DSCV\\n%s\\n\\nRB5009\\narm64\\n7.12\\n7.16.1\\n\\0" % software_id
-            s.sendto(struct.pack("<6s6sHHHH", mac, bytes(6), 0, len(body), 1, 0) + body,
-                     ("255.255.255.255", 5000))
+            if kind == "wtrm":  # a board waiting for TERM, in a random MAC's name
+                frame = struct.pack("<6s6sHHHH", mac, station, 0, 4, 9, 9) + b"WTRM"
+            else:
+                software_id = os.urandom(4).hex().encode()
+                arch = b"arch-" + os.urandom(6).hex().encode() if kind == "arch" else b"arm64"
+                body = b"DSCV\\n%s\\n\\nRB5009\\n%s\\n7.12\\n7.16.1\\n\\0" % (
+                    software_id, arch)
+                frame = struct.pack("<6s6sHHHH", mac, bytes(6), 0, len(body), 1, 0) + body
+            for _ in range(2 if kind == "double" else 1):
+                s.sendto(frame, ("255.255.255.255", 5000))
             sent += 1
         while True:
             try:
@@ -61,12 +75,7 @@ FLOODER = textwrap.dedent("""
 """)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=int, default=10_000)
-    parser.add_argument("--seconds", type=float, default=30)
-    args = parser.parse_args()
+def flood(kind: str, rate: int, seconds: float) -> None:
     pair = NetnsPair.create()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -77,39 +86,71 @@ def main() -> None:
             ini.write_text(f"[nitools]\nfirmware={package}\n")
             env = dict(os.environ, PYTHONPATH=str(REPO))
             station_mac = pair.mac(pair.flasher_ns, FLASHER_IF).replace(":", "")
+            journal = folder / "j.sqlite3"
             flash = subprocess.Popen(
                 ["ip", "netns", "exec", pair.flasher_ns, sys.executable, "-m", "nitools",
                  "flash", "--plain", "-c", str(ini), "-i", FLASHER_IF, "--journal",
-                 str(folder / "j.sqlite3")], stderr=subprocess.PIPE, text=True, env=env)
+                 str(journal), "--metrics", f"127.0.0.1:{METRICS_PORT}"],
+                stderr=subprocess.PIPE, text=True, env=env)
             time.sleep(1.0)
             flooder = subprocess.Popen(
                 ["ip", "netns", "exec", pair.board_ns, sys.executable, "-c", FLOODER, BOARD_IF,
-                 station_mac, str(args.rate), str(args.seconds)], stdout=subprocess.PIPE,
+                 station_mac, str(rate), str(seconds), kind], stdout=subprocess.PIPE,
                 text=True)
             time.sleep(5.0)  # the flood is on
             started = time.monotonic()
             board = pair.start(pair.board_ns, "emulate", "-i", BOARD_IF, "--seed", "5",
-                               "--format-time", "0.2", "--timeout", str(args.seconds))
-            summary = json.loads(board.communicate(timeout=args.seconds + 30)[0])
+                               "--format-time", "0.2", "--timeout", str(seconds))
+            summary = json.loads(board.communicate(timeout=seconds + 30)[0])
             took = time.monotonic() - started
-            flood = json.loads(flooder.communicate(timeout=args.seconds + 30)[0])
+            sent = json.loads(flooder.communicate(timeout=seconds + 30)[0])
+            metrics = subprocess.run(
+                ["ip", "netns", "exec", pair.flasher_ns, sys.executable, "-c",
+                 f"import urllib.request; print(urllib.request.urlopen("
+                 f"'http://127.0.0.1:{METRICS_PORT}/metrics', timeout=10).read().decode())"],
+                capture_output=True, text=True, timeout=30).stdout
             flash.send_signal(signal.SIGTERM)
             log = flash.stderr.read()
             _, status, usage = os.wait4(flash.pid, 0)
+            with sqlite3.connect(journal) as db:
+                rows = dict(db.execute("SELECT outcome, COUNT(*) FROM attempts GROUP BY outcome"))
     finally:
         pair.destroy()
     (real,) = summary["boards"]
-    print(f"[flood] {flood['sent']} forged announcements in {args.seconds:g} s "
-          f"({flood['sent'] / args.seconds:.0f}/s)")
-    print(f"[flood] the real board: {real['state']} after {took:.1f} s "
+    installs = [line for line in metrics.splitlines()
+                if line.startswith("nitools_installs_total{")]
+    print(f"[{kind}] {sent['sent']} forged frames in {seconds:g} s "
+          f"({sent['sent'] / seconds:.0f}/s)")
+    print(f"[{kind}] the real board: {real['state']} after {took:.1f} s "
           f"(files {'complete' if real['installed'] else 'NOT complete'})")
-    print(f"[flood] station: peak RSS {usage.ru_maxrss / 1024:.0f} MB, CPU "
-          f"{usage.ru_utime + usage.ru_stime:.1f} s, exit {os.waitstatus_to_exitcode(status)}, "
-          f"{log.count('Traceback')} tracebacks")
-    print(f"[flood] frames the station sent to forged boards: "
-          f"{flood['station_frames_to_fakes']} = "
-          f"{flood['station_frames_to_fakes'] / max(flood['sent'], 1):.4f} per forged "
-          "announcement")
+    print(f"[{kind}] station: peak RSS {usage.ru_maxrss / 1024:.0f} MB, CPU "
+          f"{usage.ru_utime + usage.ru_stime:.1f} s, exit "
+          f"{os.waitstatus_to_exitcode(status)}, {log.count('Traceback')} tracebacks")
+    print(f"[{kind}] journal rows written: {sum(rows.values())} {rows}; "
+          f"{_counted(log)}")
+    print(f"[{kind}] frames the station sent to forged MACs: "
+          f"{sent['station_frames_to_fakes']} = "
+          f"{sent['station_frames_to_fakes'] / max(sent['sent'], 1):.4f} per forged frame")
+    print(f"[{kind}] /metrics: {len(metrics)} bytes, {len(installs)} install series")
+
+
+def _counted(log: str) -> str:
+    lines = [line for line in log.splitlines() if "counted, not journaled" in line]
+    return lines[-1].split("journal: ", 1)[-1] if lines else "none counted instead"
+
+
+METRICS_PORT = 9431
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kinds", default="dscv,double,wtrm,arch")
+    parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    for kind in args.kinds.split(","):
+        flood(kind, args.rate, args.seconds)
 
 
 if __name__ == "__main__":

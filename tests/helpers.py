@@ -120,6 +120,7 @@ def attempt_events(mac: bytes, outcome: str = "rebooted", offered: bool = True):
     if offered:
         out.append(events.Validated(0.1, mac, (events.SentFile("r.npk", 10, "ab", "x"),),
                                     "default"))
+        out.append(events.Accepted(0.2, mac))
     out.append(events.Finished(1.0, mac, events.Outcome(outcome), f"reason {outcome}",
                                bytes_acked=10, macs=(mac,)))
     return out

@@ -103,9 +103,14 @@ class Watchers:
             self.heartbeat.stop()
         if self.journal is not None:
             self.journal.close()  # whatever ended the loop, every record is written or kept
-            if self.journal.refusals_not_journaled:
-                log.warning("journal: %d refused boards were not journaled (more than %g a "
-                            "second: a flood?)", self.journal.refusals_not_journaled,
+            skipped = (self.journal.refusals_not_journaled
+                       + self.journal.releases_not_journaled)
+            if skipped:
+                log.warning("journal: %d rows of boards that never answered (%d refused or "
+                            "ignoring offers, %d released) were counted, not journaled: more "
+                            "than %g a second, a flood?", skipped,
+                            self.journal.refusals_not_journaled,
+                            self.journal.releases_not_journaled,
                             self.journal.REFUSALS_PER_SECOND)
 
 

@@ -139,11 +139,6 @@ class Journal:
                          (now, outcome, reason, cause, sent_bytes, now,
                           ",".join(macs) if macs else None, row_id))
 
-    def amend(self, row_id: int, outcome: str, reason: str) -> None:
-        """A later fact changes how an attempt ended (a 'rebooted' board asking again)."""
-        self.store.write("UPDATE attempts SET outcome=?, reason=? WHERE id=?",
-                         (outcome, reason, row_id))
-
     def close_stale(self) -> int:
         """Rows this station (or a journal from before station names) left open when it
         crashed become 'interrupted'; other stations' open rows are theirs."""

@@ -39,6 +39,10 @@ class BackgroundWriter:
     def refusals_not_journaled(self) -> int:
         return self.writer.refusals_not_journaled
 
+    @property
+    def releases_not_journaled(self) -> int:
+        return self.writer.releases_not_journaled
+
     def close(self) -> None:
         """Every event handed over is written (or spooled) before this returns."""
         if self._thread.is_alive():

@@ -1,7 +1,7 @@
 """The journal writer: turns a station's events into journal rows.
 
-A row is written when a board is offered an install (open until it ends) or, for a
-board never offered, when it is refused. A failed write never stops installs: what
+A row is written when a board accepts an install (open until it ends) or, for a board
+refused or never answering the offer, once, closed. A failed write never stops installs: what
 could not be written is kept and written when the journal works again, or spooled at
 the close (``spool.py``) and written at the next start.
 """
@@ -28,8 +28,8 @@ log = logging.getLogger("nitools.journal")
 
 
 RELEASED_REASON = "board waiting for reboot answered: it had all its files from an earlier run"
-REBOOT_DISPROVED = ("all files acknowledged; the board asked for TERM again after its reboot "
-                    "was taken as confirmed: it was answered then (see the released row)")
+AFTER_REBOOTED = ("a board journaled rebooted in row {row} (or a frame forged in its name) "
+                  "asked for TERM again, and was answered")
 
 
 @dataclass(eq=False)
@@ -50,11 +50,13 @@ class _Record:
 
 
 class JournalWriter:
-    """Keeps the journal from a station's events. A row is written when a board is
-    offered an install (open until it ends) or, for a board never offered, when it is
-    refused. A failed write never stops installs: the record is kept in memory, the
+    """Keeps the journal from a station's events. A row is written when a board accepts
+    the offer of an install (open until it ends), or once, closed, for a board refused
+    or never answering. A failed write never stops installs: the record is kept in memory, the
     failure logged once, and everything kept is written when the journal works again.
-    Refusals are journaled at a bounded rate, so a flood cannot fill the disk."""
+    Rows of boards that never answered the station (refused, released, offers ignored)
+    are journaled at a bounded rate and counted past it, so forged frames cannot fill
+    the disk or hold the writer. A finished row is never changed by a later frame."""
 
     REFUSALS_PER_SECOND = 5.0
     REFUSAL_BURST = 50.0
@@ -72,11 +74,12 @@ class JournalWriter:
         self._retry_at = 0.0
         self._tokens = self.REFUSAL_BURST
         self._tokens_at = 0.0
-        self.refusals_not_journaled = 0
+        self.refusals_not_journaled = 0  # refused or never answering an offer
+        self.releases_not_journaled = 0
         self.records_lost = 0
         self.on_failure: Callable[[], None] | None = None  # e.g. a metrics counter
-        # Rows this run journaled 'rebooted', by MAC: a WTRM from such a board later
-        # proves the confirmation wrong, and the row is amended.
+        # Rows this run journaled 'rebooted', by MAC: a later WTRM in such a board's name
+        # is journaled with a reason that says so (the rebooted row stays as written).
         self._rebooted: OrderedDict[bytes, int] = OrderedDict()
 
     def __call__(self, event: events.BoardEvent) -> None:
@@ -89,19 +92,29 @@ class JournalWriter:
                 record.files = [asdict(f) for f in event.files]
                 record.configuration = event.configuration
                 record.offered_at = time.time()
+        elif isinstance(event, events.Accepted):
+            # The board took the offer: from now on it is being installed, and its open
+            # row says so. (Offers nobody answers write no row until they end: forged
+            # announcements must not cost two fsyncs each.)
+            record = self._open.get(event.mac)
+            if record is not None and record.files is not None:
                 self._write(record)
         elif isinstance(event, events.Released):
-            confirmed = self._rebooted.pop(event.mac, None)
-            if confirmed is not None:  # the record said rebooted: it was not true
-                self._guard(lambda: self.journal.amend(confirmed, "unconfirmed",
-                                                       REBOOT_DISPROVED))
-            self._guard(lambda: self.journal.insert(self._released(event.mac)))
+            if not self._quiet_row_allowed():
+                self.releases_not_journaled += 1
+                return
+            rebooted = self._rebooted.get(event.mac)
+            reason = RELEASED_REASON if rebooted is None else AFTER_REBOOTED.format(
+                row=rebooted)
+            self._guard(lambda: self.journal.insert(self._released(event.mac, reason)))
         elif isinstance(event, events.Finished):
             record = self._open.pop(event.mac, None)
             if record is None:
                 return
             record.end = event
-            if record.files is None and not self._refusal_allowed():
+            never_answered = record.files is None or \
+                event.cause is events.FailureCause.OFFER_IGNORED
+            if never_answered and not self._quiet_row_allowed():
                 self.refusals_not_journaled += 1
                 return
             self._write(record)
@@ -144,10 +157,10 @@ class JournalWriter:
             log.error("journal: %d attempts were dropped from memory while the journal "
                       "failed", self.records_lost)
 
-    def _released(self, mac: bytes) -> AttemptRow:
+    def _released(self, mac: bytes, reason: str) -> AttemptRow:
         now, text = time.time(), format_mac(mac)
         return AttemptRow(now, text, [text], outcome=events.Outcome.RELEASED.value,
-                          reason=RELEASED_REASON, ended_at=now, bytes=0, duration=0.0,
+                          reason=reason, ended_at=now, bytes=0, duration=0.0,
                           port=self.port_of(mac))
 
     def _spooled(self, record: _Record) -> AttemptRow:
@@ -191,12 +204,14 @@ class JournalWriter:
             if end is None:
                 return
             macs = [format_mac(m) for m in end.macs] or [mac]
-            if record.row is None:  # never offered: one closed row
+            if record.row is None:  # never offered, or never accepted: one closed row
                 now = time.time()
+                started = record.offered_at or record.found_at
                 self.journal.insert(AttemptRow.of_board(
-                    record.found_at, mac, record.announcement, macs=macs,
-                    outcome=end.outcome.value, reason=end.reason, cause=_cause(end),
-                    ended_at=now, bytes=0, duration=now - record.found_at, port=record.port))
+                    started, mac, record.announcement, macs=macs, files=record.files,
+                    config_mode=record.configuration or None, outcome=end.outcome.value,
+                    reason=end.reason, cause=_cause(end), ended_at=now,
+                    bytes=end.bytes_acked, duration=now - started, port=record.port))
             else:
                 self.journal.finish(record.row, end.outcome.value, end.reason, _cause(end),
                                     end.bytes_acked, macs)
@@ -235,7 +250,8 @@ class JournalWriter:
         if len(self._rebooted) > 4096:
             self._rebooted.popitem(last=False)
 
-    def _refusal_allowed(self) -> bool:
+    def _quiet_row_allowed(self) -> bool:
+        """A token bucket shared by every row of a board that never answered us."""
         now = self.clock()
         self._tokens = min(self.REFUSAL_BURST,
                            self._tokens + (now - self._tokens_at) * self.REFUSALS_PER_SECOND)

@@ -53,6 +53,7 @@ class FailureCause(enum.Enum):
     FILES_REFUSED = "files-refused"  # its files were missing or not fit for it
     NOT_OFFERED = "not-offered"  # no valid offer could be made (a forged announcement)
     STATION_STOPPED = "station-stopped"  # the station stopped before the attempt ended
+    CONFLICTING_ANSWERS = "conflicting-answers"  # frames in the board's name contradict it
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,8 @@ class RebootSent(BoardEvent):
 @dataclass(frozen=True, slots=True)
 class Released(BoardEvent):
     """A board that waited for TERM without a session here (an earlier run, a station
-    that crashed, a failed session) was answered; it is never offered again this run."""
+    that crashed, a failed session) was answered with TERM; if it announces itself again
+    later, it is offered an install like any board."""
 
 
 @dataclass(frozen=True, slots=True)

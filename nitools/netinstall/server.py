@@ -162,12 +162,23 @@ class Congestion:
         self.rto = min(max(rto, self._min_rto), self._max_rto)
 
 
+# A board repeats only its last answer. An older answer repeated this often, after frames
+# past it were acknowledged in its name, means someone else acknowledged them.
+STALE_REPEATS = 10
+
+
 class ServerSession:
-    """One board's session. Identity equality; a short repr (never the files)."""
+    """One board's session. Identity equality; a short repr (never the files).
+
+    The protocol has no authentication: anyone on the segment can send frames in a
+    board's name. What can be told is told (docs/protocol.md §12): an announcement with
+    another software ID is ignored and counted, an acknowledgement of a frame never sent
+    or the board still answering an old frame fails the session as conflicting."""
 
     def __init__(self, server_mac: bytes, device_mac: bytes, files: Sequence[InstallFile], *,
                  window: int, key: str = "", keep: bool = False, timing: Timing | None = None,
-                 chunk_size: int = MAX_CHUNK, budget: SendBudget | None = None) -> None:
+                 chunk_size: int = MAX_CHUNK, budget: SendBudget | None = None,
+                 software_id: str | None = None) -> None:
         self.server_mac = server_mac
         self.device_mac = device_mac
         self.files = tuple(files)
@@ -189,6 +200,10 @@ class ServerSession:
         self.cause: FailureCause | None = None  # why it did not end rebooted, as one word
         self.end_detail = ""  # how the session ended, for people
         self.board_restarted = False
+        self.software_id = software_id  # as the board announced it; None: not checked
+        self.conflicting_frames = 0  # frames in the board's name that contradicted it
+        self._stale_seq = 0  # an answer older than the last acknowledged one, and
+        self._stale_times = 0  # how often it came
         self.acked = 0  # highest seq the board has acknowledged
         self._next = 1  # next seq to transmit
         self._highest_sent = 0  # a go-back lowers _next, but the board may have these
@@ -326,7 +341,7 @@ class ServerSession:
         if self.finished or frame.src != self.device_mac:
             return []
         if frame.payload.startswith(messages.DSCV) and frame.seq == 1 and frame.ack == 0:
-            return self._on_announcement(now)
+            return self._on_announcement(frame, now)
         if frame.dst != self.server_mac or frame.seq != frame.ack:
             return []
         seq = frame.seq
@@ -334,11 +349,19 @@ class ServerSession:
             # A repeated WTRM means our TERM was lost.
             if seq == self.end_seq and frame.payload == messages.WTRM:
                 return self._send_term(now)
+            if seq < self.end_seq:  # the board is still behind the files: whose WTRM?
+                return self._on_stale(seq)
             return []
         if seq == self.acked and self._next > self.acked + 1:
             return self._go_back(now, stale_reply=True)  # the board repeats: it missed acked+1
-        if not self.acked < seq <= max(self._highest_sent, self._next - 1):
-            return []  # an old duplicate, or nonsense
+        if seq < self.acked:
+            return self._on_stale(seq)  # a late copy, or the board left behind
+        if seq > max(self._highest_sent, self._next - 1):
+            if self.phase is Phase.UPLOADING:  # before it: a stray frame of an old session
+                self._fail(f"conflicting answers on the wire: frame {seq} was acknowledged "
+                           f"in the board's name, but only {self._highest_sent} were ever "
+                           "sent", FailureCause.CONFLICTING_ANSWERS)
+            return []
         expected = self.expected_reply(seq)
         if frame.payload != expected:
             return self._on_wrong_reply(seq, frame.payload)
@@ -407,7 +430,26 @@ class ServerSession:
 
     # ---------------------------------------------------------------- helpers
 
-    def _on_announcement(self, now: float) -> list[Frame]:
+    def _on_stale(self, seq: int) -> list[Frame]:
+        if seq != self._stale_seq:
+            self._stale_seq, self._stale_times = seq, 0
+        self._stale_times += 1
+        if self._stale_times >= STALE_REPEATS and self.phase in (Phase.UPLOADING,
+                                                                 Phase.REBOOTING):
+            self._fail(f"conflicting answers on the wire: the board keeps answering frame "
+                       f"{seq}, yet frames up to {self.acked} were acknowledged in its name",
+                       FailureCause.CONFLICTING_ANSWERS)
+        return []
+
+    def _on_announcement(self, frame: Frame, now: float) -> list[Frame]:
+        if self.software_id is not None:
+            try:
+                announced = messages.parse_dscv(frame.payload).software_id
+            except messages.MessageError:
+                announced = None
+            if announced != self.software_id:  # not this board restarting: ignored
+                self.conflicting_frames += 1
+                return []
         if self.phase is Phase.OFFERING:
             # The offer was lost or ignored; the board resets its counters for each
             # announcement, so the same OFFR (1,0) is valid again.
@@ -559,6 +601,10 @@ class ServerSession:
     def _finish(self, phase: Phase, detail: str, cause: FailureCause | None = None) -> None:
         """The session is over: ``phase``, ``failure`` and ``cause`` say how."""
         self._enter(phase, None)
+        if self.conflicting_frames:
+            detail += (f" ({self.conflicting_frames} announcement"
+                       f"{'s' if self.conflicting_frames != 1 else ''} in its name with "
+                       "another software ID ignored)")
         self.failure = detail if phase is Phase.FAILED else None
         self.cause = cause
         self.end_detail = detail

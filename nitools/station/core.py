@@ -30,6 +30,7 @@ TERM_ANSWER_INTERVAL = 0.2  # answer one board's WTRMs at most this often outsid
 REMEMBERED = 4096  # boards remembered per table (released, rested): older ones are forgotten
 SEEN = 65536  # MACs remembered from one announcement, for the flood defence
 FLOOD_HOLD = 10.0  # seconds the flood defence stays on after the last burst of new MACs
+RECENTLY = 3.0  # a MAC that announced this recently is not a board waiting for TERM
 MAX_PORTS = 64  # port MACs merged into one board (by software ID) at most
 _NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
 
@@ -80,6 +81,7 @@ class StationCore:
         self.result = StationResult()
         self._resting: dict[bytes, float] = {}  # MAC -> time it may be offered again
         self._released: OrderedDict[bytes, float] = OrderedDict()  # MAC -> last TERM sent
+        self._announced: OrderedDict[bytes, float] = OrderedDict()  # MAC -> last DSCV
         self._resting_ids: dict[str, float] = {}  # software ID -> time it may be offered
         self._installed: OrderedDict[bytes, float] = OrderedDict()  # -o: installed this run
         self._by_software_id: dict[str, Board] = {}
@@ -231,8 +233,9 @@ class StationCore:
 
     def _on_announcement(self, frame: Frame, now: float) -> None:
         mac = frame.src
-        if mac in self.boards or mac in self._released or self._stop_at is not None:
-            return  # a board released from WTRM is never offered again in this run
+        _remember(self._announced, mac, now)
+        if mac in self.boards or self._stop_at is not None:
+            return
         if mac in self._installed:
             return  # -o: each board once per run
         allowed = self.config.macs
@@ -292,13 +295,12 @@ class StationCore:
         if wtrm.seq != wtrm.ack or wtrm.ack >= COUNTER_LIMIT or wtrm.dst == bytes(6):
             return []  # not what a board in WTRM sends
         mac = wtrm.src
+        if now - self._announced.get(mac, float("-inf")) < RECENTLY:
+            return []  # it announces itself: not waiting for TERM (a forged WTRM)
         last = self._released.get(mac)
         if last is not None and now - last < TERM_ANSWER_INTERVAL:
             return []  # its repeats come every 1 s; a flood of copies gets one answer
-        self._released[mac] = now
-        self._released.move_to_end(mac)
-        if len(self._released) > REMEMBERED:
-            self._released.popitem(last=False)
+        _remember(self._released, mac, now)
         if last is None:
             self._events.append(events.Released(now, mac))
         return [messages.term_answer(wtrm)]
@@ -341,7 +343,8 @@ class StationCore:
         try:
             board.session = ServerSession(
                 self.server_mac, board.mac, plan.files, key=key, keep=plan.keep,
-                timing=self.config.timing, window=self.config.window, budget=self._budget)
+                timing=self.config.timing, window=self.config.window, budget=self._budget,
+                software_id=board.announcement.software_id)
         except (messages.MessageError, ValueError) as exc:  # e.g. a forged key field
             self._finish(board, Outcome.REFUSED, f"cannot offer an install: {exc}", now,
                          FailureCause.NOT_OFFERED)
@@ -397,3 +400,11 @@ class StationCore:
             seconds=now - board.found_at,
             upload_rate=session.upload_rate if session else None,
             macs=board.macs))
+
+
+def _remember(table: OrderedDict[bytes, float], mac: bytes, now: float) -> None:
+    """The newest time for ``mac``, the oldest MACs forgotten past REMEMBERED."""
+    table[mac] = now
+    table.move_to_end(mac)
+    if len(table) > REMEMBERED:
+        table.popitem(last=False)

@@ -105,7 +105,7 @@ def test_once_holds_across_stations(url):
 def test_a_crashed_stations_open_rows_are_its_own_to_close(url):
     station_a, station_b = Journal(url, station="a:eth1"), Journal(url, station="b:eth1")
     writer = JournalWriter(station_b)
-    for event in attempt_events(mac(8))[:2]:  # offered, still installing at station b
+    for event in attempt_events(mac(8))[:3]:  # accepted, still installing at station b
         writer(event)
     assert station_a.close_stale() == 0  # a restarting station a leaves b's install alone
     assert station_b.close_stale() == 1
@@ -170,11 +170,11 @@ def test_a_station_stopped_during_an_outage_writes_its_rows_at_the_next_start(
     writer = JournalWriter(journal)
     writer.spool = tmp_path / "unwritten.jsonl"
     events_two = attempt_events(mac(2))
-    for event in attempt_events(mac(1)) + events_two[:2]:  # board 2 offered: its row is open
+    for event in attempt_events(mac(1)) + events_two[:3]:  # board 2 accepted: its row is open
         writer(event)
     server.stop()
     try:
-        writer(events_two[2])  # board 2 ends while the database is down
+        writer(events_two[3])  # board 2 ends while the database is down
         for event in attempt_events(mac(3), "failed"):  # board 3 entirely during the outage
             writer(event)
         writer.close()  # the station stops before the database is back

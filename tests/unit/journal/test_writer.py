@@ -71,7 +71,7 @@ def test_the_journal_writer_takes_any_board_text(tmp_path, fields, reason):
     journal.close()
 
 
-def test_a_board_asking_for_term_after_a_confirmed_reboot_amends_its_row(tmp_path):
+def test_a_wtrm_after_a_confirmed_reboot_is_journaled_but_changes_no_finished_row(tmp_path):
     from nitools.journal.writer import JournalWriter
     from nitools.netinstall import events
 
@@ -82,8 +82,9 @@ def test_a_board_asking_for_term_after_a_confirmed_reboot_amends_its_row(tmp_pat
         writer(event)
     writer(events.Released(5.0, mac))  # ... yet it was still waiting for TERM
     rows = journal.attempts()
-    assert [r.outcome for r in rows] == ["unconfirmed", "released"]
-    assert "asked for TERM again" in rows[0].reason
+    assert [r.outcome for r in rows] == ["rebooted", "released"]  # never changed afterwards
+    assert f"journaled rebooted in row {rows[0].id}" in rows[1].reason
+    assert "asked for TERM again" in rows[1].reason
 
 
 def test_an_attempt_whose_start_failed_is_written_once_when_the_journal_is_back(
@@ -95,17 +96,42 @@ def test_an_attempt_whose_start_failed_is_written_once_when_the_journal_is_back(
     writer = JournalWriter(journal, clock=lambda: clock[0])
     real_write = journal.store.write
     mac = bytes.fromhex("024e49000009")
-    found, validated, finished = attempt_events(mac)
+    found, validated, accepted, finished = attempt_events(mac)
 
     def failing(sql, values):
         raise JournalError("cannot write the journal: disk I/O error")
 
     writer(found)
+    writer(validated)
     monkeypatch.setattr(journal.store, "write", failing)
-    writer(validated)  # the open row cannot be written
+    writer(accepted)  # the open row cannot be written
     monkeypatch.setattr(journal.store, "write", real_write)
     writer(finished)  # the journal works again: start and end, in one row
     clock[0] = 5.0
     writer.flush()
     (row,) = journal.attempts()
     assert row.outcome == "rebooted" and row.files[0]["name"] == "r.npk"
+
+
+def test_releases_and_boards_ignoring_offers_are_journaled_at_a_bounded_rate(tmp_path):
+    from nitools.journal.writer import JournalWriter
+    from nitools.netinstall import events
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = JournalWriter(journal, clock=lambda: 0.0)
+    for index in range(300):
+        writer(events.Released(0.0, bytes([2, 1, 0, 0, index >> 8, index & 0xFF])))
+    for index in range(300):
+        mac = bytes([2, 2, 0, 0, index >> 8, index & 0xFF])
+        found, validated, _, _ = attempt_events(mac)
+        writer(found)
+        writer(validated)  # offered, never accepted: no row yet
+        writer(events.Finished(1.0, mac, events.Outcome.FAILED, "ignored the offer",
+                               events.FailureCause.OFFER_IGNORED))
+    rows = journal.attempts()
+    released = [r for r in rows if r.outcome == "released"]
+    failed = [r for r in rows if r.outcome == "failed"]
+    assert len(released) + len(failed) == JournalWriter.REFUSAL_BURST  # one shared bucket
+    assert writer.releases_not_journaled == 300 - len(released)
+    assert writer.refusals_not_journaled == 300 - len(failed)
+    assert all(r.cause == "offer-ignored" and r.files for r in failed)

@@ -342,3 +342,73 @@ def test_repr_of_a_session_and_its_files_never_holds_the_data():
     session = make([big])
     assert len(repr(session)) < 200 and len(repr(big)) < 200
     assert session != make([big])  # identity, not field-by-field equality
+
+
+# ------------------------------------------------------- frames in the board's name
+
+
+def uploading(**kwargs):
+    session = make(window=8, **kwargs)
+    session.start(0.0)
+    session.receive(reply(1, b"YACK\n"), 0.0)
+    session.receive(reply(2, b"STRT"), 0.0)
+    assert session.phase is Phase.UPLOADING
+    return session
+
+
+def test_an_acknowledgement_of_a_frame_never_sent_fails_as_conflicting():
+    from nitools.netinstall.events import FailureCause
+
+    session = uploading()
+    session.receive(reply(40, b"RETR"), 0.1)  # the plan has fewer frames than that
+    assert session.phase is Phase.FAILED
+    assert session.cause is FailureCause.CONFLICTING_ANSWERS
+    assert "only" in session.failure and "were ever sent" in session.failure
+
+
+def test_a_board_left_behind_by_acknowledgements_in_its_name_fails_the_session():
+    from nitools.netinstall.events import FailureCause
+
+    session = uploading()
+    for seq in (3, 4, 5, 6):  # a stranger acknowledges what was sent ...
+        session.receive(reply(seq, b"RETR"), 0.1)
+    for _ in range(9):  # ... while the board itself still asks after frame 3
+        session.receive(reply(3, b"RETR"), 0.2)
+    assert session.phase is Phase.UPLOADING  # a late copy or two is no evidence
+    session.receive(reply(3, b"RETR"), 0.2)
+    assert session.cause is FailureCause.CONFLICTING_ANSWERS
+    assert "keeps answering frame 3, yet frames up to 6" in session.failure
+
+
+def test_an_announcement_with_another_software_id_is_ignored_and_told():
+    session = uploading(software_id="REAL-0001")
+    forged = messages.Announcement("FAKE-0002", "", "RB", "arm64", "7.12", "7.16.1")
+    session.receive(Frame(BOARD, bytes(6), 1, 0, messages.build_dscv(forged)), 0.1)
+    assert session.phase is Phase.UPLOADING and session.conflicting_frames == 1
+    seq = 3
+    while session.phase is Phase.UPLOADING:  # the real board goes on to the end
+        session.receive(reply(seq, b"WTRM" if seq == session.end_seq else b"RETR"), 0.2)
+        seq += 1
+    session.poll(10.0)
+    assert session.phase is Phase.DONE
+    assert "1 announcement in its name with another software ID ignored" in \
+        session.end_detail
+    restarted = uploading(software_id="REAL-0001")  # the board itself restarting
+    real = messages.Announcement("REAL-0001", "", "RB", "arm64", "7.12", "7.16.1")
+    restarted.receive(Frame(BOARD, bytes(6), 1, 0, messages.build_dscv(real)), 0.1)
+    assert restarted.board_restarted and restarted.phase is Phase.FAILED
+
+
+def test_a_wtrm_in_the_boards_name_while_the_board_is_behind_is_no_reboot():
+    from nitools.netinstall.events import FailureCause
+
+    session = uploading()
+    for seq in range(3, session.end_seq):  # a stranger acknowledges every frame ...
+        session.receive(reply(seq, b"RETR"), 0.1)
+    session.receive(reply(session.end_seq, b"WTRM"), 0.1)  # ... and the end of the files
+    assert session.phase is Phase.REBOOTING
+    for _ in range(10):  # the board itself still asks for frame 4
+        session.receive(reply(3, b"RETR"), 0.2)
+    session.poll(10.0)
+    assert session.phase is Phase.FAILED  # never "reboot confirmed" by its silence
+    assert session.cause is FailureCause.CONFLICTING_ANSWERS

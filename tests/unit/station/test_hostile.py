@@ -17,7 +17,7 @@ from nitools.console import cell, clean
 from nitools.emulation.synthetic import build_npk
 from nitools.errors import LinkError, SourceError
 from nitools.netinstall import events
-from nitools.netinstall.frame import encode
+from nitools.netinstall.frame import Frame, encode
 from nitools.netinstall.messages import Announcement, build_dscv
 from nitools.routeros.validate import BoardFacts, check_install, errors
 from nitools.station.config import DEFAULTS, InstallDefaults
@@ -227,3 +227,29 @@ def test_extract_prints_a_resource_named_like_markup_as_text(tmp_path):
     result = run_cli("extract", "--list", str(exe))
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode in (0, 1), result.stderr
+
+
+# ------------------------------------------------------------------ forged WTRM
+
+
+def wtrm(mac: bytes, seq: int = 7) -> Frame:
+    return Frame(mac, SERVER, seq, seq, b"WTRM")
+
+
+def test_a_forged_wtrm_never_keeps_a_board_from_being_offered():
+    core = StationCore(SERVER, DEFAULTS)
+    board = bytes.fromhex("024e49000042")
+    (term,) = core.receive(wtrm(board), 0.0)  # in its name, before it ever announced
+    assert term.payload.startswith(b"TERM") and term.dst == board
+    assert [type(e).__name__ for e in core.take_events()] == ["Released"]
+    core.receive(dscv(board, software_id="REAL-0042"), 5.0)
+    assert [r.mac for r in core.take_requests()] == [board]  # offered like any board
+
+
+def test_a_wtrm_from_a_mac_that_announces_itself_is_not_answered():
+    core = StationCore(SERVER, DEFAULTS)
+    board = bytes.fromhex("024e49000043")
+    core.receive(dscv(board, software_id="REAL-0043"), 0.0)
+    core.take_events()
+    assert core.receive(wtrm(board), 1.0) == []  # a board that announces waits for no TERM
+    assert not any(isinstance(e, events.Released) for e in core.take_events())
