@@ -87,11 +87,14 @@ def flood(kind: str, rate: int, seconds: float) -> None:
             env = dict(os.environ, PYTHONPATH=str(REPO))
             station_mac = pair.mac(pair.flasher_ns, FLASHER_IF).replace(":", "")
             journal = folder / "j.sqlite3"
+            # The station's log goes to a file: a pipe nobody reads while the flood runs
+            # would fill and hold the station on its next log line.
+            log_file = open(folder / "station.log", "w")  # noqa: SIM115 (closed below)
             flash = subprocess.Popen(
                 ["ip", "netns", "exec", pair.flasher_ns, sys.executable, "-m", "nitools",
                  "flash", "--plain", "-c", str(ini), "-i", FLASHER_IF, "--journal",
                  str(journal), "--metrics", f"127.0.0.1:{METRICS_PORT}"],
-                stderr=subprocess.PIPE, text=True, env=env)
+                stderr=log_file, text=True, env=env)
             time.sleep(1.0)
             flooder = subprocess.Popen(
                 ["ip", "netns", "exec", pair.board_ns, sys.executable, "-c", FLOODER, BOARD_IF,
@@ -110,8 +113,9 @@ def flood(kind: str, rate: int, seconds: float) -> None:
                  f"'http://127.0.0.1:{METRICS_PORT}/metrics', timeout=10).read().decode())"],
                 capture_output=True, text=True, timeout=30).stdout
             flash.send_signal(signal.SIGTERM)
-            log = flash.stderr.read()
             _, status, usage = os.wait4(flash.pid, 0)
+            log_file.close()
+            log = (folder / "station.log").read_text()
             with sqlite3.connect(journal) as db:
                 rows = dict(db.execute("SELECT outcome, COUNT(*) FROM attempts GROUP BY outcome"))
     finally:

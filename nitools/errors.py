@@ -28,6 +28,8 @@ class PluginError(NitoolsError):
 class SourceError(NitoolsError):
     """A firmware or config source could not be read or downloaded."""
 
+    resumable = False  # a partial download worth keeping for the next try
+
 
 class PackageError(NitoolsError):
     """A file is not a usable RouterOS package (.npk)."""

@@ -77,7 +77,10 @@ class MirrorServer:
                 pass
 
             def do_HEAD(self) -> None:
-                self.send_response(200)
+                target = (server.root / self.path.lstrip("/")).resolve()
+                there = self.path == "/" or (server.root.resolve() in target.parents
+                                             and target.exists())
+                self.send_response(200 if there else 404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

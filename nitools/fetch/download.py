@@ -42,10 +42,15 @@ def copy_body(response: requests.Response, url: str, write: Callable[[bytes], ob
         if done > limit:
             raise error(f"{url} grew past {limit} bytes: too large")
         if cancelled.is_set():
-            raise error(f"download of {url} stopped: the station is stopping")
+            raise _resumable(error(f"download of {url} stopped: the station is stopping"))
         if time.monotonic() > deadline:
-            raise error(f"download of {url} took longer than {seconds:g} s ({done} bytes so "
-                        "far): check the server")
+            raise _resumable(error(f"download of {url} took longer than {seconds:g} s "
+                                   f"({done} bytes so far): check the server"))
+
+
+def _resumable(exc: SourceError) -> SourceError:
+    exc.resumable = True  # what came so far is good: a later try continues from it
+    return exc
 
 
 def reason(exc: BaseException) -> str:

@@ -117,6 +117,20 @@ class Mirror:
             return False
         return True
 
+    def has(self, path: str) -> bool | None:
+        """Whether the mirror holds ``path`` (None: it could not be told)."""
+        if not is_remote(self.base):
+            return os.path.isfile(self.url(path))
+        try:
+            response = self._session.head(self.url(path), allow_redirects=True,
+                                          timeout=(CONNECT_TIMEOUT, self.read_timeout))
+            response.close()
+        except (requests.RequestException, OSError):
+            return None
+        if response.status_code == 404:
+            return False
+        return True if response.status_code < 400 else None
+
     def read_text(self, path: str, limit: int = 4096) -> str:
         url = self.url(path)
         if not is_remote(self.base):
@@ -167,11 +181,15 @@ class Mirror:
                                      error=FetchError, start=have, total=total,
                                      progress=progress)
                 if total is not None and done < total:
-                    raise FetchError(f"download of {url} was cut off at {done} of {total} "
+                    cut = FetchError(f"download of {url} was cut off at {done} of {total} "
                                      "bytes: run again to resume")
+                    cut.resumable = True
+                    raise cut
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise FetchError(f"download of {url} failed: {reason(exc)}: run again to "
-                             "resume, or check the mirror") from exc
+            failed = FetchError(f"download of {url} failed: {reason(exc)}: run again to "
+                                "resume, or check the mirror")
+            failed.resumable = True
+            raise failed from exc
 
     @staticmethod
     def _check_status(response: requests.Response, url: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import io
 import logging
 import os
@@ -106,9 +107,11 @@ class PackageCache:
                 raise UsageError(f"'{text}' is neither a RouterOS version (7.16.1, 7.17rc2) "
                                  f"nor a channel ({', '.join(CHANNELS)})") from None
         path = channel_path(text, v6)
-        saved = self.root / "channels" / PurePosixPath(path).name
         if self.mirror is None:
             raise FetchError(f"channel {text} needs a mirror to ask: give --mirror")
+        # Kept per mirror: a lab mirror's "stable" is not the official one's.
+        mirror_key = hashlib.sha256(self.mirror.base.encode()).hexdigest()[:16]
+        saved = self.root / "channels" / mirror_key / PurePosixPath(path).name
         try:
             answer = self.mirror.read_text(path)
         except NotOnMirror:
@@ -170,7 +173,8 @@ class PackageCache:
         out = []
         for folder in sorted((self.root / "routeros").glob("*")):
             for path in sorted(folder.iterdir()) if folder.is_dir() else ():
-                if path.suffix not in (".part", ".lock") and not path.name.startswith(".") \
+                if path.suffix not in (".part", ".lock", ".url") \
+                        and not path.name.startswith(".") \
                         and path.is_file():
                     out.append(CacheEntry(folder.name, path, path.stat().st_size))
         return out
@@ -224,12 +228,23 @@ class PackageCache:
             raise FetchError(f"{path.name} is not in the cache {self.root} and no mirror is "
                              "set: give --mirror")
         part = path.with_name(path.name + ".part")
+        origin = path.with_name(path.name + ".part.url")  # where the partial came from
         if part.is_symlink():
             part.unlink()  # planted: a download never follows a link out of the cache
         url = self.mirror.url(remote)
+        if part.exists() and (not origin.exists() or origin.read_text() != url):
+            part.unlink()  # a partial of another mirror's file: never resumed into this one
+        origin.write_text(url)
         log.info("fetching %s", url)
         started = time.monotonic()
-        self.mirror.download(remote, part, self.progress(path.name))
+        try:
+            self.mirror.download(remote, part, self.progress(path.name))
+        except FetchError as exc:
+            if not exc.resumable:  # an error page, an endless body: nothing worth keeping
+                part.unlink(missing_ok=True)
+                origin.unlink(missing_ok=True)
+            raise
+        origin.unlink(missing_ok=True)
         try:
             verify(part)
         except PackageError as exc:
@@ -284,9 +299,26 @@ class PackageCache:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+MAX_UNPACKED = 1024 * 1024 * 1024  # MikroTik's zips unpack to tens of megabytes
+MAX_RATIO = 20  # packages and boot images are compressed already: they barely shrink
+
+
 def _verify_zip(path: Path) -> None:
+    """A complete archive whose members are what they say, and no bomb: sizes and
+    ratios are checked from the directory before anything is unpacked."""
     try:
         with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            total = sum(member.file_size for member in members)
+            if total > MAX_UNPACKED:
+                raise PackageError(f"{path.name} would unpack to {total} bytes: not "
+                                   "MikroTik's archive")
+            for member in members:
+                ratio = member.file_size // max(member.compress_size, 1)
+                if member.file_size > (1 << 20) and ratio > MAX_RATIO:
+                    raise PackageError(
+                        f"{path.name}: {member.filename} would unpack {ratio} times larger "
+                        "than it is stored: a zip bomb, not MikroTik's archive")
             broken = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise PackageError(f"{path.name} is not a complete zip archive ({exc})") from None

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from nitools.errors import ConfigError, PackageError, PluginError, UsageError
-from nitools.fetch.mirror import FetchError, NotOnMirror
+from nitools.fetch.mirror import FetchError, Mirror, NotOnMirror, package_path
 from nitools.fetch.package_cache import PackageCache, canonical_name
-from nitools.routeros.archs import family_for_announcement, family_for_package
+from nitools.routeros.archs import FAMILIES, family_for_announcement, family_for_package
 from nitools.routeros.npk import MAGIC, is_package_name, read_package
 from nitools.routeros.version import RouterOSVersion, try_parse_version
 
@@ -137,6 +137,21 @@ class ReleaseFiles:
                                  "packages: check the network or --mirror")
             log.warning("mirror %s cannot be reached: only cached packages of %s will be "
                         "installed", self.cache.mirror.base, self.version)
+            return
+        if self.version is not None and self.cache.mirror is not None:
+            self._check_published(self.version, self.cache.mirror)
+
+    def _check_published(self, version: RouterOSVersion, mirror: Mirror) -> None:
+        """A version no architecture's system package exists for is refused at start,
+        not per board (a local mirror may hold some architectures only: one is enough)."""
+        if self.cache.has_version(version):
+            return
+        paths = [package_path("routeros", version, family.name) for family in FAMILIES]
+        answers = [mirror.has(path) for path in paths]
+        if answers and all(answer is False for answer in answers):
+            raise FetchError(f"RouterOS {version} is not on the mirror {mirror.base}: no "
+                             f"system package for any architecture (such as "
+                             f"{mirror.url(paths[0])}): check the version")
 
     def resolve(self, text: str) -> RouterOSVersion:
         """A version, or a channel asked of the mirror once per run."""

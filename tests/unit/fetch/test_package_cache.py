@@ -124,7 +124,8 @@ def test_a_cut_download_resumes_with_a_range_request(served, tmp_path):
         cache.package("routeros", V, "arm64")
     part = tmp_path / "cache" / "routeros" / "7.16.1" / "routeros-7.16.1-arm64.npk.part"
     assert part.stat().st_size == 50_000
-    assert files_in(tmp_path / "cache") == ["routeros-7.16.1-arm64.npk.part"]
+    assert files_in(tmp_path / "cache") == ["routeros-7.16.1-arm64.npk.part",
+                                            "routeros-7.16.1-arm64.npk.part.url"]
     done = cache.package("routeros", V, "arm64")
     assert served.ranges(path) == [None, "bytes=50000-"]
     assert done.read_bytes() == package_bytes("system", "7.16.1", "arm64")
@@ -139,7 +140,8 @@ def test_a_stalling_server_times_out_and_leaves_no_package(served, tmp_path):
     assert result.returncode == 1
     assert "stopped answering (timeout)" in result.stderr
     assert time.monotonic() - started < 20
-    assert [n for n in files_in(tmp_path / "cache") if not n.endswith(".part")] == []
+    assert [n for n in files_in(tmp_path / "cache")
+            if not n.endswith((".part", ".part.url"))] == []  # a resumable partial only
 
 
 def test_a_broken_cached_file_is_fetched_again_and_refresh_downloads_anew(served, tmp_path):
@@ -386,3 +388,60 @@ def test_a_planted_part_link_is_not_followed(served, tmp_path):
     path = cache_for(served, tmp_path).package("routeros", V, "arm64")
     assert read_package(path).arch == "arm64" and not path.is_symlink()
     assert victim.read_bytes() == b"keep me"
+
+
+def test_a_partial_is_resumed_only_from_the_same_url_and_dropped_when_worthless(
+        served, tmp_path, monkeypatch):
+    from nitools.fetch import mirror as mirror_module
+    from tests.mirror_server import MirrorServer
+
+    path = "/routeros/7.16.1/routeros-7.16.1-arm64.npk"
+    part = tmp_path / "cache" / "routeros" / "7.16.1" / "routeros-7.16.1-arm64.npk.part"
+    served.cut[path] = 50_000
+    with pytest.raises(FetchError, match="run again to resume"):
+        cache_for(served, tmp_path).package("routeros", V, "arm64")
+    assert part.stat().st_size == 50_000  # resumable: kept
+    other = MirrorServer(served.root)  # the same layout under another URL
+    with other.running():
+        other.cut[path] = 60_000
+        with pytest.raises(FetchError):
+            cache_for(other, tmp_path).package("routeros", V, "arm64")
+        assert other.ranges(path) == [None]  # another mirror's partial is never resumed
+    assert part.stat().st_size == 60_000
+    monkeypatch.setattr(mirror_module, "MAX_DOWNLOAD", 100_000)
+    with pytest.raises(FetchError, match="too large"):
+        cache_for(served, tmp_path).package("routeros", V, "arm64")
+    assert files_in(tmp_path / "cache") == []  # worthless: nothing left behind
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path):
+    import zipfile
+
+    from tests.helpers import http_server
+
+    folder = tmp_path / "mirror" / "routeros" / "6.49.10"
+    folder.mkdir(parents=True)
+    (folder / "routeros-mipsbe-6.49.10.npk").write_bytes(
+        package_bytes("system", "6.49.10", "mipsbe"))
+    with zipfile.ZipFile(folder / "all_packages-mipsbe-6.49.10.zip", "w",
+                         zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ntp-6.49.10-mipsbe.npk", bytes(64 << 20))  # 64 MiB of zeros
+    assert (folder / "all_packages-mipsbe-6.49.10.zip").stat().st_size < 200_000
+    with http_server(tmp_path / "mirror") as url:
+        result = run_cli("fetch", "6.49.10", "--arch", "mipsbe", "--all-packages",
+                         "--mirror", url, "--cache", str(tmp_path / "cache"))
+    assert result.returncode == 1 and "a zip bomb, not MikroTik's archive" in result.stderr
+    assert [p.name for p in (tmp_path / "cache").rglob("all_packages-*")] == [
+        "all_packages-mipsbe-6.49.10.zip.lock"]  # the lock file only: nothing kept
+
+
+def test_a_channel_answer_is_kept_per_mirror(tmp_path):
+    with mirror(tmp_path / "lab") as lab:
+        assert cache_for(lab, tmp_path).resolve("stable") == V
+        lab_url = lab.url
+    offline = {"read_timeout": 2.0}
+    again = PackageCache(tmp_path / "cache", Mirror(lab_url, **offline))
+    assert again.resolve("stable") == V  # the lab mirror is gone: its own answer is used
+    other = PackageCache(tmp_path / "cache", Mirror("http://127.0.0.1:9", **offline))
+    with pytest.raises(FetchError, match="no earlier answer for stable is cached"):
+        other.resolve("stable")  # never the lab mirror's answer for another mirror

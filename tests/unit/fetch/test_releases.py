@@ -94,10 +94,22 @@ def test_mirror_down_and_nothing_cached_is_an_error_before_any_offer(tmp_path):
     assert summary["boards"][0]["offers_seen"] == 0
 
 
-def test_unknown_version_is_refused_naming_the_url(served, tmp_path):
-    result, _ = flash(tmp_path, ("--routeros", "7.99", "--mirror", served.url, "--count", "1"))
-    assert f"not on the mirror (HTTP 404): {served.url}/routeros/7.99/routeros-7.99-arm64.npk" \
-        in result.stderr
+def test_unknown_version_is_refused_at_start_naming_a_url(served, tmp_path):
+    result = run_cli("flash", "--loopback", "1:2", "--routeros", "7.99", "--mirror",
+                     served.url)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"nitools: error: RouterOS 7.99 is not on the mirror {served.url}: no system package "
+        f"for any architecture (such as {served.url}/routeros/7.99/routeros-7.99-mipsbe.npk)"
+        ": check the version")
+
+
+def test_a_version_published_for_some_architectures_only_is_served_for_those(served,
+                                                                              tmp_path):
+    result, _ = flash(tmp_path, ("--routeros", "7.15.3", "--mirror", served.url),
+                      BoardSpec(arch="smips"))
+    assert f"not on the mirror (HTTP 404): {served.url}/routeros/7.15.3/" \
+        "routeros-7.15.3-smips.npk" in result.stderr  # per board: others have their files
 
 
 def test_packages_dir_and_arguments_do_not_mix(served, tmp_path):

@@ -153,6 +153,9 @@ def test_history_reads_and_filters_a_shared_journal(url):
 
 
 def test_an_unreachable_database_is_one_clear_error_at_start(tmp_path):
+    published = tmp_path / "routeros" / "7.16.1"  # a folder mirror that has the version
+    published.mkdir(parents=True)
+    (published / "routeros-7.16.1-arm64.npk").write_bytes(b"checked only when a board asks")
     result = run_cli("flash", "--loopback", "1:2", "--journal",
                      f"postgresql://nitools@/nitools?host={tmp_path}",
                      "--routeros", "7.16.1", "--mirror", str(tmp_path))
