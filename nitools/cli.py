@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +45,21 @@ def not_an_option(context: click.Context, parameter: click.Parameter, value: Any
         raise click.BadParameter(f"'{value}' looks like an option, not a value: give "
                                  f"{parameter.opts[-1]} its value first")
     return value
+
+
+class RegularFile(click.Path):
+    """An existing regular file: a FIFO or a device given as a package, a script or a
+    netinstall.exe would block on its first read (or never end)."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                context: click.Context | None) -> Any:
+        path = super().convert(value, param, context)
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            self.fail(f"{value!r} is not a regular file", param, context)
+        return path
 
 
 class Number(click.FloatRange):
@@ -112,7 +129,7 @@ STATION_OPTIONS = [
                   help="netinstall-cli -r: RouterOS default configuration."),
     click.option("-e", "--empty-config", is_flag=True,
                   help="netinstall-cli -e: no configuration at all."),
-    click.option("-s", "--script", type=click.Path(exists=True, dir_okay=False),
+    click.option("-s", "--script", type=RegularFile(),
                   help="First-boot script (.rsc), sent as autorun.scr; overrides config=."),
     click.option("-m", "--multiple", is_flag=True,
                   help="netinstall-cli -m: with packages given, serve boards until stopped "
@@ -124,11 +141,11 @@ STATION_OPTIONS = [
     click.option("-a", "--address", callback=not_an_option, metavar="ADDR",
                   help="netinstall-cli -a: the one address BOOTP hands out ('nitools station' "
                        "with one -i; 'flash' has no BOOTP server and refuses it)."),
-    click.option("-k", "--key-file", type=click.Path(exists=True, dir_okay=False),
+    click.option("-k", "--key-file", type=RegularFile(),
                   help="MikroTik .key file to install as the board's licence."),
-    click.option("-sm", "--mode-script", type=click.Path(exists=True, dir_okay=False),
+    click.option("-sm", "--mode-script", type=RegularFile(),
                   help="Mode script (RouterOS 7.22+), sent as mode.scr."),
-    click.option("--branding", type=click.Path(exists=True, dir_okay=False),
+    click.option("--branding", type=RegularFile(),
                   help="Branding package (.dpk) to install."),
     click.option("--format-timeout", type=Number(1, 3600),
                   default=DEFAULTS.timing.format_timeout, show_default=True,
@@ -186,7 +203,7 @@ def station_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @from_environment
 @main.command()
 @station_options
-@click.argument("packages", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.argument("packages", nargs=-1, type=RegularFile())
 @friendly_errors
 def flash(**options: Any) -> None:
     """Install RouterOS on boards that net-boot on INTERFACE.
@@ -219,7 +236,7 @@ def flash(**options: Any) -> None:
               help="Serve only these boot images (repeatable). Default: all in the folder.")
 @click.option("--no-dhcp", is_flag=True,
               help="Another server does BOOTP/DHCP and TFTP: only flash (after the preflight).")
-@click.argument("packages", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.argument("packages", nargs=-1, type=RegularFile())
 @friendly_errors
 def station(**options: Any) -> None:
     """BOOTP/DHCP + TFTP (dnsmasq) and flashing in one command, on one or more ports.
@@ -352,12 +369,12 @@ def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) ->
 @main.command()
 @click.option("--arch", help="The board's architecture (as it announces it, e.g. arm64).")
 @click.option("--min-os", "min_version", help="The board's minimum RouterOS version.")
-@click.option("--config", "config_script", type=click.Path(exists=True, dir_okay=False),
+@click.option("--config", "config_script", type=RegularFile(),
               help="First-boot script (.rsc) to lint with the packages.")
-@click.option("--mode-script", type=click.Path(exists=True, dir_okay=False),
+@click.option("--mode-script", type=RegularFile(),
               help="Mode script (RouterOS 7.22+) to lint with the packages.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.argument("packages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("packages", nargs=-1, required=True, type=RegularFile())
 @friendly_errors
 def validate(packages: tuple[str, ...], arch: str | None, min_version: str | None,
              config_script: str | None, mode_script: str | None, as_json: bool) -> None:
@@ -373,7 +390,7 @@ def validate(packages: tuple[str, ...], arch: str | None, min_version: str | Non
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=RegularFile())
 @friendly_errors
 def info(files: tuple[str, ...], as_json: bool) -> None:
     """Show what RouterOS packages (.npk) say about themselves."""
@@ -383,7 +400,7 @@ def info(files: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.argument("inputs", nargs=-1, type=RegularFile())
 @click.option("--version", "routeros",  metavar="VERSION|CHANNEL",
               help="Fetch netinstall-VERSION.zip through the package cache and extract it.")
 @click.option("--mirror", metavar="URL|DIR", envvar="NITOOLS_MIRROR",

@@ -58,7 +58,7 @@ def setup_logging(verbose: int, logging_config: str | None, handler: logging.Han
     if handler is None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                               "%H:%M:%S"))
+                                               "%Y-%m-%dT%H:%M:%S"))  # ISO 8601
     else:  # a rich handler shows time and level itself
         handler.setFormatter(logging.Formatter("%(message)s"))
     handler.addFilter(CleanLogs())

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nitools.console import install_stop_handlers, setup_logging
-from nitools.errors import UsageError
+from nitools.errors import LinkError, UsageError
 from nitools.journal.attempts import Journal, JournalError, default_path
 from nitools.journal.background import BackgroundWriter
 from nitools.journal.spool import replay, spool_path
@@ -32,6 +33,7 @@ from nitools.station.payload import PayloadCache
 from nitools.station.ports import PortGroup
 from nitools.station.preflight import preflight, raise_problems
 from nitools.station.prepare import (
+    InstalledBefore,
     InstallPlan,
     Refusal,
     check_station_inputs,
@@ -121,12 +123,29 @@ def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Wa
     cache = cache or PayloadCache()
     port_of = getattr(link, "port_of", lambda mac: None)
 
-    def prepare(request: PrepareRequest) -> InstallPlan | Refusal:
+    def prepare(request: PrepareRequest) -> InstallPlan | Refusal | InstalledBefore:
+        if request.check_history and watchers.journal is not None:  # --once, off the loop
+            row = watchers.journal.installed_before(request.info.software_id,
+                                                    format_mac(request.mac))
+            if row is not None:
+                return InstalledBefore(row)
         chosen = setup.for_port(port_of(request.mac))
         return prepare_or_refuse(chosen.plugin, request.info, chosen.config.defaults, cache,
                                  chosen.releases)
 
-    runner = Runner(link, core, work=prepare, on_event=watchers.event, on_tick=watchers.tick,
+    link_problem = getattr(link, "problem", None)  # an interface removed under us
+    next_check = 0.0
+
+    def tick() -> None:
+        nonlocal next_check
+        watchers.tick()
+        if link_problem is not None and time.monotonic() >= next_check:
+            next_check = time.monotonic() + 1.0
+            problem = link_problem()
+            if problem is not None:
+                raise LinkError(problem)
+
+    runner = Runner(link, core, work=prepare, on_event=watchers.event, on_tick=tick,
                     source_port=getattr(link, "peer_port", None))
     stops = 0
 
@@ -209,8 +228,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
             log.info("listening on %s as %s (%s); journal %s", link.describe(),
                      format_mac(link.mac), _until(config), journal.path)
             watchers = _watchers(options, link, journal, reporter, web)
-            history = watchers.journal.installed_before if watchers.journal else None
-            core = StationCore(link.mac, config, history=history)
+            core = StationCore(link.mac, config)
             result = run_station(link, core, setup, watchers, cache, stop)
         finally:
             link.close()
@@ -295,9 +313,11 @@ def _watchers(options: StationOptions, link: Any, journal: Journal, reporter: Lo
         metrics = StationMetrics()
         metrics.serve(options.metrics)
         writer.on_failure = metrics.journal_failures.inc
+    heartbeat = Heartbeat(options.health_file) if options.health_file else None
+    if heartbeat is not None:
+        heartbeat.first_beat()
     return Watchers(reporter, BackgroundWriter(writer),  # fsyncs and database trips off the loop
-                    metrics, Heartbeat(options.health_file) if options.health_file else None,
-                    (web.boards,) if web is not None else ())
+                    metrics, heartbeat, (web.boards,) if web is not None else ())
 
 
 def _report(result: StationResult) -> int:
@@ -313,6 +333,7 @@ def _report(result: StationResult) -> int:
         log.warning("%d announcements were ignored by the flood defence and the board caps "
                     "(new boards by the hundred a second: forged frames on the wire?)",
                     result.ignored_announcements)
-    log.info("%d installed and rebooted, %d installed without a confirmed reboot, %d failed",
-             result.rebooted, len(result.unconfirmed), result.failed)
+    log.info("%d installed and rebooted, %d installed without a confirmed reboot, %d failed, "
+             "%d refused", result.rebooted, len(result.unconfirmed), result.failed,
+             result.refused)
     return result.exit_code

@@ -15,7 +15,6 @@ from rich.table import Table
 from nitools.console import cell
 from nitools.errors import UsageError
 from nitools.journal.attempts import (
-    AttemptRow,
     Journal,
     JournalError,
     default_path,
@@ -35,15 +34,6 @@ class HistoryFilter:
     software_id: str | None = None
     outcome: str | None = None
     station: str | None = None
-
-    def keeps(self, row: AttemptRow) -> bool:
-        if self.station is not None and row.station != self.station:
-            return False
-        if self.mac is not None and self.mac != row.answered_mac and self.mac not in row.macs:
-            return False
-        if self.software_id is not None and row.software_id != self.software_id:
-            return False
-        return self.outcome is None or row.outcome == self.outcome
 
 
 CSV_COLUMNS = ("id", "started_at", "ended_at", "station", "port", "answered_mac", "macs",
@@ -75,22 +65,25 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
         only = replace(only, mac=format_mac(parse_mac_or_usage(only.mac)))
     journal = Journal(location, readonly=True)
     try:
-        rows = [row for row in journal.attempts(parse_since(since) if since else None)
-                if only.keeps(row)]
+        rows = journal.attempts(parse_since(since) if since else None, limit, mac=only.mac,
+                                software_id=only.software_id, outcome=only.outcome,
+                                station=only.station)
     finally:
         journal.close()
-    rows = rows[-limit:] if limit else rows
     if as_json:
-        print(json.dumps([row.as_dict() for row in rows], indent=2))
+        print(json.dumps([row.for_output() for row in rows], indent=2))
         return 0
     if as_csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(CSV_COLUMNS)
         for row in rows:
-            values = row.as_dict()
+            values = row.for_output()
             values["macs"] = " ".join(row.macs)
             values["files"] = " ".join(f["name"] for f in row.files or ())
             writer.writerow([spreadsheet_safe(values[column]) for column in CSV_COLUMNS])
+        return 0
+    if not rows:
+        print("no attempts match")
         return 0
     console = Console(width=None if sys.stdout.isatty() else 200)
     table = Table("#", "started", "station", "port", "MAC", "model", "arch", "software ID",

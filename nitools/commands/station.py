@@ -9,6 +9,7 @@ the station stops too (a station that cannot boot boards must not look healthy).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -19,9 +20,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nitools.commands.flash import run_flash
-from nitools.errors import UsageError
+from nitools.errors import NitoolsError, UsageError
 from nitools.netboot.dnsmasq import DnsmasqError, plan_netboot, render, syntax_check
 from nitools.netboot.dnsmasq_process import DnsmasqProcess
+from nitools.routeros.npk import read_package
 from nitools.station.options import StationOptions
 from nitools.station.preflight import preflight, raise_problems
 
@@ -145,12 +147,27 @@ def _wait_ready(processes: list[DnsmasqProcess]) -> None:
                                    f"within {READY_TIMEOUT:g} s: {process.failure()}")
 
 
+def boot_version(netboot: NetbootOptions, options: StationOptions) -> str | None:
+    """Which RouterOS's boot images to fetch: --boot-version; else, with no --tftp-root,
+    the --routeros version, or the version of the system package given as an argument
+    (as netinstall-cli serves its own boot images)."""
+    if netboot.boot_version or netboot.tftp_root:
+        return netboot.boot_version
+    if options.routeros:
+        return options.routeros
+    for path in options.packages:
+        with contextlib.suppress(NitoolsError):
+            package = read_package(path, label=os.path.basename(path))
+            if package.is_system:
+                return str(package.version)
+    return None
+
+
 def _tftp_root(netboot: NetbootOptions, options: StationOptions) -> str:
-    """The boot images: the --tftp-root folder as it is, or, with --boot-version (else
-    the --routeros version when no folder is given), netinstall-VERSION.zip fetched
-    through the cache and extracted into --tftp-root (default: /var/lib/nitools/
-    bootimages/VERSION as root, the cache otherwise)."""
-    version = netboot.boot_version or (None if netboot.tftp_root else options.routeros)
+    """The boot images: the --tftp-root folder as it is, or (``boot_version``)
+    netinstall-VERSION.zip fetched through the cache and extracted into --tftp-root
+    (default: /var/lib/nitools/bootimages/VERSION as root, the cache otherwise)."""
+    version = boot_version(netboot, options)
     if not version:
         if netboot.tftp_root:
             return str(netboot.tftp_root)

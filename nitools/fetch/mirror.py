@@ -90,7 +90,7 @@ class Mirror:
     """Reads files of MikroTik's layout from a base URL or folder."""
 
     def __init__(self, base: str = DEFAULT_MIRROR, read_timeout: float = 30.0,
-                 total_timeout: float = 1800.0) -> None:
+                 total_timeout: float = 300.0) -> None:
         base = base.strip()
         if base.lower().startswith("file://"):
             base = unquote(urlparse(base).path)

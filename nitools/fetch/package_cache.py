@@ -183,9 +183,13 @@ class PackageCache:
         """Remove the folders of every version not in ``keep``."""
         removed = []
         for folder in sorted((self.root / "routeros").glob("*")):
-            if folder.is_dir() and folder.name not in keep:
+            if folder.name in keep or not folder.is_dir():
+                continue
+            if folder.is_symlink():
+                folder.unlink()  # the link goes; what it points to is not the cache's
+            else:
                 shutil.rmtree(folder)
-                removed.append(folder)
+            removed.append(folder)
         return removed
 
     def has_version(self, version: RouterOSVersion) -> bool:
@@ -290,8 +294,13 @@ class PackageCache:
     def _locked(self, path: Path) -> Iterator[None]:
         with self._locks_lock:
             lock = self._locks.setdefault(path, threading.Lock())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with lock, open(path.with_name(path.name + ".lock"), "a") as handle:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115
+        except OSError as exc:
+            raise FetchError(f"cannot write the cache {self.root}: {exc.strerror}: give "
+                             "--cache DIR (or XDG_CACHE_HOME) a writable folder") from None
+        with lock, handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # another process fetching the same file
             try:
                 yield

@@ -96,9 +96,16 @@ class AttemptRow:
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
-        """For JSON, CSV and the web view: every column, the id first."""
+        """Every column, the id first, as stored (the spool keeps rows so)."""
         values = asdict(self)
         return {"id": values.pop("id"), **values}
+
+    def for_output(self) -> dict[str, Any]:
+        """For JSON, CSV and the web view: times in ISO 8601 with their UTC offset."""
+        values = self.as_dict()
+        for name in ("started_at", "ended_at"):
+            values[name] = iso_time(values[name])
+        return values
 
 
 COLUMNS = tuple(f.name for f in fields(AttemptRow) if f.name != "id")
@@ -187,16 +194,31 @@ class Journal:
             f"AND {where} ORDER BY id DESC LIMIT 1", values)
         return AttemptRow.from_stored(rows[0]) if rows else None
 
-    def attempts(self, since: float | None = None, limit: int | None = None
+    def attempts(self, since: float | None = None, limit: int | None = None, *,
+                 mac: str | None = None, software_id: str | None = None,
+                 outcome: str | None = None, station: str | None = None
                  ) -> list[AttemptRow]:
+        """Rows in the order written, filtered and limited (the last ``limit``) by the
+        database itself: a journal of a million rows is never read whole for a page."""
+        where: list[str] = []
+        values: list[Any] = []
+        for column, value in (("started_at >= ?", since), ("software_id = ?", software_id),
+                              ("outcome = ?", outcome), ("station = ?", station)):
+            if value is not None:
+                where.append(column)
+                values.append(value)
+        if mac is not None:  # the MAC answered, or any port the board announced with
+            where.append("(answered_mac = ? OR ',' || macs || ',' LIKE ?)")
+            values += [mac, f"%,{mac},%"]
         sql = "SELECT * FROM attempts"
-        values: tuple[Any, ...] = ()
-        if since is not None:
-            sql += " WHERE started_at >= ?"
-            values = (since,)
-        sql += " ORDER BY id"
-        rows = [AttemptRow.from_stored(stored) for stored in self.store.read(sql, values)]
-        return rows[-limit:] if limit else rows
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            values.append(int(limit))
+        stored = self.store.read(sql, tuple(values))
+        return [AttemptRow.from_stored(row) for row in reversed(stored)]
 
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -217,6 +239,14 @@ def parse_since(text: str, now: float | None = None) -> float:
     except (ValueError, OverflowError, OSError):
         raise UsageError(f"--since '{text}' is neither a time like 2h, 3d nor a date like "
                          "2026-11-25 or 2026-11-25T08:00") from None
+
+
+def iso_time(timestamp: float | None) -> str | None:
+    """``2026-12-03T14:58:31+00:00``, in this machine's time zone."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone().isoformat(
+        timespec="seconds")
 
 
 def format_time(timestamp: float | None) -> str:

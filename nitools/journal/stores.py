@@ -61,9 +61,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (2, "ALTER TABLE attempts ADD COLUMN station TEXT"),  # which station wrote the row
     (3, "ALTER TABLE attempts ADD COLUMN port TEXT"),  # the interface the board was on
     (4, "ALTER TABLE attempts ADD COLUMN cause TEXT"),  # why it did not end rebooted
+    (5, "CREATE INDEX IF NOT EXISTS attempts_station ON attempts (station)"),  # history
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 RETRY_AFTER = 5.0  # a database that failed is not asked again sooner (the loop must not stall)
+STATEMENT_MS = 10_000  # a statement the server cannot finish in 10 s (a lock held) fails
 
 
 class JournalError(NitoolsError):
@@ -186,7 +188,8 @@ class PostgresStore:
         try:
             self._conn = self.psycopg.connect(self.url, autocommit=True,
                                               connect_timeout=max(1, int(self.connect_timeout)),
-                                              application_name="nitools")
+                                              application_name="nitools",
+                                              options=f"-c statement_timeout={STATEMENT_MS}")
         except self.psycopg.Error as exc:
             self._down_until = now + RETRY_AFTER
             reason = self._first_line(exc)
@@ -257,5 +260,10 @@ def _placeholders(sql: str) -> str:
 
 def open_store(location: str | os.PathLike[str], readonly: bool) -> SqliteStore | PostgresStore:
     if is_postgres(location):
+        try:
+            urlsplit(str(location)).password  # noqa: B018 (parsing is the check)
+        except ValueError as exc:
+            raise JournalError(f"--journal: not a valid PostgreSQL URL ({exc}): write it as "
+                               "postgresql://USER:PASSWORD@HOST/DATABASE") from None
         return PostgresStore(str(location), readonly)
     return SqliteStore(Path(location), readonly)

@@ -99,6 +99,8 @@ class JournalWriter:
             record = self._open.get(event.mac)
             if record is not None and record.files is not None:
                 self._write(record)
+        elif isinstance(event, events.Skipped):
+            self._open.pop(event.mac, None)  # --once left it alone: nothing to journal
         elif isinstance(event, events.Released):
             if not self._quiet_row_allowed():
                 self.releases_not_journaled += 1

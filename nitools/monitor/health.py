@@ -3,9 +3,14 @@ a file every few seconds while it runs; ``nitools health`` says whether it is fr
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
+
+from nitools.errors import UsageError
+
+log = logging.getLogger("nitools.flash")
 
 BEAT_EVERY = 5.0
 DEFAULT_MAX_AGE = 30.0
@@ -16,15 +21,36 @@ class Heartbeat:
         self.path = Path(path)
         self.every = every
         self._last = float("-inf")
+        self._failed = False
 
     def beat(self, now: float | None = None) -> None:
+        """Touch the file (at most every ``every`` s). A failure is logged once: the
+        heartbeat then goes stale, which is what a health check is for."""
         now = time.monotonic() if now is None else now
         if now - self._last < self.every:
             return
         self._last = now
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.touch()
-        os.utime(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
+            os.utime(self.path)
+        except OSError as exc:
+            if not self._failed:
+                log.error("cannot write the heartbeat %s: %s", self.path, exc.strerror)
+            self._failed = True
+        else:
+            self._failed = False
+
+    def first_beat(self) -> None:
+        """At start: a heartbeat that cannot be written is a usage error, not a stale
+        station an hour later."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
+        except OSError as exc:
+            raise UsageError(f"--health-file {self.path}: cannot write it ({exc.strerror}): "
+                             "choose a writable path") from None
+        self._last = time.monotonic()
 
     def stop(self) -> None:
         self.path.unlink(missing_ok=True)

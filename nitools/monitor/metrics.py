@@ -7,9 +7,11 @@ the one record of what happened; nothing here reaches into a session.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from nitools.errors import UsageError
+from nitools.monitor.bounded_http import BoundedHTTPServer
 from nitools.netinstall import events
 from nitools.routeros.archs import family_for_announcement
 
@@ -73,13 +75,19 @@ class StationMetrics:
         self._phase: dict[bytes, str] = {}
         self._arch: dict[bytes, str] = {}
 
-    def serve(self, spec: str) -> None:
+    def serve(self, spec: str) -> BoundedHTTPServer:
+        """Serve /metrics from a thread of its own (bounded: a crowd of idle scrapers
+        cannot take the station's threads)."""
+        from prometheus_client.exposition import MetricsHandler
+
         address, port = parse_listen(spec)
         try:
-            self._prometheus.start_http_server(port, addr=address, registry=self.registry)
+            server = BoundedHTTPServer((address, port), MetricsHandler.factory(self.registry))
         except OSError as exc:
             raise UsageError(f"cannot serve metrics on {address}:{port}: {exc.strerror}") \
                 from exc
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+        return server
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, events.Found):

@@ -152,7 +152,8 @@ class RichReporter(LogReporter):
     def log_handler(self) -> logging.Handler:
         from rich.logging import RichHandler
 
-        return RichHandler(console=self.console, show_path=False)
+        return RichHandler(console=self.console, show_path=False,
+                           log_time_format="%Y-%m-%dT%H:%M:%S")  # ISO 8601, not the locale's
 
     def close(self) -> None:
         self.live.update(self._table())

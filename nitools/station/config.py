@@ -102,8 +102,17 @@ def config_file(path: str, fallback: str = PYNETINSTALL_CONFIG) -> str:
     return path
 
 
+MAX_INI_BYTES = 1 << 20  # an ini file is a few lines; /dev/zero is not one
+
+
 def load_ini(path: str) -> IniConfig:
     config = IniConfig(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ConfigError(f"config file {path} is not a regular file: pass -c PATH to your "
+                          "ini file")
+    if os.path.isfile(path) and os.path.getsize(path) > MAX_INI_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_INI_BYTES} bytes: not an "
+                          "ini file")
     try:
         with open(path, encoding="utf-8") as handle:
             config.read_file(handle)

@@ -12,18 +12,17 @@ ServerSession turns the board's replies into the next frames -> ``Finished``.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nitools.netinstall import events, messages
 from nitools.netinstall.events import FailureCause, Outcome
-from nitools.netinstall.frame import Frame, format_mac
+from nitools.netinstall.frame import Frame
 from nitools.netinstall.protocol import COUNTER_LIMIT, DSCV
 from nitools.netinstall.server import Phase, SendBudget, ServerSession
 from nitools.station.board import Board
 from nitools.station.config import StationConfig
 from nitools.station.plugins import DeviceInfo
-from nitools.station.prepare import InstallPlan, Refusal
+from nitools.station.prepare import InstalledBefore, InstallPlan, Refusal
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
 TERM_ANSWER_INTERVAL = 0.2  # answer one board's WTRMs at most this often outside a session
@@ -34,22 +33,22 @@ RECENTLY = 3.0  # a MAC that announced this recently is not a board waiting for 
 MAX_PORTS = 64  # port MACs merged into one board (by software ID) at most
 _NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
 
-# (software ID, MAC text) -> the journal row of an earlier install, or None
-History = Callable[[str, str], "int | None"]
-
 
 @dataclass(frozen=True)
 class PrepareRequest:
-    """Files are needed for this board: resolve and check them, then call ``prepared``."""
+    """Files are needed for this board: resolve and check them, then call ``prepared``.
+    ``check_history`` (``--once``): first ask the journal whether it was installed."""
 
     mac: bytes
     info: DeviceInfo
+    check_history: bool = False
 
 
 @dataclass
 class StationResult:
     rebooted: int = 0  # installed and reboot confirmed
-    failed: int = 0  # failed or refused
+    failed: int = 0  # offered, and the install did not complete
+    refused: int = 0  # never offered: files missing or not fit for the board
     unconfirmed: list[bytes] = field(default_factory=list)  # installed, still asking for TERM
     interrupted: list[bytes] = field(default_factory=list)  # MACs stopped mid-install
     stopped_short: bool = False  # a stop came before -1 / --count had its boards
@@ -57,13 +56,13 @@ class StationResult:
 
     @property
     def finished(self) -> int:
-        return self.rebooted + self.failed + len(self.unconfirmed)
+        return self.rebooted + self.failed + self.refused + len(self.unconfirmed)
 
     @property
     def exit_code(self) -> int:
         if self.interrupted or self.stopped_short:
             return 130  # the work asked for was not done: say so, as a signal would
-        return 1 if self.failed or self.unconfirmed else 0
+        return 1 if self.failed or self.refused or self.unconfirmed else 0
 
 
 def is_announcement(frame: Frame) -> bool:
@@ -71,12 +70,10 @@ def is_announcement(frame: Frame) -> bool:
 
 
 class StationCore:
-    def __init__(self, server_mac: bytes, config: StationConfig,
-                 history: History | None = None) -> None:
+    def __init__(self, server_mac: bytes, config: StationConfig) -> None:
         self.server_mac = server_mac
         self.own_macs = frozenset({server_mac})
         self.config = config
-        self.history = history
         self.boards: dict[bytes, Board] = {}  # active boards by the MAC we answer
         self.result = StationResult()
         self._resting: dict[bytes, float] = {}  # MAC -> time it may be offered again
@@ -91,7 +88,7 @@ class StationCore:
         self._window_start = 0.0
         self._new_in_window = 0
         self._flood_until = 0.0  # until then, only repeated announcements are taken
-        self._skipped: set[bytes] = set()  # boards --once left alone (reported once)
+        self._skipped: OrderedDict[bytes, float] = OrderedDict()  # --once left these alone
         self._events: list[events.BoardEvent] = []
         self._requests: list[PrepareRequest] = []
         self._stop_at: float | None = None
@@ -129,6 +126,14 @@ class StationCore:
         if isinstance(result, Refusal):
             self._preparing -= 1
             self._finish(board, Outcome.REFUSED, result.reason, now, FailureCause.FILES_REFUSED)
+            return []
+        if isinstance(result, InstalledBefore):
+            self._preparing -= 1
+            self._leave(board)
+            _remember(self._skipped, mac, now)
+            self._events.append(events.Skipped(
+                now, mac, board.announcement,
+                f"installed before (journal row {result.row}): not installing again (--once)"))
             return []
         if self._stop_at is not None:
             self._preparing -= 1
@@ -238,6 +243,8 @@ class StationCore:
             return
         if mac in self._installed:
             return  # -o: each board once per run
+        if mac in self._skipped:
+            return  # --once: the journal showed it installed (told once)
         allowed = self.config.macs
         if allowed is not None and mac not in allowed:
             return
@@ -258,15 +265,14 @@ class StationCore:
         if not self._admit(mac, now):
             self.result.ignored_announcements += 1
             return
-        if self.config.once and self._installed_before(mac, announcement, now):
-            return
         board = Board(mac, announcement, now)
         self.boards[mac] = board
         self._preparing += 1
         if software_id:
             self._by_software_id[software_id] = board
         self._events.append(events.Found(now, mac, announcement))
-        self._requests.append(PrepareRequest(mac, DeviceInfo.from_announcement(mac, announcement)))
+        self._requests.append(PrepareRequest(mac, DeviceInfo.from_announcement(mac, announcement),
+                                             check_history=self.config.once))
 
     def _admit(self, mac: bytes, now: float) -> bool:
         """Caps against announcement floods. A real board announces every second, so
@@ -319,20 +325,6 @@ class StationCore:
                 for old in expired or list(table)[:len(table) // 2]:
                     del table[old]
 
-    def _installed_before(self, mac: bytes, announcement: messages.Announcement,
-                          now: float) -> bool:
-        if self.history is None:
-            return False
-        row = self.history(announcement.software_id, format_mac(mac))
-        if row is None:
-            return False
-        if mac not in self._skipped:
-            self._skipped.add(mac)
-            self._events.append(events.Skipped(
-                now, mac, announcement,
-                f"installed before (journal row {row}): not installing again (--once)"))
-        return True
-
     def _offer(self, board: Board, plan: InstallPlan, now: float) -> list[Frame]:
         self._preparing -= 1
         self._events.append(events.Validated(now, board.mac, plan.sent_files(),
@@ -371,12 +363,16 @@ class StationCore:
             self._finish(board, Outcome.FAILED, session.failure or "failed", now, session.cause,
                          counted=not session.board_restarted)
 
-    def _finish(self, board: Board, outcome: Outcome, reason: str, now: float,
-                cause: FailureCause | None = None, counted: bool = True) -> None:
+    def _leave(self, board: Board) -> None:
+        """The station is done with this board (for now)."""
         self.boards.pop(board.mac, None)
         software_id = board.announcement.software_id
         if software_id and self._by_software_id.get(software_id) is board:
             del self._by_software_id[software_id]
+
+    def _finish(self, board: Board, outcome: Outcome, reason: str, now: float,
+                cause: FailureCause | None = None, counted: bool = True) -> None:
+        self._leave(board)
         if outcome.installed and self.config.once_per_mac:
             self._installed[board.mac] = now
             if len(self._installed) > SEEN:
@@ -388,7 +384,10 @@ class StationCore:
         elif outcome is Outcome.INTERRUPTED:
             self.result.interrupted.append(board.mac)
         elif counted:
-            self.result.failed += 1
+            if outcome is Outcome.REFUSED:
+                self.result.refused += 1
+            else:
+                self.result.failed += 1
             self._rest(board, now)
         session = board.session
         self._events.append(events.Finished(

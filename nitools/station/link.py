@@ -140,9 +140,23 @@ class BroadcastLink(_UdpLink):
                             "(is another netinstall server running?)") from exc
         sock.setblocking(False)
         super().__init__(sock, mac or iface_mac, (BROADCAST, port))
+        self.index = socket.if_nametoindex(name)  # the socket is tied to this interface
 
     def describe(self) -> str:
         return f"interface {self.interface}"
+
+    def problem(self) -> str | None:
+        """Whether the interface the socket is tied to is still there: one removed (and
+        perhaps added again under its name) leaves the socket deaf for good."""
+        try:
+            index = socket.if_nametoindex(self.interface)
+        except OSError:
+            return (f"interface {self.interface} was removed: the station stops (start it "
+                    "again once the interface is back)")
+        if index != self.index:
+            return (f"interface {self.interface} was removed and added again: the station "
+                    "stops (start it again to listen on the new one)")
+        return None
 
     def port_of(self, mac: bytes) -> str:
         """Every board on this link is on its interface (PortGroup has several)."""

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nitools.errors import ConfigError, PluginError
+from nitools.errors import ConfigError, NitoolsError, PackageError, PluginError
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
 from nitools.station.config import INI_SETTINGS, RELEASE_SETTINGS, settings
@@ -177,6 +177,8 @@ def choose_files(plugin: Any, info: DeviceInfo, releases: Any = None) -> FileCho
     a release instead of files (``releases`` supplies them, see nitools.fetch.releases)."""
     try:
         result = plugin.get_files(info)
+    except NitoolsError:
+        raise  # nitools' own choosers say what is wrong themselves
     except Exception as exc:
         raise PluginError(f"plugin failed for board {info.mac_text}: "
                           f"{type(exc).__name__}: {exc}") from exc
@@ -243,6 +245,7 @@ class PackageSetPlugin:
         family = family_for_announcement(info.arch)
         members = self.sets.get(family.name) if family is not None else None
         if not members:
-            raise PluginError(f"no package given for architecture '{info.arch}' (given: "
-                              f"{', '.join(sorted(self.sets))})")
+            raise PackageError(f"no package given for architecture '{info.arch}' (given: "
+                               f"{', '.join(sorted(self.sets))}): add its packages to the "
+                               "command line")
         return (*(path for path, _ in members), None)

@@ -45,6 +45,14 @@ class PortGroup:
             self._poll.register(link.fileno(), select.EPOLLIN)
             self._by_fd[link.fileno()] = name
 
+    def problem(self) -> str | None:
+        """The first port whose interface went away (see BroadcastLink.problem)."""
+        for link in self.links.values():
+            problem = link.problem() if hasattr(link, "problem") else None
+            if problem is not None:
+                return problem
+        return None
+
     def fileno(self) -> int:
         """Readable whenever any port has a datagram waiting (an epoll descriptor)."""
         return self._poll.fileno()

@@ -221,6 +221,14 @@ class Refusal:
     reason: str
 
 
+@dataclass(frozen=True)
+class InstalledBefore:
+    """``--once``: the journal shows this board installed (its row), so it is left alone.
+    Looked up by a preparation worker: a slow or stopped database never holds the loop."""
+
+    row: int
+
+
 def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
                       cache: PayloadCache, releases: Any = None) -> InstallPlan | Refusal:
     """``prepare_install`` for the station's worker threads: never raises."""

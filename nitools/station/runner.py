@@ -117,7 +117,9 @@ class Runner:
         self.machine = machine
         self.clock = clock
         self.work = work  # request -> result, run in a worker thread
-        self.executor = executor  # made on first use: the emulator never needs one
+        # Made now, not at the first board: a station under a pids limit must not find
+        # out mid-run that it cannot start its workers. (The emulator needs none.)
+        self.executor = executor if executor is not None or work is None else DaemonPool(4)
         self.on_event = on_event
         self.on_tick = on_tick
         self.source_port = source_port  # frames from any other UDP port are dropped

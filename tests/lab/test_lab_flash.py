@@ -79,3 +79,26 @@ def test_interface_given_by_mac_and_v6_board(netns_pair, station_files, tmp_path
         netns_pair, station_files, tmp_path, ("--v6", "--no-key"), interface=mac)
     assert board["installed"]
     assert_identical(folder, station_files)
+
+
+def test_an_interface_removed_and_added_again_stops_the_station_saying_so(netns_pair,
+                                                                          station_files,
+                                                                          tmp_path):
+    import subprocess
+    import time
+
+    pair = netns_pair
+    flash = pair.start(pair.flasher_ns, "flash", "--plain", "-m", "-c",
+                       str(station_files["ini"]), "-i", FLASHER_IF, "--journal",
+                       str(tmp_path / "j.sqlite3"))
+    deadline = time.monotonic() + 20
+    while "listening on interface" not in (line := flash.stderr.readline()):
+        assert line and time.monotonic() < deadline, line
+    subprocess.run(["ip", "-n", pair.flasher_ns, "link", "del", FLASHER_IF], check=True)
+    subprocess.run(["ip", "-n", pair.flasher_ns, "link", "add", FLASHER_IF, "type", "veth",
+                    "peer", "name", BOARD_IF, "netns", pair.board_ns], check=True)
+    _, rest = flash.communicate(timeout=20)
+    assert flash.returncode == 1, rest
+    assert rest.strip().splitlines()[-1] == (
+        f"nitools: error: interface {FLASHER_IF} was removed and added again: the station "
+        "stops (start it again to listen on the new one)")

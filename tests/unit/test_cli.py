@@ -184,3 +184,39 @@ def test_station_a_with_m_is_refused_before_anything_runs():
     assert "with -m or --count give --range START,END instead" in result.stderr
     two = run_cli("station", "-i", "eth0", "-i", "eth1", "-a", "192.0.2.5")
     assert two.returncode == 2 and "give it with one -i only" in two.stderr
+
+
+@pytest.mark.parametrize("command", [("info",), ("extract", "-o", "out"),
+                                     ("validate", "--arch", "arm64")])
+def test_a_fifo_given_as_a_file_is_refused_not_waited_on(tmp_path, command):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = run_cli(*command, str(fifo), cwd=tmp_path, timeout=20)
+    assert result.returncode == 2 and "is not a regular file" in result.stderr
+
+
+@pytest.mark.parametrize("config", ["/dev/zero", "fifo"])
+def test_a_config_that_is_no_regular_file_is_refused(tmp_path, config):
+    os.mkfifo(tmp_path / "fifo")
+    result = run_cli("flash", "-1", "--plain", "-c", config, "--loopback", loopback(),
+                     cwd=tmp_path, timeout=20)
+    check_one_line_error(result, 2, "is not a regular file")
+
+
+@pytest.mark.parametrize("option", ["--grace", "--format-timeout", "--reboot-timeout"])
+def test_nan_is_no_number(option):
+    result = run_cli("flash", option, "nan", "--loopback", loopback())
+    assert result.returncode == 2 and "'nan' is not a finite number" in result.stderr
+
+
+def test_a_bad_database_url_and_an_unwritable_heartbeat_are_one_line_errors(tmp_path):
+    bad_url = run_cli("history", "--journal", "postgresql://u:p@[::1")
+    check_one_line_error(bad_url, 1, "not a valid PostgreSQL URL")
+    package = tmp_path / "routeros-7.16.1-arm64.npk"
+    package.write_bytes(build_npk("system", "7.16.1", "arm64", size=2000))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_cli("flash", "-1", "--plain", "--loopback", loopback(), "--journal",
+                     str(tmp_path / "j.sqlite3"), "--health-file", str(blocker / "alive"),
+                     str(package))
+    check_one_line_error(result, 2, "--health-file")

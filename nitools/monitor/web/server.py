@@ -24,7 +24,7 @@ import logging
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from nitools.errors import NitoolsError, UsageError
 from nitools.journal.attempts import Journal, JournalError, parse_since
 from nitools.monitor.board_table import BoardTable
+from nitools.monitor.bounded_http import BoundedHTTPServer
 from nitools.monitor.metrics import parse_listen
 from nitools.netinstall.frame import format_mac, parse_mac
 
@@ -65,11 +66,11 @@ class WebView:
             web = view
 
         try:
-            self.server = ThreadingHTTPServer((address, port), Handler)
+            self.server = BoundedHTTPServer((address, port), Handler,
+                                            max_threads=MAX_STREAMS + 16)
         except OSError as exc:
             raise UsageError(f"--web cannot listen on {address}:{port}: {exc.strerror}") \
                 from exc
-        self.server.daemon_threads = True
         self.url = f"http://{address}:{self.server.server_address[1]}/"
         self._thread = threading.Thread(target=self.server.serve_forever, name="web",
                                         daemon=True)
@@ -101,13 +102,10 @@ class WebView:
         with self._journal_lock:
             if self._journal is None:
                 self._journal = Journal(self.journal_location, readonly=True)
-            rows = self._journal.attempts(since)
-        wanted = {key: query.get(key) for key in ("software_id", "outcome", "station")}
-        kept = [row.as_dict() for row in rows
-                if (mac is None or mac == row.answered_mac or mac in row.macs)
-                and all(value in (None, "") or getattr(row, key) == value
-                        for key, value in wanted.items())]
-        return kept[-limit:]
+            rows = self._journal.attempts(
+                since, limit, mac=mac, software_id=query.get("software_id") or None,
+                outcome=query.get("outcome") or None, station=query.get("station") or None)
+        return [row.for_output() for row in rows]
 
 
 _TOKEN = re.compile(r"([?&]token=)[^&\s]*")

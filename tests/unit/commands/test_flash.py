@@ -335,6 +335,21 @@ def test_packages_of_two_architectures_each_board_gets_its_own(packages, tmp_pat
                                                       "autorun.scr": hashlib.sha256().hexdigest()}
 
 
+def test_a_board_of_an_architecture_not_given_is_refused_in_one_voice(packages, tmp_path):
+    journal = tmp_path / "j.sqlite3"
+    result, summary = flash_packages(("--journal", str(journal),
+                                      str(packages / "routeros-7.16.1-arm64.npk")),
+                                     spec=BoardSpec(arch="mipsbe"))
+    assert result.returncode == 1
+    assert "no package given for architecture 'mipsbe' (given: arm64)" in result.stderr
+    assert "plugin" not in result.stderr.lower()  # no plugin was used
+    assert "0 failed, 1 refused" in result.stderr  # as the journal says
+    history = run_cli("history", "--journal", str(journal), "--csv")
+    assert ",refused," in history.stdout and "files-refused" in history.stdout
+    (board,) = summary["boards"]
+    assert board["offers_seen"] == 0
+
+
 @pytest.mark.parametrize(("args", "fragment"), [
     (("-b",), "-b (discard branding) is refused"),
     (("-a", "192.0.2.10"), "nitools flash has no BOOTP server"),

@@ -109,3 +109,21 @@ def test_csv_cells_a_spreadsheet_would_run_are_kept_as_text(tmp_path):
     assert listed["software_id"] == "'=HYPERLINK(\"http://x\")"
     assert listed["model"] == "'@SUM(A1)" and listed["reason"].startswith("'+cmd")
     assert listed["answered_mac"] == "02:00:00:00:00:01"  # ordinary text is untouched
+
+
+def test_times_are_iso_8601_and_an_empty_history_says_so(tmp_path):
+    from datetime import datetime
+
+    from nitools.journal.attempts import AttemptRow
+
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    row = journal.insert(AttemptRow.of_board(1.0e9, "02:00:00:00:00:01", INFO))
+    journal.finish(row, "rebooted", "ok", None, 10, ended_at=1.0e9 + 30)
+    journal.close()
+    (listed,) = json.loads(run_cli("history", "--journal", str(path), "--json").stdout)
+    started = datetime.fromisoformat(listed["started_at"])
+    assert started.timestamp() == 1.0e9 and started.utcoffset() is not None
+    assert datetime.fromisoformat(listed["ended_at"]).timestamp() == 1.0e9 + 30
+    empty = run_cli("history", "--journal", str(path), "--outcome", "failed")
+    assert empty.returncode == 0 and empty.stdout.strip() == "no attempts match"

@@ -18,3 +18,20 @@ def test_lease_folders_of_dead_stations_are_removed_and_live_ones_kept(tmp_path)
         (folder / "eth1.leases").write_text("lease")
     assert _remove_stale_lease_folders(str(tmp_path)) == [stale]
     assert not stale.exists() and live.exists() and foreign.exists()
+
+
+def test_without_a_tftp_root_the_boot_images_follow_the_packages_version(tmp_path):
+    from nitools.commands.station import NetbootOptions, boot_version
+    from nitools.emulation.synthetic import build_npk
+    from nitools.station.options import StationOptions
+
+    system = tmp_path / "routeros-7.16.1-arm64.npk"
+    system.write_bytes(build_npk("system", "7.16.1", "arm64", size=2000))
+    extra = tmp_path / "container-7.16.1-arm64.npk"
+    extra.write_bytes(build_npk("container", "7.16.1", "arm64", size=2000,
+                                requires=("system", "7.16.1")))
+    given = StationOptions(packages=(str(extra), str(system)))
+    assert boot_version(NetbootOptions(), given) == "7.16.1"  # netinstall-cli's way
+    assert boot_version(NetbootOptions(), StationOptions(routeros="stable")) == "stable"
+    assert boot_version(NetbootOptions(boot_version="7.15.3"), given) == "7.15.3"
+    assert boot_version(NetbootOptions(tftp_root=str(tmp_path)), given) is None  # as given

@@ -445,3 +445,15 @@ def test_a_channel_answer_is_kept_per_mirror(tmp_path):
     other = PackageCache(tmp_path / "cache", Mirror("http://127.0.0.1:9", **offline))
     with pytest.raises(FetchError, match="no earlier answer for stable is cached"):
         other.resolve("stable")  # never the lab mirror's answer for another mirror
+
+
+def test_prune_removes_a_linked_version_folder_but_not_what_it_points_to(tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "7.15.3"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "kept.npk").write_bytes(b"not the cache's")
+    (tmp_path / "cache" / "routeros").mkdir(parents=True)
+    (tmp_path / "cache" / "routeros" / "7.15.3").symlink_to(elsewhere)
+    cache = PackageCache(tmp_path / "cache")
+    assert cache.prune({"7.16.1"}) == [tmp_path / "cache" / "routeros" / "7.15.3"]
+    assert (elsewhere / "kept.npk").exists()
+    assert not (tmp_path / "cache" / "routeros" / "7.15.3").exists()

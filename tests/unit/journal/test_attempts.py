@@ -112,3 +112,23 @@ def test_an_old_journal_migrates_in_place_and_rows_name_their_station(tmp_path):
     assert only.returncode == 0 and only.stdout.count("lab-1:eth1") == 1, only.stderr
 
 
+
+
+def test_history_is_filtered_and_paged_by_the_database(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3", station="a:eth1")
+    for index in range(300):
+        mac = f"02:00:00:00:{index >> 8:02x}:{index & 0xFF:02x}"
+        outcome = "failed" if index % 3 == 0 else "rebooted"
+        row = journal.insert(AttemptRow.of_board(1.0e9 + index, mac, INFO,
+                                                 macs=[mac, "02:ff:00:00:00:01"]))
+        journal.finish(row, outcome, "why", None, 0)
+    last = journal.attempts(limit=5, outcome="failed")
+    assert [r.answered_mac for r in last] == [
+        f"02:00:00:00:01:{i:02x}" for i in (0x1d, 0x20, 0x23, 0x26, 0x29)]  # oldest first
+    assert [r.id for r in journal.attempts(mac="02:00:00:00:00:07")] == [8]
+    assert len(journal.attempts(mac="02:ff:00:00:00:01")) == 300  # any port it announced
+    assert journal.attempts(station="b:eth1") == []
+    assert len(journal.attempts(since=1.0e9 + 290)) == 10
+    plan = journal.store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM attempts WHERE station = ?", ("x",)).fetchall()
+    assert "attempts_station" in " ".join(str(tuple(step)) for step in plan)

@@ -63,3 +63,24 @@ def test_finished_is_the_last_event_of_every_attempt_and_progress_never_follows_
         acknowledged = mine.index("FilesAcknowledged")
         assert "Progress" not in mine[acknowledged:] and "FileStarted" not in mine[acknowledged:]
         assert mine.count("Finished") == 1
+
+
+def test_once_asks_the_journal_through_a_preparation_never_on_the_loop():
+    from nitools.netinstall.frame import decode, encode
+    from nitools.netinstall.messages import Announcement, build_dscv
+    from nitools.station.prepare import InstalledBefore
+
+    core = StationCore(bytes.fromhex("02aaaaaaaaaa"), replace(DEFAULTS, once=True))
+    board = bytes.fromhex("024e49000077")
+    dscv = decode(encode(board, bytes(6), 1, 0, build_dscv(
+        Announcement("ONCE-0001", "", "RB", "arm64", "7.12", "7.16.1"))))
+    core.receive(dscv, 0.0)
+    (request,) = core.take_requests()
+    assert request.check_history  # the worker asks; the core never calls the journal
+    core.prepared(board, InstalledBefore(41), 0.5)
+    skipped = [e for e in core.take_events() if isinstance(e, events.Skipped)]
+    assert [e.reason for e in skipped] == [
+        "installed before (journal row 41): not installing again (--once)"]
+    assert board not in core.boards
+    core.receive(dscv, 1.0)  # it keeps announcing: left alone without asking again
+    assert core.take_requests() == [] and core.take_events() == []

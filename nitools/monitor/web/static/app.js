@@ -96,7 +96,7 @@ async function loadHistory() {
       const row = document.createElement("tr");
       row.className = "outcome-" + attempt.outcome;
       cell(row, attempt.id);
-      cell(row, new Date(attempt.started_at * 1000).toLocaleString());
+      cell(row, new Date(attempt.started_at).toLocaleString());
       cell(row, attempt.station);
       cell(row, attempt.port);
       cell(row, attempt.answered_mac, "mac");
