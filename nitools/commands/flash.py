@@ -124,14 +124,20 @@ def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Wa
     port_of = getattr(link, "port_of", lambda mac: None)
 
     def prepare(request: PrepareRequest) -> InstallPlan | Refusal | InstalledBefore:
-        if request.check_history and watchers.journal is not None:  # --once, off the loop
-            row = watchers.journal.installed_before(request.info.software_id,
-                                                    format_mac(request.mac))
-            if row is not None:
-                return InstalledBefore(row)
-        chosen = setup.for_port(port_of(request.mac))
-        return prepare_or_refuse(chosen.plugin, request.info, chosen.config.defaults, cache,
-                                 chosen.releases)
+        """In a worker thread; never raises (a bug refuses its board, not the station)."""
+        try:
+            if request.check_history and watchers.journal is not None:  # --once
+                row = watchers.journal.installed_before(request.info.lic_id,
+                                                        format_mac(request.mac))
+                if row is not None:
+                    return InstalledBefore(row)
+            chosen = setup.for_port(port_of(request.mac))
+            return prepare_or_refuse(chosen.plugin, request.info, chosen.config.defaults,
+                                     cache, chosen.releases)
+        except Exception as exc:
+            log.exception("preparing %s failed", format_mac(request.mac))
+            return Refusal(f"preparing files failed: {type(exc).__name__}: {exc} (a bug: "
+                           "please report it with the log)")
 
     link_problem = getattr(link, "problem", None)  # an interface removed under us
     next_check = 0.0
@@ -224,6 +230,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
             names = [resolve_interface(given)[0] for given in config.interfaces]  # or MACs
             raise_problems(preflight(names, serve_dhcp=False))
         link = _open_link(config)
+        install_stop_handlers(stop.request)  # from here a stop is a stop, not a kill
         try:
             log.info("listening on %s as %s (%s); journal %s", link.describe(),
                      format_mac(link.mac), _until(config), journal.path)

@@ -83,12 +83,20 @@ class CacheEntry:
     size: int
 
 
+class DownloadUnderWay(FetchError):
+    """Another thread or process is fetching this file now (``wait_for_others=False``):
+    ask again in a moment instead of holding a worker."""
+
+
 class PackageCache:
     def __init__(self, root: Path | None = None, mirror: Mirror | None = None,
-                 refresh: bool = False, progress: ProgressFactory | None = None) -> None:
+                 refresh: bool = False, progress: ProgressFactory | None = None,
+                 wait_for_others: bool = True) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.mirror = mirror
         self.refresh = refresh  # fetch again what is cached, once per file in this run
+        # A station's preparation workers never wait for each other's downloads.
+        self.wait_for_others = wait_for_others
         self.progress = progress or (lambda label: None)
         self._refreshed: set[Path] = set()
         self._locks: dict[Path, threading.Lock] = {}
@@ -300,12 +308,22 @@ class PackageCache:
         except OSError as exc:
             raise FetchError(f"cannot write the cache {self.root}: {exc.strerror}: give "
                              "--cache DIR (or XDG_CACHE_HOME) a writable folder") from None
-        with lock, handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # another process fetching the same file
+        with handle:
+            if not lock.acquire(blocking=self.wait_for_others):
+                raise DownloadUnderWay(f"{path.name} is being fetched for another board")
             try:
-                yield
+                try:  # another process fetching the same file
+                    fcntl.flock(handle, fcntl.LOCK_EX | (0 if self.wait_for_others
+                                                         else fcntl.LOCK_NB))
+                except BlockingIOError:
+                    raise DownloadUnderWay(f"{path.name} is being fetched by another "
+                                           "process") from None
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                lock.release()
 
 
 MAX_UNPACKED = 1024 * 1024 * 1024  # MikroTik's zips unpack to tens of megabytes

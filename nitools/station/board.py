@@ -16,6 +16,7 @@ class Board:
     found_at: float
     session: ServerSession | None = None  # None while its files are being prepared
     other_macs: list[bytes] = field(default_factory=list)  # its other ports, not answered
+    prepare_again_at: float | None = None  # its files were not ready: ask again then
 
     @property
     def macs(self) -> tuple[bytes, ...]:

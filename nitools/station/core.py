@@ -22,7 +22,7 @@ from nitools.netinstall.server import Phase, SendBudget, ServerSession
 from nitools.station.board import Board
 from nitools.station.config import StationConfig
 from nitools.station.plugins import DeviceInfo
-from nitools.station.prepare import InstalledBefore, InstallPlan, Refusal
+from nitools.station.prepare import InstalledBefore, InstallPlan, NotYet, Refusal
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
 TERM_ANSWER_INTERVAL = 0.2  # answer one board's WTRMs at most this often outside a session
@@ -30,6 +30,7 @@ REMEMBERED = 4096  # boards remembered per table (released, rested): older ones 
 SEEN = 65536  # MACs remembered from one announcement, for the flood defence
 FLOOD_HOLD = 10.0  # seconds the flood defence stays on after the last burst of new MACs
 RECENTLY = 3.0  # a MAC that announced this recently is not a board waiting for TERM
+PREPARE_AGAIN = 1.0  # a board whose files were being fetched for another asks again then
 MAX_PORTS = 64  # port MACs merged into one board (by software ID) at most
 _NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
 
@@ -127,6 +128,11 @@ class StationCore:
             self._preparing -= 1
             self._finish(board, Outcome.REFUSED, result.reason, now, FailureCause.FILES_REFUSED)
             return []
+        if isinstance(result, NotYet):  # waits, announcing, holding no worker
+            self._preparing -= 1
+            board.prepare_again_at = now + PREPARE_AGAIN
+            self._next_timer = min(self._next_timer, board.prepare_again_at)
+            return []
         if isinstance(result, InstalledBefore):
             self._preparing -= 1
             self._leave(board)
@@ -150,6 +156,15 @@ class StationCore:
             for board in list(self.boards.values()):
                 session = board.session
                 if session is None:
+                    again = board.prepare_again_at
+                    if again is not None and again <= now:
+                        board.prepare_again_at = None
+                        self._preparing += 1
+                        self._requests.append(PrepareRequest(
+                            board.mac, DeviceInfo.from_announcement(board.mac,
+                                                                    board.announcement)))
+                    elif again is not None and again < next_timer:
+                        next_timer = again
                     continue
                 deadline = session.next_deadline()
                 if deadline is not None and deadline <= now:

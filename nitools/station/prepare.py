@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nitools.errors import NitoolsError, PackageError, PluginError, UsageError
+from nitools.fetch.package_cache import DownloadUnderWay
 from nitools.netinstall.events import SentFile
 from nitools.netinstall.protocol import COUNTER_LIMIT, MAX_FILE_NAME, frame_count
 from nitools.netinstall.server import InstallFile
@@ -222,6 +223,14 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class NotYet:
+    """A file this board needs is being fetched for another board: the board waits (it
+    keeps announcing) and is prepared again in a moment, holding no worker meanwhile."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class InstalledBefore:
     """``--once``: the journal shows this board installed (its row), so it is left alone.
     Looked up by a preparation worker: a slow or stopped database never holds the loop."""
@@ -230,10 +239,13 @@ class InstalledBefore:
 
 
 def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
-                      cache: PayloadCache, releases: Any = None) -> InstallPlan | Refusal:
+                      cache: PayloadCache, releases: Any = None
+                      ) -> InstallPlan | Refusal | NotYet:
     """``prepare_install`` for the station's worker threads: never raises."""
     try:
         return prepare_install(plugin, info, defaults, cache, releases)
+    except DownloadUnderWay as exc:
+        return NotYet(str(exc))
     except NitoolsError as exc:
         return Refusal(str(exc))
     except SystemExit as exc:  # a plugin must not end the station either

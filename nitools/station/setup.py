@@ -113,7 +113,8 @@ def _setup(options: StationOptions, ini: IniConfig | None) -> PortSetup:
     config = station_config(options, ini)
     release = config.release
     releases = ReleaseFiles(release, PackageCache(mirror=Mirror(release.mirror or
-                                                                DEFAULT_MIRROR)))
+                                                                DEFAULT_MIRROR),
+                                                  wait_for_others=False))
     if options.packages:  # netinstall-cli's way: the files are the arguments
         if release.active:
             raise UsageError("give packages as arguments or --routeros/--packages-dir, "

@@ -220,3 +220,38 @@ def test_a_bad_database_url_and_an_unwritable_heartbeat_are_one_line_errors(tmp_
                      str(tmp_path / "j.sqlite3"), "--health-file", str(blocker / "alive"),
                      str(package))
     check_one_line_error(result, 2, "--health-file")
+
+
+def test_an_options_value_that_is_an_option_and_an_ini_with_packages_are_refused(tmp_path):
+    package = tmp_path / "routeros-7.16.1-arm64.npk"
+    package.write_bytes(build_npk("system", "7.16.1", "arm64", size=2000))
+    swallowed = run_cli("flash", "-c", "-r", "--loopback", loopback(), str(package))
+    assert swallowed.returncode == 2
+    assert "'-r' looks like an option, not a value" in swallowed.stderr
+    ini = tmp_path / "station.ini"
+    ini.write_text(f"[nitools]\nfirmware = {package}\n")
+    both = run_cli("flash", "-c", str(ini), "--loopback", loopback(), str(package))
+    check_one_line_error(both, 2, "packages as arguments take no ini file")
+    nothing = run_cli("flash", "--loopback", loopback(), cwd=tmp_path)
+    if not os.path.exists("/etc/nitools.ini"):
+        check_one_line_error(nothing, 2, "say what to install: packages as arguments")
+
+
+def test_count_says_how_many_boards_and_sighup_stops_like_sigterm(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    package = tmp_path / "routeros-7.16.1-arm64.npk"
+    package.write_bytes(build_npk("system", "7.16.1", "arm64", size=2000))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nitools", "flash", "--plain", "--count", "2", "--loopback",
+         loopback(), "--journal", str(tmp_path / "j.sqlite3"), str(package)],
+        stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "XDG_STATE_HOME": str(tmp_path)})
+    first = process.stderr.readline()
+    assert "(2 boards)" in first and "continuous" not in first, first
+    process.send_signal(signal.SIGHUP)  # a closed terminal: stop, as SIGTERM does
+    _, rest = process.communicate(timeout=30)
+    assert "stopping" in rest and "Traceback" not in rest
+    assert process.returncode == 130  # --count 2 was asked for and not done: said so

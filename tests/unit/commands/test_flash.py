@@ -399,3 +399,33 @@ def test_metrics_are_served_during_a_flash_and_move_with_the_boards(packages):
     assert 'nitools_boards{phase="uploading"} 0.0' in text
     assert "nitools_install_duration_seconds_count 1.0" in text
     assert process.returncode == 130, log  # --count 2 asked for a second board
+
+
+def test_once_leaves_a_board_the_journal_shows_installed(packages, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    package = str(packages / "routeros-7.16.1-arm64.npk")
+    journal = str(tmp_path / "j.sqlite3")
+    result, _ = flash_packages(("--once", "--journal", journal, package))
+    assert result.returncode == 0, result.stderr  # new to the journal: installed
+    with loopback_boards() as boards:  # the same board again (same software ID)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nitools", "flash", "--plain", "-m", "--once",
+             "--loopback", boards.loopback_arg, "--journal", journal, package],
+            stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+        try:
+            for line in process.stderr:
+                if "installed before (journal row 1): not installing again (--once)" in line:
+                    break
+            else:
+                raise AssertionError("the board was not left alone")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+        assert boards.emulator.summary()["boards"][0]["offers_seen"] == 0

@@ -457,3 +457,29 @@ def test_prune_removes_a_linked_version_folder_but_not_what_it_points_to(tmp_pat
     assert cache.prune({"7.16.1"}) == [tmp_path / "cache" / "routeros" / "7.15.3"]
     assert (elsewhere / "kept.npk").exists()
     assert not (tmp_path / "cache" / "routeros" / "7.15.3").exists()
+
+
+def test_a_station_worker_never_waits_for_another_workers_download(served, tmp_path):
+    from nitools.fetch.package_cache import DownloadUnderWay
+
+    path = "/routeros/7.16.1/routeros-7.16.1-arm64.npk"
+    served.stall[path] = 10_000  # the first download drips, then hangs
+    cache = PackageCache(tmp_path / "cache", Mirror(served.url, read_timeout=5),
+                         wait_for_others=False)
+    failures: list[Exception] = []
+
+    def first_board() -> None:
+        try:
+            cache.package("routeros", V, "arm64")
+        except FetchError as exc:  # the stalled download ends in an error
+            failures.append(exc)
+
+    first = threading.Thread(target=first_board)
+    first.start()
+    while not served.ranges(path):
+        time.sleep(0.01)
+    with pytest.raises(DownloadUnderWay, match="being fetched for another board"):
+        cache.package("routeros", V, "arm64")  # the next board's worker: not held
+    served.released.set()
+    first.join(10)
+    assert len(failures) == 1 and not isinstance(failures[0], DownloadUnderWay)

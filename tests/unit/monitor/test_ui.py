@@ -62,3 +62,11 @@ def test_failures_are_errors_and_say_why(lines):
 def test_without_a_terminal_the_reporter_writes_plain_lines():
     assert type(make_reporter()) is LogReporter  # pytest's stderr is not a terminal
     assert type(make_reporter(force_plain=True)) is LogReporter
+
+
+def test_an_install_the_station_stopped_says_interrupted_once(lines):
+    LogReporter().event(events.Finished(1.0, MAC, events.Outcome.INTERRUPTED,
+                                        "the station stopped mid-install",
+                                        events.FailureCause.STATION_STOPPED))
+    (line,) = lines.records
+    assert line.getMessage().endswith(": interrupted: the station stopped mid-install")

@@ -84,3 +84,25 @@ def test_once_asks_the_journal_through_a_preparation_never_on_the_loop():
     assert board not in core.boards
     core.receive(dscv, 1.0)  # it keeps announcing: left alone without asking again
     assert core.take_requests() == [] and core.take_events() == []
+
+
+def test_a_board_whose_files_are_being_fetched_waits_and_is_prepared_again():
+    from nitools.netinstall.frame import decode, encode
+    from nitools.netinstall.messages import Announcement, build_dscv
+    from nitools.station.core import PREPARE_AGAIN
+    from nitools.station.prepare import NotYet
+
+    core = StationCore(bytes.fromhex("02aaaaaaaaaa"), DEFAULTS)
+    board = bytes.fromhex("024e49000078")
+    dscv = decode(encode(board, bytes(6), 1, 0, build_dscv(
+        Announcement("WAIT-0001", "", "RB", "arm64", "7.12", "7.16.1"))))
+    core.receive(dscv, 0.0)
+    assert [r.mac for r in core.take_requests()] == [board]
+    core.take_events()
+    core.prepared(board, NotYet("being fetched for another board"), 0.1)
+    core.receive(dscv, 0.5)  # it keeps announcing: no second board, no second Found
+    assert core.take_requests() == [] and core.take_events() == []
+    assert core.next_deadline() <= 0.1 + PREPARE_AGAIN
+    core.poll(0.1 + PREPARE_AGAIN)
+    assert [r.mac for r in core.take_requests()] == [board]  # asked again, once
+    assert board in core.boards and core.result.finished == 0
