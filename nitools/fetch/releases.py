@@ -147,11 +147,12 @@ class ReleaseFiles:
         if self.cache.has_version(version):
             return
         paths = [package_path("routeros", version, family.name) for family in FAMILIES]
-        answers = [mirror.has(path) for path in paths]
-        if answers and all(answer is False for answer in answers):
-            raise FetchError(f"RouterOS {version} is not on the mirror {mirror.base}: no "
-                             f"system package for any architecture (such as "
-                             f"{mirror.url(paths[0])}): check the version")
+        for path in paths:
+            if mirror.has(path) is not False:
+                return  # published (or the mirror could not tell): boards will say more
+        raise FetchError(f"RouterOS {version} is not on the mirror {mirror.base}: no system "
+                         f"package for any architecture (such as {mirror.url(paths[0])}): "
+                         "check the version")
 
     def resolve(self, text: str) -> RouterOSVersion:
         """A version, or a channel asked of the mirror once per run."""

@@ -195,3 +195,29 @@ def test_a_station_stopped_during_an_outage_writes_its_rows_at_the_next_start(
                                                           "03": "failed"}
     assert rows["02"].files[0]["name"] == "r.npk" and rows["02"].duration >= 0
     assert rows["03"].station == "a:eth1" and rows["03"].reason == "reason failed"
+
+
+def test_a_replay_cut_short_writes_no_row_twice_in_a_shared_journal(url, tmp_path,
+                                                                     monkeypatch):
+    import errno
+
+    from nitools.journal import spool
+    from nitools.journal.attempts import AttemptRow
+    from nitools.journal.spool import replay, write_spool
+
+    path = tmp_path / "unwritten.jsonl"
+    rows = [AttemptRow(1.0e9 + n, f"02:00:00:00:00:0{n}", [f"02:00:00:00:00:0{n}"],
+                       outcome="rebooted", reason="ok", ended_at=1.0e9 + n + 5, bytes=10,
+                       station="a:eth1") for n in (1, 2)]
+    write_spool(path, rows)
+    journal = Journal(url, station="a:eth1")
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(spool, "_replace", disk_full)
+        with pytest.raises(JournalError, match="No space left on device"):
+            replay(path, journal)
+    assert replay(path, journal) == 1  # the first row is in the database already
+    assert [r.answered_mac[-2:] for r in Journal(url).attempts()] == ["01", "02"]
