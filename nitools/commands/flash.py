@@ -170,9 +170,15 @@ def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Wa
                         "s" if running != 1 else "")
         runner.request_stop()
 
+    def stop_gently() -> None:
+        """A service that died (dnsmasq) stops the station once; it never turns a stop
+        already under way into an abort (systemd may kill dnsmasq with the station)."""
+        if stops == 0:
+            request_stop()
+
     install_stop_handlers(request_stop)
     if stop is not None:
-        stop.connect(request_stop)
+        stop.connect(stop_gently)
     try:
         runner.run()
     finally:

@@ -392,3 +392,26 @@ def test_flash_checks_its_interface_and_firewall_before_listening(station, packa
             "add rule inet guard in iifname fl0 udp dport 5000 drop")
         assert flash_error() == ("nitools: error: nftables inet guard chain in drops UDP port "
                                  "5000 (netinstall): allow UDP 5000 in on fl0")
+
+
+@needs_dnsmasq
+def test_sigterm_to_the_whole_cgroup_still_lets_the_install_finish(station, boot_root,
+                                                                   package):
+    """systemd's default KillMode=control-group signals dnsmasq with the station: its
+    death must not turn the stop into an abort of the install under way."""
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    log = Log(pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
+                         "--tftp-root", str(boot_root), "--journal", str(station.journal),
+                         "--grace", "60", str(package)))
+    log.wait_for("listening on interface fl0")
+    station.emulate("--seed", "83", "--chunk-delay", "25")
+    log.wait_for("uploading 10%")
+    log.process.send_signal(signal.SIGTERM)
+    for pid in dnsmasq_pids(pair):
+        os.kill(pid, signal.SIGTERM)
+    assert log.finish(60) == 1, log.text  # dnsmasq died: said, and exit 1
+    (board,) = station.summaries()
+    assert board["installed"], log.text
+    assert [row["outcome"] for row in station.rows()] == ["rebooted"]
+    assert "aborting" not in log.text
