@@ -18,7 +18,7 @@ from nitools.console import clean, setup_logging
 from nitools.emulation.emulator import BoardSpec
 from nitools.errors import NitoolsError
 from nitools.errors import UsageError as NitoolsUsageError
-from nitools.station.config import CONFIG_MODES, DEFAULTS
+from nitools.station.config import CONFIG_MODES, DEFAULTS, UNLISTED_CHOICES
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -191,6 +191,18 @@ STATION_OPTIONS = [
     click.option("--packages-dir", type=click.Path(exists=True, file_okay=False),
                   help="A folder of .npk files: each board gets the ones whose headers say its "
                        "architecture (and --routeros version, if given)."),
+    click.option("--inventory", callback=not_an_option, metavar="FILE|URL",
+                  help="Boards and their own settings: CSV, JSON, or a URL (with {mac} or "
+                       "{software_id}: asked per board). See docs/inventory.md."),
+    click.option("--config-template", type=RegularFile(),
+                  help="Jinja2 first-boot script rendered per board from its inventory row "
+                       "and facts; values are escaped for RouterOS."),
+    click.option("--unlisted", type=click.Choice(UNLISTED_CHOICES),
+                  help="A board the inventory does not list: refuse (the default) leaves it "
+                       "alone; default installs it with the station's own settings."),
+    click.option("--device-mode", callback=not_an_option, metavar="off|auto|SETTINGS",
+                  help="auto: a mode script turning on device-mode for container/zerotier "
+                       "(RouterOS 7.22+); or the settings, e.g. \"mode=advanced container=yes\"."),
 ]
 
 
@@ -274,6 +286,33 @@ def health(path: str, max_age: float) -> None:
 
 
 @main.command()
+@click.option("--inventory", required=True, metavar="FILE|URL",
+              help="The inventory: CSV, JSON, or a URL answering a list.")
+@click.option("--config-template", type=RegularFile(),
+              help="The Jinja2 first-boot template (or each row's template column).")
+@click.option("--mac", "macs", multiple=True, metavar="MAC", help="A board (repeatable).")
+@click.option("--software-id", "software_ids", multiple=True, metavar="ID",
+              help="A board by software ID (repeatable).")
+@click.option("--all", "render_all", is_flag=True, help="Every board row of the inventory.")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
+              help="With --all: write one MAC.rsc per board into this folder.")
+@click.option("--routeros", metavar="VERSION",
+              help="The version being installed (the routeros fact); default: the row's.")
+@click.option("--fact", "facts", multiple=True, metavar="NAME=VALUE",
+              help="A board fact the station would know (arch=arm64, model=RB5009, ...).")
+@click.option("--station-name", metavar="NAME", help="The station fact.")
+@friendly_errors
+def render(inventory: str, config_template: str | None, macs: tuple[str, ...],
+           software_ids: tuple[str, ...], render_all: bool, out_dir: str | None,
+           routeros: str | None, facts: tuple[str, ...], station_name: str | None) -> None:
+    """Show the first-boot script each board would get, with no board present."""
+    from nitools.commands.render import run_render
+
+    sys.exit(run_render(inventory, config_template, macs, software_ids, render_all, out_dir,
+                        routeros, facts, station_name))
+
+
+@main.command()
 @click.option("--journal", metavar="PATH|URL", envvar="NITOOLS_JOURNAL", show_envvar=True,
               help="Journal to read: a SQLite file or a postgresql:// URL.")
 @click.option("--since", help="Only attempts since then: 2h, 3d, 2026-11-25, 2026-11-25T08:00.")
@@ -286,15 +325,20 @@ def health(path: str, max_age: float) -> None:
 @click.option("--station", help="Only attempts of this station (see flash --station-name).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--csv", "as_csv", is_flag=True, help="Comma-separated output, a header first.")
+@click.option("--script", "show_script", is_flag=True,
+              help="With --mac or --software-id: print the first-boot script the board got "
+                   "in its last attempt that sent one.")
 @friendly_errors
 def history(journal: str | None, since: str | None, limit: int | None, mac: str | None,
             software_id: str | None, outcome: str | None, station: str | None,
-            as_json: bool, as_csv: bool) -> None:
+            as_json: bool, as_csv: bool, show_script: bool) -> None:
     """List what the flashing station did, from its journal."""
-    from nitools.commands.history import HistoryFilter, run_history
+    from nitools.commands.history import HistoryFilter, print_script, run_history
 
-    sys.exit(run_history(journal, since, limit, as_json,
-                         HistoryFilter(mac, software_id, outcome, station), as_csv))
+    only = HistoryFilter(mac, software_id, outcome, station)
+    if show_script:
+        sys.exit(print_script(journal, only, since))
+    sys.exit(run_history(journal, since, limit, as_json, only, as_csv))
 
 
 @main.command()

@@ -131,9 +131,10 @@ def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Wa
                                                         format_mac(request.mac))
                 if row is not None:
                     return InstalledBefore(row)
-            chosen = setup.for_port(port_of(request.mac))
+            port = port_of(request.mac)
+            chosen = setup.for_port(port)
             return prepare_or_refuse(chosen.plugin, request.info, chosen.config.defaults,
-                                     cache, chosen.releases)
+                                     cache, chosen.releases, chosen.rules, port)
         except Exception as exc:
             log.exception("preparing %s failed", format_mac(request.mac))
             return Refusal(f"preparing files failed: {type(exc).__name__}: {exc} (a bug: "
@@ -260,6 +261,12 @@ def _checked_setup(options: StationOptions) -> tuple[StationSetup, PayloadCache]
     cache = PayloadCache()
     for chosen in setup.all():
         check_station_inputs(chosen.plugin, chosen.config.defaults, cache)
+        inventory, template = chosen.rules.inventory, chosen.rules.template
+        if inventory is not None:
+            rows = getattr(inventory, "rows", None)
+            log.info("inventory %s%s%s", inventory.source,
+                     f": {rows} rows" if rows is not None else ": asked per board",
+                     f"; first-boot scripts from {template.name}" if template else "")
         if chosen.releases is not None:
             chosen.releases.start()  # a channel is resolved once, before any offer
     return setup, cache

@@ -15,6 +15,7 @@ from rich.table import Table
 from nitools.console import cell
 from nitools.errors import UsageError
 from nitools.journal.attempts import (
+    AttemptRow,
     Journal,
     JournalError,
     default_path,
@@ -38,7 +39,8 @@ class HistoryFilter:
 
 CSV_COLUMNS = ("id", "started_at", "ended_at", "station", "port", "answered_mac", "macs",
                "software_id", "model", "arch", "min_version", "image_version", "config_mode",
-               "files", "outcome", "reason", "cause", "bytes", "duration")
+               "files", "outcome", "reason", "cause", "bytes", "duration", "inventory_key",
+               "template", "script_sha256")
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -56,8 +58,8 @@ def parse_mac_or_usage(text: str) -> bytes:
         raise UsageError(f"--mac: {exc}") from None
 
 
-def run_history(path: str | None, since: str | None, limit: int | None, as_json: bool,
-                only: HistoryFilter = HistoryFilter(), as_csv: bool = False) -> int:
+def _read_rows(path: str | None, since: str | None, limit: int | None,
+               only: HistoryFilter) -> list[AttemptRow]:
     location = path or str(default_path())
     if not is_postgres(location) and not os.path.exists(location):
         raise JournalError(f"no journal at {location}: flash boards first, or give --journal")
@@ -65,11 +67,39 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
         only = replace(only, mac=format_mac(parse_mac_or_usage(only.mac)))
     journal = Journal(location, readonly=True)
     try:
-        rows = journal.attempts(parse_since(since) if since else None, limit, mac=only.mac,
+        return journal.attempts(parse_since(since) if since else None, limit, mac=only.mac,
                                 software_id=only.software_id, outcome=only.outcome,
                                 station=only.station)
     finally:
         journal.close()
+
+
+def print_script(path: str | None, only: HistoryFilter, since: str | None = None) -> int:
+    """The first-boot script one board got, byte for byte on stdout (comparable with
+    ``nitools render``); which attempt it was goes to stderr."""
+    if only.mac is None and only.software_id is None:
+        raise UsageError("--script shows one board's script: give --mac or --software-id")
+    rows = [row for row in _read_rows(path, since, None, only) if row.script_sha256]
+    if not rows:
+        print("no attempt of this board sent a first-boot script", file=sys.stderr)
+        return 1
+    row = rows[-1]
+    if row.script is None:
+        print(f"attempt {row.id} sent a script of SHA-256 {row.script_sha256}, too long to "
+              "keep in the journal", file=sys.stderr)
+        return 1
+    made = f" from template {row.template}" if row.template else ""
+    key = f", inventory row {row.inventory_key}" if row.inventory_key else ""
+    print(f"# attempt {row.id} of {row.answered_mac}, {format_time(row.started_at)}, "
+          f"{row.outcome}{made}{key}, SHA-256 {row.script_sha256}", file=sys.stderr)
+    sys.stdout.write(row.script)
+    sys.stdout.flush()
+    return 0
+
+
+def run_history(path: str | None, since: str | None, limit: int | None, as_json: bool,
+                only: HistoryFilter = HistoryFilter(), as_csv: bool = False) -> int:
+    rows = _read_rows(path, since, limit, only)
     if as_json:
         print(json.dumps([row.for_output() for row in rows], indent=2))
         return 0

@@ -30,6 +30,7 @@ from nitools.netinstall.events import FailureCause
 from nitools.netinstall.messages import Announcement
 
 OPEN_OUTCOMES = ("preparing", "installing")
+MAX_SCRIPT_KEPT = 256 * 1024  # a longer first-boot script is kept as its SHA-256 only
 
 
 def state_dir() -> Path:
@@ -65,6 +66,10 @@ class AttemptRow:
     duration: float | None = None
     station: str | None = None
     port: str | None = None  # the interface it announced on
+    inventory_key: str | None = None  # its inventory row: "mac=...", "model=...", "*"
+    template: str | None = None  # the template its first-boot script was made from
+    script_sha256: str | None = None  # of the first-boot script sent
+    script: str | None = None  # that script (``history --script``), up to MAX_SCRIPT_KEPT
     id: int | None = None  # given by the store
 
     @classmethod
@@ -101,8 +106,10 @@ class AttemptRow:
         return {"id": values.pop("id"), **values}
 
     def for_output(self) -> dict[str, Any]:
-        """For JSON, CSV and the web view: times in ISO 8601 with their UTC offset."""
+        """For JSON, CSV and the web view: times in ISO 8601 with their UTC offset. The
+        script itself is left out (it may hold credentials): ``history --script``."""
         values = self.as_dict()
+        values.pop("script")
         for name in ("started_at", "ended_at"):
             values[name] = iso_time(values[name])
         return values

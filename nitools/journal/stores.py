@@ -62,6 +62,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (3, "ALTER TABLE attempts ADD COLUMN port TEXT"),  # the interface the board was on
     (4, "ALTER TABLE attempts ADD COLUMN cause TEXT"),  # why it did not end rebooted
     (5, "CREATE INDEX IF NOT EXISTS attempts_station ON attempts (station)"),  # history
+    # Per-board configuration (--inventory, --config-template): what each board got.
+    (6, "ALTER TABLE attempts ADD COLUMN inventory_key TEXT"),
+    (7, "ALTER TABLE attempts ADD COLUMN template TEXT"),
+    (8, "ALTER TABLE attempts ADD COLUMN script_sha256 TEXT"),
+    (9, "ALTER TABLE attempts ADD COLUMN script TEXT"),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 RETRY_AFTER = 5.0  # a database that failed is not asked again sooner (the loop must not stall)

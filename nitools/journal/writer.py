@@ -8,16 +8,17 @@ the close (``spool.py``) and written at the next start.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nitools.journal.attempts import AttemptRow, Journal
+from nitools.journal.attempts import MAX_SCRIPT_KEPT, AttemptRow, Journal
 from nitools.journal.spool import write_spool
 from nitools.journal.stores import JournalError
 from nitools.netinstall import events
@@ -42,11 +43,23 @@ class _Record:
     offered_at: float | None = None  # wall clock, once its files were checked
     files: list[dict[str, Any]] | None = None
     configuration: str = ""
+    configured: dict[str, str | None] = field(default_factory=dict)  # inventory, template
     end: events.Finished | None = None
     port: str | None = None  # the interface it announced on (several-port stations)
     row: int | None = None  # its journal row, once the start is written
     done: bool = False
     kept: bool = False  # waiting in the writer's queue for the journal to work again
+
+
+def configured_columns(event: events.Validated) -> dict[str, str | None]:
+    """What made this board's configuration: its inventory row, template and script."""
+    script = event.script
+    text = None
+    if script is not None and len(script) <= MAX_SCRIPT_KEPT:
+        text = script.decode("utf-8", "replace")
+    return {"inventory_key": event.inventory_key, "template": event.template,
+            "script_sha256": hashlib.sha256(script).hexdigest() if script is not None
+            else None, "script": text}
 
 
 class JournalWriter:
@@ -91,6 +104,7 @@ class JournalWriter:
             if record is not None:
                 record.files = [asdict(f) for f in event.files]
                 record.configuration = event.configuration
+                record.configured = configured_columns(event)
                 record.offered_at = time.time()
         elif isinstance(event, events.Accepted):
             # The board took the offer: from now on it is being installed, and its open
@@ -175,6 +189,7 @@ class JournalWriter:
             started, mac, record.announcement, id=record.row,
             macs=[format_mac(m) for m in end.macs] if end and end.macs else [mac],
             files=record.files, config_mode=record.configuration or None,
+            **record.configured,
             outcome=end.outcome.value if end else events.Outcome.INTERRUPTED.value,
             reason=end.reason if end else "the station stopped before this attempt ended",
             cause=_cause(end) if end else events.FailureCause.STATION_STOPPED.value,
@@ -201,7 +216,7 @@ class JournalWriter:
                 record.row = self.journal.insert(AttemptRow.of_board(
                     record.offered_at or record.found_at, mac, record.announcement,
                     files=record.files, config_mode=record.configuration or None,
-                    port=record.port))
+                    port=record.port, **record.configured))
             end = record.end
             if end is None:
                 return
@@ -213,7 +228,8 @@ class JournalWriter:
                     started, mac, record.announcement, macs=macs, files=record.files,
                     config_mode=record.configuration or None, outcome=end.outcome.value,
                     reason=end.reason, cause=_cause(end), ended_at=now,
-                    bytes=end.bytes_acked, duration=now - started, port=record.port))
+                    bytes=end.bytes_acked, duration=now - started, port=record.port,
+                    **record.configured))
             else:
                 self.journal.finish(record.row, end.outcome.value, end.reason, _cause(end),
                                     end.bytes_acked, macs)

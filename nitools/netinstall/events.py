@@ -54,6 +54,8 @@ class FailureCause(enum.Enum):
     NOT_OFFERED = "not-offered"  # no valid offer could be made (a forged announcement)
     STATION_STOPPED = "station-stopped"  # the station stopped before the attempt ended
     CONFLICTING_ANSWERS = "conflicting-answers"  # frames in the board's name contradict it
+    NOT_IN_INVENTORY = "not-in-inventory"  # --inventory has no row for it: left alone
+    INVENTORY_UNAVAILABLE = "inventory-unavailable"  # the inventory server could not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,9 @@ class Validated(BoardEvent):
 
     files: tuple[SentFile, ...]
     configuration: str  # default / empty / script / keep (+ extras)
+    inventory_key: str | None = None  # the inventory row it got: "mac=...", "model=...", "*"
+    template: str | None = None  # the template its first-boot script was made from
+    script: bytes | None = None  # the first-boot script sent (autorun.scr), if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,10 @@ DEFAULT_CONFIG = "/etc/nitools.ini"
 PYNETINSTALL_CONFIG = "/etc/pynetinstall.ini"  # used when only pyNetinstall's file exists
 SECTIONS = ("nitools", "pynetinstall")
 CONFIG_MODES = ("default", "empty", "script", "keep")
+UNLISTED_CHOICES = ("refuse", "default")  # --unlisted: boards the inventory does not list
 # Station-wide settings an ini section may carry besides the plugin's own keys.
 INI_SETTINGS = ("config_mode", "key_file", "mode_script", "branding", "journal",
-                "station_name")
+                "station_name", "inventory", "config_template", "unlisted", "device_mode")
 # Flash by version (nitools.fetch.releases): ini keys, also --routeros, --package, ...
 RELEASE_SETTINGS = ("routeros", "packages", "mirror", "packages_dir")
 
@@ -44,6 +45,11 @@ class InstallDefaults:
     key_file: Any = None
     mode_script: Any = None
     branding: Any = None
+    # Per board (docs/inventory.md): read and checked at start by station.per_board.
+    inventory: str | None = None
+    config_template: str | None = None
+    unlisted: str | None = None
+    device_mode: str | None = None
 
     def __post_init__(self) -> None:
         if self.config_mode is not None and self.config_mode not in CONFIG_MODES:
@@ -159,7 +165,9 @@ def station_config(options: StationOptions, ini: configparser.ConfigParser | Non
 
     defaults = InstallDefaults(config_mode=pick("config_mode"), script=options.script,
                                key_file=pick("key_file"), mode_script=pick("mode_script"),
-                               branding=pick("branding"))
+                               branding=pick("branding"), inventory=pick("inventory"),
+                               config_template=pick("config_template"),
+                               unlisted=pick("unlisted"), device_mode=pick("device_mode"))
     ini_packages = tuple(line.strip() for line in section.get("packages", "").splitlines()
                          if line.strip()) if section else ()
     release = ReleaseChoice(routeros=pick("routeros"),

@@ -89,7 +89,7 @@ class StationCore:
         self._window_start = 0.0
         self._new_in_window = 0
         self._flood_until = 0.0  # until then, only repeated announcements are taken
-        self._skipped: OrderedDict[bytes, float] = OrderedDict()  # --once left these alone
+        self._skipped: OrderedDict[bytes, float] = OrderedDict()  # --once, not in inventory
         self._events: list[events.BoardEvent] = []
         self._requests: list[PrepareRequest] = []
         self._stop_at: float | None = None
@@ -126,7 +126,14 @@ class StationCore:
             return []  # the station stopped, or the answer is stale
         if isinstance(result, Refusal):
             self._preparing -= 1
-            self._finish(board, Outcome.REFUSED, result.reason, now, FailureCause.FILES_REFUSED)
+            if result.cause is FailureCause.NOT_IN_INVENTORY:
+                # Not a board of this line: recorded once, never counted towards -1 or
+                # --count, and not prepared again this run.
+                self._finish(board, Outcome.REFUSED, result.reason, now, result.cause,
+                             counted=False)
+                _remember(self._skipped, mac, now)
+                return []
+            self._finish(board, Outcome.REFUSED, result.reason, now, result.cause)
             return []
         if isinstance(result, NotYet):  # waits, announcing, holding no worker
             self._preparing -= 1
@@ -259,7 +266,7 @@ class StationCore:
         if mac in self._installed:
             return  # -o: each board once per run
         if mac in self._skipped:
-            return  # --once: the journal showed it installed (told once)
+            return  # --once or not in the inventory: told once
         allowed = self.config.macs
         if allowed is not None and mac not in allowed:
             return
@@ -343,7 +350,8 @@ class StationCore:
     def _offer(self, board: Board, plan: InstallPlan, now: float) -> list[Frame]:
         self._preparing -= 1
         self._events.append(events.Validated(now, board.mac, plan.sent_files(),
-                                             plan.description))
+                                             plan.description, plan.inventory_key,
+                                             plan.template, plan.script))
         for finding in plan.findings:
             self._events.append(events.Warned(now, board.mac, str(finding)))
         key = plan.key if plan.key is not None else board.announcement.key

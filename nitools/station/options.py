@@ -40,6 +40,11 @@ class StationOptions:
     release_packages: tuple[str, ...] = ()
     mirror: str | None = None
     packages_dir: str | None = None
+    # every board its own configuration (docs/inventory.md)
+    inventory: str | None = None
+    config_template: str | None = None
+    unlisted: str | None = None
+    device_mode: str | None = None
     # timers and the wire
     format_timeout: float | None = None
     reboot_timeout: float | None = None
@@ -94,6 +99,8 @@ def netinstall_cli_meaning(options: StationOptions) -> StationOptions:
         config_mode = "empty"
     elif options.script:
         config_mode = "script"
+    elif options.config_template:
+        config_mode = config_mode or "script"
     elif options.packages and not config_mode:
         config_mode = "keep"  # netinstall-cli's default, unlike the ini's
     one_shot = options.one_shot or bool(options.packages and not options.multiple

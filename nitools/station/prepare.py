@@ -23,9 +23,10 @@ from typing import Any
 
 from nitools.errors import NitoolsError, PackageError, PluginError, UsageError
 from nitools.fetch.package_cache import DownloadUnderWay
-from nitools.netinstall.events import SentFile
+from nitools.netinstall.events import FailureCause, SentFile
 from nitools.netinstall.protocol import COUNTER_LIMIT, MAX_FILE_NAME, frame_count
 from nitools.netinstall.server import InstallFile
+from nitools.routeros.device_mode import OFF, mode_script_for
 from nitools.routeros.npk import Package, read_package
 from nitools.routeros.validate import (
     BoardFacts,
@@ -36,8 +37,18 @@ from nitools.routeros.validate import (
     errors,
 )
 from nitools.station.config import InstallDefaults
+from nitools.station.first_boot import RenderError
+from nitools.station.inventory import InventoryRow, InventoryUnavailable, NotListed
 from nitools.station.payload import PayloadCache, Resolved, describe
-from nitools.station.plugins import DeviceInfo, FileChoice, choose_files, optional_choice
+from nitools.station.per_board import BoardRules
+from nitools.station.plugins import (
+    DefaultPlugin,
+    DeviceInfo,
+    FileChoice,
+    PackageSetPlugin,
+    choose_files,
+    optional_choice,
+)
 
 CONFIG_SCRIPT_NAME = "autorun.scr"  # RouterOS runs it on first boot (docs/protocol.md §3.9)
 MODE_SCRIPT_NAME = "mode.scr"  # RouterOS 7.22+ runs it first, once
@@ -58,6 +69,13 @@ class InstallPlan:
     sources: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
+    inventory_key: str | None = None  # the inventory row the board got
+    template: str | None = None  # the template that made its first-boot script
+
+    @property
+    def script(self) -> bytes | None:
+        """The first-boot script sent (autorun.scr), if any."""
+        return next((f.data for f in self.files if f.name == CONFIG_SCRIPT_NAME), None)
 
     @property
     def total_bytes(self) -> int:
@@ -140,12 +158,20 @@ class _Builder:
 
 
 def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | None = None,
-                    cache: PayloadCache | None = None, releases: Any = None) -> InstallPlan:
+                    cache: PayloadCache | None = None, releases: Any = None,
+                    rules: BoardRules | None = None, port: str | None = None) -> InstallPlan:
     """Raise a NitoolsError saying why this board must be left alone. ``releases``
-    (nitools.fetch.releases.ReleaseFiles) serves plugins that answer with a version."""
+    (nitools.fetch.releases.ReleaseFiles) serves plugins that answer with a version and
+    inventory rows that name one; ``rules``: the inventory, template and device-mode."""
     defaults = defaults or InstallDefaults()
     cache = cache or PayloadCache(url_ttl=0)
-    choice = _apply_defaults(choose_files(plugin, info, releases), defaults)
+    rules = rules or BoardRules()
+    row = rules.row_for(info)
+    choice = _row_packages(choose_files(plugin, info, releases), row, plugin, info, releases)
+    plugin_config = is_custom_plugin(plugin) and choice.config is not None  # plugins win
+    if row is not None and row.config_mode is not None and not plugin_config:
+        defaults = replace(defaults, config_mode=row.config_mode)
+    choice = _apply_defaults(choice, defaults)  # -s and --config-mode, as they always did
     if choice.firmware is None:
         raise PluginError(f"plugin chose no firmware for board {info.mac_text}: board skipped")
     build = _Builder(cache)
@@ -155,15 +181,26 @@ def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | N
             raise PluginError(f"plugin returned None as an additional package for board "
                               f"{info.mac_text}")
         build.package(source, "additional package")
+    version = build.packages[0].version
 
     branding = optional_choice(plugin, "get_branding", info, defaults.branding)
     if branding is not None:
         build.branding(branding)
 
     keep = bool(optional_choice(plugin, "keep_config", info, defaults.config_mode == "keep"))
+    template = None if plugin_config or keep or defaults.config_mode in ("default", "empty") \
+        else rules.template_for(row)
     scripts = []
     if keep:
         config_mode = "keep"
+    elif template is not None:
+        values = {**(row.template_values() if row is not None else {}),
+                  **rules.facts(info, [info.mac_text], str(version), port)}
+        script = Resolved("autorun.rsc", template.render(values).encode("utf-8"),
+                          f"template {template.name}")
+        config_mode = "script"
+        build.add(CONFIG_SCRIPT_NAME, script, script.origin)
+        scripts.append(ScriptCheck(f"{template.name} for {info.mac_text}", script.data))
     elif choice.config is None:
         config_mode = "default"
     else:
@@ -172,11 +209,17 @@ def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | N
         build.add(CONFIG_SCRIPT_NAME, script, describe(choice.config))
         scripts.append(ScriptCheck(script.name or CONFIG_SCRIPT_NAME, script.data))
 
+    row_mode = row.path("mode_script") if row is not None else None
     mode_source = optional_choice(plugin, ("get_mode_script", "get_mode"), info,
-                                  defaults.mode_script)
+                                  row_mode or defaults.mode_script)
+    generated = mode_source is None and rules.device_mode != OFF
+    if generated:
+        mode_source = mode_script_for(rules.device_mode, version,
+                                      [p.name for p in build.packages])
     if mode_source is not None:
         mode = cache.resolve(mode_source)
-        build.add(MODE_SCRIPT_NAME, mode, describe(mode_source))
+        origin = "--device-mode" if generated else describe(mode_source)
+        build.add(MODE_SCRIPT_NAME, mode, origin)
         scripts.append(ScriptCheck(mode.name or MODE_SCRIPT_NAME, mode.data, mode_script=True))
 
     key_source = optional_choice(plugin, "get_key", info, defaults.key_file)
@@ -194,7 +237,33 @@ def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | N
     if problems:
         raise PackageError(f"board {info.mac_text} left untouched: {problems[0]}")
     return InstallPlan(build.files, build.packages, config_mode, key, keep, build.sources,
-                       findings, build.digests)
+                       findings, build.digests, row.key if row is not None else None,
+                       template.name if template is not None else None)
+
+
+def is_custom_plugin(plugin: Any) -> bool:
+    """A user's own plugin (``plugin=module:Class``), not one nitools makes itself."""
+    from nitools.fetch.releases import ReleasePlugin
+
+    return not isinstance(plugin, (DefaultPlugin, PackageSetPlugin, ReleasePlugin))
+
+
+def _row_packages(choice: FileChoice, row: InventoryRow | None, plugin: Any,
+                  info: DeviceInfo, releases: Any) -> FileChoice:
+    """The packages an inventory row names (``routeros=``, ``packages=``) for this board."""
+    if row is None or (row.routeros is None and row.packages is None):
+        return choice
+    if is_custom_plugin(plugin):
+        raise PluginError(f"{row.where} names routeros/packages, but the plugin picks this "
+                          "board's packages: drop them from the inventory or the plugin")
+    if releases is None:
+        raise PluginError(f"{row.where} names routeros/packages, but this station has no "
+                          "package source")
+    if row.routeros is None and releases.version is None and releases.folder is None:
+        raise PluginError(f"{row.where} names packages but no routeros version: add a "
+                          "routeros column, or give --routeros")
+    files = releases.files(info, routeros=row.routeros, packages=row.packages)
+    return replace(choice, firmware=files[0], additional=tuple(files[1:]))
 
 
 def transfer_limits(sizes: list[int]) -> TransferLimits:
@@ -217,9 +286,11 @@ def _apply_defaults(choice: FileChoice, defaults: InstallDefaults) -> FileChoice
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a board is left untouched (never offered an install)."""
+    """Why a board is left untouched (never offered an install). A board the inventory
+    does not list (``NOT_IN_INVENTORY``) is left alone for the rest of the run."""
 
     reason: str
+    cause: FailureCause = FailureCause.FILES_REFUSED
 
 
 @dataclass(frozen=True)
@@ -239,13 +310,21 @@ class InstalledBefore:
 
 
 def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
-                      cache: PayloadCache, releases: Any = None
+                      cache: PayloadCache, releases: Any = None,
+                      rules: BoardRules | None = None, port: str | None = None
                       ) -> InstallPlan | Refusal | NotYet:
     """``prepare_install`` for the station's worker threads: never raises."""
     try:
-        return prepare_install(plugin, info, defaults, cache, releases)
+        return prepare_install(plugin, info, defaults, cache, releases, rules, port)
     except DownloadUnderWay as exc:
         return NotYet(str(exc))
+    except NotListed as exc:
+        return Refusal(str(exc), FailureCause.NOT_IN_INVENTORY)
+    except InventoryUnavailable as exc:
+        return Refusal(str(exc), FailureCause.INVENTORY_UNAVAILABLE)
+    except RenderError as exc:
+        return Refusal(f"board {info.mac_text} left untouched: its first-boot script cannot "
+                       f"be made: {exc}")
     except NitoolsError as exc:
         return Refusal(str(exc))
     except SystemExit as exc:  # a plugin must not end the station either

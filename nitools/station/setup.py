@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nitools.errors import ConfigError, UsageError
@@ -28,8 +28,10 @@ from nitools.station.config import (
     load_ini,
     settings,
     station_config,
+    station_name,
 )
 from nitools.station.options import StationOptions
+from nitools.station.per_board import BoardRules, board_rules
 from nitools.station.plugins import PackageSetPlugin, check_keys, load_plugin, locate
 
 PORT_SECTION = "port:"
@@ -43,6 +45,7 @@ class PortSetup:
     config: StationConfig
     plugin: Any
     releases: ReleaseFiles | None = None  # None: the plugin picks every file itself
+    rules: BoardRules = field(default_factory=BoardRules)  # inventory, template, device-mode
 
 
 class StationSetup:
@@ -111,6 +114,23 @@ def _port_ini(ini: IniConfig, section: str) -> IniConfig:
 
 def _setup(options: StationOptions, ini: IniConfig | None) -> PortSetup:
     config = station_config(options, ini)
+    chosen = _chooser(options, ini, config)
+    defaults = config.defaults
+    rules = board_rules(defaults.inventory, defaults.config_template, defaults.unlisted,
+                        defaults.device_mode, station_name(config), defaults.config_mode,
+                        defaults.script)
+    ini_config = getattr(chosen.plugin, "config", None)
+    if rules.template is not None and isinstance(ini_config, str) and ini_config:
+        raise ConfigError(f"config={ini_config} and --config-template both make the first-boot "
+                          "script: choose one")
+    if rules.device_mode not in ("off", "auto") and defaults.mode_script is not None:
+        raise UsageError("--device-mode with settings and a mode script both make mode.scr: "
+                         "choose one (auto gives way to a mode script)")
+    return PortSetup(chosen.config, chosen.plugin, chosen.releases, rules)
+
+
+def _chooser(options: StationOptions, ini: IniConfig | None, config: StationConfig
+             ) -> PortSetup:
     release = config.release
     releases = ReleaseFiles(release, PackageCache(mirror=Mirror(release.mirror or
                                                                 DEFAULT_MIRROR),

@@ -1,0 +1,163 @@
+"""``nitools render``: the first-boot script each board would get, with no board present:
+for review, and for checking an inventory in CI (docs/inventory.md).
+
+The station renders with facts the board announces (model, architecture, ...); here
+they come from the row (``mac``, ``software_id``, ``model``), ``--routeros`` and
+``--fact NAME=VALUE``. A template that uses a fact render was not given fails with
+the name to give, never with a made-up value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nitools.errors import NitoolsError, UsageError
+from nitools.netinstall.frame import format_mac, parse_mac
+from nitools.routeros.findings import ERROR
+from nitools.routeros.rsc import ScriptContext, lint_script
+from nitools.routeros.version import try_parse_version
+from nitools.station.first_boot import FACTS, RenderError
+from nitools.station.inventory import InventoryRow, NotListed, TableInventory
+from nitools.station.per_board import BoardRules, board_rules
+
+log = logging.getLogger("nitools.render")
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board as render knows it: from the command line or an inventory row."""
+
+    mac: bytes | None
+    software_id: str
+    model: str
+
+    @property
+    def file_name(self) -> str:
+        if self.mac is not None:
+            return format_mac(self.mac).replace(":", "-") + ".rsc"
+        return f"software-id-{self.software_id}.rsc"
+
+    @property
+    def label(self) -> str:
+        return format_mac(self.mac) if self.mac is not None else self.software_id
+
+
+def parse_facts(texts: Sequence[str]) -> dict[str, str]:
+    facts = {}
+    for text in texts:
+        name, equals, value = text.partition("=")
+        if not equals or name.strip() not in FACTS:
+            raise UsageError(f"--fact {text}: give NAME=VALUE with NAME one of "
+                             f"{', '.join(FACTS)}")
+        facts[name.strip()] = value
+    return facts
+
+
+def render_board(rules: BoardRules, board: Board, routeros: str | None,
+                 facts: dict[str, str]) -> str:
+    """The script for one board, linted; NitoolsError says why there is none."""
+    assert rules.inventory is not None
+    mac = board.mac if board.mac is not None else b"\0" * 6
+    row = rules.inventory.row_for(mac, board.software_id, facts.get("model", board.model))
+    mode = row.config_mode
+    if mode is not None and mode != "script":
+        raise RenderError(f"{row.where} says config_mode={mode}: this board gets no script")
+    template = rules.template_for(row)
+    if template is None:
+        raise UsageError("no template: give --config-template, or a template column")
+    values = {**row.template_values(), **_known_facts(row, board, routeros, rules), **facts}
+    unknown = sorted((template.variables & set(FACTS)) - set(values))
+    if unknown:
+        hint = "--routeros VERSION" if unknown[0] == "routeros" else f"--fact {unknown[0]}=..."
+        raise UsageError(f"{template.name} uses the board fact '{unknown[0]}', which render "
+                         f"does not know for {board.label}: give {hint}")
+    script = template.render(values)
+    context = ScriptContext(version=try_parse_version(str(values.get("routeros") or "")))
+    problems = [finding for finding in lint_script(script.encode("utf-8"), template.name,
+                                                   context) if finding.level == ERROR]
+    if problems:
+        raise RenderError(f"the script made by {template.name} fails the linter: "
+                          f"{problems[0]}")
+    return script
+
+
+def _known_facts(row: InventoryRow, board: Board, routeros: str | None, rules: BoardRules
+                 ) -> dict[str, Any]:
+    known: dict[str, Any] = {"station": rules.station} if rules.station else {}
+    if board.mac is not None:
+        known["mac"] = format_mac(board.mac)
+        known["macs"] = [format_mac(board.mac)]
+    software_id = board.software_id or row.text("software_id")
+    if software_id:
+        known["software_id"] = software_id
+    model = board.model or row.text("model")
+    if model:
+        known["model"] = model
+    version = routeros or row.routeros
+    if version and try_parse_version(version) is not None:  # a channel is not a version
+        known["routeros"] = version
+    return known
+
+
+def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
+               software_ids: Sequence[str], render_all: bool, out_dir: str | None,
+               routeros: str | None, fact_texts: Sequence[str], station: str | None) -> int:
+    facts = parse_facts(fact_texts)
+    if render_all == bool(macs or software_ids):
+        raise UsageError("give --mac / --software-id for some boards, or --all -o DIR for "
+                         "every board of the inventory")
+    if render_all and not out_dir:
+        raise UsageError("--all writes one file per board: give -o DIR")
+    rules = board_rules(inventory, config_template, None, None, station or "")
+    if not isinstance(rules.inventory, TableInventory):
+        raise UsageError("render needs an inventory file (or a URL answering a list): a "
+                         "per-board URL can only be asked with a board's MAC at hand")
+    if render_all:
+        boards = [Board(mac, software_id or "", model or "")
+                  for _, mac, software_id, model in rules.inventory.keyed_rows()]
+    else:
+        boards = [Board(_mac(text), "", "") for text in macs]
+        boards += [Board(None, text, "") for text in software_ids]
+    failed = 0
+    for board in boards:
+        try:
+            script = render_board(rules, board, routeros, facts)
+        except (NitoolsError, NotListed) as exc:
+            failed += 1
+            print(f"{board.label}: {exc}", file=sys.stderr)
+            continue
+        if out_dir:
+            _write_atomically(Path(out_dir) / board.file_name, script)
+        else:
+            sys.stdout.write(script)
+    if out_dir:
+        print(f"{len(boards) - failed} scripts written to {out_dir}"
+              + (f"; {failed} boards have none (above)" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _mac(text: str) -> bytes:
+    try:
+        return parse_mac(text)
+    except ValueError as exc:
+        raise UsageError(f"--mac: {exc}") from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A file is there whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
