@@ -1,0 +1,95 @@
+"""``nitools render`` and ``history --script``: the script a board would get is the one it
+got, byte for byte (flash against emulated boards over loopback)."""
+
+import hashlib
+
+import pytest
+
+from nitools.emulation.synthetic import build_npk
+from tests.helpers import loopback_boards, run_cli
+
+HOSTILE = 'x"; /user add name=evil group=full; :put "'
+# loopback_boards' first three MACs (seed 3); the third is left out of the inventory.
+MACS = ("02:4e:49:00:30:01", "02:4e:49:00:30:11", "02:4e:49:00:30:21")
+
+
+@pytest.fixture
+def station(tmp_path):
+    (tmp_path / "routeros-7.16.1-arm64.npk").write_bytes(
+        build_npk("system", "7.16.1", "arm64", size=60_000, seed=1))
+    (tmp_path / "boards.csv").write_text(
+        "mac,hostname,address\n"
+        f"{MACS[0].upper()},r1,10.0.0.1/24\n"
+        f"{MACS[1].replace(':', '')},\"{HOSTILE.replace(chr(34), chr(34) * 2)}\",10.0.0.2/24\n")
+    (tmp_path / "first-boot.rsc.j2").write_text(
+        "/system identity set name={{ hostname }}\n"
+        "/ip address add address={{ address }} interface=ether1 comment=\"{{ mac }} "
+        "{{ routeros }}\"\n")
+    return tmp_path
+
+
+def render(station, *args):
+    return run_cli("render", "--inventory", str(station / "boards.csv"), "--config-template",
+                   str(station / "first-boot.rsc.j2"), *args)
+
+
+def test_each_listed_board_gets_what_render_shows_and_the_unlisted_one_is_left_alone(
+        station):
+    journal = station / "journal.sqlite3"
+    with loopback_boards(count=3) as boards:
+        result = run_cli("flash", "--count", "2", "--plain", "--journal", str(journal),
+                         "--inventory", str(station / "boards.csv"), "--config-template",
+                         str(station / "first-boot.rsc.j2"), "--loopback", boards.loopback_arg,
+                         str(station / "routeros-7.16.1-arm64.npk"))
+        summary = boards.emulator.summary()
+    assert result.returncode == 0, result.stderr
+    got = {board["macs"][0]: board for board in summary["boards"]}
+    for mac in MACS[:2]:
+        shown = render(station, "--mac", mac, "--routeros", "7.16.1")
+        assert shown.returncode == 0, shown.stderr
+        script = next(f for f in got[mac]["files"] if f["name"] == "autorun.scr")
+        assert script["sha256"] == hashlib.sha256(shown.stdout.encode()).hexdigest()
+        kept = run_cli("history", "--journal", str(journal), "--mac", mac, "--script")
+        assert kept.returncode == 0 and kept.stdout == shown.stdout
+        assert "from template first-boot.rsc.j2, inventory row mac=" in kept.stderr
+    hostile = render(station, "--mac", MACS[1], "--routeros", "7.16.1").stdout
+    assert hostile.splitlines()[0] == \
+        '/system identity set name="x\\"; /user add name=evil group=full; :put \\""'
+    assert got[MACS[2]]["offers_seen"] == 0
+    rows = run_cli("history", "--journal", str(journal), "--mac", MACS[2], "--csv").stdout
+    assert rows.count("\n") == 2 and ",refused," in rows and "not-in-inventory" in rows
+    assert result.stderr.count("not in the inventory boards.csv") == 1
+
+
+def test_render_all_writes_one_file_per_board_and_reports_the_ones_that_fail(station,
+                                                                            tmp_path):
+    (station / "boards.csv").write_text(
+        "mac,hostname,address,config_mode\n"
+        "02:4e:49:00:30:01,r1,10.0.0.1/24,\n"
+        "02:4e:49:00:30:11,\"bell\x07\",10.0.0.2/24,\n"
+        "02:4e:49:00:30:21,r3,10.0.0.3/24,keep\n")
+    out = tmp_path / "scripts"
+    result = render(station, "--all", "-o", str(out), "--routeros", "7.16.1")
+    assert result.returncode == 1
+    assert "02:4e:49:00:30:21: boards.csv line 4 says config_mode=keep" in result.stderr
+    assert "2 scripts written" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["02-4e-49-00-30-01.rsc",
+                                                     "02-4e-49-00-30-11.rsc"]
+    assert (out / "02-4e-49-00-30-11.rsc").read_text().startswith(
+        '/system identity set name="bell\\07"')
+
+
+def test_render_names_the_fact_it_lacks_and_boards_it_does_not_know(station):
+    result = render(station, "--mac", MACS[0])
+    assert result.returncode == 1 and "give --routeros VERSION" in result.stderr
+    result = render(station, "--mac", MACS[2], "--routeros", "7.16.1")
+    assert result.returncode == 1 and "not in the inventory" in result.stderr
+    result = render(station, "--mac", MACS[0], "--fact", "colour=red")
+    assert result.returncode == 2 and "NAME one of mac, macs" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_history_script_needs_one_board(tmp_path):
+    (tmp_path / "j.sqlite3").write_bytes(b"")
+    result = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--script")
+    assert result.returncode == 2 and "give --mac or --software-id" in result.stderr
