@@ -191,6 +191,14 @@ STATION_OPTIONS = [
     click.option("--packages-dir", type=click.Path(exists=True, file_okay=False),
                   help="A folder of .npk files: each board gets the ones whose headers say its "
                        "architecture (and --routeros version, if given)."),
+    click.option("--verify", is_flag=True,
+                  help="A board must be seen in service (MNDP: the version installed) after "
+                       "its reboot; -1 and --count wait for it, and exit 1 if not."),
+    click.option("--verify-timeout", type=Number(1, 86400), default=DEFAULTS.verify_timeout,
+                  show_default=True,
+                  help="Seconds from a board's reboot to its first MNDP announcement."),
+    click.option("--no-mndp", is_flag=True,
+                  help="Do not listen for boards in service (UDP 5678)."),
     click.option("--inventory", callback=not_an_option, metavar="FILE|URL",
                   help="Boards and their own settings: CSV, JSON, or a URL (with {mac} or "
                        "{software_id}: asked per board). See docs/inventory.md."),
@@ -379,6 +387,13 @@ def history(journal: str | None, since: str | None, limit: int | None, mac: str 
               help="Seconds after its first WTRM during which a board loses every TERM.")
 @click.option("--accept-key", "accept_keys", multiple=True, metavar="KEY",
               help="A licence key (base64) the boards accept besides their own (repeatable).")
+@click.option("--mndp-after", type=Number(0, 3600), metavar="SECONDS",
+              help="After its reboot, each board announces itself with MNDP as a booted "
+                   "RouterOS (then every 5 s and when asked).")
+@click.option("--mndp-version", metavar="VERSION",
+              help="The version boards announce. Default: the system package they got.")
+@click.option("--mndp-identity", metavar="NAME",
+              help="The identity boards announce. Default: their script's, else MikroTik.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write each board's received files under DIR/<mac>/.")

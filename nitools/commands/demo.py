@@ -21,12 +21,14 @@ from typing import Any
 from nitools.commands.flash import Watchers, run_station
 from nitools.console import setup_logging
 from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
+from nitools.emulation.mndp_speaker import MndpSpeaker
 from nitools.emulation.synthetic import build_npk
 from nitools.monitor.ui import make_reporter
 from nitools.netinstall.frame import format_mac
 from nitools.station.config import DEFAULTS
 from nitools.station.core import StationCore
 from nitools.station.link import LoopbackLink, local_admin_mac
+from nitools.station.mndp_link import MndpListener
 from nitools.station.plugins import DeviceInfo
 from nitools.station.setup import PortSetup, StationSetup
 
@@ -80,26 +82,35 @@ def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool)
         boards = [board for index, spec in enumerate(specs)
                   for board in make_boards(spec, 1, seed=index + 1, now=now,
                                            source_port=flasher_link.sock.getsockname()[1])]
-        emulator = Emulator(board_link, boards, Faults(drop=drop, seed=7))
+        # After its reboot each board announces itself (MNDP) a moment later, as RouterOS
+        # does; the station verifies it runs the version sent (docs/verify.md).
+        station_ear = LoopbackLink(0, 0, flasher_link.mac)
+        board_voice = LoopbackLink(0, station_ear.sock.getsockname()[1], local_admin_mac(0xE1))
+        station_ear.peer = ("127.0.0.1", board_voice.sock.getsockname()[1])
+        speaker = MndpSpeaker(board_voice, boards, after=0.5)
+        emulator = Emulator(board_link, boards, Faults(drop=drop, seed=7), speaker=speaker)
         thread = threading.Thread(target=emulator.run, kwargs={"timeout": 300}, daemon=True)
         thread.start()
-        config = replace(DEFAULTS, count=board_count, window=window)
+        config = replace(DEFAULTS, count=board_count, window=window, verify=True,
+                         verify_timeout=30.0)
         core = StationCore(flasher_link.mac, config)
         started = time.monotonic()
         try:
             setup = StationSetup(PortSetup(config, DemoPlugin(folder)), {})
-            result = run_station(flasher_link, core, setup, Watchers(reporter))
+            result = run_station(flasher_link, core, setup, Watchers(reporter),
+                                 mndp=MndpListener([station_ear]))
         finally:
             emulator.stop()
             thread.join(5)
-            flasher_link.close()
-            board_link.close()
+            for link in (flasher_link, board_link, station_ear, board_voice):
+                link.close()
             reporter.close()
         elapsed = time.monotonic() - started
-        return _report(folder, boards, result.exit_code, elapsed)
+        return _report(folder, boards, result.exit_code, elapsed, result.verified)
 
 
-def _report(folder: Path, boards: list, exit_code: int, elapsed: float) -> int:
+def _report(folder: Path, boards: list, exit_code: int, elapsed: float, verified: int
+            ) -> int:
     all_good = exit_code == 0
     for board in boards:
         arch = board.announcement.arch
@@ -116,5 +127,7 @@ def _report(folder: Path, boards: list, exit_code: int, elapsed: float) -> int:
         verdict = "byte-identical" if same else "MISMATCH"
         log.info("demo: %s %-12s %-6s %s, files %s", format_mac(board.macs[0]),
                  board.announcement.model, arch, board.state.value, verdict)
-    log.info("demo: %s in %.1f s", "all boards installed" if all_good else "FAILED", elapsed)
+    all_good = all_good and verified == len(boards)
+    log.info("demo: %s in %.1f s", f"all boards installed and verified in service ({verified})"
+             if all_good else "FAILED", elapsed)
     return 0 if all_good else 1

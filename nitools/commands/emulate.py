@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
-from nitools.errors import UsageError
+from nitools.emulation.mndp_speaker import MndpSpeaker
+from nitools.errors import LinkError, UsageError
+from nitools.netinstall.mndp import MNDP_PORT
 from nitools.station.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
 
 
@@ -40,7 +42,8 @@ def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | Non
                     options["link_delay"] / 1000, options["chunk_delay"] / 1000,
                     options["die_after"], options["reboot_after"],
                     reset_fraction=options["reset_fraction"], term_loss=options["term_loss"])
-    emulator = Emulator(link, boards, faults, extra)
+    speaker = _speaker(options, boards, interface, loopback)
+    emulator = Emulator(link, boards, faults, extra, speaker=speaker)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: emulator.stop())
     try:
@@ -49,7 +52,27 @@ def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | Non
         link.close()
         for other in extra:
             other.close()
+        if speaker is not None:
+            speaker.link.close()
     if out_dir is not None:
         emulator.write_files(out_dir)
     print(emulator.summary_json(), flush=True)
     return 0 if emulator.summary()["all_installed"] else 1
+
+
+def _speaker(options: dict[str, Any], boards: list[Any], interface: str | None,
+             loopback: str | None) -> MndpSpeaker | None:
+    """``--mndp-after``: the boards announce themselves after their reboot (MNDP, UDP
+    5678 on the interface; on loopback, each netinstall port + 1)."""
+    if options.get("mndp_after") is None:
+        return None
+    try:
+        if loopback:
+            local, peer = parse_loopback(loopback)
+            link: Any = LoopbackLink(local + 1, peer + 1, local_admin_mac(0xE1))
+        else:
+            link = BroadcastLink(interface or "", port=MNDP_PORT)
+    except LinkError as exc:
+        raise UsageError(f"--mndp-after: {exc}") from None
+    return MndpSpeaker(link, boards, options["mndp_after"], options.get("mndp_version"),
+                       options.get("mndp_identity"))

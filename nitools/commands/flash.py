@@ -28,6 +28,7 @@ from nitools.station.link import (
     parse_loopback,
     resolve_interface,
 )
+from nitools.station.mndp_link import ASK_EVERY, MndpListener
 from nitools.station.options import StationOptions, netinstall_cli_meaning
 from nitools.station.payload import PayloadCache
 from nitools.station.ports import PortGroup
@@ -117,9 +118,10 @@ class Watchers:
 
 
 def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Watchers,
-                cache: PayloadCache | None = None, stop: StopRelay | None = None
-                ) -> StationResult:
-    """Drive the station core on a link until it is done; returns its result."""
+                cache: PayloadCache | None = None, stop: StopRelay | None = None,
+                mndp: MndpListener | None = None) -> StationResult:
+    """Drive the station core on a link until it is done; returns its result. ``mndp``:
+    where boards in service are heard (docs/verify.md)."""
     cache = cache or PayloadCache()
     port_of = getattr(link, "port_of", lambda mac: None)
 
@@ -141,10 +143,23 @@ def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Wa
                            "please report it with the log)")
 
     link_problem = getattr(link, "problem", None)  # an interface removed under us
-    next_check = 0.0
+    next_check = next_ask = 0.0
+
+    def listen(now: float) -> None:
+        """Boards in service: what they announced goes to the core (a bounded amount per
+        turn); while rebooted boards are awaited, ask for announcements now and then."""
+        nonlocal next_ask
+        assert mndp is not None
+        for neighbour in mndp.drain():
+            core.heard(neighbour, now)
+        if core.awaiting_service() and now >= next_ask:
+            next_ask = now + ASK_EVERY
+            mndp.ask()
 
     def tick() -> None:
         nonlocal next_check
+        if mndp is not None:
+            listen(time.monotonic())
         watchers.tick()
         if link_problem is not None and time.monotonic() >= next_check:
             next_check = time.monotonic() + 1.0
@@ -243,7 +258,12 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
                      format_mac(link.mac), _until(config), journal.path)
             watchers = _watchers(options, link, journal, reporter, web)
             core = StationCore(link.mac, config)
-            result = run_station(link, core, setup, watchers, cache, stop)
+            mndp = _open_mndp(config, link.mac)
+            try:
+                result = run_station(link, core, setup, watchers, cache, stop, mndp)
+            finally:
+                if mndp is not None:
+                    mndp.close()
         finally:
             link.close()
     finally:
@@ -288,6 +308,19 @@ def _open_journal(config: StationConfig) -> Journal:
         log.warning("journal: %d attempt(s) of an earlier run were left open: marked "
                     "interrupted", stale)
     return journal
+
+
+def _open_mndp(config: StationConfig, mac: bytes) -> MndpListener | None:
+    """The ear for boards in service; without it only --verify cannot go on."""
+    if not config.mndp:
+        return None
+    try:
+        return MndpListener.open(config.interfaces, config.loopback, mac)
+    except LinkError as exc:
+        if config.verify:
+            raise LinkError(f"--verify needs MNDP (UDP 5678): {exc}") from None
+        log.warning("boards in service will not be checked: %s", exc)
+        return None
 
 
 def _open_link(config: StationConfig) -> LoopbackLink | BroadcastLink | PortGroup:
@@ -353,7 +386,17 @@ def _report(result: StationResult) -> int:
         log.warning("%d announcements were ignored by the flood defence and the board caps "
                     "(new boards by the hundred a second: forged frames on the wire?)",
                     result.ignored_announcements)
+    if result.wrong_version:
+        names = ", ".join(format_mac(mac) for mac in result.wrong_version)
+        log.error("booted another RouterOS than the one installed: %s", names)
+    if result.unverified:
+        names = ", ".join(format_mac(mac) for mac in result.unverified)
+        log.error("not seen in service (--verify): %s", names)
     log.info("%d installed and rebooted, %d installed without a confirmed reboot, %d failed, "
              "%d refused", result.rebooted, len(result.unconfirmed), result.failed,
              result.refused)
+    if result.verified or result.wrong_version or result.unverified or result.not_seen:
+        log.info("in service: %d verified, %d wrong version, %d unverified, %d not seen",
+                 result.verified, len(result.wrong_version), len(result.unverified),
+                 result.not_seen)
     return result.exit_code

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nitools.emulation.mndp_speaker import MndpSpeaker
 from nitools.netinstall.device import DeviceProfile, DeviceSession, DeviceState
 from nitools.netinstall.frame import Frame, format_mac
 from nitools.netinstall.messages import Announcement
 from nitools.station.link import local_admin_mac
 from nitools.station.runner import Link, Runner
 
+LINGER = 6.0  # seconds booted boards keep announcing once each has announced itself
 SOFTWARE_ID_ALPHABET = "TN0BYX18S5HZ4IA67DGF3LPCJQRUK9MW2VE"  # the board's key alphabet
 _TRANSFER_STATES = (DeviceState.BETWEEN_FILES, DeviceState.IN_FILE, DeviceState.STARTED)
 
@@ -270,21 +272,38 @@ class Emulator:
 
     def __init__(self, link: Link, boards: list[DeviceSession], faults: Faults = Faults(),
                  extra_links: list[Link] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 speaker: MndpSpeaker | None = None) -> None:
         self.core = EmulatorCore(boards, faults)
         self.boards = boards
         self.clock = clock
         self.started = clock()
+        self.speaker = speaker  # boards announce themselves after the reboot (MNDP)
+        self._stopped = False
         source_port = boards[0].profile.source_port if boards else None
         # extra_links: send-only copies (a v7 board's port 59813)
         self.runner = Runner(link, self.core, clock=clock, source_port=source_port,
-                             mirrors=extra_links or ())
+                             mirrors=extra_links or (),
+                             on_tick=speaker.tick if speaker is not None else None)
 
     def run(self, timeout: float | None = None) -> None:
-        """Until every board has finished, the timeout passes, or stop() is called."""
+        """Until every board has finished (and, with a speaker, announced itself after
+        its reboot, then lingered to answer requests), the timeout passes, or stop()."""
+        end = None if timeout is None else self.clock() + timeout
         self.runner.run(timeout)
+        if self.speaker is None:
+            return
+        linger_until = None
+        while not self._stopped and (end is None or self.clock() < end):
+            self.speaker.tick()
+            if self.speaker.all_announced():
+                linger_until = linger_until or self.clock() + LINGER
+                if self.clock() >= linger_until:
+                    return
+            time.sleep(0.05)
 
     def stop(self) -> None:
+        self._stopped = True
         self.runner.request_stop()
 
     def all_finished(self) -> bool:

@@ -70,6 +70,9 @@ class AttemptRow:
     template: str | None = None  # the template its first-boot script was made from
     script_sha256: str | None = None  # of the first-boot script sent
     script: str | None = None  # that script (``history --script``), up to MAX_SCRIPT_KEPT
+    # After the reboot (docs/verify.md): version, identity, board, uptime and seconds from
+    # the reboot to its first MNDP announcement, as the board announced them.
+    in_service: dict[str, Any] | None = None
     id: int | None = None  # given by the store
 
     @classmethod
@@ -87,6 +90,7 @@ class AttemptRow:
         values = asdict(self)
         values["macs"] = ",".join(self.macs or [self.answered_mac])
         values["files"] = json.dumps(self.files) if self.files is not None else None
+        values["in_service"] = json.dumps(self.in_service) if self.in_service else None
         return tuple(values[name] for name in COLUMNS)
 
     @classmethod
@@ -98,6 +102,11 @@ class AttemptRow:
             values["files"] = json.loads(values["files"]) if values["files"] else []
         except ValueError:
             values["files"] = []  # a damaged cell: the rest of the row still counts
+        try:
+            values["in_service"] = json.loads(values["in_service"]) \
+                if values["in_service"] else None
+        except ValueError:
+            values["in_service"] = None
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
@@ -153,6 +162,19 @@ class Journal:
                          (now, outcome, reason, cause, sent_bytes, now,
                           ",".join(macs) if macs else None, row_id))
 
+    def in_service(self, row_id: int, outcome: str, reason: str,
+                   details: dict[str, Any] | None) -> None:
+        """What a rebooted board announced once RouterOS ran (docs/verify.md): the outcome
+        becomes verified, wrong-version or unverified; a board not seen while not required
+        stays rebooted, its reason saying so."""
+        if outcome == "rebooted":
+            self.store.write("UPDATE attempts SET reason=COALESCE(reason, '') || ? WHERE id=?",
+                             (f"; {reason}", row_id))
+            return
+        self.store.write("UPDATE attempts SET outcome=?, reason=?, cause=NULL, in_service=? "
+                         "WHERE id=?", (outcome, reason, json.dumps(details) if details
+                                        else None, row_id))
+
     def close_stale(self) -> int:
         """Rows this station (or a journal from before station names) left open when it
         crashed become 'interrupted'; other stations' open rows are theirs."""
@@ -197,7 +219,8 @@ class Journal:
         else:
             where, values = "(answered_mac=? OR ','||macs||',' LIKE ?)", (mac, f"%,{mac},%")
         rows = self.store.read(
-            "SELECT * FROM attempts WHERE outcome IN ('installed', 'rebooted', 'unconfirmed') "
+            "SELECT * FROM attempts WHERE outcome IN ('installed', 'rebooted', 'unconfirmed', "
+            "'verified', 'unverified') "
             f"AND {where} ORDER BY id DESC LIMIT 1", values)
         return AttemptRow.from_stored(rows[0]) if rows else None
 

@@ -123,6 +123,15 @@ class JournalWriter:
             reason = RELEASED_REASON if rebooted is None else AFTER_REBOOTED.format(
                 row=rebooted)
             self._guard(lambda: self.journal.insert(self._released(event.mac, reason)))
+        elif isinstance(event, events.InService):
+            row = self._rebooted.get(event.mac)
+            if row is not None:
+                details = {"version": event.version, "identity": event.identity,
+                           "board": event.board, "uptime": event.uptime,
+                           "seconds": round(event.seconds, 3)} \
+                    if event.seconds is not None else None
+                self._guard(lambda: self.journal.in_service(row, event.outcome.value,
+                                                            event.reason, details))
         elif isinstance(event, events.Finished):
             record = self._open.pop(event.mac, None)
             if record is None:

@@ -78,6 +78,9 @@ class BoardTable:
         elif isinstance(event, ev.Skipped):
             row.phase = row.result = "skipped"
             row.reason, row.finished = event.reason, True
+        elif isinstance(event, ev.InService):
+            row.phase = row.result = event.outcome.value
+            row.reason, row.finished = event.reason, True
         elif isinstance(event, ev.Released):
             row.phase = row.result = "released"
             row.finished = True

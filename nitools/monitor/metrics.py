@@ -74,6 +74,7 @@ class StationMetrics:
             self.boards.labels(phase).set(0)
         self._phase: dict[bytes, str] = {}
         self._arch: dict[bytes, str] = {}
+        self._rebooted: dict[bytes, str] = {}  # arch of boards awaited in service
 
     def serve(self, spec: str) -> BoundedHTTPServer:
         """Serve /metrics from a thread of its own (bounded: a crowd of idle scrapers
@@ -95,9 +96,19 @@ class StationMetrics:
         phase = _PHASE_AFTER.get(type(event))
         if phase is not None:
             self._move(event.mac, phase)
+        if isinstance(event, events.InService):
+            # Counted again under what the board announced after its reboot (verified,
+            # wrong-version, unverified); a board not seen but not required adds nothing.
+            arch = self._rebooted.pop(event.mac, "other")
+            if event.outcome is not events.Outcome.REBOOTED:
+                self.installs.labels(event.outcome.value, arch, "none").inc()
         if isinstance(event, events.Finished):
             self._move(event.mac, None)
             arch = self._arch.pop(event.mac, "other")
+            if event.outcome is events.Outcome.REBOOTED:
+                self._rebooted[event.mac] = arch
+                if len(self._rebooted) > 4096:
+                    del self._rebooted[next(iter(self._rebooted))]
             cause = event.cause.value if event.cause is not None else "none"
             self.installs.labels(event.outcome.value, arch, cause).inc()
             self.bytes_sent.inc(event.bytes_acked)

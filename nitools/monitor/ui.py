@@ -70,6 +70,9 @@ class LogReporter:
                 level = logging.WARNING
             elif isinstance(event, ev.Finished) and not event.outcome.success:
                 level = logging.ERROR
+            elif isinstance(event, ev.InService) and event.outcome is not Outcome.VERIFIED:
+                level = logging.ERROR if event.outcome is not Outcome.REBOOTED \
+                    else logging.WARNING
             log.log(level, "%s: %s", self.label(event.mac), text)
         if isinstance(event, ev.Finished):
             self._steps.pop(event.mac, None)
@@ -99,6 +102,12 @@ class LogReporter:
                 return None
             case ev.Finished():
                 return self._finished_text(event)
+            case ev.InService(outcome=outcome, reason=reason):
+                if outcome is Outcome.VERIFIED:
+                    return f"verified: {reason}"
+                if outcome is Outcome.REBOOTED:
+                    return reason  # "not seen in service: ..."
+                return f"{outcome.value.upper()}: {reason}"
         detail = _DETAILS.get(type(event))
         phase = _PHASES.get(type(event), type(event).__name__.lower())
         return f"{phase}: {detail}" if detail else phase

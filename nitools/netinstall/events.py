@@ -7,7 +7,8 @@ session: everything they show or record is in the event.
 Order for a board that installs: Found, Validated (Warned...), Offered,
 Accepted, Formatting, UploadStarted, FileStarted / Progress ...,
 FilesAcknowledged, RebootSent, Finished. Finished is always the last event of
-an attempt; Skipped and Released stand alone.
+an attempt on the wire; a board that rebooted may get one InService later (what it
+announced once RouterOS ran). Skipped and Released stand alone.
 """
 
 from __future__ import annotations
@@ -27,10 +28,14 @@ class Outcome(enum.Enum):
     REFUSED = "refused"  # never offered: files missing or not fit for the board
     INTERRUPTED = "interrupted"  # the station stopped mid-install
     RELEASED = "released"  # a board found waiting for TERM (left by an earlier run) got it
+    # After the reboot (docs/verify.md): what the board announced once RouterOS ran.
+    VERIFIED = "verified"  # it announced the version installed (and the script's identity)
+    WRONG_VERSION = "wrong-version"  # it announced another version: the install did not take
+    UNVERIFIED = "unverified"  # --verify: not heard (or not as expected) in time
 
     @property
     def success(self) -> bool:
-        return self is Outcome.REBOOTED
+        return self in (Outcome.REBOOTED, Outcome.VERIFIED)
 
     @property
     def installed(self) -> bool:
@@ -169,3 +174,18 @@ class Finished(BoardEvent):
     seconds: float = 0.0  # since the board was found
     upload_rate: float | None = None  # file bytes per second, format end to last ack
     macs: tuple[bytes, ...] = ()  # every port MAC the board announced with
+
+
+@dataclass(frozen=True, slots=True)
+class InService(BoardEvent):
+    """After a reboot: what the board announced once RouterOS ran (MNDP), or that it was
+    not heard in time. ``outcome`` is VERIFIED, WRONG_VERSION, UNVERIFIED, or REBOOTED
+    (not heard, and --verify not asked: the row stays rebooted, saying so)."""
+
+    outcome: Outcome
+    reason: str
+    version: str = ""
+    identity: str = ""
+    board: str = ""
+    uptime: int | None = None  # seconds, as the board announced it
+    seconds: float | None = None  # from the reboot (TERM) to its first announcement

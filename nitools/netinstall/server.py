@@ -406,6 +406,11 @@ class ServerSession:
             return self._go_back(now, stale_reply=False)
         return []
 
+    @property
+    def term_first_at(self) -> float | None:
+        """When the first TERM went out: the board's reboot, as near as the station knows."""
+        return self._term_first_at
+
     def next_deadline(self) -> float | None:
         phase = self.phase
         if phase is Phase.UPLOADING:

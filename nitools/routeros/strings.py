@@ -63,3 +63,26 @@ def check_raw(text: str) -> str:
     if "\n" in text or "\r" in text:
         raise UnsafeValue("a raw value must be one line: it would start a new command")
     return text
+
+
+_UNESCAPE = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "$": "$", "?": "?",
+             "_": " ", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+_HEX_DIGITS = set("0123456789ABCDEFabcdef")
+
+
+def unescape(text: str) -> str:
+    """The value of the inside of a RouterOS double-quoted string (``escape`` undone)."""
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        char, pair = text[i], text[i + 1:i + 3]
+        if char == "\\" and len(pair) == 2 and all(c in _HEX_DIGITS for c in pair):
+            out.append(int(pair, 16))  # \XX: one byte
+            i += 3
+        elif char == "\\" and pair:
+            out.extend(_UNESCAPE.get(pair[0], pair[0]).encode("utf-8"))
+            i += 2
+        else:
+            out.extend(char.encode("utf-8"))
+            i += 1
+    return out.decode("utf-8", "replace")

@@ -17,6 +17,10 @@ class Board:
     session: ServerSession | None = None  # None while its files are being prepared
     other_macs: list[bytes] = field(default_factory=list)  # its other ports, not answered
     prepare_again_at: float | None = None  # its files were not ready: ask again then
+    # What it should announce once RouterOS runs (docs/verify.md): the version sent and
+    # the identity its first-boot script sets (None: the script sets none).
+    version_sent: str = ""
+    identity_set: str | None = None
 
     @property
     def macs(self) -> tuple[bytes, ...]:

@@ -78,6 +78,9 @@ class StationConfig:
     flood_rate: int = 50  # new boards per second above which a board must announce twice
     timing: Timing = field(default_factory=Timing)
     retry_after: float = 10.0  # a board that failed is not offered again for this long
+    mndp: bool = True  # listen for boards announcing themselves after the reboot
+    verify: bool = False  # --verify: a board not seen in service is a failure; -1 waits
+    verify_timeout: float = 300.0  # seconds from the reboot to its first announcement
     log_keys: bool = False  # licence keys in the log only when asked for
     plain: bool = False  # log lines only, no live table
     verbose: int = 0
@@ -178,6 +181,10 @@ def station_config(options: StationOptions, ini: configparser.ConfigParser | Non
     for name in ("journal", "station_name"):  # also from the ini
         if pick(name) is not None:
             settings_given[name] = pick(name)
+    settings_given["mndp"] = not options.no_mndp
+    if options.verify and options.no_mndp:
+        raise UsageError("--verify listens for boards in service; --no-mndp turns that off: "
+                         "drop one")
     settings_given["macs"] = parse_macs(options.macs)
     settings_given["interfaces"] = options.interfaces or DEFAULTS.interfaces
     settings_given["config_path"] = options.config_path or DEFAULTS.config_path

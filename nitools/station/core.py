@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from nitools.netinstall import events, messages
 from nitools.netinstall.events import FailureCause, Outcome
 from nitools.netinstall.frame import Frame
+from nitools.netinstall.mndp import Neighbour
 from nitools.netinstall.protocol import COUNTER_LIMIT, DSCV
 from nitools.netinstall.server import Phase, SendBudget, ServerSession
 from nitools.station.board import Board
 from nitools.station.config import StationConfig
 from nitools.station.plugins import DeviceInfo
 from nitools.station.prepare import InstalledBefore, InstallPlan, NotYet, Refusal
+from nitools.station.service import ServiceCheck, scripted_identity
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
 TERM_ANSWER_INTERVAL = 0.2  # answer one board's WTRMs at most this often outside a session
@@ -54,6 +56,11 @@ class StationResult:
     interrupted: list[bytes] = field(default_factory=list)  # MACs stopped mid-install
     stopped_short: bool = False  # a stop came before -1 / --count had its boards
     ignored_announcements: int = 0  # dropped by the caps and the flood defence
+    # After the reboot (docs/verify.md)
+    verified: int = 0
+    wrong_version: list[bytes] = field(default_factory=list)
+    unverified: list[bytes] = field(default_factory=list)  # --verify: not seen in service
+    not_seen: int = 0  # without --verify: rebooted, not seen in service in time
 
     @property
     def finished(self) -> int:
@@ -63,7 +70,8 @@ class StationResult:
     def exit_code(self) -> int:
         if self.interrupted or self.stopped_short:
             return 130  # the work asked for was not done: say so, as a signal would
-        return 1 if self.failed or self.refused or self.unconfirmed else 0
+        return 1 if self.failed or self.refused or self.unconfirmed or self.wrong_version \
+            or self.unverified else 0
 
 
 def is_announcement(frame: Frame) -> bool:
@@ -95,6 +103,7 @@ class StationCore:
         self._stop_at: float | None = None
         self._next_progress = 0.0
         self._budget = SendBudget(config.max_in_flight)
+        self.service = ServiceCheck(config.verify_timeout, config.verify)
         # No session timer is due before this: poll() scans the boards only then. Kept
         # at or below every session's deadline (updated after each step of a session).
         self._next_timer = 0.0
@@ -155,9 +164,22 @@ class StationCore:
             return []
         return self._offer(board, result, now)
 
+    def heard(self, neighbour: Neighbour, now: float) -> None:
+        """A board announced itself with MNDP (docs/verify.md)."""
+        for event in self.service.heard(neighbour, now):
+            self._in_service(event)
+
+    def awaiting_service(self) -> int:
+        """Rebooted boards not yet seen in service (the station asks for them)."""
+        return len(self.service)
+
     def poll(self, now: float) -> list[Frame]:
         """Timers: resends, timeouts, progress. Cheap when nothing is due."""
         out: list[Frame] = []
+        due = self.service.next_deadline()
+        if due is not None and due <= now:
+            for event in self.service.poll(now):
+                self._in_service(event)
         if now >= self._next_timer:
             next_timer = now + 1.0
             for board in list(self.boards.values()):
@@ -238,7 +260,10 @@ class StationCore:
         return taken
 
     def next_deadline(self) -> float | None:
-        return self._next_timer if self.boards else None
+        service = self.service.next_deadline()
+        if not self.boards:
+            return service
+        return self._next_timer if service is None else min(self._next_timer, service)
 
     def busy(self) -> bool:
         """A transfer is running: answers come within microseconds."""
@@ -247,9 +272,10 @@ class StationCore:
 
     def done(self, now: float) -> bool:
         finished = self.result.finished
-        if self.config.one_shot and finished:
+        waiting = self.config.verify and len(self.service) > 0  # -1/--count wait for it
+        if self.config.one_shot and finished and not waiting:
             return True
-        if self.config.count is not None and finished >= self.config.count:
+        if self.config.count is not None and finished >= self.config.count and not waiting:
             return True
         if self._stop_at is not None:
             running = any(b.session and not b.session.finished for b in self.boards.values())
@@ -349,6 +375,8 @@ class StationCore:
 
     def _offer(self, board: Board, plan: InstallPlan, now: float) -> list[Frame]:
         self._preparing -= 1
+        board.version_sent = str(plan.packages[0].version) if plan.packages else ""
+        board.identity_set = scripted_identity(plan.script)
         self._events.append(events.Validated(now, board.mac, plan.sent_files(),
                                              plan.description, plan.inventory_key,
                                              plan.template, plan.script))
@@ -402,6 +430,11 @@ class StationCore:
                 self._installed.popitem(last=False)
         if outcome is Outcome.REBOOTED:
             self.result.rebooted += 1
+            if self.config.mndp and board.version_sent:
+                term = board.session.term_first_at if board.session is not None else None
+                self.service.expect(board.mac, board.macs, board.announcement.software_id,
+                                    board.version_sent, board.identity_set, now,
+                                    rebooted_at=term if term is not None else now)
         elif outcome is Outcome.UNCONFIRMED:
             self.result.unconfirmed.append(board.mac)
         elif outcome is Outcome.INTERRUPTED:
@@ -422,6 +455,18 @@ class StationCore:
             seconds=now - board.found_at,
             upload_rate=session.upload_rate if session else None,
             macs=board.macs))
+
+
+    def _in_service(self, event: events.InService) -> None:
+        if event.outcome is Outcome.VERIFIED:
+            self.result.verified += 1
+        elif event.outcome is Outcome.WRONG_VERSION:
+            self.result.wrong_version.append(event.mac)
+        elif event.outcome is Outcome.UNVERIFIED:
+            self.result.unverified.append(event.mac)
+        else:
+            self.result.not_seen += 1
+        self._events.append(event)
 
 
 def _remember(table: OrderedDict[bytes, float], mac: bytes, now: float) -> None:

@@ -96,15 +96,16 @@ class _UdpLink:
         else:
             self._failing_since = None
 
-    def receive(self) -> list[tuple[bytes, int]]:
-        """All datagrams waiting now, as (datagram, UDP source port)."""
-        out = []
-        while True:
+    def receive(self, limit: int | None = None) -> list[tuple[bytes, int]]:
+        """The datagrams waiting now (at most ``limit``), as (datagram, UDP source port)."""
+        out: list[tuple[bytes, int]] = []
+        while limit is None or len(out) < limit:
             try:
                 data, address = self.sock.recvfrom(MAX_DATAGRAM + 1)
             except (BlockingIOError, InterruptedError):
                 return out
             out.append((data, address[1]))
+        return out
 
     @property
     def peer_port(self) -> int:

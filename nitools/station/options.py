@@ -40,6 +40,10 @@ class StationOptions:
     release_packages: tuple[str, ...] = ()
     mirror: str | None = None
     packages_dir: str | None = None
+    # proof in service (docs/verify.md)
+    verify: bool = False
+    verify_timeout: float | None = None
+    no_mndp: bool = False
     # every board its own configuration (docs/inventory.md)
     inventory: str | None = None
     config_template: str | None = None

@@ -1,0 +1,137 @@
+"""Proof in service (docs/verify.md): after a reboot, the board is expected to announce
+itself with MNDP running the version it was sent (and the identity its first-boot script
+set). Pure: announcements and time in, InService events out; the station core drives it.
+
+A board is matched by any of its port MACs or by its software ID (RouterOS may announce
+from another port than the one it was installed on). Announcements of boards not awaited
+cost one dictionary lookup; at most MAX_AWAITED boards are awaited (the oldest go).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from nitools.netinstall.events import InService, Outcome
+from nitools.netinstall.frame import format_mac
+from nitools.netinstall.mndp import Neighbour
+from nitools.routeros.strings import unescape
+
+MAX_AWAITED = 4096
+NOT_SEEN = "not seen in service"
+# `/system identity set name=...` (also `/system/identity/set`), quoted or a plain word.
+_IDENTITY = re.compile(
+    rb'^[ \t]*/system[ /]identity[ /]set[ \t]+name=(?:"((?:[^"\\\n]|\\.)*)"|([^\s;"]+))',
+    re.MULTILINE)
+
+
+def scripted_identity(script: bytes | None) -> str | None:
+    """The identity a first-boot script sets (its last such line), if any."""
+    if not script:
+        return None
+    found = _IDENTITY.findall(script)
+    if not found:
+        return None
+    quoted, bare = found[-1]
+    return unescape(quoted.decode("utf-8", "replace")) if quoted or not bare else \
+        bare.decode("utf-8", "replace")
+
+
+@dataclass
+class Awaited:
+    mac: bytes  # the MAC the station answered
+    macs: tuple[bytes, ...]
+    software_id: str
+    version: str  # the system package's version that was sent
+    identity: str | None  # what the first-boot script sets, if it does
+    rebooted_at: float
+    deadline: float
+    heard_other: str = ""  # an announcement that did not match yet (for the reason)
+
+
+class ServiceCheck:
+    def __init__(self, timeout: float = 300.0, required: bool = False) -> None:
+        self.timeout = timeout
+        self.required = required  # --verify: not heard is a failure (UNVERIFIED)
+        self._awaited: OrderedDict[bytes, Awaited] = OrderedDict()  # by answered MAC
+        self._by_mac: dict[bytes, Awaited] = {}
+        self._by_id: dict[str, Awaited] = {}
+        self.ignored = 0  # announcements of boards not awaited
+
+    def __len__(self) -> int:
+        return len(self._awaited)
+
+    def expect(self, mac: bytes, macs: tuple[bytes, ...], software_id: str, version: str,
+               identity: str | None, now: float, rebooted_at: float | None = None) -> None:
+        """Await this board from now; ``rebooted_at``: when it was sent TERM (the time to
+        its first announcement is counted from then; the timeout from now)."""
+        self._drop(mac)
+        awaited = Awaited(mac, tuple(macs) or (mac,), software_id, version, identity,
+                          now if rebooted_at is None else rebooted_at, now + self.timeout)
+        self._awaited[mac] = awaited
+        for port in awaited.macs:
+            self._by_mac[port] = awaited
+        if software_id:
+            self._by_id[software_id] = awaited
+        while len(self._awaited) > MAX_AWAITED:
+            self._drop(next(iter(self._awaited)))
+
+    def heard(self, neighbour: Neighbour, now: float) -> list[InService]:
+        awaited = self._by_mac.get(neighbour.mac) if neighbour.mac is not None else None
+        if awaited is None and neighbour.software_id:
+            awaited = self._by_id.get(neighbour.software_id)
+        if awaited is None:
+            self.ignored += 1
+            return []
+        seconds = now - awaited.rebooted_at
+        running = neighbour.version_number
+        details = {"version": neighbour.version, "identity": neighbour.identity,
+                   "board": neighbour.board, "uptime": neighbour.uptime, "seconds": seconds}
+        if running != awaited.version:
+            self._drop(awaited.mac)
+            return [InService(now, awaited.mac, Outcome.WRONG_VERSION,
+                              f"the board booted RouterOS {running or '(no version)'}, not "
+                              f"{awaited.version}: the install did not take", **details)]
+        if awaited.identity is not None and neighbour.identity != awaited.identity:
+            # The first announcement may come before the script set the name: wait on.
+            awaited.heard_other = (f"it runs {running} but announces identity "
+                                   f"'{neighbour.identity}', not '{awaited.identity}': the "
+                                   "first-boot script may not have run")
+            return []
+        self._drop(awaited.mac)
+        identity = f", identity '{neighbour.identity}'" if neighbour.identity else ""
+        return [InService(now, awaited.mac, Outcome.VERIFIED,
+                          f"in service: RouterOS {neighbour.version or running}{identity}, "
+                          f"announced {seconds:.1f} s after the reboot", **details)]
+
+    def poll(self, now: float) -> list[InService]:
+        """Boards whose time ran out. Deadlines grow in the order boards are awaited
+        (one timeout for all), so only the oldest need looking at."""
+        out = []
+        while self._awaited:
+            awaited = next(iter(self._awaited.values()))
+            if awaited.deadline > now:
+                break
+            self._drop(awaited.mac)
+            why = awaited.heard_other or (
+                f"{NOT_SEEN}: no MNDP announcement by {format_mac(awaited.mac)} or software "
+                f"ID {awaited.software_id or '-'} within {self.timeout:g} s (docs/verify.md)")
+            outcome = Outcome.UNVERIFIED if self.required else Outcome.REBOOTED
+            out.append(InService(now, awaited.mac, outcome, why))
+        return out
+
+    def next_deadline(self) -> float | None:
+        if not self._awaited:
+            return None
+        return next(iter(self._awaited.values())).deadline
+
+    def _drop(self, mac: bytes) -> None:
+        awaited = self._awaited.pop(mac, None)
+        if awaited is None:
+            return
+        for port in awaited.macs:
+            if self._by_mac.get(port) is awaited:
+                del self._by_mac[port]
+        if awaited.software_id and self._by_id.get(awaited.software_id) is awaited:
+            del self._by_id[awaited.software_id]
