@@ -199,6 +199,10 @@ STATION_OPTIONS = [
                   help="Seconds from a board's reboot to its first MNDP announcement."),
     click.option("--no-mndp", is_flag=True,
                   help="Do not listen for boards in service (UDP 5678)."),
+    click.option("--announce-timeout", type=Number(1, 3600),
+                  default=DEFAULTS.announce_timeout, show_default=True,
+                  help="'station': seconds from a board's boot image (TFTP) to its first "
+                       "netinstall announcement; a board not heard by then is 'silent'."),
     click.option("--inventory", callback=not_an_option, metavar="FILE|URL",
                   help="Boards and their own settings: CSV, JSON, or a URL (with {mac} or "
                        "{software_id}: asked per board). See docs/inventory.md."),
@@ -328,7 +332,9 @@ def render(inventory: str, config_template: str | None, macs: tuple[str, ...],
 @click.option("--mac", help="Only attempts of the board with this MAC (any of its ports).")
 @click.option("--software-id", help="Only attempts of the board with this software ID.")
 @click.option("--outcome", type=click.Choice(["rebooted", "installed", "unconfirmed", "failed",
-                                              "refused", "interrupted", "released"]),
+                                              "refused", "interrupted", "released",
+                                              "verified", "wrong-version", "unverified",
+                                              "silent"]),
               help="Only attempts that ended so.")
 @click.option("--station", help="Only attempts of this station (see flash --station-name).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -336,16 +342,26 @@ def render(inventory: str, config_template: str | None, macs: tuple[str, ...],
 @click.option("--script", "show_script", is_flag=True,
               help="With --mac or --software-id: print the first-boot script the board got "
                    "in its last attempt that sent one.")
+@click.option("--timeline", "show_timeline", is_flag=True,
+              help="With --mac or --software-id: each attempt's timeline, from its first "
+                   "BOOTP request to RouterOS running.")
 @friendly_errors
 def history(journal: str | None, since: str | None, limit: int | None, mac: str | None,
             software_id: str | None, outcome: str | None, station: str | None,
-            as_json: bool, as_csv: bool, show_script: bool) -> None:
+            as_json: bool, as_csv: bool, show_script: bool, show_timeline: bool) -> None:
     """List what the flashing station did, from its journal."""
-    from nitools.commands.history import HistoryFilter, print_script, run_history
+    from nitools.commands.history import (
+        HistoryFilter,
+        print_script,
+        print_timelines,
+        run_history,
+    )
 
     only = HistoryFilter(mac, software_id, outcome, station)
     if show_script:
         sys.exit(print_script(journal, only, since))
+    if show_timeline:
+        sys.exit(print_timelines(journal, only, since, limit))
     sys.exit(run_history(journal, since, limit, as_json, only, as_csv))
 
 

@@ -4,6 +4,7 @@ and the watchers (terminal, journal, metrics, web view, heartbeat) together."""
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -47,7 +48,9 @@ log = logging.getLogger("nitools.flash")
 
 # ``nitools station``'s services (preflight, dnsmasq): started with a way to stop the
 # station (a dying dnsmasq uses it), they return what stops them.
-Services = Callable[[Callable[[], None]], Callable[[], None]]
+# They also get where to hand what dnsmasq did for each board (``Sighting``s).
+Services = Callable[[Callable[[], None], Callable[[Any], None]], Callable[[], None]]
+SIGHTINGS_PER_TURN = 1024  # what dnsmasq saw, taken into the loop per turn at most
 
 
 class StopRelay:
@@ -119,7 +122,8 @@ class Watchers:
 
 def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Watchers,
                 cache: PayloadCache | None = None, stop: StopRelay | None = None,
-                mndp: MndpListener | None = None) -> StationResult:
+                mndp: MndpListener | None = None,
+                sightings: queue.SimpleQueue[Any] | None = None) -> StationResult:
     """Drive the station core on a link until it is done; returns its result. ``mndp``:
     where boards in service are heard (docs/verify.md)."""
     cache = cache or PayloadCache()
@@ -156,10 +160,20 @@ def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Wa
             next_ask = now + ASK_EVERY
             mndp.ask()
 
+    def take_sightings(now: float) -> None:
+        assert sightings is not None
+        for _ in range(SIGHTINGS_PER_TURN):
+            try:
+                core.netboot(sightings.get_nowait(), now)
+            except queue.Empty:
+                return
+
     def tick() -> None:
         nonlocal next_check
         if mndp is not None:
             listen(time.monotonic())
+        if sightings is not None:
+            take_sightings(time.monotonic())
         watchers.tick()
         if link_problem is not None and time.monotonic() >= next_check:
             next_check = time.monotonic() + 1.0
@@ -201,6 +215,9 @@ def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Wa
         cache.cancel()  # downloads still running give up: their boards were never offered
         setup.cancel_downloads()
         watchers.close()
+    if mndp is not None and (core.service.ignored or mndp.garbage):
+        log.info("MNDP: %d announcements of boards not awaited ignored, %d datagrams that "
+                 "were no announcement", core.service.ignored, mndp.garbage)
     return core.result
 
 
@@ -235,6 +252,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
     reporter = make_reporter(force_plain=options.plain or bool(options.logging_config),
                              log_keys=options.log_keys)
     stop = StopRelay()
+    sightings: queue.SimpleQueue[Any] = queue.SimpleQueue()  # from dnsmasq's log readers
     journal = None
     stop_services: Callable[[], None] = _nothing
     stop_web: Callable[[], None] = _nothing
@@ -247,7 +265,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
         if web is not None:
             stop_web = web.stop
         if services is not None:
-            stop_services = services(stop.request)
+            stop_services = services(stop.request, sightings.put)
         elif not config.loopback:  # what 'station' checks first, as far as it applies
             names = [resolve_interface(given)[0] for given in config.interfaces]  # or MACs
             raise_problems(preflight(names, serve_dhcp=False))
@@ -260,7 +278,8 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
             core = StationCore(link.mac, config)
             mndp = _open_mndp(config, link.mac)
             try:
-                result = run_station(link, core, setup, watchers, cache, stop, mndp)
+                result = run_station(link, core, setup, watchers, cache, stop, mndp,
+                                     sightings if services is not None else None)
             finally:
                 if mndp is not None:
                     mndp.close()
@@ -395,6 +414,10 @@ def _report(result: StationResult) -> int:
     log.info("%d installed and rebooted, %d installed without a confirmed reboot, %d failed, "
              "%d refused", result.rebooted, len(result.unconfirmed), result.failed,
              result.refused)
+    if result.silent:
+        log.error("%d board%s got the boot image and never announced itself: see the "
+                  "journal's silent rows for the likely causes", result.silent,
+                  "s" if result.silent != 1 else "")
     if result.verified or result.wrong_version or result.unverified or result.not_seen:
         log.info("in service: %d verified, %d wrong version, %d unverified, %d not seen",
                  result.verified, len(result.wrong_version), len(result.unverified),

@@ -20,13 +20,15 @@ from nitools.journal.attempts import (
     JournalError,
     default_path,
     format_time,
+    iso_time,
     parse_since,
 )
 from nitools.journal.stores import is_postgres
 from nitools.netinstall.frame import format_mac, parse_mac
 
 _STYLES = {"rebooted": "green", "installed": "green", "unconfirmed": "red", "failed": "red",
-           "refused": "yellow", "interrupted": "magenta", "released": "cyan"}
+           "refused": "yellow", "interrupted": "magenta", "released": "cyan",
+           "verified": "green", "wrong-version": "red", "unverified": "red", "silent": "red"}
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class HistoryFilter:
 CSV_COLUMNS = ("id", "started_at", "ended_at", "station", "port", "answered_mac", "macs",
                "software_id", "model", "arch", "min_version", "image_version", "config_mode",
                "files", "outcome", "reason", "cause", "bytes", "duration", "inventory_key",
-               "template", "script_sha256")
+               "template", "script_sha256", "timeline")
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -97,6 +99,30 @@ def print_script(path: str | None, only: HistoryFilter, since: str | None = None
     return 0
 
 
+def print_timelines(path: str | None, only: HistoryFilter, since: str | None = None,
+                    limit: int | None = None) -> int:
+    """Each attempt of one board, step by step: the time of the first step, then each
+    step's seconds after it."""
+    if only.mac is None and only.software_id is None:
+        raise UsageError("--timeline follows one board: give --mac or --software-id")
+    rows = _read_rows(path, since, limit, only)
+    if not rows:
+        print("no attempts match")
+        return 0
+    for row in rows:
+        print(f"attempt {row.id} of {row.answered_mac} on {row.station or '-'}"
+              f"{' port ' + row.port if row.port else ''}: {row.outcome}")
+        steps = row.timeline or []
+        if not steps:
+            print("  (no timeline: written before nitools kept them)")
+        first = steps[0]["at"] if steps else 0.0
+        for step in steps:
+            after = step["at"] - first
+            print(f"  {iso_time(step['at'], exact=True)}  {'+' if after else ' '}"
+                  f"{after:8.2f} s  {step['event']}")
+    return 0
+
+
 def run_history(path: str | None, since: str | None, limit: int | None, as_json: bool,
                 only: HistoryFilter = HistoryFilter(), as_csv: bool = False) -> int:
     rows = _read_rows(path, since, limit, only)
@@ -110,6 +136,8 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
             values = row.for_output()
             values["macs"] = " ".join(row.macs)
             values["files"] = " ".join(f["name"] for f in row.files or ())
+            values["timeline"] = " ".join(f"{step['event']}@{step['at']}"
+                                          for step in values["timeline"])
             writer.writerow([spreadsheet_safe(values[column]) for column in CSV_COLUMNS])
         return 0
     if not rows:

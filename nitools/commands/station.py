@@ -22,6 +22,7 @@ from pathlib import Path
 from nitools.commands.flash import run_flash
 from nitools.errors import NitoolsError, UsageError
 from nitools.netboot.dnsmasq import DnsmasqError, plan_netboot, render, syntax_check
+from nitools.netboot.dnsmasq_log import DnsmasqLogReader, Sighting
 from nitools.netboot.dnsmasq_process import DnsmasqProcess
 from nitools.routeros.npk import read_package
 from nitools.station.options import StationOptions
@@ -58,8 +59,9 @@ def run_station_command(options: StationOptions, netboot: NetbootOptions) -> int
         options = replace(options, address=None)  # BOOTP's, not the flasher's
     died: list[str] = []
 
-    def start_services(stop: Callable[[], None]) -> Callable[[], None]:
-        return _start_services(options, netboot, died, stop)
+    def start_services(stop: Callable[[], None], seen: Callable[[Sighting], None]
+                       ) -> Callable[[], None]:
+        return _start_services(options, netboot, died, stop, seen)
 
     code = run_flash(options, services=start_services)
     if died:
@@ -69,7 +71,11 @@ def run_station_command(options: StationOptions, netboot: NetbootOptions) -> int
 
 
 def _start_services(options: StationOptions, netboot: NetbootOptions, died: list[str],
-                    stop_station: Callable[[], None]) -> Callable[[], None]:
+                    stop_station: Callable[[], None],
+                    seen: Callable[[Sighting], None] = lambda sighting: None
+                    ) -> Callable[[], None]:
+    """Preflight, then one dnsmasq per port; ``seen`` gets what dnsmasq did for each board
+    (its log read line by line: the boards' timelines and silent boards)."""
     interfaces = options.interfaces
     serve = not netboot.no_dhcp
     raise_problems(preflight(interfaces, serve_dhcp=serve))
@@ -103,7 +109,9 @@ def _start_services(options: StationOptions, netboot: NetbootOptions, died: list
                 log.warning("%s", warning)
             text = render(plan)
             syntax_check(text)
-            process = DnsmasqProcess(plan, text)
+            reader = DnsmasqLogReader(tuple(vendor for image in plan.images
+                                            for vendor in image.vendor_classes))
+            process = DnsmasqProcess(plan, text, _reading(reader, seen))
             process.start(on_exit)
             processes.append(process)
         _wait_ready(processes)
@@ -112,6 +120,14 @@ def _start_services(options: StationOptions, netboot: NetbootOptions, died: list
         stop_all()
         raise
     return stop_all
+
+
+def _reading(reader: DnsmasqLogReader, seen: Callable[[Sighting], None]
+             ) -> Callable[[str], None]:
+    def read(line: str) -> None:
+        for sighting in reader.feed(line, time.monotonic()):
+            seen(sighting)
+    return read
 
 
 LEASES_PREFIX = "nitools-station-"

@@ -73,6 +73,9 @@ class AttemptRow:
     # After the reboot (docs/verify.md): version, identity, board, uptime and seconds from
     # the reboot to its first MNDP announcement, as the board announced them.
     in_service: dict[str, Any] | None = None
+    # Its timeline (docs/verify.md): [{"event": "dhcp" | "tftp" | "found" | "offered" |
+    # "formatted" | "uploaded" | "rebooted" | "verified" | ..., "at": wall clock}, ...]
+    timeline: list[dict[str, Any]] | None = None
     id: int | None = None  # given by the store
 
     @classmethod
@@ -91,6 +94,7 @@ class AttemptRow:
         values["macs"] = ",".join(self.macs or [self.answered_mac])
         values["files"] = json.dumps(self.files) if self.files is not None else None
         values["in_service"] = json.dumps(self.in_service) if self.in_service else None
+        values["timeline"] = json.dumps(self.timeline) if self.timeline else None
         return tuple(values[name] for name in COLUMNS)
 
     @classmethod
@@ -102,11 +106,11 @@ class AttemptRow:
             values["files"] = json.loads(values["files"]) if values["files"] else []
         except ValueError:
             values["files"] = []  # a damaged cell: the rest of the row still counts
-        try:
-            values["in_service"] = json.loads(values["in_service"]) \
-                if values["in_service"] else None
-        except ValueError:
-            values["in_service"] = None
+        for name in ("in_service", "timeline"):
+            try:
+                values[name] = json.loads(values[name]) if values[name] else None
+            except ValueError:
+                values[name] = None  # a damaged cell: the rest of the row still counts
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
@@ -121,6 +125,8 @@ class AttemptRow:
         values.pop("script")
         for name in ("started_at", "ended_at"):
             values[name] = iso_time(values[name])
+        values["timeline"] = [{**step, "at": iso_time(step.get("at"), exact=True)}
+                              for step in self.timeline or ()]
         return values
 
 
@@ -154,26 +160,33 @@ class Journal:
 
     def finish(self, row_id: int, outcome: str, reason: str, cause: str | None,
                sent_bytes: int, macs: list[str] | None = None,
-               ended_at: float | None = None) -> None:
+               ended_at: float | None = None,
+               timeline: list[dict[str, Any]] | None = None) -> None:
         """Close an open row; ``macs``: every port MAC the board announced with."""
         now = time.time() if ended_at is None else ended_at
         self.store.write("UPDATE attempts SET ended_at=?, outcome=?, reason=?, cause=?, "
-                         "bytes=?, duration=? - started_at, macs=COALESCE(?, macs) WHERE id=?",
+                         "bytes=?, duration=? - started_at, macs=COALESCE(?, macs), "
+                         "timeline=COALESCE(?, timeline) WHERE id=?",
                          (now, outcome, reason, cause, sent_bytes, now,
-                          ",".join(macs) if macs else None, row_id))
+                          ",".join(macs) if macs else None,
+                          json.dumps(timeline) if timeline else None, row_id))
 
     def in_service(self, row_id: int, outcome: str, reason: str,
-                   details: dict[str, Any] | None) -> None:
+                   details: dict[str, Any] | None,
+                   timeline: list[dict[str, Any]] | None = None) -> None:
         """What a rebooted board announced once RouterOS ran (docs/verify.md): the outcome
         becomes verified, wrong-version or unverified; a board not seen while not required
         stays rebooted, its reason saying so."""
+        steps = json.dumps(timeline) if timeline else None
         if outcome == "rebooted":
-            self.store.write("UPDATE attempts SET reason=COALESCE(reason, '') || ? WHERE id=?",
-                             (f"; {reason}", row_id))
+            self.store.write("UPDATE attempts SET reason=COALESCE(reason, '') || ?, "
+                             "timeline=COALESCE(?, timeline) WHERE id=?",
+                             (f"; {reason}", steps, row_id))
             return
-        self.store.write("UPDATE attempts SET outcome=?, reason=?, cause=NULL, in_service=? "
-                         "WHERE id=?", (outcome, reason, json.dumps(details) if details
-                                        else None, row_id))
+        self.store.write("UPDATE attempts SET outcome=?, reason=?, cause=NULL, in_service=?, "
+                         "timeline=COALESCE(?, timeline) WHERE id=?",
+                         (outcome, reason, json.dumps(details) if details else None, steps,
+                          row_id))
 
     def close_stale(self) -> int:
         """Rows this station (or a journal from before station names) left open when it
@@ -198,7 +211,7 @@ class Journal:
             self.insert(row)
             return True
         self.finish(row.id, row.outcome, row.reason or "", row.cause, row.bytes or 0,
-                    row.macs, ended_at=row.ended_at)
+                    row.macs, ended_at=row.ended_at, timeline=row.timeline)
         return True
 
     # ---------------------------------------------------------------- reading
@@ -271,12 +284,13 @@ def parse_since(text: str, now: float | None = None) -> float:
                          "2026-11-25 or 2026-11-25T08:00") from None
 
 
-def iso_time(timestamp: float | None) -> str | None:
-    """``2026-12-03T14:58:31+00:00``, in this machine's time zone."""
+def iso_time(timestamp: float | None, exact: bool = False) -> str | None:
+    """``2026-12-03T14:58:31+00:00``, in this machine's time zone (``exact``: with
+    milliseconds, for timelines whose steps are a fraction of a second apart)."""
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, timezone.utc).astimezone().isoformat(
-        timespec="seconds")
+        timespec="milliseconds" if exact else "seconds")
 
 
 def format_time(timestamp: float | None) -> str:

@@ -68,6 +68,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (8, "ALTER TABLE attempts ADD COLUMN script_sha256 TEXT"),
     (9, "ALTER TABLE attempts ADD COLUMN script TEXT"),
     (10, "ALTER TABLE attempts ADD COLUMN in_service TEXT"),  # what it announced after reboot
+    (11, "ALTER TABLE attempts ADD COLUMN timeline TEXT"),  # dhcp, tftp, found, ... verified
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 RETRY_AFTER = 5.0  # a database that failed is not asked again sooner (the loop must not stall)

@@ -44,6 +44,7 @@ class _Record:
     files: list[dict[str, Any]] | None = None
     configuration: str = ""
     configured: dict[str, str | None] = field(default_factory=dict)  # inventory, template
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # {"event", "at"} steps
     end: events.Finished | None = None
     port: str | None = None  # the interface it announced on (several-port stations)
     row: int | None = None  # its journal row, once the start is written
@@ -60,6 +61,20 @@ def configured_columns(event: events.Validated) -> dict[str, str | None]:
     return {"inventory_key": event.inventory_key, "template": event.template,
             "script_sha256": hashlib.sha256(script).hexdigest() if script is not None
             else None, "script": text}
+
+
+REMEMBERED = 4096  # boards remembered for what comes after their row (timelines, WTRMs)
+MAX_EARLY_STEPS = 16  # netboot steps kept per MAC before it announces itself
+# Timeline steps taken from the events of an attempt (docs/verify.md).
+_STEPS: dict[type, str] = {events.Offered: "offered", events.UploadStarted: "formatted",
+                           events.FilesAcknowledged: "uploaded"}
+
+
+def _step(name: str, at: float | None = None) -> dict[str, Any]:
+    """A timeline step at the wall-clock time of ``at`` (the station's monotonic clock,
+    the events' own; None: now)."""
+    now = time.time()
+    return {"event": name, "at": now if at is None else now - (time.monotonic() - at)}
 
 
 class JournalWriter:
@@ -94,11 +109,37 @@ class JournalWriter:
         # Rows this run journaled 'rebooted', by MAC: a later WTRM in such a board's name
         # is journaled with a reason that says so (the rebooted row stays as written).
         self._rebooted: OrderedDict[bytes, int] = OrderedDict()
+        self._rebooted_steps: dict[int, list[dict[str, Any]]] = {}  # row -> its timeline
+        # What dnsmasq did for each MAC before it announced itself (timelines' start).
+        self._early: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
 
     def __call__(self, event: events.BoardEvent) -> None:
-        if isinstance(event, events.Found):
+        step = _STEPS.get(type(event))
+        if step is not None and event.mac in self._open:
+            self._open[event.mac].timeline.append(_step(step, event.at))
+        if isinstance(event, events.Netboot):
+            record = self._open.get(event.mac)
+            if record is not None:  # dnsmasq's log came after the board announced itself
+                record.timeline.append(_step(event.kind, event.at))
+                record.timeline.sort(key=lambda entry: entry["at"])
+                return
+            steps = self._early.setdefault(event.mac, [])
+            self._early.move_to_end(event.mac)
+            if len(steps) < MAX_EARLY_STEPS:
+                steps.append(_step(event.kind, event.at))
+            if len(self._early) > REMEMBERED:
+                self._early.popitem(last=False)
+        elif isinstance(event, events.Silent):
+            steps = [*self._early.pop(event.mac, []), _step(events.Outcome.SILENT.value, event.at)]
+            if not self._quiet_row_allowed():
+                self.refusals_not_journaled += 1
+                return
+            self._guard(lambda: self.journal.insert(self._silent(event, steps)))
+        elif isinstance(event, events.Found):
             self._open[event.mac] = _Record(event.mac, event.announcement, time.time(),
-                                            port=self.port_of(event.mac))
+                                            port=self.port_of(event.mac),
+                                            timeline=[*self._early.pop(event.mac, []),
+                                                      _step("found", event.at)])
         elif isinstance(event, events.Validated):
             record = self._open.get(event.mac)
             if record is not None:
@@ -130,13 +171,17 @@ class JournalWriter:
                            "board": event.board, "uptime": event.uptime,
                            "seconds": round(event.seconds, 3)} \
                     if event.seconds is not None else None
+                steps = self._rebooted_steps.pop(row, [])
+                steps.append(_step(event.outcome.value if event.outcome is not
+                                   events.Outcome.REBOOTED else "not-seen", event.at))
                 self._guard(lambda: self.journal.in_service(row, event.outcome.value,
-                                                            event.reason, details))
+                                                            event.reason, details, steps))
         elif isinstance(event, events.Finished):
             record = self._open.pop(event.mac, None)
             if record is None:
                 return
             record.end = event
+            record.timeline.append(_step(event.outcome.value, event.at))
             never_answered = record.files is None or \
                 event.cause is events.FailureCause.OFFER_IGNORED
             if never_answered and not self._quiet_row_allowed():
@@ -203,7 +248,8 @@ class JournalWriter:
             reason=end.reason if end else "the station stopped before this attempt ended",
             cause=_cause(end) if end else events.FailureCause.STATION_STOPPED.value,
             ended_at=now, bytes=end.bytes_acked if end else 0, duration=now - started,
-            station=self.journal.station or None, port=record.port)
+            station=self.journal.station or None, port=record.port,
+            timeline=list(record.timeline))
 
     def installed_before(self, software_id: str, mac: str) -> int | None:
         """For ``--once``: the row of this board's last successful install."""
@@ -225,7 +271,7 @@ class JournalWriter:
                 record.row = self.journal.insert(AttemptRow.of_board(
                     record.offered_at or record.found_at, mac, record.announcement,
                     files=record.files, config_mode=record.configuration or None,
-                    port=record.port, **record.configured))
+                    port=record.port, timeline=list(record.timeline), **record.configured))
             end = record.end
             if end is None:
                 return
@@ -238,12 +284,12 @@ class JournalWriter:
                     config_mode=record.configuration or None, outcome=end.outcome.value,
                     reason=end.reason, cause=_cause(end), ended_at=now,
                     bytes=end.bytes_acked, duration=now - started, port=record.port,
-                    **record.configured))
+                    timeline=list(record.timeline), **record.configured))
             else:
                 self.journal.finish(record.row, end.outcome.value, end.reason, _cause(end),
-                                    end.bytes_acked, macs)
+                                    end.bytes_acked, macs, timeline=list(record.timeline))
                 if end.outcome is events.Outcome.REBOOTED:
-                    self._remember_rebooted(record.mac, record.row)
+                    self._remember_rebooted(record.mac, record.row, record.timeline)
             record.done = True
 
         if self._guard(write):
@@ -271,11 +317,24 @@ class JournalWriter:
             self._retry_at = now + 1.0
             return False
 
-    def _remember_rebooted(self, mac: bytes, row: int) -> None:
+    def _remember_rebooted(self, mac: bytes, row: int,
+                           timeline: list[dict[str, Any]]) -> None:
         self._rebooted[mac] = row
         self._rebooted.move_to_end(mac)
-        if len(self._rebooted) > 4096:
-            self._rebooted.popitem(last=False)
+        self._rebooted_steps[row] = list(timeline)
+        if len(self._rebooted) > REMEMBERED:
+            _, oldest = self._rebooted.popitem(last=False)
+            self._rebooted_steps.pop(oldest, None)
+
+    def _silent(self, event: events.Silent, steps: list[dict[str, Any]]) -> AttemptRow:
+        """A board that got its boot image and never talked netinstall: one closed row."""
+        text = format_mac(event.mac)
+        started = steps[0]["at"] if steps else time.time()
+        now = time.time()
+        return AttemptRow(started, text, [text], outcome=events.Outcome.SILENT.value,
+                          reason=event.reason, cause=event.cause.value, ended_at=now,
+                          bytes=0, duration=now - started, port=self.port_of(event.mac),
+                          timeline=steps)
 
     def _quiet_row_allowed(self) -> bool:
         """A token bucket shared by every row of a board that never answered us."""

@@ -78,6 +78,12 @@ class BoardTable:
         elif isinstance(event, ev.Skipped):
             row.phase = row.result = "skipped"
             row.reason, row.finished = event.reason, True
+        elif isinstance(event, ev.Netboot):
+            row.phase = event.kind  # dhcp, tftp: booting its netinstall image
+            row.port = row.port or self.port_of(event.mac) or ""
+        elif isinstance(event, ev.Silent):
+            row.phase = row.result = "silent"
+            row.reason, row.finished = event.reason, True
         elif isinstance(event, ev.InService):
             row.phase = row.result = event.outcome.value
             row.reason, row.finished = event.reason, True

@@ -67,6 +67,9 @@ class StationMetrics:
         self.duration = prometheus.Histogram(
             "nitools_install_duration_seconds", "Seconds from announcement to outcome",
             buckets=DURATION_BUCKETS, registry=self.registry)
+        self.silent = prometheus.Counter(
+            "nitools_silent_boards", "Boards that got their boot image (TFTP) and never "
+            "announced themselves in netinstall ('nitools station')", registry=self.registry)
         self.journal_failures = prometheus.Counter(
             "nitools_journal_write_failures", "Journal writes that failed (rows are kept in "
             "memory and written later)", registry=self.registry)
@@ -96,6 +99,9 @@ class StationMetrics:
         phase = _PHASE_AFTER.get(type(event))
         if phase is not None:
             self._move(event.mac, phase)
+        if isinstance(event, events.Silent):
+            self.silent.inc()
+            self.installs.labels(events.Outcome.SILENT.value, "other", event.cause.value).inc()
         if isinstance(event, events.InService):
             # Counted again under what the board announced after its reboot (verified,
             # wrong-version, unverified); a board not seen but not required adds nothing.

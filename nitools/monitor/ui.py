@@ -68,8 +68,12 @@ class LogReporter:
             level = logging.INFO
             if isinstance(event, ev.Warned):
                 level = logging.WARNING
-            elif isinstance(event, ev.Finished) and not event.outcome.success:
+            elif isinstance(event, ev.Silent) or (isinstance(event, ev.Finished)
+                                                  and not event.outcome.success):
                 level = logging.ERROR
+            elif isinstance(event, ev.Netboot):
+                level = logging.WARNING if event.kind in ("tftp-failed", "no-image") \
+                    else logging.DEBUG  # dnsmasq's own lines already say it
             elif isinstance(event, ev.InService) and event.outcome is not Outcome.VERIFIED:
                 level = logging.ERROR if event.outcome is not Outcome.REBOOTED \
                     else logging.WARNING
@@ -102,6 +106,10 @@ class LogReporter:
                 return None
             case ev.Finished():
                 return self._finished_text(event)
+            case ev.Netboot(kind=kind, detail=detail):
+                return f"{kind}: {detail}"
+            case ev.Silent(reason=reason):
+                return f"SILENT: {reason}"
             case ev.InService(outcome=outcome, reason=reason):
                 if outcome is Outcome.VERIFIED:
                     return f"verified: {reason}"

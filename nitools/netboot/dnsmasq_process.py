@@ -38,9 +38,11 @@ log = logging.getLogger("nitools.dnsmasq")
 class DnsmasqProcess:
     """One dnsmasq for one plan (one interface)."""
 
-    def __init__(self, plan: NetbootPlan, config_text: str) -> None:
+    def __init__(self, plan: NetbootPlan, config_text: str,
+                 on_line: Callable[[str], None] | None = None) -> None:
         self.plan = plan
         self.config_text = config_text
+        self.on_line = on_line  # every log line, as it comes (the boards' timelines)
         self.process: subprocess.Popen[str] | None = None
         self.stopping = False
         self.lines: list[str] = []  # the last lines it printed, for failure messages
@@ -110,6 +112,11 @@ class DnsmasqProcess:
             if "TFTP root is" in line:
                 self.ready.set()
             _relay(line)
+            if self.on_line is not None:
+                try:
+                    self.on_line(line)
+                except Exception:  # a reader's bug must not stop the relay of dnsmasq's log
+                    log.exception("reading dnsmasq's line %r failed", line)
         code = self.process.wait()
         if not self.stopping and on_exit is not None:
             on_exit(self, code)

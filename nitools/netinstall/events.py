@@ -32,6 +32,7 @@ class Outcome(enum.Enum):
     VERIFIED = "verified"  # it announced the version installed (and the script's identity)
     WRONG_VERSION = "wrong-version"  # it announced another version: the install did not take
     UNVERIFIED = "unverified"  # --verify: not heard (or not as expected) in time
+    SILENT = "silent"  # got its boot image (TFTP) and never announced itself in netinstall
 
     @property
     def success(self) -> bool:
@@ -61,6 +62,8 @@ class FailureCause(enum.Enum):
     CONFLICTING_ANSWERS = "conflicting-answers"  # frames in the board's name contradict it
     NOT_IN_INVENTORY = "not-in-inventory"  # --inventory has no row for it: left alone
     INVENTORY_UNAVAILABLE = "inventory-unavailable"  # the inventory server could not say
+    NEVER_ANNOUNCED = "never-announced"  # booted its image, never announced in netinstall
+    BOOT_IMAGE_FAILED = "boot-image-failed"  # its boot image transfer (TFTP) failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +192,21 @@ class InService(BoardEvent):
     board: str = ""
     uptime: int | None = None  # seconds, as the board announced it
     seconds: float | None = None  # from the reboot (TERM) to its first announcement
+
+
+@dataclass(frozen=True, slots=True)
+class Netboot(BoardEvent):
+    """What dnsmasq did for a board before netinstall (``nitools station``): ``kind`` is
+    dhcp, tftp, tftp-failed or no-image (docs/verify.md, the timeline)."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Silent(BoardEvent):
+    """A board that got its boot image (or failed to) and never announced itself in
+    netinstall within --announce-timeout: the likely causes, in order."""
+
+    reason: str
+    cause: FailureCause

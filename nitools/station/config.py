@@ -81,6 +81,7 @@ class StationConfig:
     mndp: bool = True  # listen for boards announcing themselves after the reboot
     verify: bool = False  # --verify: a board not seen in service is a failure; -1 waits
     verify_timeout: float = 300.0  # seconds from the reboot to its first announcement
+    announce_timeout: float = 90.0  # from its boot image (TFTP) to netinstall, else silent
     log_keys: bool = False  # licence keys in the log only when asked for
     plain: bool = False  # log lines only, no live table
     verbose: int = 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from nitools.netboot.dnsmasq_log import Sighting
 from nitools.netinstall import events, messages
 from nitools.netinstall.events import FailureCause, Outcome
 from nitools.netinstall.frame import Frame
@@ -21,6 +22,7 @@ from nitools.netinstall.mndp import Neighbour
 from nitools.netinstall.protocol import COUNTER_LIMIT, DSCV
 from nitools.netinstall.server import Phase, SendBudget, ServerSession
 from nitools.station.board import Board
+from nitools.station.boot_watch import BootWatch
 from nitools.station.config import StationConfig
 from nitools.station.plugins import DeviceInfo
 from nitools.station.prepare import InstalledBefore, InstallPlan, NotYet, Refusal
@@ -61,6 +63,7 @@ class StationResult:
     wrong_version: list[bytes] = field(default_factory=list)
     unverified: list[bytes] = field(default_factory=list)  # --verify: not seen in service
     not_seen: int = 0  # without --verify: rebooted, not seen in service in time
+    silent: int = 0  # got a boot image, never announced itself (not counted in finished)
 
     @property
     def finished(self) -> int:
@@ -104,6 +107,7 @@ class StationCore:
         self._next_progress = 0.0
         self._budget = SendBudget(config.max_in_flight)
         self.service = ServiceCheck(config.verify_timeout, config.verify)
+        self.boot_watch = BootWatch(config.announce_timeout)
         # No session timer is due before this: poll() scans the boards only then. Kept
         # at or below every session's deadline (updated after each step of a session).
         self._next_timer = 0.0
@@ -169,6 +173,13 @@ class StationCore:
         for event in self.service.heard(neighbour, now):
             self._in_service(event)
 
+    def netboot(self, sighting: Sighting, now: float) -> None:
+        """What dnsmasq did for a board (``nitools station``): its timeline starts here."""
+        announced = self._announced.get(sighting.mac)
+        talking = sighting.mac in self.boards or (announced is not None
+                                                  and announced >= sighting.at)
+        self._events += self.boot_watch.sighting(sighting, now, talking)
+
     def awaiting_service(self) -> int:
         """Rebooted boards not yet seen in service (the station asks for them)."""
         return len(self.service)
@@ -180,6 +191,11 @@ class StationCore:
         if due is not None and due <= now:
             for event in self.service.poll(now):
                 self._in_service(event)
+        due = self.boot_watch.next_deadline()
+        if due is not None and due <= now:
+            silent = self.boot_watch.poll(now)
+            self.result.silent += len(silent)
+            self._events += silent
         if now >= self._next_timer:
             next_timer = now + 1.0
             for board in list(self.boards.values()):
@@ -260,10 +276,9 @@ class StationCore:
         return taken
 
     def next_deadline(self) -> float | None:
-        service = self.service.next_deadline()
-        if not self.boards:
-            return service
-        return self._next_timer if service is None else min(self._next_timer, service)
+        deadlines = [d for d in (self.service.next_deadline(), self.boot_watch.next_deadline(),
+                                 self._next_timer if self.boards else None) if d is not None]
+        return min(deadlines) if deadlines else None
 
     def busy(self) -> bool:
         """A transfer is running: answers come within microseconds."""
@@ -287,6 +302,7 @@ class StationCore:
     def _on_announcement(self, frame: Frame, now: float) -> None:
         mac = frame.src
         _remember(self._announced, mac, now)
+        self.boot_watch.announced(mac)  # it booted its image and talks: not silent
         if mac in self.boards or self._stop_at is not None:
             return
         if mac in self._installed:

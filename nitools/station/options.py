@@ -44,6 +44,7 @@ class StationOptions:
     verify: bool = False
     verify_timeout: float | None = None
     no_mndp: bool = False
+    announce_timeout: float | None = None
     # every board its own configuration (docs/inventory.md)
     inventory: str | None = None
     config_template: str | None = None

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from nitools.emulation.synthetic import build_npk
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO
 
 pytestmark = pytest.mark.lab
@@ -27,25 +26,6 @@ DNSMASQ = shutil.which("dnsmasq", path=os.pathsep.join([os.environ.get("PATH", "
                                                          "/usr/sbin", "/sbin"]))
 needs_dnsmasq = pytest.mark.skipif(DNSMASQ is None, reason="dnsmasq is not installed "
                                    "(Debian: apt-get install dnsmasq-base)")
-
-
-@pytest.fixture
-def boot_root():
-    """A TFTP root dnsmasq's unprivileged user can read (not below pytest's 0700 tmp)."""
-    root = Path(tempfile.mkdtemp(prefix="nitools-station-tftp-"))
-    root.chmod(0o755)
-    image = root / "netinstall.arm64"
-    image.write_bytes(os.urandom(300_000))
-    image.chmod(0o644)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def package(tmp_path):
-    path = tmp_path / "routeros-7.16.1-arm64.npk"
-    path.write_bytes(build_npk("system", "7.16.1", "arm64", size=150_000, seed=81))
-    return path
 
 
 def address(pair, interface: str, cidr: str) -> None:

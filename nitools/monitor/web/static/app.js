@@ -106,12 +106,23 @@ async function loadHistory() {
       cell(row, attempt.outcome, "result");
       cell(row, attempt.duration === null ? "" : attempt.duration.toFixed(1));
       cell(row, attempt.reason);
+      cell(row, timeline(attempt.timeline || []), "timeline");
       body.appendChild(row);
     }
   } catch (problem) {
     error.textContent = "history: " + problem.message;
     error.hidden = false;
   }
+}
+
+// "dhcp 08:00:01 · tftp +0.3 s · found +12.0 s · ...": each step after the first.
+function timeline(steps) {
+  if (!steps.length) return "";
+  const first = new Date(steps[0].at).getTime();
+  return steps.map((step, index) => index === 0
+    ? `${step.event} ${new Date(step.at).toLocaleTimeString()}`
+    : `${step.event} +${((new Date(step.at).getTime() - first) / 1000).toFixed(1)} s`
+  ).join(" · ");
 }
 
 document.getElementById("filters").addEventListener("submit", (event) => {

@@ -1,0 +1,95 @@
+"""What dnsmasq's log says about each board before it talks netinstall (docs/verify.md):
+a BOOTP/DHCP request with its vendor class and the boot file offered, then the TFTP
+transfer of that file, sent or failed.
+
+dnsmasq ``--log-dhcp`` lines carry the request's transaction ID; the address and the MAC
+come in the reply line (``BOOTP(fl0) 192.0.2.213 02:4e:...``); TFTP lines name the
+address only, so the reader remembers which MAC got which address. One reader per
+dnsmasq, fed line by line from its relay thread; bounded memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from nitools.netinstall.frame import parse_mac
+
+DHCP, TFTP, TFTP_FAILED, NO_IMAGE = "dhcp", "tftp", "tftp-failed", "no-image"
+REMEMBERED = 4096  # transactions and addresses kept
+
+_PREFIX = re.compile(r"^dnsmasq(?:-\w+)?\[\d+\]: ")
+_VENDOR = re.compile(r"^(\d+) vendor class: (.*)$")
+_REPLY = re.compile(r"^(\d+) (?:BOOTP|DHCPACK|DHCPOFFER)\((\S+)\) (\d+\.\d+\.\d+\.\d+) "
+                    r"([0-9A-Fa-f:]{17})\b")
+_IGNORED = re.compile(r"^(\d+) (?:BOOTP|DHCPDISCOVER|DHCPREQUEST)\((\S+)\) (?:\S+ )?"
+                      r"([0-9A-Fa-f:]{17}) ignored")
+_SENT = re.compile(r"^sent (\S+) to (\d+\.\d+\.\d+\.\d+)$")
+_NOT_FOUND = re.compile(r"^file (\S+) not found for (\d+\.\d+\.\d+\.\d+)")
+_FAILED = re.compile(r"^failed sending (\S+) to (\d+\.\d+\.\d+\.\d+)")
+_ERROR = re.compile(r"^(?:TFTP )?error \d+ (.*) (?:received )?from (\d+\.\d+\.\d+\.\d+)")
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One thing dnsmasq did for a board, with the time it was read."""
+
+    kind: str  # DHCP, TFTP, TFTP_FAILED, NO_IMAGE
+    mac: bytes
+    at: float
+    detail: str  # vendor class and boot file, the file sent, or why it failed
+
+
+class DnsmasqLogReader:
+    def __init__(self, served: tuple[str, ...] = ()) -> None:
+        self.served = served  # the vendor classes this dnsmasq has a boot image for
+        self._vendor: OrderedDict[str, str] = OrderedDict()  # transaction -> vendor class
+        self._mac_of: OrderedDict[str, bytes] = OrderedDict()  # address -> MAC
+
+    def feed(self, line: str, at: float) -> list[Sighting]:
+        text = _PREFIX.sub("", line.strip())
+        if match := _VENDOR.match(text):
+            _put(self._vendor, match[1], match[2].strip())
+        elif match := _REPLY.match(text):
+            mac = _mac(match[4])
+            if mac is None:
+                return []
+            _put(self._mac_of, match[3], mac)
+            vendor = self._vendor.pop(match[1], "")
+            return [Sighting(DHCP, mac, at, f"vendor class {vendor or '-'}, address {match[3]}")]
+        elif match := _IGNORED.match(text):
+            mac, vendor = _mac(match[3]), self._vendor.pop(match[1], "")
+            if mac is None or not vendor:
+                return []  # an ordinary DHCP client: nitools' dnsmasq ignores those
+            served = ", ".join(self.served) or "none"
+            return [Sighting(NO_IMAGE, mac, at, f"vendor class {vendor} has no boot image "
+                                                f"here (served: {served})")]
+        elif match := _SENT.match(text):
+            mac = self._mac_of.get(match[2])
+            if mac is not None:
+                return [Sighting(TFTP, mac, at, match[1].rsplit("/", 1)[-1])]
+        elif (match := _NOT_FOUND.match(text)) is not None:
+            mac = self._mac_of.get(match[2])
+            if mac is not None:
+                name = match[1].rsplit("/", 1)[-1]
+                return [Sighting(TFTP_FAILED, mac, at, f"{name} not found in the TFTP root")]
+        elif (match := _FAILED.match(text) or _ERROR.match(text)) is not None:
+            mac = self._mac_of.get(match[2])
+            if mac is not None:
+                return [Sighting(TFTP_FAILED, mac, at, match[1])]
+        return []
+
+
+def _mac(text: str) -> bytes | None:
+    try:
+        return parse_mac(text)
+    except ValueError:
+        return None
+
+
+def _put(table: OrderedDict, key: object, value: object) -> None:
+    table[key] = value
+    table.move_to_end(key)
+    if len(table) > REMEMBERED:
+        table.popitem(last=False)

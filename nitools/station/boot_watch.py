@@ -1,0 +1,86 @@
+"""A reason for every board that never showed up (docs/verify.md). Pure: what dnsmasq did
+for each MAC (nitools.netboot.dnsmasq_log) and the netinstall announcements in; Netboot
+events (the start of each board's timeline) and Silent events out.
+
+A MAC that got its boot image over TFTP must announce itself in netinstall within
+``announce_timeout``; one whose transfer failed, likewise (RouterBOOT tries again). A
+vendor class with no boot image here is said once per MAC.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from nitools.netboot.dnsmasq_log import DHCP, NO_IMAGE, TFTP, TFTP_FAILED, Sighting
+from nitools.netinstall.events import FailureCause, Netboot, Silent
+
+REMEMBERED = 4096
+LIKELY_CAUSES = (
+    "the boot image {image} is for another architecture than the board's CPU (it asked as "
+    "{vendor})",
+    "the board's netinstall port is not the one on this station's side (a board boots "
+    "through one port and may run netinstall on another, e.g. ether1)",
+    "something between them drops broadcasts (a switch with broadcast or storm control, "
+    "a firewall, a VLAN)",
+)
+
+
+class BootWatch:
+    def __init__(self, announce_timeout: float = 90.0) -> None:
+        self.announce_timeout = announce_timeout
+        self._due: OrderedDict[bytes, tuple[float, str, bool]] = OrderedDict()  # deadline,
+        # what it booted, whether the transfer failed
+        self._vendor: OrderedDict[bytes, str] = OrderedDict()
+        self._told: OrderedDict[bytes, None] = OrderedDict()  # no-image said once per MAC
+
+    def sighting(self, seen: Sighting, now: float, talking: bool = False
+                 ) -> list[Netboot | Silent]:
+        """``talking``: the board already announced itself in netinstall since dnsmasq
+        saw this (the log is read in another thread and may come late): not awaited."""
+        mac = seen.mac
+        if seen.kind == NO_IMAGE:
+            if mac in self._told:
+                return []
+            _put(self._told, mac, None)
+            return [Netboot(seen.at, mac, NO_IMAGE, seen.detail)]
+        if seen.kind == DHCP:
+            _put(self._vendor, mac, seen.detail.split(",", 1)[0].removeprefix("vendor class "))
+        elif seen.kind in (TFTP, TFTP_FAILED) and not talking:
+            _put(self._due, mac, (now + self.announce_timeout, seen.detail,
+                                  seen.kind == TFTP_FAILED))
+        return [Netboot(seen.at, mac, seen.kind, seen.detail)]
+
+    def announced(self, mac: bytes) -> None:
+        """It talks netinstall: not silent."""
+        self._due.pop(mac, None)
+
+    def poll(self, now: float) -> list[Silent]:
+        out = []
+        while self._due:
+            mac, (deadline, detail, failed) = next(iter(self._due.items()))
+            if deadline > now:
+                break  # one timeout for all: the oldest is due first
+            del self._due[mac]
+            seconds = f"{self.announce_timeout:g} s"
+            if failed:
+                out.append(Silent(now, mac, f"boot image transfer failed ({detail}); the "
+                                  f"board did not announce itself within {seconds}",
+                                  FailureCause.BOOT_IMAGE_FAILED))
+                continue
+            vendor = self._vendor.get(mac, "an unknown vendor class")
+            causes = "; ".join(f"({number}) {cause.format(image=detail, vendor=vendor)}"
+                               for number, cause in enumerate(LIKELY_CAUSES, 1))
+            out.append(Silent(now, mac, f"got boot image {detail} but never announced itself "
+                              f"in netinstall within {seconds}; likely: {causes}",
+                              FailureCause.NEVER_ANNOUNCED))
+        return out
+
+    def next_deadline(self) -> float | None:
+        return next(iter(self._due.values()))[0] if self._due else None
+
+
+def _put(table: OrderedDict, key: bytes, value: object) -> None:
+    table[key] = value
+    table.move_to_end(key)
+    if len(table) > REMEMBERED:
+        table.popitem(last=False)

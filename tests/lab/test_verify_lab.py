@@ -1,0 +1,104 @@
+"""Proof in service over real broadcast: three emulated boards, one announcing the version
+installed and the script's identity, one an older version, one silent; then the same
+under a flood of forged MNDP datagrams (10,000 a second for 10 s)."""
+
+import os
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from nitools.emulation.synthetic import build_npk
+from tests.lab.netns import BOARD_IF, FLASHER_IF
+
+pytestmark = pytest.mark.lab
+# `nitools emulate --seed N` announces with 02:4e:49:00:N0:01.
+VERIFIED, OLDER, SILENT = "02:4e:49:00:10:01", "02:4e:49:00:20:01", "02:4e:49:00:30:01"
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "routeros-7.16.1-arm64.npk").write_bytes(
+        build_npk("system", "7.16.1", "arm64", size=300_000, seed=1))
+    (tmp_path / "first-boot.rsc").write_text("/system identity set name=\"line 1\"\n")
+    return tmp_path
+
+
+def run_three_boards(pair, files, flood_rate=0):
+    emulators = [
+        pair.start(pair.board_ns, "emulate", "-i", BOARD_IF, "--seed", str(seed),
+                   "--format-time", "0.2", "--timeout", "60", *extra)
+        for seed, extra in ((1, ("--mndp-after", "2")),
+                            (2, ("--mndp-after", "2", "--mndp-version", "7.15.3")),
+                            (3, ()))]
+    flood = None
+    if flood_rate:
+        flood = pair.start(pair.board_ns, BOARD_IF, str(flood_rate), "10",
+                           module="tests.lab.mndp_flood")
+    journal = files / "journal.sqlite3"
+    started = time.monotonic()
+    station = pair.start(pair.flasher_ns, "flash", "--plain", "-i", FLASHER_IF, "--count", "3",
+                         "--verify", "--verify-timeout", "10", "--journal", str(journal),
+                         "-s", str(files / "first-boot.rsc"),
+                         str(files / "routeros-7.16.1-arm64.npk"))
+    peak = cpu = 0.0
+    while station.poll() is None and time.monotonic() - started < 90:
+        peak = max(peak, _rss_mib(station.pid))
+        cpu = _cpu_seconds(station.pid) or cpu
+        time.sleep(0.2)
+    _, log = station.communicate(timeout=30)
+    for emulator in emulators:
+        emulator.communicate(timeout=60)
+    sent = int(flood.communicate(timeout=30)[0]) if flood is not None else 0
+    with sqlite3.connect(journal) as db:
+        db.row_factory = sqlite3.Row
+        rows = {r["answered_mac"]: dict(r) for r in db.execute("SELECT * FROM attempts")}
+    return station.returncode, log, rows, peak, cpu, sent
+
+
+def _rss_mib(pid):
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match[1]) / 1024 if match else 0.0
+
+
+def _cpu_seconds(pid):
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def assert_three_outcomes(code, log, rows):
+    assert code == 1, log  # one wrong version and one unverified
+    assert {mac: rows[mac]["outcome"] for mac in (VERIFIED, OLDER, SILENT)} == {
+        VERIFIED: "verified", OLDER: "wrong-version", SILENT: "unverified"}, log
+    assert "identity 'line 1'" in rows[VERIFIED]["reason"]
+    assert "booted RouterOS 7.15.3, not 7.16.1" in rows[OLDER]["reason"]
+    assert rows[SILENT]["reason"].startswith("not seen in service")
+    assert "in service: 1 verified, 1 wrong version, 1 unverified" in log
+
+
+def test_verified_wrong_version_and_unverified(netns_pair, files):
+    code, log, rows, _, _, _ = run_three_boards(netns_pair, files)
+    assert_three_outcomes(code, log, rows)
+    seconds = re.search(r"announced ([0-9.]+) s after the reboot", rows[VERIFIED]["reason"])
+    print(f"TERM to verified: {seconds[1]} s (the emulator announces 2 s after TERM)")
+
+
+def test_a_flood_of_forged_mndp_changes_no_outcome(netns_pair, files):
+    code, log, rows, peak, cpu, sent = run_three_boards(netns_pair, files, flood_rate=10_000)
+    assert sent >= 90_000  # the flood really ran
+    assert_three_outcomes(code, log, rows)
+    ignored, garbage = map(int, re.search(r"MNDP: (\d+) announcements of boards not awaited "
+                                          r"ignored, (\d+) datagrams", log).groups())
+    assert ignored > 20_000 and garbage > 5_000  # the station heard the flood
+    print(f"MNDP flood: {sent} datagrams, {ignored} ignored and {garbage} garbage as the "
+          f"station counted them; station peak RSS {peak:.0f} MiB, CPU {cpu:.1f} s")
+    assert peak < 150

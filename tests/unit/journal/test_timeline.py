@@ -1,0 +1,68 @@
+"""Each journal row's timeline, from dnsmasq's first sighting of the board to RouterOS
+running (and silent boards' rows), and ``history --timeline``."""
+
+from nitools.journal.attempts import Journal
+from nitools.journal.writer import JournalWriter
+from nitools.netinstall import events
+from nitools.netinstall.events import FailureCause, Outcome
+from tests.helpers import run_cli
+
+MAC = bytes.fromhex("024e49000001")
+
+
+def installed(writer, mac=MAC):
+    from nitools.netinstall.messages import Announcement
+
+    announcement = Announcement("ABCD-EFGH", "", "RB5009", "arm64", "7.12", "7.16.1")
+    for event in (events.Netboot(0.0, mac, "dhcp", "vendor class ARM64__boot"),
+                  events.Netboot(0.1, mac, "tftp", "netinstall.arm64"),
+                  events.Found(1.0, mac, announcement),
+                  events.Validated(1.1, mac, (events.SentFile("r.npk", 10, "ab", "x"),),
+                                   "default"),
+                  events.Offered(1.2, mac), events.Accepted(1.3, mac),
+                  events.Formatting(1.4, mac), events.UploadStarted(2.0, mac, 10),
+                  events.FilesAcknowledged(3.0, mac, 10), events.RebootSent(3.1, mac),
+                  events.Finished(5.0, mac, Outcome.REBOOTED, "reboot confirmed",
+                                  bytes_acked=10, macs=(mac,)),
+                  events.InService(40.0, mac, Outcome.VERIFIED, "in service",
+                                   version="7.16.1 (stable)", seconds=35.0)):
+        writer(event)
+
+
+def test_a_row_follows_the_board_from_dhcp_to_verified(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    installed(JournalWriter(journal))
+    (row,) = journal.attempts()
+    assert [step["event"] for step in row.timeline] == [
+        "dhcp", "tftp", "found", "offered", "formatted", "uploaded", "rebooted", "verified"]
+    times = [step["at"] for step in row.timeline]
+    assert times == sorted(times)
+    assert row.outcome == "verified" and row.in_service["version"] == "7.16.1 (stable)"
+    assert row.for_output()["timeline"][0]["at"].count(":") >= 2  # ISO 8601 in output
+
+
+def test_a_silent_board_gets_a_row_with_its_reason_and_timeline(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = JournalWriter(journal)
+    writer(events.Netboot(0.0, MAC, "dhcp", "vendor class ARM64__boot"))
+    writer(events.Netboot(0.1, MAC, "tftp", "netinstall.arm64"))
+    writer(events.Silent(90.1, MAC, "got boot image netinstall.arm64 but never ...",
+                         FailureCause.NEVER_ANNOUNCED))
+    (row,) = journal.attempts()
+    assert (row.outcome, row.cause) == ("silent", "never-announced")
+    assert [step["event"] for step in row.timeline] == ["dhcp", "tftp", "silent"]
+
+
+def test_history_timeline_prints_each_step(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    installed(JournalWriter(journal))
+    journal.close()
+    result = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--mac",
+                     "02:4e:49:00:00:01", "--timeline")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("attempt 1 of 02:4e:49:00:00:01") and "verified" in lines[0]
+    assert [line.split()[-1] for line in lines[1:]] == [
+        "dhcp", "tftp", "found", "offered", "formatted", "uploaded", "rebooted", "verified"]
+    result = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--timeline")
+    assert result.returncode == 2 and "give --mac or --software-id" in result.stderr

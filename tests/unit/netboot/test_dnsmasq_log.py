@@ -1,0 +1,60 @@
+"""Reading dnsmasq's log per board: lines as dnsmasq 2.90 writes them with --log-dhcp
+(captured from the real dnsmasq in the lab), the MAC found from the TFTP address."""
+
+from nitools.netboot.dnsmasq_log import DHCP, NO_IMAGE, TFTP, TFTP_FAILED, DnsmasqLogReader
+
+MAC = bytes.fromhex("024e49051001")
+SERVED = ("ARM64__boot", "Mips_boot")
+BOOT = """\
+dnsmasq-dhcp[5316]: 2104718558 available DHCP range: 192.0.2.128 -- 192.0.2.254
+dnsmasq-dhcp[5316]: 2104718558 vendor class: ARM64__boot
+dnsmasq-dhcp[5316]: 2104718558 tags: bootp, nt_arm64, netboot, fl0
+dnsmasq-dhcp[5316]: 2104718558 BOOTP(fl0) 192.0.2.213 02:4e:49:05:10:01
+dnsmasq-dhcp[5316]: 2104718558 bootfile name: netinstall.arm64
+dnsmasq-dhcp[5316]: 2104718558 next server: 192.0.2.1
+dnsmasq-dhcp[5316]: 2104718558 broadcast response
+dnsmasq-dhcp[5316]: 2104718558 sent size:  4 option:  1 netmask  255.255.255.0
+dnsmasq-tftp[5316]: sent /tmp/nitools-station-tftp-enftwh7y/netinstall.arm64 to 192.0.2.213
+"""
+
+
+def read(text, reader=None):
+    reader = reader or DnsmasqLogReader(SERVED)
+    return [s for number, line in enumerate(text.splitlines())
+            for s in reader.feed(line, float(number))]
+
+
+def test_a_board_asking_and_loading_its_image():
+    dhcp, tftp = read(BOOT)
+    assert (dhcp.kind, dhcp.mac, dhcp.at) == (DHCP, MAC, 3.0)
+    assert dhcp.detail == "vendor class ARM64__boot, address 192.0.2.213"
+    assert (tftp.kind, tftp.mac, tftp.detail) == (TFTP, MAC, "netinstall.arm64")
+
+
+def test_failed_transfers_are_told_by_the_address_the_board_got():
+    reader = DnsmasqLogReader(SERVED)
+    read(BOOT, reader)
+    failed = read("dnsmasq-tftp[5316]: file /srv/tftp/netinstall.mmips not found for "
+                  "192.0.2.213\n"
+                  "dnsmasq-tftp[5316]: failed sending /srv/tftp/netinstall.arm64 to "
+                  "192.0.2.213\n"
+                  "dnsmasq-tftp[5316]: error 0 Early terminate received from 192.0.2.213\n",
+                  reader)
+    assert [(s.kind, s.mac) for s in failed] == [(TFTP_FAILED, MAC)] * 3
+    assert failed[0].detail == "netinstall.mmips not found in the TFTP root"
+
+
+def test_a_vendor_class_without_an_image_names_the_ones_served():
+    (seen,) = read("dnsmasq-dhcp[1]: 77 vendor class: PPC_boot\n"
+                   "dnsmasq-dhcp[1]: 77 tags: bootp, fl0\n"
+                   "dnsmasq-dhcp[1]: 77 BOOTP(fl0) 02:4e:49:05:10:02 ignored\n")
+    assert seen.kind == NO_IMAGE and seen.mac == bytes.fromhex("024e49051002")
+    assert seen.detail == ("vendor class PPC_boot has no boot image here (served: "
+                           "ARM64__boot, Mips_boot)")
+
+
+def test_other_lines_and_strangers_say_nothing():
+    assert read("dnsmasq: started, version 2.90 DNS disabled\n"
+                "dnsmasq-dhcp[1]: 9 BOOTP(fl0) 02:4e:49:05:10:03 ignored\n"  # no vendor class
+                "dnsmasq-tftp[1]: sent /srv/x to 192.0.2.99\n"  # an address no board got here
+                "garbage\n") == []
