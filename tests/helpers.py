@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
+from nitools.emulation.synthetic import build_npk
 from nitools.netinstall import events
 from nitools.netinstall.messages import Announcement
 from nitools.station.link import LoopbackLink, local_admin_mac
@@ -124,3 +125,15 @@ def attempt_events(mac: bytes, outcome: str = "rebooted", offered: bool = True):
     out.append(events.Finished(1.0, mac, events.Outcome(outcome), f"reason {outcome}",
                                bytes_acked=10, macs=(mac,)))
     return out
+
+
+def write_arm64_releases(folder: Path, versions: tuple[str, ...], size: int) -> Path:
+    """A system package and a container package (a tenth of its size) per version,
+    synthetic, named as MikroTik names them."""
+    for version in versions:
+        (folder / f"routeros-{version}-arm64.npk").write_bytes(
+            build_npk("system", version, "arm64", size=size, seed=1))
+        (folder / f"container-{version}-arm64.npk").write_bytes(
+            build_npk("container", version, "arm64", size=size // 10, seed=2,
+                      requires=("system", version)))
+    return folder

@@ -27,6 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from nitools.errors import NitoolsError, UsageError
 from nitools.routeros.strings import UnsafeValue, check_raw, escape, is_bare
+from nitools.station.payload import read_setting_file
 
 # What the station knows of every board, besides the inventory row's columns.
 FACTS = ("mac", "macs", "software_id", "model", "arch", "min_version", "routeros",
@@ -96,17 +97,7 @@ class FirstBootTemplate:
 
     @classmethod
     def read(cls, path: str) -> FirstBootTemplate:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_TEMPLATE_BYTES + 1)
-        except FileNotFoundError:
-            raise UsageError(f"template {path} not found: fix --config-template") from None
-        except IsADirectoryError:
-            raise UsageError(f"template {path} is a directory: name a file") from None
-        except OSError as exc:
-            raise UsageError(f"cannot read template {path}: {exc.strerror}") from None
-        if len(data) > MAX_TEMPLATE_BYTES:
-            raise UsageError(f"template {path} is larger than {MAX_TEMPLATE_BYTES} bytes")
+        data = read_setting_file(path, "template", MAX_TEMPLATE_BYTES)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

@@ -31,6 +31,7 @@ from nitools.errors import NitoolsError, SourceError, UsageError
 from nitools.fetch.download import copy_body, reason
 from nitools.netinstall.frame import format_mac, parse_mac
 from nitools.station.config import CONFIG_MODES
+from nitools.station.payload import read_setting_file
 
 # Columns that choose settings (the rest are template values).
 KEY_COLUMNS = ("mac", "software_id", "model")
@@ -309,45 +310,15 @@ def load_inventory(source: str) -> TableInventory | UrlInventory:
     if source.lower().startswith(("http://", "https://")):
         if "{mac}" in source or "{software_id}" in source:
             return UrlInventory(source)
-        records = _parse_json(_download(source), source)
+        records = _parse_json(read_setting_file(source, "inventory", MAX_INVENTORY_BYTES),
+                              source)
         return TableInventory(records, source, from_url=True)
-    data = _read(source)
+    data = read_setting_file(source, "inventory", MAX_INVENTORY_BYTES)
     base_dir = os.path.dirname(os.path.abspath(source))
     name = os.path.basename(source)
     if source.lower().endswith(".json") or data.lstrip()[:1] in (b"[", b"{"):
         return TableInventory(_parse_json(data, name), name, base_dir)
     return TableInventory(_parse_csv(data, name), name, base_dir)
-
-
-def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_INVENTORY_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"inventory {path} not found: fix --inventory") from None
-    except IsADirectoryError:
-        raise UsageError(f"inventory {path} is a directory: name a CSV or JSON file") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read inventory {path}: {exc.strerror}") from None
-    if len(data) > MAX_INVENTORY_BYTES:
-        raise UsageError(f"inventory {path} is larger than {MAX_INVENTORY_BYTES} bytes")
-    return data
-
-
-def _download(url: str) -> bytes:
-    body = bytearray()
-    try:
-        with requests.get(url, stream=True, timeout=URL_TIMEOUT) as response:
-            if response.status_code >= 400:
-                raise UsageError(f"inventory {url}: HTTP {response.status_code} "
-                                 f"{response.reason}: check the URL")
-            copy_body(response, url, body.extend, limit=MAX_INVENTORY_BYTES, seconds=60.0,
-                      cancelled=threading.Event())
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
-            SourceError) as exc:
-        why = str(exc) if isinstance(exc, SourceError) else reason(exc)
-        raise UsageError(f"inventory {url} could not be read: {why}") from None
-    return bytes(body)
 
 
 def _parse_csv(data: bytes, name: str) -> list[tuple[str, dict[str, Any]]]:

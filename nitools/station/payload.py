@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlparse
 import requests
 import urllib3
 
-from nitools.errors import SourceError
+from nitools.errors import SourceError, UsageError
 from nitools.fetch.download import copy_body, reason
 
 MAX_SOURCE_BYTES = 128 * 1024 * 1024  # above the protocol's ~90 MiB session limit
@@ -97,6 +97,19 @@ def _read_path(path: str) -> Resolved:
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
     return Resolved(os.path.basename(path), data, path)
+
+
+def read_setting_file(path: str, what: str, limit: int) -> bytes:
+    """A file (or URL) the station is told to use at start (an inventory, a template),
+    read as carefully as any payload (no FIFO or device, a bounded download): one-line
+    errors naming ``what``."""
+    try:
+        data = resolve(path, download_seconds=60.0).data  # an inventory may be a URL
+    except SourceError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    if len(data) > limit:
+        raise UsageError(f"{what} {path} is larger than {limit} bytes")
+    return data
 
 
 def _read_file_object(handle: Any) -> Resolved:

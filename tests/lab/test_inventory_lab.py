@@ -7,8 +7,7 @@ import sqlite3
 
 import pytest
 
-from nitools.emulation.synthetic import build_npk
-from tests.helpers import free_udp_port, run_cli
+from tests.helpers import free_udp_port, run_cli, write_arm64_releases
 from tests.lab.netns import BOARD_IF, FLASHER_IF
 
 pytestmark = pytest.mark.lab
@@ -22,12 +21,7 @@ TEMPLATE = ("/system identity set name={{ hostname }}\n"
 
 @pytest.fixture
 def files(tmp_path):
-    for version in ("7.16.1", "7.22", "7.21.3"):
-        (tmp_path / f"routeros-{version}-arm64.npk").write_bytes(
-            build_npk("system", version, "arm64", size=300_000, seed=1))
-        (tmp_path / f"container-{version}-arm64.npk").write_bytes(
-            build_npk("container", version, "arm64", size=20_000, seed=2,
-                      requires=("system", version)))
+    write_arm64_releases(tmp_path, ("7.16.1", "7.22", "7.21.3"), size=300_000)
     (tmp_path / "first-boot.rsc.j2").write_text(TEMPLATE)
     return tmp_path
 

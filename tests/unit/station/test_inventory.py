@@ -3,6 +3,7 @@ per-board URL served by a real HTTP server (answers, 404, a stalled server)."""
 
 import http.server
 import json
+import os
 import threading
 import typing
 
@@ -100,6 +101,9 @@ def test_unreadable_inventories(tmp_path):
         load_inventory(str(tmp_path / "missing.csv"))
     with pytest.raises(UsageError, match="is a directory"):
         load_inventory(str(tmp_path))
+    os.mkfifo(tmp_path / "fifo.csv")  # never read: it would hang the start
+    with pytest.raises(UsageError, match="not a regular file"):
+        load_inventory(str(tmp_path / "fifo.csv"))
     (tmp_path / "latin1.csv").write_bytes(b"mac,x\n02:4e:49:00:00:01,M\xfcnchen\n")
     with pytest.raises(UsageError, match="not UTF-8"):
         load_inventory(str(tmp_path / "latin1.csv"))

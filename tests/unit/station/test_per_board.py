@@ -3,7 +3,6 @@ boards, --device-mode, and the order plugin > inventory row > station options.""
 
 import pytest
 
-from nitools.emulation.synthetic import build_npk
 from nitools.errors import UsageError
 from nitools.fetch.package_cache import PackageCache
 from nitools.fetch.releases import ReleaseChoice, ReleaseFiles, ReleasePlugin
@@ -13,6 +12,7 @@ from nitools.station.payload import PayloadCache
 from nitools.station.per_board import board_rules
 from nitools.station.plugins import DeviceInfo
 from nitools.station.prepare import Refusal, prepare_or_refuse
+from tests.helpers import write_arm64_releases
 
 MAC = bytes.fromhex("024e49000001")
 INFO = DeviceInfo(MAC, "RB5009", "arm64", "7.12", "ABCD-EFGH", "", "7.16.1")
@@ -23,14 +23,8 @@ TEMPLATE = '/system identity set name="{{ hostname }}"\n:put "{{ routeros }} {{ 
 
 @pytest.fixture
 def folder(tmp_path):
-    packages = tmp_path / "packages"
-    packages.mkdir()
-    for version in ("7.21.3", "7.22"):
-        (packages / f"routeros-{version}-arm64.npk").write_bytes(
-            build_npk("system", version, "arm64", size=20_000, seed=1))
-        (packages / f"container-{version}-arm64.npk").write_bytes(
-            build_npk("container", version, "arm64", size=5_000, seed=2,
-                      requires=("system", version)))
+    (tmp_path / "packages").mkdir()
+    write_arm64_releases(tmp_path / "packages", ("7.21.3", "7.22"), size=20_000)
     (tmp_path / "t.rsc.j2").write_text(TEMPLATE)
     return tmp_path
 
@@ -161,7 +155,8 @@ def test_a_row_naming_packages_for_a_custom_plugin_refuses_the_board(folder):
     ({"config_template": "t.rsc.j2", "config_mode": "keep"}, "drop one of them"),
     ({"unlisted": "maybe"}, "use refuse or default"),
     ({"device_mode": "mode=x; /quit"}, "--device-mode"),
-    ({"inventory": "typo.csv", "config_template": "t.rsc.j2"}, "typo.csv not found"),
+    ({"inventory": "typo.csv", "config_template": "t.rsc.j2"},
+     r"inventory: file not found: typo\.csv"),
 ])
 def test_conflicts_and_mistakes_are_errors_at_start(folder, kwargs, message, monkeypatch):
     monkeypatch.chdir(folder)
@@ -176,7 +171,7 @@ def test_names_and_row_templates_are_checked_at_start(folder):
     with pytest.raises(UsageError, match="did you mean hostname"):
         board_rules(inventory(folder, "mac,hostname\n02:4e:49:00:00:01,r1\n"),
                     str(folder / "typo.j2"), None, None)
-    with pytest.raises(UsageError, match=r"missing\.j2 not found"):
+    with pytest.raises(UsageError, match=r"template: file not found: .*missing\.j2"):
         board_rules(inventory(folder, "mac,template\n02:4e:49:00:00:01,missing.j2\n"),
                     None, None, None)
     rules = board_rules(inventory(folder, "mac,template,hostname\n"
