@@ -1,6 +1,7 @@
 """``python -m tests.lab.browse URL SCREENSHOT [SECONDS]``: open the station's web view
 in headless Chromium (run inside a lab namespace), watch the boards table until a board
-shows "rebooted", save a screenshot, and print what the table showed, as JSON."""
+shows "rebooted", then the history until its timeline shows the reboot, save a
+screenshot, and print what the tables showed, as JSON."""
 
 from __future__ import annotations
 
@@ -35,6 +36,20 @@ def rows(driver: webdriver.Chrome) -> list[dict[str, str]]:
     return out
 
 
+def history_timeline(driver: webdriver.Chrome, deadline: float) -> str:
+    """The timeline cell of the history's newest attempt, once it shows the reboot (the
+    page reloads its history every 10 s)."""
+    while time.monotonic() < deadline:
+        try:
+            cells = driver.find_elements(By.CSS_SELECTOR, "#history tbody tr td.timeline")
+            if cells and "rebooted" in cells[0].text:
+                return cells[0].text
+        except StaleElementReferenceException:
+            pass
+        time.sleep(0.2)
+    return ""
+
+
 def main() -> int:
     url, screenshot = sys.argv[1], sys.argv[2]
     seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 60
@@ -56,13 +71,14 @@ def main() -> int:
                     break
                 time.sleep(0.05)
             status = driver.find_element(By.ID, "status").text
+            timeline = history_timeline(driver, deadline=time.monotonic() + 15)
             driver.save_screenshot(screenshot)
         except WebDriverException as exc:
             print(json.dumps({"error": str(exc).splitlines()[0], "seen": seen}))
             return 1
         finally:
             driver.quit()
-    print(json.dumps({"seen": seen, "status": status}))
+    print(json.dumps({"seen": seen, "status": status, "history_timeline": timeline}))
     return 0
 
 

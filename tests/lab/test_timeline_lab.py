@@ -57,8 +57,15 @@ def test_timeline_from_bootp_to_verified_and_a_silent_board(station, boot_root, 
         if rows.get(BOARD, {}).get("outcome") == "verified" and NEVER in rows:
             break
         time.sleep(0.3)
+    for _ in range(2):  # a board asking with a vendor class this station has no image for
+        subprocess.run(["ip", "netns", "exec", pair.board_ns, sys.executable, "-m",
+                        "tests.lab.netboot_client", "bd0s", "bootp", "PPC_boot", "--timeout",
+                        "2"], capture_output=True, timeout=30, env=station_env())
+    log.wait_for("no-image: vendor class PPC_boot has no boot image here (served: "
+                 "ARM64__boot)")
     log.process.send_signal(signal.SIGTERM)
     log.finish()
+    assert log.text.count("vendor class PPC_boot has no boot image here") == 1  # once a MAC
     rows = rows_of(journal)
     steps = [step["event"] for step in json.loads(rows[BOARD]["timeline"])]
     assert steps == ["dhcp", "tftp", "found", "offered", "formatted", "uploaded", "rebooted",

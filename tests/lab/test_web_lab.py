@@ -48,5 +48,7 @@ def test_the_page_follows_a_board_to_rebooted(station, tmp_path):
     assert any(row["progress"].endswith("%") and row["progress"] != "100 %"
                for row in report["seen"]), report["seen"]  # a moving progress bar
     assert report["status"] == "live"
+    steps = [part.split()[0] for part in report["history_timeline"].split(" · ")]
+    assert steps == ["found", "offered", "formatted", "uploaded", "rebooted"], report
     assert ARTIFACT.stat().st_size > 10_000
     assert "web view at http://127.0.0.1:8080/" in log

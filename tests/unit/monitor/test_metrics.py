@@ -67,3 +67,24 @@ def test_a_listen_address_is_port_or_addr_port(spec):
         parse_listen(spec)
     assert parse_listen("9420") == ("127.0.0.1", 9420)
     assert parse_listen("0.0.0.0:9420") == ("0.0.0.0", 9420)
+
+
+def test_boards_in_service_and_silent_boards_are_counted():
+    metrics = StationMetrics()
+    for index, outcome in enumerate((events.Outcome.VERIFIED, events.Outcome.WRONG_VERSION,
+                                     events.Outcome.REBOOTED)):
+        mac = bytes([2, 0, 0, 0, 1, index])
+        metrics(events.Found(0.0, mac, announcement("arm64")))
+        metrics(events.Finished(1.0, mac, events.Outcome.REBOOTED, "ok"))
+        metrics(events.InService(30.0, mac, outcome, "what it announced"))
+    metrics(events.Silent(90.0, bytes([2, 0, 0, 0, 2, 0]), "never announced",
+                          events.FailureCause.NEVER_ANNOUNCED))
+    assert sample(metrics, "nitools_installs_total", outcome="rebooted", arch="arm64",
+                  cause="none") == 3
+    assert sample(metrics, "nitools_installs_total", outcome="verified", arch="arm64",
+                  cause="none") == 1
+    assert sample(metrics, "nitools_installs_total", outcome="wrong-version", arch="arm64",
+                  cause="none") == 1
+    assert sample(metrics, "nitools_installs_total", outcome="silent", arch="other",
+                  cause="never-announced") == 1
+    assert sample(metrics, "nitools_silent_boards_total") == 1
