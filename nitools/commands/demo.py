@@ -87,8 +87,9 @@ def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool)
         station_ear = LoopbackLink(0, 0, flasher_link.mac)
         board_voice = LoopbackLink(0, station_ear.sock.getsockname()[1], local_admin_mac(0xE1))
         station_ear.peer = ("127.0.0.1", board_voice.sock.getsockname()[1])
-        speaker = MndpSpeaker(board_voice, boards, after=0.5)
-        emulator = Emulator(board_link, boards, Faults(drop=drop, seed=7), speaker=speaker)
+        speaker = MndpSpeaker(board_voice, boards, after=1.0)
+        emulator = Emulator(board_link, boards, Faults(drop=drop, seed=7), speaker=speaker,
+                            linger=None)  # they answer until the demo ends
         thread = threading.Thread(target=emulator.run, kwargs={"timeout": 300}, daemon=True)
         thread.start()
         config = replace(DEFAULTS, count=board_count, window=window, verify=True,

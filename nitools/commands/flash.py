@@ -148,17 +148,22 @@ def run_station(link: Link, core: StationCore, setup: StationSetup, watchers: Wa
 
     link_problem = getattr(link, "problem", None)  # an interface removed under us
     next_check = next_ask = 0.0
+    awaited_when_asked = 0
 
     def listen(now: float) -> None:
         """Boards in service: what they announced goes to the core (a bounded amount per
-        turn); while rebooted boards are awaited, ask for announcements now and then."""
-        nonlocal next_ask
+        turn). While rebooted boards are awaited, ask for announcements every few seconds,
+        and at once when another board joins them (it may have announced itself before
+        its reboot was confirmed, and RouterOS repeats only once a minute)."""
+        nonlocal next_ask, awaited_when_asked
         assert mndp is not None
         for neighbour in mndp.drain():
             core.heard(neighbour, now)
-        if core.awaiting_service() and now >= next_ask:
+        awaited = core.awaiting_service()
+        if awaited and (now >= next_ask or awaited > awaited_when_asked):
             next_ask = now + ASK_EVERY
             mndp.ask()
+        awaited_when_asked = awaited
 
     def take_sightings(now: float) -> None:
         assert sightings is not None

@@ -26,7 +26,7 @@ from nitools.netinstall.messages import Announcement
 from nitools.station.link import local_admin_mac
 from nitools.station.runner import Link, Runner
 
-LINGER = 6.0  # seconds booted boards keep announcing once each has announced itself
+LINGER = 15.0  # seconds booted boards keep announcing (and answering) once each announced
 SOFTWARE_ID_ALPHABET = "TN0BYX18S5HZ4IA67DGF3LPCJQRUK9MW2VE"  # the board's key alphabet
 _TRANSFER_STATES = (DeviceState.BETWEEN_FILES, DeviceState.IN_FILE, DeviceState.STARTED)
 
@@ -273,12 +273,13 @@ class Emulator:
     def __init__(self, link: Link, boards: list[DeviceSession], faults: Faults = Faults(),
                  extra_links: list[Link] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 speaker: MndpSpeaker | None = None) -> None:
+                 speaker: MndpSpeaker | None = None, linger: float | None = LINGER) -> None:
         self.core = EmulatorCore(boards, faults)
         self.boards = boards
         self.clock = clock
         self.started = clock()
         self.speaker = speaker  # boards announce themselves after the reboot (MNDP)
+        self.linger = linger  # seconds they go on once each announced; None: until stop()
         self._stopped = False
         source_port = boards[0].profile.source_port if boards else None
         # extra_links: send-only copies (a v7 board's port 59813)
@@ -296,8 +297,8 @@ class Emulator:
         linger_until = None
         while not self._stopped and (end is None or self.clock() < end):
             self.speaker.tick()
-            if self.speaker.all_announced():
-                linger_until = linger_until or self.clock() + LINGER
+            if self.speaker.all_announced() and self.linger is not None:
+                linger_until = linger_until or self.clock() + self.linger
                 if self.clock() >= linger_until:
                     return
             time.sleep(0.05)

@@ -71,6 +71,7 @@ def debian_base(arch: str, target: Path) -> None:
 
 def install_nitools(target: Path) -> None:
     lib = target / "opt" / "nitools" / "lib"
+    shutil.rmtree(lib, ignore_errors=True)  # a fresh install, also over an earlier one
     with tempfile.TemporaryDirectory() as wheels:
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                         "--wheel-dir", wheels, str(REPO)], check=True)
