@@ -24,7 +24,7 @@ from nitools.routeros.findings import ERROR
 from nitools.routeros.rsc import ScriptContext, lint_script
 from nitools.routeros.version import try_parse_version
 from nitools.station.first_boot import FACTS, RenderError
-from nitools.station.inventory import InventoryRow, NotListed, TableInventory
+from nitools.station.inventory import InventoryRow, TableInventory
 from nitools.station.per_board import BoardRules, board_rules
 
 log = logging.getLogger("nitools.render")
@@ -129,7 +129,7 @@ def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
     for board in boards:
         try:
             script = render_board(rules, board, routeros, facts)
-        except (NitoolsError, NotListed) as exc:
+        except NitoolsError as exc:  # not listed, a fact missing, a render or lint error
             failed += 1
             print(f"{board.label}: {exc}", file=sys.stderr)
             continue
