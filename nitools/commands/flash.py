@@ -307,9 +307,9 @@ def _checked_setup(options: StationOptions) -> tuple[StationSetup, PayloadCache]
         check_station_inputs(chosen.plugin, chosen.config.defaults, cache)
         inventory, template = chosen.rules.inventory, chosen.rules.template
         if inventory is not None:
-            rows = getattr(inventory, "rows", None)
             log.info("inventory %s%s%s", inventory.source,
-                     f": {rows} rows" if rows is not None else ": asked per board",
+                     f": {inventory.rows} rows" if inventory.rows is not None
+                     else ": asked per board",
                      f"; first-boot scripts from {template.name}" if template else "")
         if chosen.releases is not None:
             chosen.releases.start()  # a channel is resolved once, before any offer

@@ -93,7 +93,7 @@ class InventoryRow:
         text = self.text(column)
         if text is None:
             return None
-        return text if os.path.isabs(text) else os.path.join(self.base_dir, text)
+        return os.path.join(self.base_dir, text)  # an absolute path stays as it is
 
     def template_values(self) -> dict[str, Any]:
         """The columns a template sees (the reserved ones are settings, not values)."""
@@ -206,8 +206,7 @@ class TableInventory:
         for where, record in self._all():
             text = _cell(record.get(column))
             if text is not None:
-                out.append((where, text if os.path.isabs(text)
-                            else os.path.join(self.base_dir, text)))
+                out.append((where, os.path.join(self.base_dir, text)))
         return out
 
     def keyed_rows(self) -> list[tuple[str, bytes | None, str | None, str | None]]:
@@ -231,6 +230,7 @@ class UrlInventory:
     board is refused now and asked about again after its rest."""
 
     columns: set[str] | None = None  # not known before the first answer
+    rows: int | None = None  # nor how many boards it knows
     from_url = True
 
     def __init__(self, url: str) -> None:
