@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from nitools.commands.render import Board, render_board  # noqa: E402
-from nitools.station.per_board import board_rules  # noqa: E402
+from nitools.station.plan.rules import board_rules  # noqa: E402
 
 TEMPLATE = """\
 # {{ mac }} {{ model }}: RouterOS {{ routeros }}

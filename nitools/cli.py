@@ -18,7 +18,7 @@ from nitools.console import clean, setup_logging
 from nitools.emulation.emulator import BoardSpec
 from nitools.errors import NitoolsError
 from nitools.errors import UsageError as NitoolsUsageError
-from nitools.station.config import CONFIG_MODES, DEFAULTS, UNLISTED_CHOICES
+from nitools.station.setup.config import CONFIG_MODES, DEFAULTS, UNLISTED_CHOICES
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -238,7 +238,7 @@ def flash(**options: Any) -> None:
     board, then exit, unless -m.
     """
     from nitools.commands.flash import run_flash
-    from nitools.station.options import StationOptions
+    from nitools.station.setup.options import StationOptions
 
     sys.exit(run_flash(StationOptions.from_click(options)))
 
@@ -271,7 +271,7 @@ def station(**options: Any) -> None:
     come from NITOOLS_<OPTION>: with no flags at all it runs from the environment.
     """
     from nitools.commands.station import NetbootOptions, run_station_command
-    from nitools.station.options import StationOptions
+    from nitools.station.setup.options import StationOptions
 
     netboot = {name: options.pop(name) for name in ("tftp_root", "boot_version", "range_spec",
                                                     "lease_time", "server_ip", "boot_archs",

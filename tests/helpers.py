@@ -19,7 +19,7 @@ from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
 from nitools.emulation.synthetic import build_npk
 from nitools.netinstall import events
 from nitools.netinstall.messages import Announcement
-from nitools.station.link import LoopbackLink, local_admin_mac
+from nitools.wire.link import LoopbackLink, local_admin_mac
 
 REPO = Path(__file__).resolve().parent.parent
 

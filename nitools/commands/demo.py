@@ -25,12 +25,12 @@ from nitools.emulation.mndp_speaker import MndpSpeaker
 from nitools.emulation.synthetic import build_npk
 from nitools.monitor.ui import make_reporter
 from nitools.netinstall.frame import format_mac
-from nitools.station.config import DEFAULTS
-from nitools.station.core import StationCore
-from nitools.station.link import LoopbackLink, local_admin_mac
-from nitools.station.mndp_link import MndpListener
-from nitools.station.plugins import DeviceInfo
-from nitools.station.setup import PortSetup, StationSetup
+from nitools.station.setup.config import DEFAULTS
+from nitools.station.engine.core import StationCore
+from nitools.wire.link import LoopbackLink, local_admin_mac
+from nitools.wire.mndp_link import MndpListener
+from nitools.station.plan.plugins import DeviceInfo
+from nitools.station.setup.port_setup import PortSetup, StationSetup
 
 log = logging.getLogger("nitools.demo")
 

@@ -11,7 +11,7 @@ from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
 from nitools.emulation.mndp_speaker import MndpSpeaker
 from nitools.errors import LinkError, UsageError
 from nitools.netinstall.mndp import MNDP_PORT
-from nitools.station.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
+from nitools.wire.link import BroadcastLink, LoopbackLink, local_admin_mac, parse_loopback
 
 
 def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | None,

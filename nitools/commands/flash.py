@@ -20,29 +20,29 @@ from nitools.journal.writer import JournalWriter
 from nitools.monitor.health import Heartbeat
 from nitools.monitor.ui import LogReporter, make_reporter
 from nitools.netinstall.frame import format_mac
-from nitools.station.config import StationConfig, station_name
-from nitools.station.core import PrepareRequest, StationCore, StationResult
-from nitools.station.link import (
+from nitools.station.setup.config import StationConfig, station_name
+from nitools.station.engine.core import PrepareRequest, StationCore, StationResult
+from nitools.wire.link import (
     BroadcastLink,
     LoopbackLink,
     local_admin_mac,
     parse_loopback,
     resolve_interface,
 )
-from nitools.station.mndp_link import ASK_EVERY, MndpListener
-from nitools.station.options import StationOptions, netinstall_cli_meaning
-from nitools.station.payload import PayloadCache
-from nitools.station.ports import PortGroup
-from nitools.station.preflight import preflight, raise_problems
-from nitools.station.prepare import (
+from nitools.wire.mndp_link import ASK_EVERY, MndpListener
+from nitools.station.setup.options import StationOptions, netinstall_cli_meaning
+from nitools.station.plan.payload import PayloadCache
+from nitools.wire.ports import PortGroup
+from nitools.station.setup.preflight import preflight, raise_problems
+from nitools.station.plan.prepare import (
     InstalledBefore,
     InstallPlan,
     Refusal,
     check_station_inputs,
     prepare_or_refuse,
 )
-from nitools.station.runner import Link, Runner
-from nitools.station.setup import StationSetup, station_setup
+from nitools.wire.runner import Link, Runner
+from nitools.station.setup.port_setup import StationSetup, station_setup
 
 log = logging.getLogger("nitools.flash")
 

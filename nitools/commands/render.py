@@ -23,9 +23,9 @@ from nitools.netinstall.frame import format_mac, parse_mac
 from nitools.routeros.findings import ERROR
 from nitools.routeros.rsc import ScriptContext, lint_script
 from nitools.routeros.version import try_parse_version
-from nitools.station.first_boot import FACTS, RenderError
-from nitools.station.inventory import InventoryRow, TableInventory
-from nitools.station.per_board import BoardRules, board_rules
+from nitools.station.plan.first_boot import FACTS, RenderError
+from nitools.station.plan.inventory import InventoryRow, TableInventory
+from nitools.station.plan.rules import BoardRules, board_rules
 
 log = logging.getLogger("nitools.render")
 

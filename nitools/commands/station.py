@@ -25,8 +25,8 @@ from nitools.netboot.dnsmasq import DnsmasqError, plan_netboot, render, syntax_c
 from nitools.netboot.dnsmasq_log import DnsmasqLogReader, Sighting
 from nitools.netboot.dnsmasq_process import DnsmasqProcess
 from nitools.routeros.npk import read_package
-from nitools.station.options import StationOptions
-from nitools.station.preflight import preflight, raise_problems
+from nitools.station.setup.options import StationOptions
+from nitools.station.setup.preflight import preflight, raise_problems
 
 log = logging.getLogger("nitools.station")
 

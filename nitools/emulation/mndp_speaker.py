@@ -16,7 +16,7 @@ from typing import Any
 from nitools.netinstall.device import DeviceSession, DeviceState
 from nitools.netinstall.mndp import DISCOVERY_REQUEST, Neighbour, build
 from nitools.routeros.npk import read_package
-from nitools.station.service import scripted_identity
+from nitools.station.engine.service import scripted_identity
 
 DEFAULT_IDENTITY = "MikroTik"
 

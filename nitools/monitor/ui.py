@@ -18,7 +18,7 @@ from nitools.netinstall import events as ev
 from nitools.netinstall.events import Outcome
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
-from nitools.station.board import describe
+from nitools.station.engine.board import describe
 
 log = logging.getLogger("nitools.flash")
 

@@ -17,8 +17,8 @@ from nitools.netinstall.device import DeviceSession
 from nitools.netinstall.frame import Frame
 from nitools.netinstall.messages import Announcement, parse_dscv
 from nitools.netinstall.server import ServerSession
-from nitools.station.link import MemoryLink, MemoryNetwork
-from nitools.station.runner import Runner, VirtualClock, run_virtual
+from nitools.wire.link import MemoryLink, MemoryNetwork
+from nitools.wire.runner import Runner, VirtualClock, run_virtual
 
 SERVER_MAC = bytes.fromhex("02aaaaaaaaaa")
 SERVER_PORT = 5000

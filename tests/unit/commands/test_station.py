@@ -23,7 +23,7 @@ def test_lease_folders_of_dead_stations_are_removed_and_live_ones_kept(tmp_path)
 def test_without_a_tftp_root_the_boot_images_follow_the_packages_version(tmp_path):
     from nitools.commands.station import NetbootOptions, boot_version
     from nitools.emulation.synthetic import build_npk
-    from nitools.station.options import StationOptions
+    from nitools.station.setup.options import StationOptions
 
     system = tmp_path / "routeros-7.16.1-arm64.npk"
     system.write_bytes(build_npk("system", "7.16.1", "arm64", size=2000))

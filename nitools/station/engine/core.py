@@ -1,0 +1,493 @@
+"""The station's pure core: every board's session, discovery, port merging and
+the policies (``--mac``, ``--once``, retry rest, stop grace). Frames, prepared
+files and time in; frames, events and preparation requests out. No sockets,
+threads, clock or logging: ``runner.py`` drives it, in real or virtual time.
+
+Data path: a DSCV from a new board -> ``Found`` and a ``PrepareRequest`` (the
+runner reads or downloads its files and checks them in a worker thread) ->
+``prepared()`` with the plan, and only then the OFFR -> each board's
+ServerSession turns the board's replies into the next frames -> ``Finished``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from nitools.netboot.dnsmasq_log import Sighting
+from nitools.netinstall import events, messages
+from nitools.netinstall.events import FailureCause, Outcome
+from nitools.netinstall.frame import Frame
+from nitools.netinstall.mndp import Neighbour
+from nitools.netinstall.protocol import COUNTER_LIMIT, DSCV
+from nitools.netinstall.server import Phase, SendBudget, ServerSession
+from nitools.station.engine.board import Board
+from nitools.station.engine.boot_watch import BootWatch
+from nitools.station.setup.config import StationConfig
+from nitools.station.plan.plugins import DeviceInfo
+from nitools.station.plan.prepare import InstalledBefore, InstallPlan, NotYet, Refusal
+from nitools.station.engine.service import ServiceCheck, scripted_identity
+
+PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
+TERM_ANSWER_INTERVAL = 0.2  # answer one board's WTRMs at most this often outside a session
+REMEMBERED = 4096  # boards remembered per table (released, rested): older ones are forgotten
+SEEN = 65536  # MACs remembered from one announcement, for the flood defence
+FLOOD_HOLD = 10.0  # seconds the flood defence stays on after the last burst of new MACs
+RECENTLY = 3.0  # a MAC that announced this recently is not a board waiting for TERM
+PREPARE_AGAIN = 1.0  # a board whose files were being fetched for another asks again then
+MAX_PORTS = 64  # port MACs merged into one board (by software ID) at most
+_NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
+
+
+@dataclass(frozen=True)
+class PrepareRequest:
+    """Files are needed for this board: resolve and check them, then call ``prepared``.
+    ``check_history`` (``--once``): first ask the journal whether it was installed."""
+
+    mac: bytes
+    info: DeviceInfo
+    check_history: bool = False
+
+
+@dataclass
+class StationResult:
+    rebooted: int = 0  # installed and reboot confirmed
+    failed: int = 0  # offered, and the install did not complete
+    refused: int = 0  # never offered: files missing or not fit for the board
+    unconfirmed: list[bytes] = field(default_factory=list)  # installed, still asking for TERM
+    interrupted: list[bytes] = field(default_factory=list)  # MACs stopped mid-install
+    stopped_short: bool = False  # a stop came before -1 / --count had its boards
+    ignored_announcements: int = 0  # dropped by the caps and the flood defence
+    # After the reboot (docs/verify.md)
+    verified: int = 0
+    wrong_version: list[bytes] = field(default_factory=list)
+    unverified: list[bytes] = field(default_factory=list)  # --verify: not seen in service
+    not_seen: int = 0  # without --verify: rebooted, not seen in service in time
+    silent: int = 0  # got a boot image, never announced itself (not counted in finished)
+
+    @property
+    def finished(self) -> int:
+        return self.rebooted + self.failed + self.refused + len(self.unconfirmed)
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted or self.stopped_short:
+            return 130  # the work asked for was not done: say so, as a signal would
+        return 1 if self.failed or self.refused or self.unconfirmed or self.wrong_version \
+            or self.unverified else 0
+
+
+def is_announcement(frame: Frame) -> bool:
+    return frame.seq == 1 and frame.ack == 0 and frame.payload.startswith(DSCV)
+
+
+class StationCore:
+    def __init__(self, server_mac: bytes, config: StationConfig) -> None:
+        self.server_mac = server_mac
+        self.own_macs = frozenset({server_mac})
+        self.config = config
+        self.boards: dict[bytes, Board] = {}  # active boards by the MAC we answer
+        self.result = StationResult()
+        self._resting: dict[bytes, float] = {}  # MAC -> time it may be offered again
+        self._released: OrderedDict[bytes, float] = OrderedDict()  # MAC -> last TERM sent
+        self._announced: OrderedDict[bytes, float] = OrderedDict()  # MAC -> last DSCV
+        self._resting_ids: dict[str, float] = {}  # software ID -> time it may be offered
+        self._installed: OrderedDict[bytes, float] = OrderedDict()  # -o: installed this run
+        self._by_software_id: dict[str, Board] = {}
+        self._preparing = 0  # boards whose files are being prepared
+        # Flood defence: MACs seen once (LRU) and the count of new MACs this second.
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
+        self._window_start = 0.0
+        self._new_in_window = 0
+        self._flood_until = 0.0  # until then, only repeated announcements are taken
+        self._skipped: OrderedDict[bytes, float] = OrderedDict()  # --once, not in inventory
+        self._events: list[events.BoardEvent] = []
+        self._requests: list[PrepareRequest] = []
+        self._stop_at: float | None = None
+        self._next_progress = 0.0
+        self._budget = SendBudget(config.max_in_flight)
+        self.service = ServiceCheck(config.verify_timeout, config.verify)
+        self.boot_watch = BootWatch(config.announce_timeout)
+        # No session timer is due before this: poll() scans the boards only then. Kept
+        # at or below every session's deadline (updated after each step of a session).
+        self._next_timer = 0.0
+
+    # ---------------------------------------------------------------- inputs
+
+    def receive(self, frame: Frame, now: float) -> list[Frame]:
+        board = self.boards.get(frame.src)
+        if board is not None and board.session is not None:
+            out = board.session.receive(frame, now)
+            self._after_step(board, now)
+            if frame.src in self.boards:
+                return out
+            # The session ended on this frame. A board that announced itself again
+            # restarted mid-install: it gets a fresh session at once.
+            if is_announcement(frame):
+                self._on_announcement(frame, now)
+            return out
+        if is_announcement(frame):
+            self._on_announcement(frame, now)
+        elif messages.is_wtrm(frame):
+            return self._release(frame, now)
+        return []
+
+    def prepared(self, mac: bytes, result: InstallPlan | Refusal, now: float) -> list[Frame]:
+        """The files for a board are ready (or it must be left alone)."""
+        board = self.boards.get(mac)
+        if board is None or board.session is not None:
+            return []  # the station stopped, or the answer is stale
+        if isinstance(result, Refusal):
+            self._preparing -= 1
+            if result.cause is FailureCause.NOT_IN_INVENTORY:
+                # Not a board of this line: recorded once, never counted towards -1 or
+                # --count, and not prepared again this run.
+                self._finish(board, Outcome.REFUSED, result.reason, now, result.cause,
+                             counted=False)
+                _remember(self._skipped, mac, now)
+                return []
+            self._finish(board, Outcome.REFUSED, result.reason, now, result.cause)
+            return []
+        if isinstance(result, NotYet):  # waits, announcing, holding no worker
+            self._preparing -= 1
+            board.prepare_again_at = now + PREPARE_AGAIN
+            self._next_timer = min(self._next_timer, board.prepare_again_at)
+            return []
+        if isinstance(result, InstalledBefore):
+            self._preparing -= 1
+            self._leave(board)
+            _remember(self._skipped, mac, now)
+            self._events.append(events.Skipped(
+                now, mac, board.announcement,
+                f"installed before (journal row {result.row}): not installing again (--once)"))
+            return []
+        if self._stop_at is not None:
+            self._preparing -= 1
+            self._finish(board, Outcome.REFUSED, "station stopping: board not offered", now,
+                         FailureCause.STATION_STOPPED)
+            return []
+        return self._offer(board, result, now)
+
+    def heard(self, neighbour: Neighbour, now: float) -> None:
+        """A board announced itself with MNDP (docs/verify.md)."""
+        for event in self.service.heard(neighbour, now):
+            self._in_service(event)
+
+    def netboot(self, sighting: Sighting, now: float) -> None:
+        """What dnsmasq did for a board (``nitools station``): its timeline starts here."""
+        announced = self._announced.get(sighting.mac)
+        talking = sighting.mac in self.boards or (announced is not None
+                                                  and announced >= sighting.at)
+        self._events += self.boot_watch.sighting(sighting, now, talking)
+
+    def awaiting_service(self) -> int:
+        """Rebooted boards not yet seen in service (the station asks for them)."""
+        return len(self.service)
+
+    def poll(self, now: float) -> list[Frame]:
+        """Timers: resends, timeouts, progress. Cheap when nothing is due."""
+        out: list[Frame] = []
+        due = self.service.next_deadline()
+        if due is not None and due <= now:
+            for event in self.service.poll(now):
+                self._in_service(event)
+        due = self.boot_watch.next_deadline()
+        if due is not None and due <= now:
+            silent = self.boot_watch.poll(now)
+            self.result.silent += len(silent)
+            self._events += silent
+        if now >= self._next_timer:
+            next_timer = now + 1.0
+            for board in list(self.boards.values()):
+                session = board.session
+                if session is None:
+                    again = board.prepare_again_at
+                    if again is not None and again <= now:
+                        board.prepare_again_at = None
+                        self._preparing += 1
+                        self._requests.append(PrepareRequest(
+                            board.mac, DeviceInfo.from_announcement(board.mac,
+                                                                    board.announcement)))
+                    elif again is not None and again < next_timer:
+                        next_timer = again
+                    continue
+                deadline = session.next_deadline()
+                if deadline is not None and deadline <= now:
+                    out += session.poll(now)
+                    self._after_step(board, now)
+                    deadline = session.next_deadline()
+                if deadline is not None and deadline < next_timer:
+                    next_timer = deadline
+            self._next_timer = next_timer
+        if now >= self._next_progress:
+            self._next_progress = now + PROGRESS_INTERVAL
+            for board in self.boards.values():
+                session = board.session
+                if session is not None and session.phase is Phase.UPLOADING:
+                    self._events.append(events.Progress(now, board.mac, session.bytes_acked,
+                                                        session.total_bytes))
+        return out
+
+    def installs_running(self) -> int:
+        """Boards offered an install that has not ended (for a stop's notice)."""
+        return sum(1 for board in list(self.boards.values())
+                   if board.session is not None and not board.session.finished)
+
+    def request_stop(self, now: float) -> None:
+        """Stop offering; running installs may go on for the grace period. A second
+        request stops at once."""
+        self._stop_at = now + self.config.grace if self._stop_at is None else now
+
+    def close(self, now: float) -> None:
+        """The station stops: every install still running is interrupted."""
+        goal = 1 if self.config.one_shot else self.config.count
+        if self._stop_at is not None and goal is not None and self.result.finished < goal:
+            self.result.stopped_short = True
+        for board in list(self.boards.values()):
+            session = board.session
+            if session is not None and session.phase is Phase.REBOOTING:
+                self._finish(board, Outcome.UNCONFIRMED, (
+                    "all files acknowledged; the station stopped before the board confirmed "
+                    "its reboot: check it, power-cycle it if it waits for TERM"), now,
+                    FailureCause.STATION_STOPPED)
+            elif session is not None and not session.finished:
+                session.abort("the station stopped mid-install")
+                self._finish(board, Outcome.INTERRUPTED, session.failure or "", now,
+                             session.cause)
+            elif session is None:
+                self._finish(board, Outcome.REFUSED, "station stopped before the offer", now,
+                             FailureCause.STATION_STOPPED, counted=False)
+        self.boards.clear()
+        self._by_software_id.clear()
+        self._preparing = 0
+
+    # --------------------------------------------------------------- outputs
+
+    def take_events(self) -> list[events.BoardEvent]:
+        if not self._events:
+            return _NOTHING
+        taken, self._events = self._events, []
+        return taken
+
+    def take_requests(self) -> list[PrepareRequest]:
+        if not self._requests:
+            return _NOTHING
+        taken, self._requests = self._requests, []
+        return taken
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for d in (self.service.next_deadline(), self.boot_watch.next_deadline(),
+                                 self._next_timer if self.boards else None) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def busy(self) -> bool:
+        """A transfer is running: answers come within microseconds."""
+        return any(b.session is not None and b.session.phase is Phase.UPLOADING
+                   for b in self.boards.values())
+
+    def done(self, now: float) -> bool:
+        finished = self.result.finished
+        waiting = self.config.verify and len(self.service) > 0  # -1/--count wait for it
+        if self.config.one_shot and finished and not waiting:
+            return True
+        if self.config.count is not None and finished >= self.config.count and not waiting:
+            return True
+        if self._stop_at is not None:
+            running = any(b.session and not b.session.finished for b in self.boards.values())
+            return not running or now >= self._stop_at
+        return False
+
+    # --------------------------------------------------------------- helpers
+
+    def _on_announcement(self, frame: Frame, now: float) -> None:
+        mac = frame.src
+        _remember(self._announced, mac, now)
+        self.boot_watch.announced(mac)  # it booted its image and talks: not silent
+        if mac in self.boards or self._stop_at is not None:
+            return
+        if mac in self._installed:
+            return  # -o: each board once per run
+        if mac in self._skipped:
+            return  # --once or not in the inventory: told once
+        allowed = self.config.macs
+        if allowed is not None and mac not in allowed:
+            return
+        if self._resting.get(mac, 0.0) > now:
+            return
+        try:
+            announcement = messages.parse_dscv(frame.payload)
+        except messages.MessageError:
+            return
+        software_id = announcement.software_id
+        same = self._by_software_id.get(software_id) if software_id else None
+        if same is not None:  # another port of a board we already serve (docs/protocol.md §3.1)
+            if mac not in same.other_macs and len(same.other_macs) < MAX_PORTS:
+                same.other_macs.append(mac)
+            return  # answer one MAC only
+        if software_id and self._resting_ids.get(software_id, 0.0) > now:
+            return
+        if not self._admit(mac, now):
+            self.result.ignored_announcements += 1
+            return
+        board = Board(mac, announcement, now)
+        self.boards[mac] = board
+        self._preparing += 1
+        if software_id:
+            self._by_software_id[software_id] = board
+        self._events.append(events.Found(now, mac, announcement))
+        self._requests.append(PrepareRequest(mac, DeviceInfo.from_announcement(mac, announcement),
+                                             check_history=self.config.once))
+
+    def _admit(self, mac: bytes, now: float) -> bool:
+        """Caps against announcement floods. A real board announces every second, so
+        while new MACs arrive faster than ``flood_rate`` per second (and for FLOOD_HOLD
+        seconds after), a board is taken only on a repeated announcement: one-off forged
+        MACs never cost a preparation."""
+        if now - self._window_start >= 1.0:
+            self._window_start, self._new_in_window = now, 0
+        repeated = mac in self._seen
+        if repeated:
+            self._seen.move_to_end(mac)
+        else:
+            self._new_in_window += 1
+            self._seen[mac] = now
+            if len(self._seen) > SEEN:
+                self._seen.popitem(last=False)
+            if self._new_in_window > self.config.flood_rate:
+                self._flood_until = now + FLOOD_HOLD
+        if not repeated and now < self._flood_until:
+            return False
+        return self._preparing < self.config.max_preparing  # else: it announces again
+
+    def _release(self, wtrm: Frame, now: float) -> list[Frame]:
+        """A board waits for TERM without a session here: answer it (always safe:
+        docs/protocol.md §3.11)."""
+        if wtrm.seq != wtrm.ack or wtrm.ack >= COUNTER_LIMIT or wtrm.dst == bytes(6):
+            return []  # not what a board in WTRM sends
+        mac = wtrm.src
+        if now - self._announced.get(mac, float("-inf")) < RECENTLY:
+            return []  # it announces itself: not waiting for TERM (a forged WTRM)
+        last = self._released.get(mac)
+        if last is not None and now - last < TERM_ANSWER_INTERVAL:
+            return []  # its repeats come every 1 s; a flood of copies gets one answer
+        _remember(self._released, mac, now)
+        if last is None:
+            self._events.append(events.Released(now, mac))
+        return [messages.term_answer(wtrm)]
+
+    def _rest(self, board: Board, now: float) -> None:
+        """Not offered again for ``retry_after``: by MAC, and by software ID (one board
+        announcing on many MACs, or forged announcements reusing an ID)."""
+        until = now + self.config.retry_after
+        for table, key in ((self._resting, board.mac),
+                           (self._resting_ids, board.announcement.software_id)):
+            if not key:
+                continue
+            table[key] = until  # type: ignore[index]
+            if len(table) > REMEMBERED:  # forget what has expired, else the oldest half
+                expired = [k for k, t in table.items() if t <= now]
+                for old in expired or list(table)[:len(table) // 2]:
+                    del table[old]
+
+    def _offer(self, board: Board, plan: InstallPlan, now: float) -> list[Frame]:
+        self._preparing -= 1
+        board.version_sent = str(plan.packages[0].version) if plan.packages else ""
+        board.identity_set = scripted_identity(plan.script)
+        self._events.append(events.Validated(now, board.mac, plan.sent_files(),
+                                             plan.description, plan.inventory_key,
+                                             plan.template, plan.script))
+        for finding in plan.findings:
+            self._events.append(events.Warned(now, board.mac, str(finding)))
+        key = plan.key if plan.key is not None else board.announcement.key
+        try:
+            board.session = ServerSession(
+                self.server_mac, board.mac, plan.files, key=key, keep=plan.keep,
+                timing=self.config.timing, window=self.config.window, budget=self._budget,
+                software_id=board.announcement.software_id)
+        except (messages.MessageError, ValueError) as exc:  # e.g. a forged key field
+            self._finish(board, Outcome.REFUSED, f"cannot offer an install: {exc}", now,
+                         FailureCause.NOT_OFFERED)
+            return []
+        out = board.session.start(now)
+        self._after_step(board, now)
+        return out
+
+    def _after_step(self, board: Board, now: float) -> None:
+        session = board.session
+        assert session is not None
+        if session.has_events:
+            self._events += session.take_events()
+        deadline = session.next_deadline()
+        if deadline is not None and deadline < self._next_timer:
+            self._next_timer = deadline
+        if session.phase is Phase.DONE:
+            self._finish(board, Outcome.REBOOTED, session.end_detail, now)
+        elif session.phase is Phase.UNCONFIRMED:
+            self._finish(board, Outcome.UNCONFIRMED, session.end_detail, now, session.cause)
+        elif session.phase is Phase.FAILED:
+            # A board that restarted is offered again at once: its attempt does not count
+            # towards -1 or --count, and it needs no rest.
+            self._finish(board, Outcome.FAILED, session.failure or "failed", now, session.cause,
+                         counted=not session.board_restarted)
+
+    def _leave(self, board: Board) -> None:
+        """The station is done with this board (for now)."""
+        self.boards.pop(board.mac, None)
+        software_id = board.announcement.software_id
+        if software_id and self._by_software_id.get(software_id) is board:
+            del self._by_software_id[software_id]
+
+    def _finish(self, board: Board, outcome: Outcome, reason: str, now: float,
+                cause: FailureCause | None = None, counted: bool = True) -> None:
+        self._leave(board)
+        if outcome.installed and self.config.once_per_mac:
+            self._installed[board.mac] = now
+            if len(self._installed) > SEEN:
+                self._installed.popitem(last=False)
+        if outcome is Outcome.REBOOTED:
+            self.result.rebooted += 1
+            if self.config.mndp and board.version_sent:
+                term = board.session.term_first_at if board.session is not None else None
+                self.service.expect(board.mac, board.macs, board.announcement.software_id,
+                                    board.version_sent, board.identity_set, now,
+                                    rebooted_at=term if term is not None else now)
+        elif outcome is Outcome.UNCONFIRMED:
+            self.result.unconfirmed.append(board.mac)
+        elif outcome is Outcome.INTERRUPTED:
+            self.result.interrupted.append(board.mac)
+        elif counted:
+            if outcome is Outcome.REFUSED:
+                self.result.refused += 1
+            else:
+                self.result.failed += 1
+            self._rest(board, now)
+        session = board.session
+        self._events.append(events.Finished(
+            now, board.mac, outcome, reason, cause,
+            bytes_acked=session.bytes_acked if session else 0,
+            total_bytes=session.total_bytes if session else 0,
+            retransmissions=session.retransmissions if session else 0,
+            resent_on_timer=session.resent_on_timer if session else 0,
+            seconds=now - board.found_at,
+            upload_rate=session.upload_rate if session else None,
+            macs=board.macs))
+
+
+    def _in_service(self, event: events.InService) -> None:
+        if event.outcome is Outcome.VERIFIED:
+            self.result.verified += 1
+        elif event.outcome is Outcome.WRONG_VERSION:
+            self.result.wrong_version.append(event.mac)
+        elif event.outcome is Outcome.UNVERIFIED:
+            self.result.unverified.append(event.mac)
+        else:
+            self.result.not_seen += 1
+        self._events.append(event)
+
+
+def _remember(table: OrderedDict[bytes, float], mac: bytes, now: float) -> None:
+    """The newest time for ``mac``, the oldest MACs forgotten past REMEMBERED."""
+    table[mac] = now
+    table.move_to_end(mac)
+    if len(table) > REMEMBERED:
+        table.popitem(last=False)

@@ -1,0 +1,173 @@
+"""First-boot scripts made per board from a Jinja2 template (``--config-template``).
+
+Injection-proof by default (docs/inventory.md): the template runs in Jinja2's sandbox
+(no attribute of Python's internals, no file access: there is no loader) with
+``StrictUndefined``; every value it prints is escaped for a RouterOS double-quoted
+string, and a value printed outside quotes is quoted unless it is a plain word
+(``routeros.strings.is_bare``). Only ``|raw`` writes a value as it is, and only a
+one-line one. The rendered script then goes through the .rsc linter before any offer.
+
+How: values leave Jinja2 wrapped in two marker characters; once the whole script is
+rendered, one pass that knows where RouterOS strings and comments are puts each value
+in place, escaped for where it landed. The markers can come from nowhere else: the
+template may not hold them, escaped values are printable ASCII, raw values are
+refused with control characters.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from nitools.errors import NitoolsError, UsageError
+from nitools.routeros.strings import UnsafeValue, check_raw, escape, is_bare
+from nitools.station.plan.payload import read_setting_file
+
+# What the station knows of every board, besides the inventory row's columns.
+FACTS = ("mac", "macs", "software_id", "model", "arch", "min_version", "routeros",
+         "station", "port")
+MAX_TEMPLATE_BYTES = 1 << 20
+_OPEN, _CLOSE = "\x01", "\x02"  # around each printed value until it is placed
+
+
+class RenderError(NitoolsError):
+    """This board's script cannot be made: the board is refused with this reason."""
+
+
+class _Raw(str):
+    """A value the template asked to be written as it is (``|raw``)."""
+
+
+def _raw(value: Any) -> _Raw:
+    return _Raw(_text(value))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"  # RouterOS's own spelling of booleans
+    return "" if value is None else str(value)
+
+
+def _finalize(value: Any) -> str:
+    """Every ``{{ ... }}``: raw values checked, all others escaped and marked."""
+    if isinstance(value, _Raw):
+        try:
+            return check_raw(str(value))
+        except UnsafeValue as exc:
+            raise RenderError(f"raw value {str(value)[:40]!r} cannot be used: {exc}") from None
+    text = _text(value)  # StrictUndefined raises here for a name nothing defines
+    try:
+        return _OPEN + escape(text) + _CLOSE
+    except UnsafeValue as exc:
+        raise RenderError(f"value {text[:40]!r} cannot be used: {exc}") from None
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    environment = ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize,
+        keep_trailing_newline=True, loader=None)
+    environment.filters["raw"] = _raw
+    return environment
+
+
+_ENVIRONMENT = _environment()
+
+
+class FirstBootTemplate:
+    """One template, read and compiled once at start; rendered per board (thread-safe)."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        if _OPEN in text or _CLOSE in text:
+            raise UsageError(f"template {name} holds control characters \\x01/\\x02: "
+                             "remove them")
+        try:
+            parsed = _ENVIRONMENT.parse(text)
+            self._template = _ENVIRONMENT.from_string(text)
+        except jinja2.TemplateSyntaxError as exc:
+            raise UsageError(f"template {name} line {exc.lineno}: {exc.message}: fix the "
+                             "template") from None
+        self.variables = frozenset(meta.find_undeclared_variables(parsed))
+
+    @classmethod
+    def read(cls, path: str) -> FirstBootTemplate:
+        data = read_setting_file(path, "template", MAX_TEMPLATE_BYTES)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"template {path} is not UTF-8 text") from None
+        return cls(os.path.basename(path), text)
+
+    def check_names(self, columns: Iterable[str]) -> None:
+        """Every name the template uses is a board fact or an inventory column."""
+        known = set(FACTS) | set(columns)
+        for name in sorted(self.variables - known):
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f": did you mean {close[0]}?" if close else \
+                ": add the column to the inventory or set it in the template"
+            raise UsageError(f"template {self.name} uses '{name}', which is neither an "
+                             f"inventory column nor a board fact{hint}")
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """The script for one board; RenderError says why it cannot be made."""
+        try:
+            rendered = self._template.render(values)
+        except RenderError:
+            raise
+        except jinja2.UndefinedError as exc:
+            raise RenderError(f"template {self.name}: {exc.message}") from None
+        except jinja2.exceptions.SecurityError as exc:
+            raise RenderError(f"template {self.name} was stopped by the sandbox: {exc}") \
+                from None
+        except Exception as exc:  # a filter given the wrong kind of value, and such
+            raise RenderError(f"template {self.name}: {type(exc).__name__}: {exc}") from None
+        return place_values(rendered)
+
+
+def place_values(rendered: str) -> str:
+    """Put each marked value in place: as it is inside a string or a comment, else as
+    it is when a plain word, else in quotes (docs/inventory.md, "escaping")."""
+    out: list[str] = []
+    in_string = in_comment = False
+    command_start = True  # where '#' starts a comment
+    i, n = 0, len(rendered)
+    while i < n:
+        char = rendered[i]
+        if char == _OPEN:
+            end = rendered.index(_CLOSE, i)
+            value = rendered[i + 1:end]
+            i = end + 1
+            if in_string or in_comment or is_bare(value):
+                out.append(value)
+            else:
+                out.append(f'"{value}"')
+            command_start = False
+            continue
+        out.append(char)
+        i += 1
+        if in_comment:
+            if char == "\n":
+                in_comment, command_start = False, True
+        elif in_string:
+            if char == "\\" and i < n and rendered[i] != _OPEN:
+                out.append(rendered[i])  # an escape: the next character is not the end
+                i += 1
+            elif char == '"':
+                in_string = False
+            elif char == "\n":  # an unclosed string: the linter reports it
+                in_string, command_start = False, True
+        elif char == '"':
+            in_string, command_start = True, False
+        elif char == "#" and command_start:
+            in_comment = True
+        elif char in "\n;{[(":
+            command_start = True
+        elif char not in " \t\\":
+            command_start = False
+    return "".join(out)

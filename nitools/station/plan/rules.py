@@ -1,0 +1,100 @@
+"""The station's per-board rules: which inventory row a board has, which template
+makes its first-boot script, what happens to boards the inventory does not list, and
+``--device-mode``. Built and checked once at start (docs/inventory.md).
+
+Order of who decides (documented): a plugin's own answer > the board's inventory
+row > the station's options.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from nitools.errors import UsageError
+from nitools.routeros.device_mode import OFF, parse_device_mode
+from nitools.station.setup.config import UNLISTED_CHOICES
+from nitools.station.plan.first_boot import FirstBootTemplate
+from nitools.station.plan.inventory import (
+    InventoryRow,
+    NotListed,
+    TableInventory,
+    UrlInventory,
+    load_inventory,
+)
+from nitools.station.plan.plugins import DeviceInfo
+
+REFUSE, DEFAULT = UNLISTED_CHOICES
+
+
+@dataclass(frozen=True)
+class BoardRules:
+    inventory: TableInventory | UrlInventory | None = None
+    template: FirstBootTemplate | None = None  # --config-template
+    unlisted: str = REFUSE
+    device_mode: str = OFF
+    station: str = ""
+    templates: dict[str, FirstBootTemplate] = field(default_factory=dict)  # rows' own
+
+    @property
+    def active(self) -> bool:
+        return self.inventory is not None or self.template is not None or \
+            self.device_mode != OFF
+
+    def row_for(self, info: DeviceInfo) -> InventoryRow | None:
+        """The board's row; None: no inventory, or unlisted boards get the defaults.
+        NotListed when the board must be left alone; InventoryUnavailable when a
+        server could not say."""
+        if self.inventory is None:
+            return None
+        try:
+            return self.inventory.row_for(info.mac, info.lic_id, info.model)
+        except NotListed:
+            if self.unlisted == DEFAULT:
+                return None
+            raise
+
+    def template_for(self, row: InventoryRow | None) -> FirstBootTemplate | None:
+        path = row.path("template") if row is not None else None
+        if path is None:
+            return self.template
+        return self.templates[path]  # every row's template was read at start
+
+    def facts(self, info: DeviceInfo, macs: list[str], routeros: str, port: str | None
+              ) -> dict[str, Any]:
+        return {"mac": info.mac_text, "macs": macs, "software_id": info.lic_id,
+                "model": info.model, "arch": info.arch, "min_version": info.min_os,
+                "routeros": routeros, "station": self.station, "port": port or ""}
+
+
+def board_rules(inventory: str | None, config_template: str | None, unlisted: str | None,
+                device_mode: str | None, station: str = "", config_mode: str | None = None,
+                script: Any = None) -> BoardRules:
+    """Read and check everything at start: one clear error now, not a refusal per board."""
+    chosen_unlisted = (unlisted or REFUSE).strip()
+    if chosen_unlisted not in UNLISTED_CHOICES:
+        raise UsageError(f"--unlisted {unlisted}: use refuse or default")
+    if config_template is not None and script is not None:
+        raise UsageError("--config-template and a first-boot script (-s / --script) both "
+                         "make the script: choose one")
+    if config_template is not None and config_mode not in (None, "script"):
+        raise UsageError(f"--config-template makes a first-boot script, but the configuration "
+                         f"is '{config_mode}': drop one of them")
+    template = FirstBootTemplate.read(config_template) if config_template else None
+    table = load_inventory(inventory) if inventory else None
+    templates: dict[str, FirstBootTemplate] = {}
+    if isinstance(table, TableInventory):
+        columns = table.columns
+        if template is not None:
+            template.check_names(columns)
+        for _where, path in table.files("template"):
+            if path not in templates:
+                templates[path] = FirstBootTemplate.read(path)
+                templates[path].check_names(columns)
+        for where, path in table.files("mode_script"):
+            if not os.path.isfile(path):
+                raise UsageError(f"{where}: mode_script {path} is not a file")
+    return BoardRules(table, template, chosen_unlisted, parse_device_mode(device_mode),
+                      station, templates)
+

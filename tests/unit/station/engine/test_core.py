@@ -1,0 +1,108 @@
+"""The whole station core against emulated boards in virtual time: the runner, the
+in-memory network and the virtual clock, no sockets and no sleeps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from nitools.emulation.emulator import BoardSpec, EmulatorCore, make_boards
+from nitools.emulation.synthetic import build_npk
+from nitools.netinstall import events
+from nitools.station.setup.config import DEFAULTS
+from nitools.station.engine.core import StationCore
+from nitools.wire.link import MemoryNetwork
+from nitools.station.plan.payload import PayloadCache
+from nitools.station.plan.prepare import prepare_or_refuse
+from nitools.wire.runner import InlineExecutor, Runner, VirtualClock, run_virtual
+
+STATION = bytes.fromhex("02aaaaaaaaaa")
+PACKAGE = build_npk(size=50_000)
+
+
+class Plugin:
+    def get_files(self, info):
+        return PACKAGE, None
+
+
+def station_and_boards(config, count=1):
+    clock = VirtualClock()
+    network = MemoryNetwork(clock)
+    core = StationCore(STATION, config)
+    cache = PayloadCache()
+    seen: list[events.BoardEvent] = []
+    station = Runner(network.link(STATION), core, clock=clock, executor=InlineExecutor(),
+                     work=lambda r: prepare_or_refuse(Plugin(), r.info, config.defaults, cache),
+                     on_event=seen.append, source_port=5000)
+    devices = make_boards(BoardSpec(format_time=0.5), count, seed=5)
+    emulator = Runner(network.link(devices[0].macs[0]), EmulatorCore(devices), clock=clock,
+                      source_port=5000)
+    return clock, network, core, devices, [station, emulator], seen
+
+
+@pytest.mark.parametrize("once_per_mac", [False, True])
+def test_a_board_announcing_again_after_its_install_and_o(once_per_mac):
+    config = replace(DEFAULTS, once_per_mac=once_per_mac)
+    clock, network, core, (device,), runners, seen = station_and_boards(config)
+    run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 1, limit=60)
+    assert core.result.rebooted == 1 and device.state.value == "rebooted"
+    device.reboot(clock.now)  # it net-boots again, as a board left set to netboot does
+    run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 2, limit=30)
+    found = [e for e in seen if isinstance(e, events.Found)]
+    assert len(found) == (1 if once_per_mac else 2)
+
+
+def test_finished_is_the_last_event_of_every_attempt_and_progress_never_follows_it():
+    clock, network, core, devices, runners, seen = station_and_boards(DEFAULTS, count=3)
+    run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 3, limit=60)
+    assert core.result.rebooted == 3
+    for device in devices:
+        mine = [type(e).__name__ for e in seen if e.mac == device.mac]
+        assert mine[0] == "Found" and mine[-1] == "Finished"
+        acknowledged = mine.index("FilesAcknowledged")
+        assert "Progress" not in mine[acknowledged:] and "FileStarted" not in mine[acknowledged:]
+        assert mine.count("Finished") == 1
+
+
+def test_once_asks_the_journal_through_a_preparation_never_on_the_loop():
+    from nitools.netinstall.frame import decode, encode
+    from nitools.netinstall.messages import Announcement, build_dscv
+    from nitools.station.plan.prepare import InstalledBefore
+
+    core = StationCore(bytes.fromhex("02aaaaaaaaaa"), replace(DEFAULTS, once=True))
+    board = bytes.fromhex("024e49000077")
+    dscv = decode(encode(board, bytes(6), 1, 0, build_dscv(
+        Announcement("ONCE-0001", "", "RB", "arm64", "7.12", "7.16.1"))))
+    core.receive(dscv, 0.0)
+    (request,) = core.take_requests()
+    assert request.check_history  # the worker asks; the core never calls the journal
+    core.prepared(board, InstalledBefore(41), 0.5)
+    skipped = [e for e in core.take_events() if isinstance(e, events.Skipped)]
+    assert [e.reason for e in skipped] == [
+        "installed before (journal row 41): not installing again (--once)"]
+    assert board not in core.boards
+    core.receive(dscv, 1.0)  # it keeps announcing: left alone without asking again
+    assert core.take_requests() == [] and core.take_events() == []
+
+
+def test_a_board_whose_files_are_being_fetched_waits_and_is_prepared_again():
+    from nitools.netinstall.frame import decode, encode
+    from nitools.netinstall.messages import Announcement, build_dscv
+    from nitools.station.engine.core import PREPARE_AGAIN
+    from nitools.station.plan.prepare import NotYet
+
+    core = StationCore(bytes.fromhex("02aaaaaaaaaa"), DEFAULTS)
+    board = bytes.fromhex("024e49000078")
+    dscv = decode(encode(board, bytes(6), 1, 0, build_dscv(
+        Announcement("WAIT-0001", "", "RB", "arm64", "7.12", "7.16.1"))))
+    core.receive(dscv, 0.0)
+    assert [r.mac for r in core.take_requests()] == [board]
+    core.take_events()
+    core.prepared(board, NotYet("being fetched for another board"), 0.1)
+    core.receive(dscv, 0.5)  # it keeps announcing: no second board, no second Found
+    assert core.take_requests() == [] and core.take_events() == []
+    assert core.next_deadline() <= 0.1 + PREPARE_AGAIN
+    core.poll(0.1 + PREPARE_AGAIN)
+    assert [r.mac for r in core.take_requests()] == [board]  # asked again, once
+    assert board in core.boards and core.result.finished == 0

@@ -1,0 +1,94 @@
+"""First-boot templates: the sandbox, StrictUndefined, and values that stay values."""
+
+import pytest
+
+from nitools.errors import UsageError
+from nitools.routeros.rsc import lint_script
+from nitools.station.plan.first_boot import FirstBootTemplate, RenderError, place_values
+
+HOSTILE = 'x"; /user add name=evil group=full; :put "'
+
+
+def render(text: str, **values) -> str:
+    return FirstBootTemplate("t.rsc.j2", text).render(values)
+
+
+def errors(script: str) -> list:
+    return [f for f in lint_script(script.encode(), "t") if f.level == "error"]
+
+
+def test_a_hostile_value_in_quotes_stays_one_command():
+    script = render('/system identity set name="{{ hostname }}"\n', hostname=HOSTILE)
+    assert script == '/system identity set name="x\\"; /user add name=evil group=full; ' \
+                     ':put \\""\n'
+    assert script.count("\n") == 1 and not errors(script)
+
+
+def test_a_value_outside_quotes_is_quoted_unless_a_plain_word():
+    template = "/system identity set name={{ hostname }}\n/ip address add address={{ a }}\n"
+    script = render(template, hostname=HOSTILE, a="10.0.0.1/24")
+    assert script.splitlines() == [
+        '/system identity set name="x\\"; /user add name=evil group=full; :put \\""',
+        "/ip address add address=10.0.0.1/24"]
+    assert not errors(script)
+    assert render("{{ x }}\n", x="/system reboot") == '"/system reboot"\n'
+
+
+def test_a_newline_in_a_value_never_starts_a_command():
+    script = render('/system note set note="{{ n }}"\n:put {{ n }}\n# {{ n }}\n',
+                    n="a\n/system reset-configuration")
+    assert script.count("\n") == 3 and "\n/system reset" not in script
+    assert not errors(script)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("$[/system reboot]", '"\\$[/system reboot]"'),
+    ("tab\there", '"tab\\there"'),
+    ("Zürich", '"Z\\C3\\BCrich"'),
+    (True, "yes"), (3, "3"), (None, '""'),
+])
+def test_values_of_every_kind(value, expected):
+    assert render("{{ v }}", v=value) == expected
+
+
+def test_raw_writes_a_value_as_it_is_but_only_one_line():
+    assert render("/interface set mtu={{ m|raw }}\n", m="1500 l2mtu=1600") == \
+        "/interface set mtu=1500 l2mtu=1600\n"
+    with pytest.raises(RenderError, match="one line"):
+        render("{{ m|raw }}", m="1\n/system reboot")
+    with pytest.raises(RenderError, match="NUL"):
+        render('"{{ m }}"', m="a\x00")
+
+
+def test_the_sandbox_denies_python_internals():
+    for text in ("{{ ''.__class__.__mro__ }}", "{{ x.__init__.__globals__ }}",
+                 "{{ cycler.__init__ }}", "{{ x.mro() }}"):
+        with pytest.raises(RenderError):
+            render(text, x=str)
+
+
+def test_a_template_cannot_read_files():
+    with pytest.raises(RenderError):
+        render('{% include "/etc/passwd" %}')
+
+
+def test_undefined_names_are_found_at_start_and_at_render():
+    template = FirstBootTemplate("t", "{{ hostnme }} {{ mac }} {% for v in vlans %}{{ v }}"
+                                      "{% endfor %}")
+    with pytest.raises(UsageError, match=r"'hostnme'.*did you mean hostname"):
+        template.check_names({"hostname", "vlans"})
+    template.check_names({"hostnme", "vlans"})  # facts (mac) and loop names are known
+    with pytest.raises(RenderError, match="hostnme"):
+        template.render({"mac": "m", "vlans": []})
+
+
+def test_syntax_errors_and_marker_characters_are_refused_at_start():
+    with pytest.raises(UsageError, match="line 2"):
+        FirstBootTemplate("t", "ok\n{{ x \n")
+    with pytest.raises(UsageError, match="control characters"):
+        FirstBootTemplate("t", "a\x01b")
+
+
+def test_escaped_quotes_in_the_template_text_keep_the_string_open():
+    assert place_values('"a\\" \x01b c\x02"') == '"a\\" b c"'
+    assert place_values('# say "x\n\x01b c\x02') == '# say "x\n"b c"'

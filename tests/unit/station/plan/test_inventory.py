@@ -1,0 +1,205 @@
+"""Inventories: CSV and JSON files, every MAC spelling, defaults, errors at start, and a
+per-board URL served by a real HTTP server (answers, 404, a stalled server)."""
+
+import http.server
+import json
+import os
+import threading
+import typing
+
+import pytest
+
+from nitools.errors import UsageError
+from nitools.station.plan import inventory as inventory_module
+from nitools.station.plan.inventory import (
+    InventoryUnavailable,
+    NotListed,
+    UrlInventory,
+    load_inventory,
+)
+from tests.helpers import http_server
+
+MAC = bytes.fromhex("024e49000001")
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("spelling", ["02:4e:49:00:00:01", "02-4E-49-00-00-01",
+                                      "024e.4900.0001", "024E49000001", " 02:4E:49:00:00:01 "])
+def test_every_common_mac_spelling_finds_the_board(tmp_path, spelling):
+    table = load_inventory(write(tmp_path, "b.csv", f"mac,hostname\n{spelling},r1\n"))
+    row = table.row_for(MAC, "", "RB5009")
+    assert row.key == "mac=02:4e:49:00:00:01" and row.template_values() == {"hostname": "r1"}
+
+
+def test_csv_rows_by_software_id_and_defaults_by_model_and_star(tmp_path):
+    text = ("mac,software_id,model,hostname,ntp,routeros\n"
+            "*,,,,pool.ntp.org,7.16.1\n"
+            ",,RB5009,,,7.17\n"
+            ",ABCD-EFGH,,r2,,\n"
+            "02:4e:49:00:00:01,,,r1,10.0.0.1,\n")
+    table = load_inventory(write(tmp_path, "b.csv", text))
+    by_mac = table.row_for(MAC, "", "hAP")
+    assert by_mac.template_values() == {"hostname": "r1", "ntp": "10.0.0.1"}
+    assert by_mac.routeros == "7.16.1"  # from the * row
+    by_id = table.row_for(bytes(6), "ABCD-EFGH", "RB5009")
+    assert by_id.key == "software_id=ABCD-EFGH" and by_id.routeros == "7.17"
+    assert by_id.template_values() == {"hostname": "r2", "ntp": "pool.ntp.org"}
+    only_model = table.row_for(bytes(6), "ZZZZ-ZZZZ", "RB5009")
+    assert only_model.key == "model=RB5009" and only_model.template_values()["hostname"] == ""
+    assert table.row_for(bytes(6), "", "hAP").key == "*"
+
+
+def test_json_rows_keep_their_types_and_null_is_empty(tmp_path):
+    text = json.dumps([{"mac": "02:4e:49:00:00:01", "vlans": [10, 20], "poe": True,
+                        "packages": ["container", "wifi-qcom"], "note": None}])
+    row = load_inventory(write(tmp_path, "b.json", text)).row_for(MAC, "", "")
+    assert row.template_values() == {"vlans": [10, 20], "poe": True, "note": ""}
+    assert row.packages == ("container", "wifi-qcom")
+
+
+def test_a_board_with_no_row_is_not_listed(tmp_path):
+    table = load_inventory(write(tmp_path, "b.csv", "mac,x\n02:4e:49:00:00:02,1\n"))
+    with pytest.raises(NotListed, match=r"not in the inventory b\.csv"):
+        table.row_for(MAC, "ABCD-EFGH", "RB5009")
+
+
+def test_two_rows_naming_one_board_refuse_it(tmp_path):
+    table = load_inventory(write(tmp_path, "b.csv", "mac,software_id\n"
+                                 "02:4e:49:00:00:01,\n,ABCD-EFGH\n"))
+    with pytest.raises(NotListed, match="two inventory rows"):
+        table.row_for(MAC, "ABCD-EFGH", "")
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("b.csv", "mac,x\n02:4e:49:00:00:01,1\n02-4E-49-00-00-01,2\n", "b.csv line 3: MAC .* also"),
+    ("b.csv", "mac,software_id,x\n,,1\n", "line 2: the row names no board"),
+    ("b.csv", "mac,x\nzz:zz,1\n", "line 2: 'zz:zz' is not a MAC address"),
+    ("b.csv", "mac,x\n02:4e:49:00:00:01,1,2\n", "3 cells for 2 columns"),
+    ("b.csv", "mac,ip address\n02:4e:49:00:00:01,1\n", "'ip address' is not a name"),
+    ("b.csv", "hostname,x\nr1,1\n", "no mac, software_id or model column"),
+    ("b.csv", "mac,mac\n1,2\n", "column mac twice"),
+    ("b.csv", "", "is empty"),
+    ("b.csv", "mac,x\n*,1\n*,2\n", "a second '\\*' row"),
+    ("b.csv", "mac,config_mode\n02:4e:49:00:00:01,kept\n", "config_mode=kept is not one"),
+    ("b.csv", "mac,packages\n02:4e:49:00:00:01,../x\n", "not a package name"),
+    ("b.json", '{"mac": "x"}', "expected a list of objects"),
+    ("b.json", "[1]", "row 1: expected an object"),
+    ("b.json", "[{", "not valid JSON"),
+])
+def test_broken_inventories_are_one_line_errors_at_start(tmp_path, name, text, message):
+    with pytest.raises(UsageError, match=message):
+        load_inventory(write(tmp_path, name, text))
+
+
+def test_unreadable_inventories(tmp_path):
+    with pytest.raises(UsageError, match="not found"):
+        load_inventory(str(tmp_path / "missing.csv"))
+    with pytest.raises(UsageError, match="is a directory"):
+        load_inventory(str(tmp_path))
+    os.mkfifo(tmp_path / "fifo.csv")  # never read: it would hang the start
+    with pytest.raises(UsageError, match="not a regular file"):
+        load_inventory(str(tmp_path / "fifo.csv"))
+    (tmp_path / "latin1.csv").write_bytes(b"mac,x\n02:4e:49:00:00:01,M\xfcnchen\n")
+    with pytest.raises(UsageError, match="not UTF-8"):
+        load_inventory(str(tmp_path / "latin1.csv"))
+
+
+def test_a_spreadsheet_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbfmac,x\n02:4e:49:00:00:01,1\n")
+    assert load_inventory(str(tmp_path / "b.csv")).row_for(MAC, "", "").key.startswith("mac=")
+
+
+def test_file_columns_are_beside_the_inventory_file(tmp_path):
+    table = load_inventory(write(tmp_path, "b.csv", "mac,template\n02:4e:49:00:00:01,t.j2\n"))
+    assert table.row_for(MAC, "", "").path("template") == str(tmp_path / "t.j2")
+
+
+# ----------------------------------------------------------- inventories on a server
+
+class Answers(http.server.BaseHTTPRequestHandler):
+    """/boards/MAC: the board's JSON; MACs ending in :99 stall; unknown ones 404."""
+
+    rows: typing.ClassVar[dict] = {}
+    stall = threading.Event()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        mac = self.path.rsplit("/", 1)[-1]
+        if mac.endswith("99"):
+            self.stall.wait(30)  # a server that took the request and never answers
+            return
+        if mac not in self.rows:
+            self.send_error(404)
+            return
+        body = json.dumps(self.rows[mac]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server():
+    Answers.rows = {
+        "02:4e:49:00:00:01": {"hostname": "r1", "mac": "02:4E:49:00:00:01"},
+        "02:4e:49:00:00:02": {"results": [{"name": "netbox-style", "custom_fields": {"a": 1}}]},
+        "02:4e:49:00:00:03": {"mac": "02:4e:49:00:00:04", "hostname": "someone else"},
+        "02:4e:49:00:00:05": {"hostname": "x", "template": "/etc/passwd"},
+        "02:4e:49:00:00:06": [{"a": 1}, {"a": 2}],
+    }
+    Answers.stall.clear()
+    with http_server(handler=Answers) as url:
+        yield url
+    Answers.stall.set()
+
+
+def test_a_per_board_url_is_asked_once_per_board(server, monkeypatch):
+    inventory = load_inventory(server + "/boards/{mac}")
+    assert isinstance(inventory, UrlInventory)
+    row = inventory.row_for(MAC, "ABCD-EFGH", "RB5009")
+    assert row.key == "mac=02:4e:49:00:00:01" and row.template_values()["hostname"] == "r1"
+    asked = []
+    monkeypatch.setattr(inventory, "_ask", lambda *a: asked.append(a))
+    assert inventory.row_for(MAC, "ABCD-EFGH", "RB5009") is row and not asked
+
+
+def test_netbox_results_404_another_board_and_file_columns(server):
+    inventory = load_inventory(server + "/boards/{mac}")
+    netbox = inventory.row_for(bytes.fromhex("024e49000002"), "", "")
+    assert netbox.template_values()["custom_fields"] == {"a": 1}
+    with pytest.raises(NotListed, match="HTTP 404"):
+        inventory.row_for(bytes.fromhex("024e49000009"), "", "")
+    with pytest.raises(NotListed, match="row of another board"):
+        inventory.row_for(bytes.fromhex("024e49000003"), "", "")
+    with pytest.raises(InventoryUnavailable, match="cannot name files of this station"):
+        inventory.row_for(bytes.fromhex("024e49000005"), "", "")
+    with pytest.raises(InventoryUnavailable, match="2 rows for one board"):
+        inventory.row_for(bytes.fromhex("024e49000006"), "", "")
+
+
+def test_a_stalled_server_refuses_the_board_in_bounded_time_and_is_asked_again(server,
+                                                                                monkeypatch):
+    monkeypatch.setattr(inventory_module, "URL_TIMEOUT", (1.0, 1.0))
+    inventory = load_inventory(server + "/boards/{mac}")
+    stalled = bytes.fromhex("024e49000099")
+    with pytest.raises(InventoryUnavailable, match="timeout"):
+        inventory.row_for(stalled, "", "")
+    Answers.rows["02:4e:49:00:00:99"] = {"hostname": "late"}
+    with pytest.raises(InventoryUnavailable):  # not remembered: asked again, still stalled
+        inventory.row_for(stalled, "", "")
+
+
+def test_a_list_url_is_read_at_start(tmp_path):
+    (tmp_path / "boards.json").write_text(json.dumps([{"mac": "02:4e:49:00:00:01", "x": 1}]))
+    with http_server(tmp_path) as url:
+        table = load_inventory(url + "/boards.json")
+        with pytest.raises(UsageError, match="HTTP 404"):
+            load_inventory(url + "/missing.json")
+    assert table.row_for(MAC, "", "").template_values() == {"x": 1}
