@@ -18,7 +18,8 @@ from nitools.console import clean, setup_logging
 from nitools.emulation.emulator import BoardSpec
 from nitools.errors import NitoolsError
 from nitools.errors import UsageError as NitoolsUsageError
-from nitools.station.setup.config import CONFIG_MODES, DEFAULTS, UNLISTED_CHOICES
+from nitools.station.plan.ini import CONFIG_MODES, UNLISTED_CHOICES
+from nitools.station.setup.config import DEFAULTS
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -148,16 +149,16 @@ STATION_OPTIONS = [
     click.option("--branding", type=RegularFile(),
                   help="Branding package (.dpk) to install."),
     click.option("--format-timeout", type=Number(1, 3600),
-                  default=DEFAULTS.timing.format_timeout, show_default=True,
+                  default=DEFAULTS.engine.timing.format_timeout, show_default=True,
                   help="Seconds to wait for a board to format its disk."),
     click.option("--reboot-timeout", type=Number(1, 3600),
-                  default=DEFAULTS.timing.reboot_timeout, show_default=True,
+                  default=DEFAULTS.engine.timing.reboot_timeout, show_default=True,
                   help="Seconds to wait for a board to confirm its reboot (stop asking for "
                        "TERM) before saying it was not confirmed."),
-    click.option("--grace", type=Number(0, 3600), default=DEFAULTS.grace,
+    click.option("--grace", type=Number(0, 3600), default=DEFAULTS.engine.grace,
                   show_default=True,
                   help="On Ctrl-C/SIGTERM: seconds running installs may still take."),
-    click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.window,
+    click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.engine.window,
                   show_default=True,
                   help="Most frames in flight per board; the window adapts to loss below "
                        "it. 1 = stop-and-wait."),
@@ -194,13 +195,13 @@ STATION_OPTIONS = [
     click.option("--verify", is_flag=True,
                   help="A board must be seen in service (MNDP: the version installed) after "
                        "its reboot; -1 and --count wait for it, and exit 1 if not."),
-    click.option("--verify-timeout", type=Number(1, 86400), default=DEFAULTS.verify_timeout,
+    click.option("--verify-timeout", type=Number(1, 86400), default=DEFAULTS.engine.verify_timeout,
                   show_default=True,
                   help="Seconds from a board's reboot to its first MNDP announcement."),
     click.option("--no-mndp", is_flag=True,
                   help="Do not listen for boards in service (UDP 5678)."),
     click.option("--announce-timeout", type=Number(1, 3600),
-                  default=DEFAULTS.announce_timeout, show_default=True,
+                  default=DEFAULTS.engine.announce_timeout, show_default=True,
                   help="'station': seconds from a board's boot image (TFTP) to its first "
                        "netinstall announcement; a board not heard by then is 'silent'."),
     click.option("--inventory", callback=not_an_option, metavar="FILE|URL",
@@ -430,7 +431,7 @@ def emulate(interface: str | None, loopback: str | None, out_dir: Path | None, t
               help="Size of each synthetic system package in MiB.")
 @click.option("--drop", type=Number(0, 0.5), default=0.0, show_default=True,
               help="Emulated frame loss.")
-@click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.window,
+@click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.engine.window,
               show_default=True)
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
 @friendly_errors

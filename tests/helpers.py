@@ -137,3 +137,13 @@ def write_arm64_releases(folder: Path, versions: tuple[str, ...], size: int) -> 
             build_npk("container", version, "arm64", size=size // 10, seed=2,
                       requires=("system", version)))
     return folder
+
+
+def board_request(mac: bytes = bytes.fromhex("024e49000001"), model: str = "RB5009",
+                  arch: str = "arm64", min_version: str = "7.12", software_id: str = "",
+                  key: str = "", image_version: str | None = None, port: str | None = None):
+    """What the engine asks a worker to prepare for one board."""
+    from nitools.station.engine.contract import PrepareRequest
+
+    return PrepareRequest(mac, Announcement(software_id, key, model, arch, min_version,
+                                            image_version), port)

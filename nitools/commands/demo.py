@@ -18,19 +18,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nitools.commands.flash import Watchers, run_station
 from nitools.console import setup_logging
 from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
 from nitools.emulation.mndp_speaker import MndpSpeaker
 from nitools.emulation.synthetic import build_npk
 from nitools.monitor.ui import make_reporter
 from nitools.netinstall.frame import format_mac
-from nitools.station.setup.config import DEFAULTS
 from nitools.station.engine.core import StationCore
+from nitools.station.engine.settings import EngineSettings
+from nitools.station.plan.plugins import DeviceInfo
+from nitools.station.run import StationLoop
+from nitools.station.setup.config import DEFAULTS
+from nitools.station.setup.port_setup import PortSetup, StationSetup
 from nitools.wire.link import LoopbackLink, local_admin_mac
 from nitools.wire.mndp_link import MndpListener
-from nitools.station.plan.plugins import DeviceInfo
-from nitools.station.setup.port_setup import PortSetup, StationSetup
 
 log = logging.getLogger("nitools.demo")
 
@@ -92,14 +93,15 @@ def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool)
                             linger=None)  # they answer until the demo ends
         thread = threading.Thread(target=emulator.run, kwargs={"timeout": 300}, daemon=True)
         thread.start()
-        config = replace(DEFAULTS, count=board_count, window=window, verify=True,
-                         verify_timeout=30.0)
-        core = StationCore(flasher_link.mac, config)
+        config = replace(DEFAULTS, engine=EngineSettings(count=board_count, window=window,
+                                                         verify=True, verify_timeout=30.0))
+        core = StationCore(flasher_link.mac, config.engine)
         started = time.monotonic()
         try:
             setup = StationSetup(PortSetup(config, DemoPlugin(folder)), {})
-            result = run_station(flasher_link, core, setup, Watchers(reporter),
-                                 mndp=MndpListener([station_ear]))
+            loop = StationLoop(flasher_link, core, setup, on_event=reporter.event,
+                               on_tick=reporter.tick, mndp=MndpListener([station_ear]))
+            result = loop.run()
         finally:
             emulator.stop()
             thread.join(5)

@@ -24,7 +24,7 @@ from nitools.journal.attempts import (
     parse_since,
 )
 from nitools.journal.stores import is_postgres
-from nitools.netinstall.frame import format_mac, parse_mac
+from nitools.netinstall.frame import format_mac, parse_mac_option
 
 _STYLES = {"rebooted": "green", "installed": "green", "unconfirmed": "red", "failed": "red",
            "refused": "yellow", "interrupted": "magenta", "released": "cyan",
@@ -53,20 +53,13 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def parse_mac_or_usage(text: str) -> bytes:
-    try:
-        return parse_mac(text)
-    except ValueError as exc:
-        raise UsageError(f"--mac: {exc}") from None
-
-
 def _read_rows(path: str | None, since: str | None, limit: int | None,
                only: HistoryFilter) -> list[AttemptRow]:
     location = path or str(default_path())
     if not is_postgres(location) and not os.path.exists(location):
         raise JournalError(f"no journal at {location}: flash boards first, or give --journal")
     if only.mac is not None:  # as the journal writes MACs; a bad one is a usage error
-        only = replace(only, mac=format_mac(parse_mac_or_usage(only.mac)))
+        only = replace(only, mac=format_mac(_one_mac(only.mac)))
     journal = Journal(location, readonly=True)
     try:
         return journal.attempts(parse_since(since) if since else None, limit, mac=only.mac,
@@ -157,3 +150,8 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
             cell(row.outcome, _STYLES.get(row.outcome, "")), duration, cell(row.reason or ""))
     console.print(table)
     return 0
+
+
+def _one_mac(text: str) -> bytes:
+    (mac,) = parse_mac_option(text)
+    return mac

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nitools.errors import NitoolsError, UsageError
-from nitools.netinstall.frame import format_mac, parse_mac
+from nitools.netinstall.frame import format_mac, parse_mac_option
 from nitools.routeros.findings import ERROR
 from nitools.routeros.rsc import ScriptContext, lint_script
 from nitools.routeros.version import try_parse_version
@@ -123,7 +123,7 @@ def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
         boards = [Board(mac, software_id or "", model or "")
                   for _, mac, software_id, model in rules.inventory.keyed_rows()]
     else:
-        boards = [Board(_mac(text), "", "") for text in macs]
+        boards = [Board(_one_mac(text), "", "") for text in macs]
         boards += [Board(None, text, "") for text in software_ids]
     failed = 0
     for board in boards:
@@ -143,13 +143,6 @@ def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
     return 1 if failed else 0
 
 
-def _mac(text: str) -> bytes:
-    try:
-        return parse_mac(text)
-    except ValueError as exc:
-        raise UsageError(f"--mac: {exc}") from None
-
-
 def _write_atomically(path: Path, text: str) -> None:
     """A file is there whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,3 +154,8 @@ def _write_atomically(path: Path, text: str) -> None:
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _one_mac(text: str) -> bytes:
+    (mac,) = parse_mac_option(text)
+    return mac

@@ -23,8 +23,8 @@ from nitools.emulation.mndp_speaker import MndpSpeaker
 from nitools.netinstall.device import DeviceProfile, DeviceSession, DeviceState
 from nitools.netinstall.frame import Frame, format_mac
 from nitools.netinstall.messages import Announcement
-from nitools.wire.link import local_admin_mac
-from nitools.wire.runner import Link, Runner
+from nitools.wire.link import Link, local_admin_mac
+from nitools.wire.runner import Runner
 
 LINGER = 15.0  # seconds booted boards keep announcing (and answering) once each announced
 SOFTWARE_ID_ALPHABET = "TN0BYX18S5HZ4IA67DGF3LPCJQRUK9MW2VE"  # the board's key alphabet
@@ -128,7 +128,7 @@ class EmulatorCore:
 
     # ---------------------------------------------------------------- machine
 
-    def receive(self, frame: Frame, now: float) -> list[Frame]:
+    def receive(self, frame: Frame, now: float, port: str | None = None) -> list[Frame]:
         if self._lost():
             return []
         if not self._direct:

@@ -15,8 +15,8 @@ from typing import Any
 
 from nitools.netinstall.device import DeviceSession, DeviceState
 from nitools.netinstall.mndp import DISCOVERY_REQUEST, Neighbour, build
+from nitools.routeros.identity import scripted_identity
 from nitools.routeros.npk import read_package
-from nitools.station.engine.service import scripted_identity
 
 DEFAULT_IDENTITY = "MikroTik"
 
@@ -39,7 +39,7 @@ class MndpSpeaker:
 
     def tick(self) -> None:
         now = self.clock()
-        asked = any(data == DISCOVERY_REQUEST for data, _ in self.link.receive(256))
+        asked = any(datagram[0] == DISCOVERY_REQUEST for datagram in self.link.receive(256))
         for board in self.boards:
             key = id(board)
             if board.state is DeviceState.REBOOTED and key not in self._rebooted_at:

@@ -161,17 +161,18 @@ class ReleaseFiles:
                 self._resolved[text] = self.cache.resolve(text)
             return self._resolved[text]
 
-    def files(self, info: Any, routeros: str | None = None,
+    def files(self, arch: str, min_version: str, board: str, routeros: str | None = None,
               packages: Sequence[str] | None = None) -> list[str]:
-        """The system package and extras for this board's architecture, in wire order."""
-        family = family_for_announcement(info.arch)
+        """The system package and extras for a board of this architecture, in wire order;
+        ``min_version``: the oldest RouterOS it takes; ``board``: how errors name it."""
+        family = family_for_announcement(arch)
         if family is None:
-            raise PluginError(f"board {info.mac_text} announces architecture '{info.arch}', "
+            raise PluginError(f"board {board} announces architecture '{arch}', "
                               "which nitools does not know: no package can be chosen")
         version = self.resolve(routeros) if routeros else self._version_for(family.name)
-        needs = try_parse_version(info.min_os)
+        needs = try_parse_version(min_version)
         if needs is not None and needs > version:
-            raise PluginError(f"board {info.mac_text} needs RouterOS {needs} or newer; this "
+            raise PluginError(f"board {board} needs RouterOS {needs} or newer; this "
                               f"station installs {version}: left untouched")
         if packages is not None:
             extras = list(packages)
@@ -227,7 +228,8 @@ class ReleasePlugin:
         self.config = config
 
     def get_files(self, info: Any) -> tuple[Any, ...]:
-        return (*self.release.files(info), self.config)
+        """pyNetinstall's plugin call: ``info`` has ``arch``, ``min_os`` and ``mac_text``."""
+        return (*self.release.files(info.arch, info.min_os, info.mac_text), self.config)
 
 
 def _starts_with_magic(path: Path) -> bool:

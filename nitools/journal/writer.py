@@ -12,12 +12,13 @@ import hashlib
 import logging
 import sqlite3
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nitools.bounded import Bounded
 from nitools.journal.attempts import MAX_SCRIPT_KEPT, AttemptRow, Journal
 from nitools.journal.spool import write_spool
 from nitools.journal.stores import JournalError
@@ -39,13 +40,14 @@ class _Record:
 
     mac: bytes
     announcement: Announcement
-    found_at: float  # wall clock
-    offered_at: float | None = None  # wall clock, once its files were checked
+    found_at: float  # wall clock (as every time here: the event's own, see JournalWriter.wall)
+    offered_at: float | None = None  # once its files were checked
     files: list[dict[str, Any]] | None = None
     configuration: str = ""
     configured: dict[str, str | None] = field(default_factory=dict)  # inventory, template
     timeline: list[dict[str, Any]] = field(default_factory=list)  # {"event", "at"} steps
     end: events.Finished | None = None
+    ended_at: float | None = None  # when it ended
     port: str | None = None  # the interface it announced on (several-port stations)
     row: int | None = None  # its journal row, once the start is written
     done: bool = False
@@ -65,16 +67,6 @@ def configured_columns(event: events.Validated) -> dict[str, str | None]:
 
 REMEMBERED = 4096  # boards remembered for what comes after their row (timelines, WTRMs)
 MAX_EARLY_STEPS = 16  # netboot steps kept per MAC before it announces itself
-# Timeline steps taken from the events of an attempt (docs/verify.md).
-_STEPS: dict[type, str] = {events.Offered: "offered", events.UploadStarted: "formatted",
-                           events.FilesAcknowledged: "uploaded"}
-
-
-def _step(name: str, at: float | None = None) -> dict[str, Any]:
-    """A timeline step at the wall-clock time of ``at`` (the station's monotonic clock,
-    the events' own; None: now)."""
-    now = time.time()
-    return {"event": name, "at": now if at is None else now - (time.monotonic() - at)}
 
 
 class JournalWriter:
@@ -91,10 +83,10 @@ class JournalWriter:
     MAX_KEPT = 100_000  # records kept while the journal fails (then the oldest go)
 
     def __init__(self, journal: Journal, clock: Callable[[], float] = time.monotonic,
-                 port_of: Callable[[bytes], str | None] | None = None) -> None:
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.journal = journal
-        self.clock = clock
-        self.port_of = port_of or (lambda mac: None)  # which interface a board is on
+        self.clock = clock  # the station's clock: the one the events' times are read on
+        self.wall_clock = wall_clock  # what rows hold: seconds since the epoch
         self.spool: Path | None = None  # where close() keeps rows it could not write
         self._open: dict[bytes, _Record] = {}  # MAC -> its attempt in progress
         self._unwritten: deque[_Record] = deque()
@@ -108,87 +100,135 @@ class JournalWriter:
         self.on_failure: Callable[[], None] | None = None  # e.g. a metrics counter
         # Rows this run journaled 'rebooted', by MAC: a later WTRM in such a board's name
         # is journaled with a reason that says so (the rebooted row stays as written).
-        self._rebooted: OrderedDict[bytes, int] = OrderedDict()
+        self._rebooted: Bounded[bytes, int] = Bounded(REMEMBERED)
         self._rebooted_steps: dict[int, list[dict[str, Any]]] = {}  # row -> its timeline
         # What dnsmasq did for each MAC before it announced itself (timelines' start).
-        self._early: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
+        self._early: Bounded[bytes, list[dict[str, Any]]] = Bounded(REMEMBERED)
+
+    def wall(self, at: float) -> float:
+        """The wall-clock time of an event that happened at ``at`` on the station's clock:
+        every time a row holds comes from its event, never from when the row is written
+        (a row kept through a journal outage keeps its real times)."""
+        return self.wall_clock() - (self.clock() - at)
+
+    def step(self, name: str, at: float) -> dict[str, Any]:
+        """A timeline step (docs/verify.md)."""
+        return {"event": name, "at": self.wall(at)}
 
     def __call__(self, event: events.BoardEvent) -> None:
-        step = _STEPS.get(type(event))
-        if step is not None and event.mac in self._open:
-            self._open[event.mac].timeline.append(_step(step, event.at))
-        if isinstance(event, events.Netboot):
-            record = self._open.get(event.mac)
-            if record is not None:  # dnsmasq's log came after the board announced itself
-                record.timeline.append(_step(event.kind, event.at))
-                record.timeline.sort(key=lambda entry: entry["at"])
-                return
-            steps = self._early.setdefault(event.mac, [])
-            self._early.move_to_end(event.mac)
-            if len(steps) < MAX_EARLY_STEPS:
-                steps.append(_step(event.kind, event.at))
-            if len(self._early) > REMEMBERED:
-                self._early.popitem(last=False)
-        elif isinstance(event, events.Silent):
-            steps = [*self._early.pop(event.mac, []), _step(events.Outcome.SILENT.value, event.at)]
-            if not self._quiet_row_allowed():
-                self.refusals_not_journaled += 1
-                return
-            self._guard(lambda: self.journal.insert(self._silent(event, steps)))
-        elif isinstance(event, events.Found):
-            self._open[event.mac] = _Record(event.mac, event.announcement, time.time(),
-                                            port=self.port_of(event.mac),
-                                            timeline=[*self._early.pop(event.mac, []),
-                                                      _step("found", event.at)])
-        elif isinstance(event, events.Validated):
-            record = self._open.get(event.mac)
-            if record is not None:
-                record.files = [asdict(f) for f in event.files]
-                record.configuration = event.configuration
-                record.configured = configured_columns(event)
-                record.offered_at = time.time()
-        elif isinstance(event, events.Accepted):
-            # The board took the offer: from now on it is being installed, and its open
-            # row says so. (Offers nobody answers write no row until they end: forged
-            # announcements must not cost two fsyncs each.)
-            record = self._open.get(event.mac)
-            if record is not None and record.files is not None:
-                self._write(record)
-        elif isinstance(event, events.Skipped):
-            self._open.pop(event.mac, None)  # --once left it alone: nothing to journal
-        elif isinstance(event, events.Released):
-            if not self._quiet_row_allowed():
-                self.releases_not_journaled += 1
-                return
-            rebooted = self._rebooted.get(event.mac)
-            reason = RELEASED_REASON if rebooted is None else AFTER_REBOOTED.format(
-                row=rebooted)
-            self._guard(lambda: self.journal.insert(self._released(event.mac, reason)))
-        elif isinstance(event, events.InService):
-            row = self._rebooted.get(event.mac)
-            if row is not None:
-                details = {"version": event.version, "identity": event.identity,
-                           "board": event.board, "uptime": event.uptime,
-                           "seconds": round(event.seconds, 3)} \
-                    if event.seconds is not None else None
-                steps = self._rebooted_steps.pop(row, [])
-                steps.append(_step(event.outcome.value if event.outcome is not
-                                   events.Outcome.REBOOTED else "not-seen", event.at))
-                self._guard(lambda: self.journal.in_service(row, event.outcome.value,
-                                                            event.reason, details, steps))
-        elif isinstance(event, events.Finished):
-            record = self._open.pop(event.mac, None)
-            if record is None:
-                return
-            record.end = event
-            record.timeline.append(_step(event.outcome.value, event.at))
-            never_answered = record.files is None or \
-                event.cause is events.FailureCause.OFFER_IGNORED
-            if never_answered and not self._quiet_row_allowed():
-                self.refusals_not_journaled += 1
-                return
-            self._write(record)
+        match event:
+            case events.Netboot():
+                self._netboot(event)
+            case events.Silent():
+                self._silent(event)
+            case events.Found():
+                self._found(event)
+            case events.Validated():
+                self._validated(event)
+            case events.Accepted():
+                self._accepted(event)
+            case events.Skipped():
+                self._open.pop(event.mac, None)  # --once left it alone: nothing to journal
+            case events.Released():
+                self._released(event)
+            case events.InService():
+                self._in_service(event)
+            case events.Finished():
+                self._finished(event)
+            case _ if type(event) in events.STEP_AFTER and event.mac in self._open:
+                self._open[event.mac].timeline.append(
+                    self.step(events.STEP_AFTER[type(event)], event.at))
         self.flush()
+
+    # ------------------------------------------------------------- one per event
+
+    def _netboot(self, event: events.Netboot) -> None:
+        record = self._open.get(event.mac)
+        if record is not None:  # dnsmasq's log came after the board announced itself
+            record.timeline.append(self.step(event.kind, event.at))
+            record.timeline.sort(key=lambda entry: entry["at"])
+            return
+        steps = self._early.get(event.mac)
+        if steps is None:
+            steps = []
+        self._early.put(event.mac, steps)
+        if len(steps) < MAX_EARLY_STEPS:
+            steps.append(self.step(event.kind, event.at))
+
+    def _silent(self, event: events.Silent) -> None:
+        """A board that got its boot image and never talked netinstall: one closed row."""
+        steps = [*self._early.pop(event.mac, []),
+                 self.step(events.Outcome.SILENT.value, event.at)]
+        if not self._quiet_row_allowed():
+            self.refusals_not_journaled += 1
+            return
+        text, ended = format_mac(event.mac), self.wall(event.at)
+        started = steps[0]["at"]
+        row = AttemptRow(started, text, [text], outcome=events.Outcome.SILENT.value,
+                         reason=event.reason, cause=event.cause.value, ended_at=ended,
+                         bytes=0, duration=ended - started, port=event.port, timeline=steps)
+        self._guard(lambda: self.journal.insert(row))
+
+    def _found(self, event: events.Found) -> None:
+        self._open[event.mac] = _Record(event.mac, event.announcement, self.wall(event.at),
+                                        port=event.port,
+                                        timeline=[*self._early.pop(event.mac, []),
+                                                  self.step("found", event.at)])
+
+    def _validated(self, event: events.Validated) -> None:
+        record = self._open.get(event.mac)
+        if record is not None:
+            record.files = [asdict(f) for f in event.files]
+            record.configuration = event.configuration
+            record.configured = configured_columns(event)
+            record.offered_at = self.wall(event.at)
+
+    def _accepted(self, event: events.Accepted) -> None:
+        """The board took the offer: from now on it is being installed, and its open row
+        says so. (Offers nobody answers write no row until they end: forged
+        announcements must not cost two fsyncs each.)"""
+        record = self._open.get(event.mac)
+        if record is not None and record.files is not None:
+            self._write(record)
+
+    def _released(self, event: events.Released) -> None:
+        if not self._quiet_row_allowed():
+            self.releases_not_journaled += 1
+            return
+        rebooted = self._rebooted.get(event.mac)
+        reason = RELEASED_REASON if rebooted is None else AFTER_REBOOTED.format(row=rebooted)
+        at, text = self.wall(event.at), format_mac(event.mac)
+        row = AttemptRow(at, text, [text], outcome=events.Outcome.RELEASED.value,
+                         reason=reason, ended_at=at, bytes=0, duration=0.0, port=event.port)
+        self._guard(lambda: self.journal.insert(row))
+
+    def _in_service(self, event: events.InService) -> None:
+        row = self._rebooted.get(event.mac)
+        if row is None:
+            return
+        details = {"version": event.version, "identity": event.identity,
+                   "board": event.board, "uptime": event.uptime,
+                   "seconds": round(event.seconds, 3)} if event.seconds is not None else None
+        steps = self._rebooted_steps.pop(row, [])
+        steps.append(self.step(event.outcome.value if event.outcome is not
+                               events.Outcome.REBOOTED else "not-seen", event.at))
+        self._guard(lambda: self.journal.in_service(row, event.outcome.value, event.reason,
+                                                    details, steps))
+
+    def _finished(self, event: events.Finished) -> None:
+        record = self._open.pop(event.mac, None)
+        if record is None:
+            return
+        record.end, record.ended_at = event, self.wall(event.at)
+        record.timeline.append(self.step(event.outcome.value, event.at))
+        never_answered = record.files is None or \
+            event.cause is events.FailureCause.OFFER_IGNORED
+        if never_answered and not self._quiet_row_allowed():
+            self.refusals_not_journaled += 1
+            return
+        self._write(record)
+
+    # ------------------------------------------------------------------ writing
 
     def flush(self, force: bool = False) -> None:
         """Write what earlier failures left in memory (at most once a second)."""
@@ -227,29 +267,35 @@ class JournalWriter:
             log.error("journal: %d attempts were dropped from memory while the journal "
                       "failed", self.records_lost)
 
-    def _released(self, mac: bytes, reason: str) -> AttemptRow:
-        now, text = time.time(), format_mac(mac)
-        return AttemptRow(now, text, [text], outcome=events.Outcome.RELEASED.value,
-                          reason=reason, ended_at=now, bytes=0, duration=0.0,
-                          port=self.port_of(mac))
+    def _row(self, record: _Record) -> AttemptRow:
+        """The row of an attempt as far as it is known: open (``installing``) until it
+        has an end; one whose end never came is interrupted by the station's stop."""
+        mac = format_mac(record.mac)
+        started = record.offered_at or record.found_at
+        row = AttemptRow.of_board(
+            started, mac, record.announcement, id=record.row, files=record.files,
+            config_mode=record.configuration or None, port=record.port,
+            station=self.journal.station or None, timeline=list(record.timeline),
+            **record.configured)
+        end = record.end
+        if end is not None:
+            ended = record.ended_at if record.ended_at is not None else self.wall_clock()
+            return replace(row, macs=[format_mac(m) for m in end.macs] or [mac],
+                           outcome=end.outcome.value, reason=end.reason, cause=_cause(end),
+                           ended_at=ended, bytes=end.bytes_acked, duration=ended - started)
+        return row
 
     def _spooled(self, record: _Record) -> AttemptRow:
         """The whole attempt as far as it is known, for the spool (``id``: its row, when
         the start was written and only the end is missing)."""
-        end, now = record.end, time.time()
-        mac = format_mac(record.mac)
-        started = record.offered_at or record.found_at
-        return AttemptRow.of_board(
-            started, mac, record.announcement, id=record.row,
-            macs=[format_mac(m) for m in end.macs] if end and end.macs else [mac],
-            files=record.files, config_mode=record.configuration or None,
-            **record.configured,
-            outcome=end.outcome.value if end else events.Outcome.INTERRUPTED.value,
-            reason=end.reason if end else "the station stopped before this attempt ended",
-            cause=_cause(end) if end else events.FailureCause.STATION_STOPPED.value,
-            ended_at=now, bytes=end.bytes_acked if end else 0, duration=now - started,
-            station=self.journal.station or None, port=record.port,
-            timeline=list(record.timeline))
+        row = self._row(record)
+        if record.end is not None:
+            return row
+        now = self.wall_clock()  # the stop, which is now: it ended the attempt
+        return replace(row, outcome=events.Outcome.INTERRUPTED.value,
+                       reason="the station stopped before this attempt ended",
+                       cause=events.FailureCause.STATION_STOPPED.value, ended_at=now,
+                       bytes=0, duration=now - row.started_at)
 
     def installed_before(self, software_id: str, mac: str) -> int | None:
         """For ``--once``: the row of this board's last successful install."""
@@ -266,28 +312,18 @@ class JournalWriter:
         def write() -> None:
             if record.done:
                 return
-            mac = format_mac(record.mac)
             if record.row is None and record.files is not None:
-                record.row = self.journal.insert(AttemptRow.of_board(
-                    record.offered_at or record.found_at, mac, record.announcement,
-                    files=record.files, config_mode=record.configuration or None,
-                    port=record.port, timeline=list(record.timeline), **record.configured))
+                record.row = self.journal.insert(self._row(replace(record, end=None)))
             end = record.end
             if end is None:
                 return
-            macs = [format_mac(m) for m in end.macs] or [mac]
             if record.row is None:  # never offered, or never accepted: one closed row
-                now = time.time()
-                started = record.offered_at or record.found_at
-                self.journal.insert(AttemptRow.of_board(
-                    started, mac, record.announcement, macs=macs, files=record.files,
-                    config_mode=record.configuration or None, outcome=end.outcome.value,
-                    reason=end.reason, cause=_cause(end), ended_at=now,
-                    bytes=end.bytes_acked, duration=now - started, port=record.port,
-                    timeline=list(record.timeline), **record.configured))
+                self.journal.insert(self._row(record))
             else:
-                self.journal.finish(record.row, end.outcome.value, end.reason, _cause(end),
-                                    end.bytes_acked, macs, timeline=list(record.timeline))
+                row = self._row(record)
+                self.journal.finish(record.row, row.outcome, row.reason or "", row.cause,
+                                    end.bytes_acked, row.macs, ended_at=row.ended_at,
+                                    timeline=row.timeline)
                 if end.outcome is events.Outcome.REBOOTED:
                     self._remember_rebooted(record.mac, record.row, record.timeline)
             record.done = True
@@ -319,22 +355,9 @@ class JournalWriter:
 
     def _remember_rebooted(self, mac: bytes, row: int,
                            timeline: list[dict[str, Any]]) -> None:
-        self._rebooted[mac] = row
-        self._rebooted.move_to_end(mac)
         self._rebooted_steps[row] = list(timeline)
-        if len(self._rebooted) > REMEMBERED:
-            _, oldest = self._rebooted.popitem(last=False)
+        for _mac, oldest in self._rebooted.put(mac, row):
             self._rebooted_steps.pop(oldest, None)
-
-    def _silent(self, event: events.Silent, steps: list[dict[str, Any]]) -> AttemptRow:
-        """A board that got its boot image and never talked netinstall: one closed row."""
-        text = format_mac(event.mac)
-        started = steps[0]["at"] if steps else time.time()
-        now = time.time()
-        return AttemptRow(started, text, [text], outcome=events.Outcome.SILENT.value,
-                          reason=event.reason, cause=event.cause.value, ended_at=now,
-                          bytes=0, duration=now - started, port=self.port_of(event.mac),
-                          timeline=steps)
 
     def _quiet_row_allowed(self) -> bool:
         """A token bucket shared by every row of a board that never answered us."""

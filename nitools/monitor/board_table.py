@@ -7,16 +7,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from nitools.netinstall import events as ev
 from nitools.netinstall.frame import format_mac
 
-PHASES = {ev.Found: "preparing", ev.Validated: "validated", ev.Offered: "offering",
-          ev.Accepted: "accepted", ev.Formatting: "formatting", ev.UploadStarted: "uploading",
-          ev.FilesAcknowledged: "installing", ev.RebootSent: "rebooting"}
 KEEP_FINISHED = 200  # finished boards kept on the page
 
 
@@ -40,8 +36,7 @@ class BoardRow:
 
 
 class BoardTable:
-    def __init__(self, port_of: Callable[[bytes], str | None] = lambda mac: None) -> None:
-        self.port_of = port_of
+    def __init__(self) -> None:
         self.version = 0  # grows with every change: the event stream sends on change
         self.changed = threading.Condition()
         self._rows: OrderedDict[bytes, BoardRow] = OrderedDict()
@@ -60,9 +55,11 @@ class BoardTable:
 
     def _apply(self, row: BoardRow, event: Any) -> None:
         match event:
-            case ev.Found(announcement=a) | ev.Skipped(announcement=a):
+            case ev.Found(announcement=a, port=port):
                 row.model, row.arch, row.software_id = a.model, a.arch, a.software_id
-                row.port = self.port_of(event.mac) or ""
+                row.port = port or ""
+            case ev.Skipped(announcement=a):
+                row.model, row.arch, row.software_id = a.model, a.arch, a.software_id
             case ev.UploadStarted(total_bytes=total):
                 row.upload_started, row.total = event.at, total
             case ev.Progress(bytes_acked=done, total_bytes=total):
@@ -80,7 +77,7 @@ class BoardTable:
             row.reason, row.finished = event.reason, True
         elif isinstance(event, ev.Netboot):
             row.phase = event.kind  # dhcp, tftp: booting its netinstall image
-            row.port = row.port or self.port_of(event.mac) or ""
+            row.port = row.port or event.port or ""
         elif isinstance(event, ev.Silent):
             row.phase = row.result = "silent"
             row.reason, row.finished = event.reason, True
@@ -89,9 +86,9 @@ class BoardTable:
             row.reason, row.finished = event.reason, True
         elif isinstance(event, ev.Released):
             row.phase = row.result = "released"
-            row.finished = True
-        elif type(event) in PHASES:
-            row.phase = PHASES[type(event)]
+            row.port, row.finished = event.port or "", True
+        elif (phase := ev.PHASE_AFTER.get(type(event))) is not None:
+            row.phase = phase.value
 
     def _trim(self) -> None:
         finished = [mac for mac, row in self._rows.items() if row.finished]

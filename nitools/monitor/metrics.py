@@ -15,12 +15,6 @@ from nitools.monitor.bounded_http import BoundedHTTPServer
 from nitools.netinstall import events
 from nitools.routeros.archs import family_for_announcement
 
-# The phase a board is in after each kind of event (for the boards-per-phase gauge).
-_PHASE_AFTER: dict[type, str] = {
-    events.Found: "preparing", events.Validated: "offering", events.Accepted: "formatting",
-    events.UploadStarted: "uploading", events.FilesAcknowledged: "rebooting",
-}
-PHASES = ("preparing", "offering", "formatting", "uploading", "rebooting")
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600)
 
 
@@ -73,9 +67,9 @@ class StationMetrics:
         self.journal_failures = prometheus.Counter(
             "nitools_journal_write_failures", "Journal writes that failed (rows are kept in "
             "memory and written later)", registry=self.registry)
-        for phase in PHASES:
-            self.boards.labels(phase).set(0)
-        self._phase: dict[bytes, str] = {}
+        for phase in events.BoardPhase:
+            self.boards.labels(phase.value).set(0)
+        self._phase: dict[bytes, events.BoardPhase] = {}
         self._arch: dict[bytes, str] = {}
         self._rebooted: dict[bytes, str] = {}  # arch of boards awaited in service
 
@@ -96,7 +90,7 @@ class StationMetrics:
     def __call__(self, event: Any) -> None:
         if isinstance(event, events.Found):
             self._arch[event.mac] = arch_label(event.announcement.arch)
-        phase = _PHASE_AFTER.get(type(event))
+        phase = events.PHASE_AFTER.get(type(event))
         if phase is not None:
             self._move(event.mac, phase)
         if isinstance(event, events.Silent):
@@ -121,10 +115,10 @@ class StationMetrics:
             self.frames_resent.inc(event.retransmissions)
             self.duration.observe(event.seconds)
 
-    def _move(self, mac: bytes, phase: str | None) -> None:
+    def _move(self, mac: bytes, phase: events.BoardPhase | None) -> None:
         earlier = self._phase.pop(mac, None)
         if earlier is not None:
-            self.boards.labels(earlier).dec()
+            self.boards.labels(earlier.value).dec()
         if phase is not None:
             self._phase[mac] = phase
-            self.boards.labels(phase).inc()
+            self.boards.labels(phase.value).inc()

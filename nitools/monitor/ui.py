@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
 
+from nitools.bounded import Bounded
 from nitools.console import cell
 from nitools.monitor.board_table import BoardTable
 from nitools.netinstall import events as ev
@@ -21,13 +21,8 @@ from nitools.netinstall.messages import Announcement
 from nitools.station.engine.board import describe
 
 log = logging.getLogger("nitools.flash")
+REMEMBERED = 4096  # boards whose model and port the log lines name (the oldest forgotten)
 
-# How a step that is not the end reads in the log (the live tables: board_table.PHASES).
-_PHASES: dict[type, str] = {
-    ev.Found: "found", ev.Validated: "validated", ev.Offered: "offered",
-    ev.Accepted: "accepted", ev.Formatting: "formatting", ev.UploadStarted: "uploading",
-    ev.FilesAcknowledged: "installing", ev.RebootSent: "rebooting",
-}
 _DETAILS: dict[type, str] = {
     ev.Accepted: "board accepted the offer",
     ev.Formatting: "formatting the board's disk",
@@ -42,9 +37,9 @@ class LogReporter:
 
     def __init__(self, log_keys: bool = False) -> None:
         self.log_keys = log_keys
-        self.port_of: Callable[[bytes], str | None] = lambda mac: None  # set by the station
+        self._ports: Bounded[bytes, str] = Bounded(REMEMBERED)  # each board's interface
         self._steps: dict[bytes, int] = {}
-        self._models: dict[bytes, str] = {}
+        self._models: Bounded[bytes, str] = Bounded(REMEMBERED)
 
     def log_handler(self) -> logging.Handler | None:
         return None  # the default stream handler
@@ -56,13 +51,15 @@ class LogReporter:
         pass
 
     def label(self, mac: bytes) -> str:
-        port = self.port_of(mac)
+        port = self._ports.get(mac)
         where = f"{port} " if port else ""
         return f"{where}{format_mac(mac)} ({self._models.get(mac) or 'board'})"
 
     def event(self, event: ev.BoardEvent) -> None:
         if isinstance(event, (ev.Found, ev.Skipped)):
             self._remember(event.mac, event.announcement)
+        if isinstance(event, (ev.Found, ev.Released, ev.Netboot, ev.Silent)) and event.port:
+            self._ports.put(event.mac, event.port)
         text = self._text(event)
         if text is not None:
             level = logging.INFO
@@ -82,9 +79,7 @@ class LogReporter:
             self._steps.pop(event.mac, None)
 
     def _remember(self, mac: bytes, announcement: Announcement) -> None:
-        self._models[mac] = announcement.model
-        if len(self._models) > 4096:  # forget the oldest boards
-            del self._models[next(iter(self._models))]
+        self._models.put(mac, announcement.model)
 
     def _text(self, event: ev.BoardEvent) -> str | None:
         match event:
@@ -117,8 +112,9 @@ class LogReporter:
                     return reason  # "not seen in service: ..."
                 return f"{outcome.value.upper()}: {reason}"
         detail = _DETAILS.get(type(event))
-        phase = _PHASES.get(type(event), type(event).__name__.lower())
-        return f"{phase}: {detail}" if detail else phase
+        phase = ev.PHASE_AFTER.get(type(event))
+        word = phase.value if phase is not None else type(event).__name__.lower()
+        return f"{word}: {detail}" if detail else word
 
     def _finished_text(self, event: ev.Finished) -> str:
         if event.outcome is Outcome.UNCONFIRMED:
@@ -161,7 +157,7 @@ class RichReporter(LogReporter):
         from rich.live import Live
 
         self.console = Console(stderr=True)
-        self.boards = BoardTable(lambda mac: self.port_of(mac))
+        self.boards = BoardTable()
         self.live = Live(self._table(), console=self.console, refresh_per_second=4,
                          transient=False)
         self.live.start()

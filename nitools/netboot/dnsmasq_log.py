@@ -11,9 +11,9 @@ dnsmasq, fed line by line from its relay thread; bounded memory.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 
+from nitools.bounded import Bounded
 from nitools.netinstall.frame import parse_mac
 
 DHCP, TFTP, TFTP_FAILED, NO_IMAGE = "dhcp", "tftp", "tftp-failed", "no-image"
@@ -39,45 +39,46 @@ class Sighting:
     mac: bytes
     at: float
     detail: str  # vendor class and boot file, the file sent, or why it failed
+    port: str | None = None  # the interface dnsmasq served it on (its reply line says)
 
 
 class DnsmasqLogReader:
     def __init__(self, served: tuple[str, ...] = ()) -> None:
         self.served = served  # the vendor classes this dnsmasq has a boot image for
-        self._vendor: OrderedDict[str, str] = OrderedDict()  # transaction -> vendor class
-        self._mac_of: OrderedDict[str, bytes] = OrderedDict()  # address -> MAC
+        self._vendor: Bounded[str, str] = Bounded(REMEMBERED)  # transaction -> vendor class
+        # address -> the MAC that got it, and the interface it was served on
+        self._mac_of: Bounded[str, tuple[bytes, str]] = Bounded(REMEMBERED)
 
     def feed(self, line: str, at: float) -> list[Sighting]:
         text = _PREFIX.sub("", line.strip())
         if match := _VENDOR.match(text):
-            _put(self._vendor, match[1], match[2].strip())
+            self._vendor.put(match[1], match[2].strip())
         elif match := _REPLY.match(text):
             mac = _mac(match[4])
             if mac is None:
                 return []
-            _put(self._mac_of, match[3], mac)
+            self._mac_of.put(match[3], (mac, match[2]))
             vendor = self._vendor.pop(match[1], "")
-            return [Sighting(DHCP, mac, at, f"vendor class {vendor or '-'}, address {match[3]}")]
+            return [Sighting(DHCP, mac, at, f"vendor class {vendor or '-'}, address {match[3]}",
+                             match[2])]
         elif match := _IGNORED.match(text):
             mac, vendor = _mac(match[3]), self._vendor.pop(match[1], "")
             if mac is None or not vendor:
                 return []  # an ordinary DHCP client: nitools' dnsmasq ignores those
             served = ", ".join(self.served) or "none"
             return [Sighting(NO_IMAGE, mac, at, f"vendor class {vendor} has no boot image "
-                                                f"here (served: {served})")]
+                                                f"here (served: {served})", match[2])]
         elif match := _SENT.match(text):
-            mac = self._mac_of.get(match[2])
-            if mac is not None:
-                return [Sighting(TFTP, mac, at, match[1].rsplit("/", 1)[-1])]
+            if (served := self._mac_of.get(match[2])) is not None:
+                return [Sighting(TFTP, served[0], at, match[1].rsplit("/", 1)[-1], served[1])]
         elif (match := _NOT_FOUND.match(text)) is not None:
-            mac = self._mac_of.get(match[2])
-            if mac is not None:
+            if (served := self._mac_of.get(match[2])) is not None:
                 name = match[1].rsplit("/", 1)[-1]
-                return [Sighting(TFTP_FAILED, mac, at, f"{name} not found in the TFTP root")]
-        elif (match := _FAILED.match(text) or _ERROR.match(text)) is not None:
-            mac = self._mac_of.get(match[2])
-            if mac is not None:
-                return [Sighting(TFTP_FAILED, mac, at, match[1])]
+                return [Sighting(TFTP_FAILED, served[0], at, f"{name} not found in the TFTP root",
+                                 served[1])]
+        elif (match := _FAILED.match(text) or _ERROR.match(text)) is not None \
+                and (served := self._mac_of.get(match[2])) is not None:
+            return [Sighting(TFTP_FAILED, served[0], at, match[1], served[1])]
         return []
 
 
@@ -86,10 +87,3 @@ def _mac(text: str) -> bytes | None:
         return parse_mac(text)
     except ValueError:
         return None
-
-
-def _put(table: OrderedDict, key: object, value: object) -> None:
-    table[key] = value
-    table.move_to_end(key)
-    if len(table) > REMEMBERED:
-        table.popitem(last=False)

@@ -77,6 +77,7 @@ class Found(BoardEvent):
     """A new board announced itself; its files are being prepared."""
 
     announcement: Announcement
+    port: str | None = None  # the interface it announced on (None: a link without one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,8 @@ class Released(BoardEvent):
     that crashed, a failed session) was answered with TERM; if it announces itself again
     later, it is offered an install like any board."""
 
+    port: str | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class Finished(BoardEvent):
@@ -201,6 +204,7 @@ class Netboot(BoardEvent):
 
     kind: str
     detail: str
+    port: str | None = None  # the interface dnsmasq served it on
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,3 +214,34 @@ class Silent(BoardEvent):
 
     reason: str
     cause: FailureCause
+    port: str | None = None
+
+
+# ------------------------------------------------------------------- phases
+
+
+class BoardPhase(enum.Enum):
+    """Where a board is on its way to an outcome: one vocabulary for the terminal, the
+    live table, the web view and the metrics (label ``phase``)."""
+
+    PREPARING = "preparing"  # found: its files are being read and checked
+    OFFERING = "offering"  # files checked: offered an install
+    FORMATTING = "formatting"  # it accepted: formatting its disk
+    UPLOADING = "uploading"  # format done: files on the wire
+    INSTALLING = "installing"  # every file acknowledged: the board installs them
+    REBOOTING = "rebooting"  # TERM sent: waiting for it to confirm the reboot
+
+
+# The phase a board is in after each kind of event (the events not listed leave it be).
+PHASE_AFTER: dict[type[BoardEvent], BoardPhase] = {
+    Found: BoardPhase.PREPARING, Validated: BoardPhase.OFFERING,
+    Offered: BoardPhase.OFFERING, Accepted: BoardPhase.FORMATTING,
+    Formatting: BoardPhase.FORMATTING, UploadStarted: BoardPhase.UPLOADING,
+    FilesAcknowledged: BoardPhase.INSTALLING, RebootSent: BoardPhase.REBOOTING,
+}
+
+# The journal's timeline steps (past tense: what had happened by then), by event; the
+# netboot steps are the Netboot events' own kinds (docs/verify.md).
+STEP_AFTER: dict[type[BoardEvent], str] = {
+    Offered: "offered", UploadStarted: "formatted", FilesAcknowledged: "uploaded",
+}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+from nitools.errors import UsageError
 from nitools.netinstall.protocol import COUNTER_LIMIT, MAX_DATAGRAM
 
 HEADER = struct.Struct("<6s6sHHHH")
@@ -86,3 +87,14 @@ def parse_mac(text: str) -> bytes:
         pass
     raise ValueError(f"'{text}' is not a MAC address: write six hex pairs like "
                      "00:11:22:33:44:55")
+
+
+def parse_mac_option(texts: str | tuple[str, ...] | list[str], option: str = "--mac"
+                     ) -> frozenset[bytes]:
+    """MACs given on the command line (one or repeated): a UsageError names the option
+    and says how to write one."""
+    try:
+        return frozenset(parse_mac(text) for text in ((texts,) if isinstance(texts, str)
+                                                      else texts))
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None

@@ -130,7 +130,13 @@ def parse_file_header(payload: bytes) -> FileHeader | None:
     return FileHeader(name, size)
 
 
+def is_announcement(frame: Frame) -> bool:
+    """A board's DSCV: the first frame of a board looking for a server."""
+    return frame.seq == 1 and frame.ack == 0 and frame.payload.startswith(DSCV)
+
+
 def is_wtrm(frame: Frame) -> bool:
+    """A board that has all its files and waits for TERM to reboot."""
     return frame.payload == WTRM
 
 

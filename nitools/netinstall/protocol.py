@@ -28,6 +28,9 @@ MAX_CHUNK = 1452  # 1500 MTU - 20 IP - 8 UDP - 20 header: the largest unfragment
 COUNTER_LIMIT = 0xFFFF  # counters are 16-bit on the wire and must not wrap
 MAX_FILE_NAME = 80  # the board keeps this many characters of a file name
 MAX_KEY_LENGTH = 512  # the longest licence key line the board reads from an OFFR
+# The scripts a board runs from what it was sent (docs/protocol.md §3.9), named once.
+CONFIG_SCRIPT_NAME = "autorun.scr"  # the first-boot script, run once RouterOS is up
+MODE_SCRIPT_NAME = "mode.scr"  # RouterOS 7.22+ runs it first, once (device-mode)
 
 # ------------------------------------------------------------ command words
 DSCV = b"DSCV"

@@ -11,7 +11,8 @@ that have no root and must not touch any real network.
 ``MemoryLink``s the runner drives like sockets (unit tests, ``run_virtual``).
 
 Links move datagrams only; ``frame.decode`` and the filtering of our own
-echoes happen in the runner.
+echoes happen in the runner. Each datagram comes with the UDP port it was sent from
+and the station port (interface) it arrived on: a board's port travels with its frames.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from nitools.errors import LinkError
 from nitools.netinstall.frame import format_mac, parse_mac
@@ -33,6 +35,26 @@ BROADCAST = "255.255.255.255"
 SYS_NET = Path("/sys/class/net")
 _BUFFER_BYTES = 4 * 1024 * 1024
 SEND_FAILURE_LIMIT = 5.0  # seconds of nothing but failed sends before the link is given up
+
+# (datagram, the UDP port it was sent from, the interface it arrived on: None on links
+# that have none, such as loopback and memory links)
+Datagram = tuple[bytes, int, "str | None"]
+
+
+class Link(Protocol):
+    """What the loop drives: one or several ports as one."""
+
+    mac: bytes  # the station's own MAC on this link (frames from it are our echoes)
+    peer_port: int | None  # frames from any other UDP port are dropped (None: any)
+
+    def fileno(self) -> int: ...
+    def send(self, datagram: bytes) -> None: ...
+    def receive(self) -> list[Datagram]: ...
+    def close(self) -> None: ...
+    def describe(self) -> str: ...
+    def problem(self) -> str | None:
+        """Why the link cannot go on (its interface was removed), or None."""
+        ...
 
 
 def interface_mac(name: str) -> bytes:
@@ -72,6 +94,7 @@ class _UdpLink:
         self.clock = clock
         self.send_errors = 0
         self._failing_since: float | None = None  # every send has failed since then
+        self.port_name: str | None = None  # the interface it is tied to, if any
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -96,15 +119,16 @@ class _UdpLink:
         else:
             self._failing_since = None
 
-    def receive(self, limit: int | None = None) -> list[tuple[bytes, int]]:
-        """The datagrams waiting now (at most ``limit``), as (datagram, UDP source port)."""
-        out: list[tuple[bytes, int]] = []
+    def receive(self, limit: int | None = None) -> list[Datagram]:
+        """The datagrams waiting now (at most ``limit``)."""
+        out: list[Datagram] = []
+        port_name = self.port_name
         while limit is None or len(out) < limit:
             try:
                 data, address = self.sock.recvfrom(MAX_DATAGRAM + 1)
             except (BlockingIOError, InterruptedError):
                 return out
-            out.append((data, address[1]))
+            out.append((data, address[1], port_name))
         return out
 
     @property
@@ -117,6 +141,9 @@ class _UdpLink:
 
     def describe(self) -> str:
         raise NotImplementedError
+
+    def problem(self) -> str | None:
+        return None
 
 
 class BroadcastLink(_UdpLink):
@@ -142,6 +169,7 @@ class BroadcastLink(_UdpLink):
         sock.setblocking(False)
         super().__init__(sock, mac or iface_mac, (BROADCAST, port))
         self.index = socket.if_nametoindex(name)  # the socket is tied to this interface
+        self.port_name = name
 
     def describe(self) -> str:
         return f"interface {self.interface}"
@@ -158,10 +186,6 @@ class BroadcastLink(_UdpLink):
             return (f"interface {self.interface} was removed and added again: the station "
                     "stops (start it again to listen on the new one)")
         return None
-
-    def port_of(self, mac: bytes) -> str:
-        """Every board on this link is on its interface (PortGroup has several)."""
-        return self.interface
 
 
 class LoopbackLink(_UdpLink):
@@ -240,7 +264,7 @@ class MemoryNetwork:
         while self._queue and self._queue[0][0] <= now:
             _, _, receiver, datagram, port = heapq.heappop(self._queue)
             self.delivered(receiver, datagram)
-            receiver.inbox.append((datagram, port))
+            receiver.inbox.append((datagram, port, None))
 
     def next_delivery(self) -> float | None:
         return self._queue[0][0] if self._queue else None
@@ -253,7 +277,8 @@ class MemoryLink:
         self.network = network
         self.mac = mac
         self.port = port  # the UDP port it sends from
-        self.inbox: list[tuple[bytes, int]] = []
+        self.peer_port: int | None = None  # it takes frames from any port
+        self.inbox: list[Datagram] = []
 
     def fileno(self) -> int:
         raise OSError("a memory link has no file descriptor: drive it with run_virtual")
@@ -261,7 +286,7 @@ class MemoryLink:
     def send(self, datagram: bytes) -> None:
         self.network.transmit(self, datagram)
 
-    def receive(self) -> list[tuple[bytes, int]]:
+    def receive(self) -> list[Datagram]:
         taken, self.inbox = self.inbox, []
         return taken
 
@@ -270,3 +295,6 @@ class MemoryLink:
 
     def describe(self) -> str:
         return f"memory link {format_mac(self.mac)}"
+
+    def problem(self) -> str | None:
+        return None

@@ -45,7 +45,7 @@ class MndpListener:
     def drain(self, limit: int = DRAIN_LIMIT) -> list[Neighbour]:
         heard = []
         for link in self.links:
-            for data, _port in link.receive(limit):
+            for data, _source_port, _interface in link.receive(limit):
                 if data == DISCOVERY_REQUEST:
                     self.requests_seen += 1
                     continue

@@ -19,6 +19,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from nitools.errors import UsageError
+from nitools.wire.link import BroadcastLink, Datagram
+
 REBIND_AFTER = 30.0
 MAX_BOARDS = 65536  # MACs remembered; a flood of made-up ones must not grow memory
 _SRC = slice(0, 6)  # the frame header's sender MAC
@@ -34,7 +37,7 @@ class PortGroup:
         self.names = list(self.links)
         first = self.links[self.names[0]]
         self.mac = first.mac
-        self.peer_port = getattr(first, "peer_port", None)
+        self.peer_port: int | None = first.peer_port
         self.clock = clock
         self.foreign_port_drops = 0
         self._port: dict[bytes, str] = {}  # board MAC -> its port
@@ -48,7 +51,7 @@ class PortGroup:
     def problem(self) -> str | None:
         """The first port whose interface went away (see BroadcastLink.problem)."""
         for link in self.links.values():
-            problem = link.problem() if hasattr(link, "problem") else None
+            problem = link.problem()
             if problem is not None:
                 return problem
         return None
@@ -57,14 +60,15 @@ class PortGroup:
         """Readable whenever any port has a datagram waiting (an epoll descriptor)."""
         return self._poll.fileno()
 
-    def receive(self) -> list[tuple[bytes, int]]:
-        out = []
+    def receive(self) -> list[Datagram]:
+        """Each datagram with the port it arrived on (this group's name for it)."""
+        out: list[Datagram] = []
         now = self.clock()
         for name, link in self.links.items():
-            for data, source_port in link.receive():
+            for data, source_port, _interface in link.receive():
                 src = bytes(data[_SRC])
                 if src == self.mac:  # our own broadcast, heard back: the runner drops it
-                    out.append((data, source_port))
+                    out.append((data, source_port, name))
                     continue
                 bound = self._port.get(src)
                 if bound not in (None, name) and now - self._heard[src] < REBIND_AFTER:
@@ -72,7 +76,7 @@ class PortGroup:
                     continue
                 self._port[src] = name
                 self._heard[src] = now
-                out.append((data, source_port))
+                out.append((data, source_port, name))
         if len(self._heard) > MAX_BOARDS:
             self._trim(MAX_BOARDS // 2)
         return out
@@ -84,10 +88,6 @@ class PortGroup:
             return
         for link in self.links.values():
             link.send(datagram)
-
-    def port_of(self, mac: bytes) -> str | None:
-        """The interface a board announced on (None if never heard)."""
-        return self._port.get(mac)
 
     def _trim(self, keep: int) -> None:
         """Forget the boards heard longest ago."""
@@ -102,3 +102,22 @@ class PortGroup:
         self._poll.close()
         for link in self.links.values():
             link.close()
+
+
+def open_ports(interfaces: tuple[str, ...]) -> BroadcastLink | PortGroup:
+    """One interface: its link; several: one port group (each board tied to its port)."""
+    if len(interfaces) == 1:
+        return BroadcastLink(interfaces[0])
+    links: dict[str, BroadcastLink] = {}
+    try:
+        for interface in interfaces:
+            link = BroadcastLink(interface)
+            if link.interface in links:
+                link.close()
+                raise UsageError(f"-i {interface}: interface {link.interface} is given twice")
+            links[link.interface] = link
+    except BaseException:
+        for link in links.values():
+            link.close()
+        raise
+    return PortGroup(links)

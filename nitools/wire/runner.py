@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from nitools.netinstall.frame import Frame, FrameError, decode
+from nitools.wire.link import Datagram, Link
 
 MAX_WAIT = 0.5  # upper bound for one select(), so stop requests are seen
 PREPARING_WAIT = 0.02  # look at worker threads this often while they run
@@ -31,7 +32,7 @@ class Machine(Protocol):
 
     own_macs: frozenset[bytes]  # frames from these are our own broadcasts, looped back
 
-    def receive(self, frame: Frame, now: float) -> list[Frame]: ...
+    def receive(self, frame: Frame, now: float, port: str | None = None) -> list[Frame]: ...
     def poll(self, now: float) -> list[Frame]: ...
     def next_deadline(self) -> float | None: ...
     def busy(self) -> bool: ...
@@ -41,14 +42,6 @@ class Machine(Protocol):
     def take_events(self) -> list[Any]: ...
     def take_requests(self) -> list[Any]: ...
     def prepared(self, mac: bytes, result: Any, now: float) -> list[Frame]: ...
-
-
-class Link(Protocol):
-    mac: bytes
-
-    def fileno(self) -> int: ...
-    def send(self, datagram: bytes) -> None: ...
-    def receive(self) -> list[tuple[bytes, int]]: ...
 
 
 class InlineExecutor:
@@ -174,11 +167,11 @@ class Runner:
 
     # ------------------------------------------------------------------ step
 
-    def step(self, now: float, datagrams: list[tuple[bytes, int]]) -> None:
+    def step(self, now: float, datagrams: list[Datagram]) -> None:
         """Everything that is due now; never waits."""
         machine, send = self.machine, self.send
-        for data, port in datagrams:
-            if self.source_port is not None and port != self.source_port:
+        for data, source_port, port in datagrams:
+            if self.source_port is not None and source_port != self.source_port:
                 continue  # e.g. a v7 board's copies to port 59813
             try:
                 frame = decode(data)
@@ -187,7 +180,7 @@ class Runner:
                 continue
             if frame.src in machine.own_macs:
                 continue
-            send(machine.receive(frame, now))
+            send(machine.receive(frame, now, port))
         if self._pending:
             self._collect(now)
         for request in machine.take_requests():

@@ -69,7 +69,7 @@ class OneSession:
         self.start_on_dscv = start_on_dscv
         self.server: ServerSession | None = None
 
-    def receive(self, frame: Frame, now: float) -> list[Frame]:
+    def receive(self, frame: Frame, now: float, port: str | None = None) -> list[Frame]:
         if self.server is not None:
             return self.server.receive(frame, now)
         if self.start_on_dscv and frame.payload.startswith(b"DSCV"):

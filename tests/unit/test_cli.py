@@ -132,7 +132,7 @@ def test_help_lists_pynetinstall_options():
 
 
 def test_default_config_falls_back_to_pynetinstalls(tmp_path):
-    from nitools.station.setup.config import DEFAULT_CONFIG, config_file
+    from nitools.station.plan.ini import DEFAULT_CONFIG, config_file
 
     legacy = tmp_path / "pynetinstall.ini"
     assert config_file(DEFAULT_CONFIG, str(legacy)) == DEFAULT_CONFIG  # neither exists

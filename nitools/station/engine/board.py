@@ -14,6 +14,7 @@ class Board:
     mac: bytes  # the port MAC the station answers
     announcement: Announcement
     found_at: float
+    port: str | None = None  # the interface it announced on (None: a link without one)
     session: ServerSession | None = None  # None while its files are being prepared
     other_macs: list[bytes] = field(default_factory=list)  # its other ports, not answered
     prepare_again_at: float | None = None  # its files were not ready: ask again then

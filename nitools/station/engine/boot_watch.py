@@ -9,8 +9,7 @@ vendor class with no boot image here is said once per MAC.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
+from nitools.bounded import Bounded
 from nitools.netboot.dnsmasq_log import DHCP, NO_IMAGE, TFTP, TFTP_FAILED, Sighting
 from nitools.netinstall.events import FailureCause, Netboot, Silent
 
@@ -28,10 +27,10 @@ LIKELY_CAUSES = (
 class BootWatch:
     def __init__(self, announce_timeout: float = 90.0) -> None:
         self.announce_timeout = announce_timeout
-        self._due: OrderedDict[bytes, tuple[float, str, bool]] = OrderedDict()  # deadline,
-        # what it booted, whether the transfer failed
-        self._vendor: OrderedDict[bytes, str] = OrderedDict()
-        self._told: OrderedDict[bytes, None] = OrderedDict()  # no-image said once per MAC
+        # MAC -> deadline, what it booted, whether the transfer failed, its port
+        self._due: Bounded[bytes, tuple[float, str, bool, str | None]] = Bounded(REMEMBERED)
+        self._vendor: Bounded[bytes, str] = Bounded(REMEMBERED)
+        self._told: Bounded[bytes, None] = Bounded(REMEMBERED)  # no-image said once per MAC
 
     def sighting(self, seen: Sighting, now: float, talking: bool = False
                  ) -> list[Netboot | Silent]:
@@ -41,14 +40,14 @@ class BootWatch:
         if seen.kind == NO_IMAGE:
             if mac in self._told:
                 return []
-            _put(self._told, mac, None)
-            return [Netboot(seen.at, mac, NO_IMAGE, seen.detail)]
+            self._told.put(mac, None)
+            return [Netboot(seen.at, mac, NO_IMAGE, seen.detail, seen.port)]
         if seen.kind == DHCP:
-            _put(self._vendor, mac, seen.detail.split(",", 1)[0].removeprefix("vendor class "))
+            self._vendor.put(mac, seen.detail.split(",", 1)[0].removeprefix("vendor class "))
         elif seen.kind in (TFTP, TFTP_FAILED) and not talking:
-            _put(self._due, mac, (now + self.announce_timeout, seen.detail,
-                                  seen.kind == TFTP_FAILED))
-        return [Netboot(seen.at, mac, seen.kind, seen.detail)]
+            self._due.put(mac, (now + self.announce_timeout, seen.detail,
+                                seen.kind == TFTP_FAILED, seen.port))
+        return [Netboot(seen.at, mac, seen.kind, seen.detail, seen.port)]
 
     def announced(self, mac: bytes) -> None:
         """It talks netinstall: not silent."""
@@ -57,7 +56,7 @@ class BootWatch:
     def poll(self, now: float) -> list[Silent]:
         out = []
         while self._due:
-            mac, (deadline, detail, failed) = next(iter(self._due.items()))
+            mac, (deadline, detail, failed, port) = next(iter(self._due.items()))
             if deadline > now:
                 break  # one timeout for all: the oldest is due first
             del self._due[mac]
@@ -65,22 +64,15 @@ class BootWatch:
             if failed:
                 out.append(Silent(now, mac, f"boot image transfer failed ({detail}); the "
                                   f"board did not announce itself within {seconds}",
-                                  FailureCause.BOOT_IMAGE_FAILED))
+                                  FailureCause.BOOT_IMAGE_FAILED, port))
                 continue
             vendor = self._vendor.get(mac, "an unknown vendor class")
             causes = "; ".join(f"({number}) {cause.format(image=detail, vendor=vendor)}"
                                for number, cause in enumerate(LIKELY_CAUSES, 1))
             out.append(Silent(now, mac, f"got boot image {detail} but never announced itself "
                               f"in netinstall within {seconds}; likely: {causes}",
-                              FailureCause.NEVER_ANNOUNCED))
+                              FailureCause.NEVER_ANNOUNCED, port))
         return out
 
     def next_deadline(self) -> float | None:
         return next(iter(self._due.values()))[0] if self._due else None
-
-
-def _put(table: OrderedDict, key: bytes, value: object) -> None:
-    table[key] = value
-    table.move_to_end(key)
-    if len(table) > REMEMBERED:
-        table.popitem(last=False)

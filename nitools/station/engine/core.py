@@ -1,7 +1,9 @@
-"""The station's pure core: every board's session, discovery, port merging and
-the policies (``--mac``, ``--once``, retry rest, stop grace). Frames, prepared
-files and time in; frames, events and preparation requests out. No sockets,
-threads, clock or logging: ``runner.py`` drives it, in real or virtual time.
+"""The station's pure core: every board's session, discovery, port merging and the
+stop grace; which boards are taken on is ``admission.py``'s. Frames (with the port they
+came in on), prepared plans, neighbours, dnsmasq sightings and time in; frames, events
+and preparation requests out. No sockets, threads, clock or logging (a contract in
+pyproject.toml): ``station/run.py`` drives it over ``nitools.wire``, in real or virtual
+time.
 
 Data path: a DSCV from a new board -> ``Found`` and a ``PrepareRequest`` (the
 runner reads or downloads its files and checks them in a worker thread) ->
@@ -11,42 +13,34 @@ ServerSession turns the board's replies into the next frames -> ``Finished``.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from nitools.netboot.dnsmasq_log import Sighting
 from nitools.netinstall import events, messages
 from nitools.netinstall.events import FailureCause, Outcome
 from nitools.netinstall.frame import Frame
+from nitools.netinstall.messages import is_announcement
 from nitools.netinstall.mndp import Neighbour
-from nitools.netinstall.protocol import COUNTER_LIMIT, DSCV
 from nitools.netinstall.server import Phase, SendBudget, ServerSession
+from nitools.routeros.identity import scripted_identity
+from nitools.station.engine.admission import Admission
 from nitools.station.engine.board import Board
 from nitools.station.engine.boot_watch import BootWatch
-from nitools.station.setup.config import StationConfig
-from nitools.station.plan.plugins import DeviceInfo
-from nitools.station.plan.prepare import InstalledBefore, InstallPlan, NotYet, Refusal
-from nitools.station.engine.service import ServiceCheck, scripted_identity
+from nitools.station.engine.contract import (
+    InstalledBefore,
+    InstallPlan,
+    NotYet,
+    Prepared,
+    PrepareRequest,
+    Refusal,
+)
+from nitools.station.engine.service import ServiceCheck
+from nitools.station.engine.settings import EngineSettings
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
-TERM_ANSWER_INTERVAL = 0.2  # answer one board's WTRMs at most this often outside a session
-REMEMBERED = 4096  # boards remembered per table (released, rested): older ones are forgotten
-SEEN = 65536  # MACs remembered from one announcement, for the flood defence
-FLOOD_HOLD = 10.0  # seconds the flood defence stays on after the last burst of new MACs
-RECENTLY = 3.0  # a MAC that announced this recently is not a board waiting for TERM
 PREPARE_AGAIN = 1.0  # a board whose files were being fetched for another asks again then
 MAX_PORTS = 64  # port MACs merged into one board (by software ID) at most
 _NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
-
-
-@dataclass(frozen=True)
-class PrepareRequest:
-    """Files are needed for this board: resolve and check them, then call ``prepared``.
-    ``check_history`` (``--once``): first ask the journal whether it was installed."""
-
-    mac: bytes
-    info: DeviceInfo
-    check_history: bool = False
 
 
 @dataclass
@@ -77,44 +71,31 @@ class StationResult:
             or self.unverified else 0
 
 
-def is_announcement(frame: Frame) -> bool:
-    return frame.seq == 1 and frame.ack == 0 and frame.payload.startswith(DSCV)
-
-
 class StationCore:
-    def __init__(self, server_mac: bytes, config: StationConfig) -> None:
+    def __init__(self, server_mac: bytes, settings: EngineSettings) -> None:
         self.server_mac = server_mac
         self.own_macs = frozenset({server_mac})
-        self.config = config
+        self.settings = settings
         self.boards: dict[bytes, Board] = {}  # active boards by the MAC we answer
         self.result = StationResult()
-        self._resting: dict[bytes, float] = {}  # MAC -> time it may be offered again
-        self._released: OrderedDict[bytes, float] = OrderedDict()  # MAC -> last TERM sent
-        self._announced: OrderedDict[bytes, float] = OrderedDict()  # MAC -> last DSCV
-        self._resting_ids: dict[str, float] = {}  # software ID -> time it may be offered
-        self._installed: OrderedDict[bytes, float] = OrderedDict()  # -o: installed this run
+        self.admission = Admission(settings)
         self._by_software_id: dict[str, Board] = {}
         self._preparing = 0  # boards whose files are being prepared
-        # Flood defence: MACs seen once (LRU) and the count of new MACs this second.
-        self._seen: OrderedDict[bytes, float] = OrderedDict()
-        self._window_start = 0.0
-        self._new_in_window = 0
-        self._flood_until = 0.0  # until then, only repeated announcements are taken
-        self._skipped: OrderedDict[bytes, float] = OrderedDict()  # --once, not in inventory
         self._events: list[events.BoardEvent] = []
         self._requests: list[PrepareRequest] = []
         self._stop_at: float | None = None
         self._next_progress = 0.0
-        self._budget = SendBudget(config.max_in_flight)
-        self.service = ServiceCheck(config.verify_timeout, config.verify)
-        self.boot_watch = BootWatch(config.announce_timeout)
+        self._budget = SendBudget(settings.max_in_flight)
+        self.service = ServiceCheck(settings.verify_timeout, settings.verify)
+        self.boot_watch = BootWatch(settings.announce_timeout)
         # No session timer is due before this: poll() scans the boards only then. Kept
         # at or below every session's deadline (updated after each step of a session).
         self._next_timer = 0.0
 
     # ---------------------------------------------------------------- inputs
 
-    def receive(self, frame: Frame, now: float) -> list[Frame]:
+    def receive(self, frame: Frame, now: float, port: str | None = None) -> list[Frame]:
+        """A frame from the wire; ``port``: the interface it came in on, if known."""
         board = self.boards.get(frame.src)
         if board is not None and board.session is not None:
             out = board.session.receive(frame, now)
@@ -124,15 +105,15 @@ class StationCore:
             # The session ended on this frame. A board that announced itself again
             # restarted mid-install: it gets a fresh session at once.
             if is_announcement(frame):
-                self._on_announcement(frame, now)
+                self._on_announcement(frame, now, port)
             return out
         if is_announcement(frame):
-            self._on_announcement(frame, now)
+            self._on_announcement(frame, now, port)
         elif messages.is_wtrm(frame):
-            return self._release(frame, now)
+            return self._release(frame, now, port)
         return []
 
-    def prepared(self, mac: bytes, result: InstallPlan | Refusal, now: float) -> list[Frame]:
+    def prepared(self, mac: bytes, result: Prepared, now: float) -> list[Frame]:
         """The files for a board are ready (or it must be left alone)."""
         board = self.boards.get(mac)
         if board is None or board.session is not None:
@@ -144,7 +125,7 @@ class StationCore:
                 # --count, and not prepared again this run.
                 self._finish(board, Outcome.REFUSED, result.reason, now, result.cause,
                              counted=False)
-                _remember(self._skipped, mac, now)
+                self.admission.skip(mac, now)
                 return []
             self._finish(board, Outcome.REFUSED, result.reason, now, result.cause)
             return []
@@ -156,7 +137,7 @@ class StationCore:
         if isinstance(result, InstalledBefore):
             self._preparing -= 1
             self._leave(board)
-            _remember(self._skipped, mac, now)
+            self.admission.skip(mac, now)
             self._events.append(events.Skipped(
                 now, mac, board.announcement,
                 f"installed before (journal row {result.row}): not installing again (--once)"))
@@ -175,7 +156,7 @@ class StationCore:
 
     def netboot(self, sighting: Sighting, now: float) -> None:
         """What dnsmasq did for a board (``nitools station``): its timeline starts here."""
-        announced = self._announced.get(sighting.mac)
+        announced = self.admission.announced.get(sighting.mac)
         talking = sighting.mac in self.boards or (announced is not None
                                                   and announced >= sighting.at)
         self._events += self.boot_watch.sighting(sighting, now, talking)
@@ -205,9 +186,8 @@ class StationCore:
                     if again is not None and again <= now:
                         board.prepare_again_at = None
                         self._preparing += 1
-                        self._requests.append(PrepareRequest(
-                            board.mac, DeviceInfo.from_announcement(board.mac,
-                                                                    board.announcement)))
+                        self._requests.append(PrepareRequest(board.mac, board.announcement,
+                                                             board.port))
                     elif again is not None and again < next_timer:
                         next_timer = again
                     continue
@@ -236,11 +216,11 @@ class StationCore:
     def request_stop(self, now: float) -> None:
         """Stop offering; running installs may go on for the grace period. A second
         request stops at once."""
-        self._stop_at = now + self.config.grace if self._stop_at is None else now
+        self._stop_at = now + self.settings.grace if self._stop_at is None else now
 
     def close(self, now: float) -> None:
         """The station stops: every install still running is interrupted."""
-        goal = 1 if self.config.one_shot else self.config.count
+        goal = self.settings.goal
         if self._stop_at is not None and goal is not None and self.result.finished < goal:
             self.result.stopped_short = True
         for board in list(self.boards.values()):
@@ -287,10 +267,9 @@ class StationCore:
 
     def done(self, now: float) -> bool:
         finished = self.result.finished
-        waiting = self.config.verify and len(self.service) > 0  # -1/--count wait for it
-        if self.config.one_shot and finished and not waiting:
-            return True
-        if self.config.count is not None and finished >= self.config.count and not waiting:
+        waiting = self.settings.verify and len(self.service) > 0  # -1/--count wait for it
+        goal = self.settings.goal
+        if goal is not None and finished >= goal and not waiting:
             return True
         if self._stop_at is not None:
             running = any(b.session and not b.session.finished for b in self.boards.values())
@@ -299,20 +278,12 @@ class StationCore:
 
     # --------------------------------------------------------------- helpers
 
-    def _on_announcement(self, frame: Frame, now: float) -> None:
+    def _on_announcement(self, frame: Frame, now: float, port: str | None) -> None:
         mac = frame.src
-        _remember(self._announced, mac, now)
+        admission = self.admission
+        admission.heard(mac, now)
         self.boot_watch.announced(mac)  # it booted its image and talks: not silent
-        if mac in self.boards or self._stop_at is not None:
-            return
-        if mac in self._installed:
-            return  # -o: each board once per run
-        if mac in self._skipped:
-            return  # --once or not in the inventory: told once
-        allowed = self.config.macs
-        if allowed is not None and mac not in allowed:
-            return
-        if self._resting.get(mac, 0.0) > now:
+        if mac in self.boards or self._stop_at is not None or admission.keeps_out(mac, now):
             return
         try:
             announcement = messages.parse_dscv(frame.payload)
@@ -324,74 +295,30 @@ class StationCore:
             if mac not in same.other_macs and len(same.other_macs) < MAX_PORTS:
                 same.other_macs.append(mac)
             return  # answer one MAC only
-        if software_id and self._resting_ids.get(software_id, 0.0) > now:
+        if admission.resting_id(software_id, now):
             return
-        if not self._admit(mac, now):
+        if not admission.admit(mac, now, self._preparing):
             self.result.ignored_announcements += 1
             return
-        board = Board(mac, announcement, now)
+        board = Board(mac, announcement, now, port)
         self.boards[mac] = board
         self._preparing += 1
         if software_id:
             self._by_software_id[software_id] = board
-        self._events.append(events.Found(now, mac, announcement))
-        self._requests.append(PrepareRequest(mac, DeviceInfo.from_announcement(mac, announcement),
-                                             check_history=self.config.once))
+        self._events.append(events.Found(now, mac, announcement, port))
+        self._requests.append(PrepareRequest(mac, announcement, port,
+                                             check_history=self.settings.once))
 
-    def _admit(self, mac: bytes, now: float) -> bool:
-        """Caps against announcement floods. A real board announces every second, so
-        while new MACs arrive faster than ``flood_rate`` per second (and for FLOOD_HOLD
-        seconds after), a board is taken only on a repeated announcement: one-off forged
-        MACs never cost a preparation."""
-        if now - self._window_start >= 1.0:
-            self._window_start, self._new_in_window = now, 0
-        repeated = mac in self._seen
-        if repeated:
-            self._seen.move_to_end(mac)
-        else:
-            self._new_in_window += 1
-            self._seen[mac] = now
-            if len(self._seen) > SEEN:
-                self._seen.popitem(last=False)
-            if self._new_in_window > self.config.flood_rate:
-                self._flood_until = now + FLOOD_HOLD
-        if not repeated and now < self._flood_until:
-            return False
-        return self._preparing < self.config.max_preparing  # else: it announces again
-
-    def _release(self, wtrm: Frame, now: float) -> list[Frame]:
-        """A board waits for TERM without a session here: answer it (always safe:
-        docs/protocol.md §3.11)."""
-        if wtrm.seq != wtrm.ack or wtrm.ack >= COUNTER_LIMIT or wtrm.dst == bytes(6):
-            return []  # not what a board in WTRM sends
-        mac = wtrm.src
-        if now - self._announced.get(mac, float("-inf")) < RECENTLY:
-            return []  # it announces itself: not waiting for TERM (a forged WTRM)
-        last = self._released.get(mac)
-        if last is not None and now - last < TERM_ANSWER_INTERVAL:
-            return []  # its repeats come every 1 s; a flood of copies gets one answer
-        _remember(self._released, mac, now)
-        if last is None:
-            self._events.append(events.Released(now, mac))
-        return [messages.term_answer(wtrm)]
-
-    def _rest(self, board: Board, now: float) -> None:
-        """Not offered again for ``retry_after``: by MAC, and by software ID (one board
-        announcing on many MACs, or forged announcements reusing an ID)."""
-        until = now + self.config.retry_after
-        for table, key in ((self._resting, board.mac),
-                           (self._resting_ids, board.announcement.software_id)):
-            if not key:
-                continue
-            table[key] = until  # type: ignore[index]
-            if len(table) > REMEMBERED:  # forget what has expired, else the oldest half
-                expired = [k for k, t in table.items() if t <= now]
-                for old in expired or list(table)[:len(table) // 2]:
-                    del table[old]
+    def _release(self, wtrm: Frame, now: float, port: str | None) -> list[Frame]:
+        """A board waits for TERM without a session here: answer it."""
+        answer, first = self.admission.release(wtrm, now)
+        if first:
+            self._events.append(events.Released(now, wtrm.src, port))
+        return answer
 
     def _offer(self, board: Board, plan: InstallPlan, now: float) -> list[Frame]:
         self._preparing -= 1
-        board.version_sent = str(plan.packages[0].version) if plan.packages else ""
+        board.version_sent = plan.version
         board.identity_set = scripted_identity(plan.script)
         self._events.append(events.Validated(now, board.mac, plan.sent_files(),
                                              plan.description, plan.inventory_key,
@@ -402,7 +329,7 @@ class StationCore:
         try:
             board.session = ServerSession(
                 self.server_mac, board.mac, plan.files, key=key, keep=plan.keep,
-                timing=self.config.timing, window=self.config.window, budget=self._budget,
+                timing=self.settings.timing, window=self.settings.window, budget=self._budget,
                 software_id=board.announcement.software_id)
         except (messages.MessageError, ValueError) as exc:  # e.g. a forged key field
             self._finish(board, Outcome.REFUSED, f"cannot offer an install: {exc}", now,
@@ -440,13 +367,11 @@ class StationCore:
     def _finish(self, board: Board, outcome: Outcome, reason: str, now: float,
                 cause: FailureCause | None = None, counted: bool = True) -> None:
         self._leave(board)
-        if outcome.installed and self.config.once_per_mac:
-            self._installed[board.mac] = now
-            if len(self._installed) > SEEN:
-                self._installed.popitem(last=False)
+        if outcome.installed:
+            self.admission.installed(board.mac, now)
         if outcome is Outcome.REBOOTED:
             self.result.rebooted += 1
-            if self.config.mndp and board.version_sent:
+            if self.settings.mndp and board.version_sent:
                 term = board.session.term_first_at if board.session is not None else None
                 self.service.expect(board.mac, board.macs, board.announcement.software_id,
                                     board.version_sent, board.identity_set, now,
@@ -460,7 +385,7 @@ class StationCore:
                 self.result.refused += 1
             else:
                 self.result.failed += 1
-            self._rest(board, now)
+            self.admission.rest(board.mac, board.announcement.software_id, now)
         session = board.session
         self._events.append(events.Finished(
             now, board.mac, outcome, reason, cause,
@@ -483,11 +408,3 @@ class StationCore:
         else:
             self.result.not_seen += 1
         self._events.append(event)
-
-
-def _remember(table: OrderedDict[bytes, float], mac: bytes, now: float) -> None:
-    """The newest time for ``mac``, the oldest MACs forgotten past REMEMBERED."""
-    table[mac] = now
-    table.move_to_end(mac)
-    if len(table) > REMEMBERED:
-        table.popitem(last=False)

@@ -9,35 +9,15 @@ cost one dictionary lookup; at most MAX_AWAITED boards are awaited (the oldest g
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from nitools.netinstall.events import InService, Outcome
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.mndp import Neighbour
-from nitools.routeros.strings import unescape
 
 MAX_AWAITED = 4096
 NOT_SEEN = "not seen in service"
-# `/system identity set name=...` (also `/system/identity/set`), quoted or a plain word.
-_IDENTITY = re.compile(
-    rb'^[ \t]*/system[ /]identity[ /]set[ \t]+name=(?:"((?:[^"\\\n]|\\.)*)"|([^\s;"]+))',
-    re.MULTILINE)
-
-
-def scripted_identity(script: bytes | None) -> str | None:
-    """The identity a first-boot script sets (its last such line), if any."""
-    if not script:
-        return None
-    found = _IDENTITY.findall(script)
-    if not found:
-        return None
-    quoted, bare = found[-1]
-    return unescape(quoted.decode("utf-8", "replace")) if quoted or not bare else \
-        bare.decode("utf-8", "replace")
-
-
 @dataclass
 class Awaited:
     mac: bytes  # the MAC the station answered
@@ -70,8 +50,8 @@ class ServiceCheck:
         awaited = Awaited(mac, tuple(macs) or (mac,), software_id, version, identity,
                           now if rebooted_at is None else rebooted_at, now + self.timeout)
         self._awaited[mac] = awaited
-        for port in awaited.macs:
-            self._by_mac[port] = awaited
+        for port_mac in awaited.macs:
+            self._by_mac[port_mac] = awaited
         if software_id:
             self._by_id[software_id] = awaited
         while len(self._awaited) > MAX_AWAITED:
@@ -130,8 +110,8 @@ class ServiceCheck:
         awaited = self._awaited.pop(mac, None)
         if awaited is None:
             return
-        for port in awaited.macs:
-            if self._by_mac.get(port) is awaited:
-                del self._by_mac[port]
+        for port_mac in awaited.macs:
+            if self._by_mac.get(port_mac) is awaited:
+                del self._by_mac[port_mac]
         if awaited.software_id and self._by_id.get(awaited.software_id) is awaited:
             del self._by_id[awaited.software_id]

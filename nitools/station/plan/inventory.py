@@ -30,7 +30,7 @@ import urllib3
 from nitools.errors import NitoolsError, SourceError, UsageError
 from nitools.fetch.download import copy_body, reason
 from nitools.netinstall.frame import format_mac, parse_mac
-from nitools.station.setup.config import CONFIG_MODES
+from nitools.station.plan.ini import CONFIG_MODES
 from nitools.station.plan.payload import read_setting_file
 
 # Columns that choose settings (the rest are template values).

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
 import requests
@@ -27,6 +27,9 @@ import urllib3
 from nitools.errors import SourceError, UsageError
 from nitools.fetch.download import copy_body, reason
 
+# Where a file comes from: a path, an http(s) URL, the bytes themselves, or a file
+# object (pyNetinstall's plugins may answer with any of them).
+Source = str | os.PathLike[str] | bytes | IO[bytes]
 MAX_SOURCE_BYTES = 128 * 1024 * 1024  # above the protocol's ~90 MiB session limit
 HTTP_TIMEOUT = (10.0, 60.0)  # connect, between bytes
 HTTP_TOTAL = 300.0  # a whole download; a server that drips a byte at a time fails here

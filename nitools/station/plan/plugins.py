@@ -18,13 +18,14 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from nitools.errors import ConfigError, NitoolsError, PackageError, PluginError
+from nitools.fetch.releases import ReleaseFiles
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
-from nitools.station.setup.config import INI_SETTINGS, RELEASE_SETTINGS, settings
-from nitools.station.plan.payload import is_url
+from nitools.station.plan.ini import INI_SETTINGS, RELEASE_SETTINGS, settings
+from nitools.station.plan.payload import Source, is_url
 
 log = logging.getLogger("nitools.plugins")
 # Keys of the ini section: pyNetinstall's, then the station-wide settings of nitools.
@@ -32,6 +33,14 @@ KNOWN_KEYS = ("firmware", "config", "additional_packages", "plugin", *INI_SETTIN
               *RELEASE_SETTINGS)
 # pyNetinstall's bundled plugin names map to our default plugin.
 _DEFAULT_PLUGIN_ALIASES = {"pynetinstall.plugins.simple:Plugin", "nitools:DefaultPlugin"}
+
+
+class Plugin(Protocol):
+    """pyNetinstall's plugin: ``get_files(info)`` returns ``(firmware, *additional, config)``
+    (or a release mapping, see ``choose_files``). Optional methods, each given ``info``:
+    ``get_key``, ``get_mode_script`` (or ``get_mode``), ``keep_config``, ``get_branding``."""
+
+    def get_files(self, info: DeviceInfo) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -148,12 +157,12 @@ def load_plugin(config: configparser.ConfigParser) -> Any:
 
 @dataclass(frozen=True)
 class FileChoice:
-    firmware: Any
-    additional: tuple[Any, ...]
-    config: Any  # None: the board applies RouterOS's default configuration
+    firmware: Source | None
+    additional: tuple[Source | None, ...]
+    config: Source | None  # None: the board applies RouterOS's default configuration
 
 
-def optional_choice(plugin: Any, names: str | tuple[str, ...], info: DeviceInfo,
+def optional_choice(plugin: Plugin, names: str | tuple[str, ...], info: DeviceInfo,
                     default: Any) -> Any:
     """Ask an optional plugin method (``get_key``, ``get_mode_script``, ``keep_config``,
     ``get_branding``) for this board; plugins without it get the station default.
@@ -171,7 +180,8 @@ def optional_choice(plugin: Any, names: str | tuple[str, ...], info: DeviceInfo,
     return default
 
 
-def choose_files(plugin: Any, info: DeviceInfo, releases: Any = None) -> FileChoice:
+def choose_files(plugin: Plugin, info: DeviceInfo, releases: ReleaseFiles | None = None
+                 ) -> FileChoice:
     """Call ``get_files`` and read its answer the way pyNetinstall does; a mapping
     ``{"routeros": VERSION|CHANNEL, "packages": [NAME, ...], "config": SOURCE}`` asks for
     a release instead of files (``releases`` supplies them, see nitools.fetch.releases)."""
@@ -196,7 +206,8 @@ def choose_files(plugin: Any, info: DeviceInfo, releases: Any = None) -> FileCho
 _RELEASE_KEYS = ("routeros", "packages", "config")
 
 
-def _release_answer(answer: Mapping[str, Any], info: DeviceInfo, releases: Any) -> FileChoice:
+def _release_answer(answer: Mapping[str, Any], info: DeviceInfo,
+                    releases: ReleaseFiles | None) -> FileChoice:
     unknown = sorted(set(answer) - set(_RELEASE_KEYS))
     if unknown:
         raise PluginError(f"plugin answered with unknown key {unknown[0]!r} for board "
@@ -211,7 +222,8 @@ def _release_answer(answer: Mapping[str, Any], info: DeviceInfo, releases: Any) 
     if releases is None:
         raise PluginError("plugin answered with a RouterOS version, but this station has "
                           "no package source")
-    files = releases.files(info, routeros=version, packages=list(packages))
+    files = releases.files(info.arch, info.min_os, info.mac_text, routeros=version,
+                           packages=list(packages))
     return FileChoice(files[0], tuple(files[1:]), answer.get("config"))
 
 

@@ -18,82 +18,50 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from nitools.errors import NitoolsError, PackageError, PluginError, UsageError
 from nitools.fetch.package_cache import DownloadUnderWay
-from nitools.netinstall.events import FailureCause, SentFile
-from nitools.netinstall.protocol import COUNTER_LIMIT, MAX_FILE_NAME, frame_count
+from nitools.fetch.releases import ReleaseFiles
+from nitools.netinstall.events import FailureCause
+from nitools.netinstall.frame import format_mac
+from nitools.netinstall.protocol import (
+    CONFIG_SCRIPT_NAME,
+    COUNTER_LIMIT,
+    MAX_FILE_NAME,
+    MODE_SCRIPT_NAME,
+    frame_count,
+)
 from nitools.netinstall.server import InstallFile
 from nitools.routeros.device_mode import OFF, mode_script_for
 from nitools.routeros.npk import Package, read_package
 from nitools.routeros.validate import (
     BoardFacts,
-    Finding,
     ScriptCheck,
     TransferLimits,
     check_install,
     errors,
 )
-from nitools.station.setup.config import InstallDefaults
+from nitools.station.engine.contract import InstallPlan, NotYet, PrepareRequest, Refusal
 from nitools.station.plan.first_boot import RenderError
+from nitools.station.plan.ini import InstallDefaults
 from nitools.station.plan.inventory import InventoryRow, InventoryUnavailable, NotListed
 from nitools.station.plan.payload import PayloadCache, Resolved, describe
-from nitools.station.plan.rules import BoardRules
 from nitools.station.plan.plugins import (
     DefaultPlugin,
     DeviceInfo,
     FileChoice,
     PackageSetPlugin,
+    Plugin,
     choose_files,
     optional_choice,
 )
+from nitools.station.plan.rules import BoardRules
 
-CONFIG_SCRIPT_NAME = "autorun.scr"  # RouterOS runs it on first boot (docs/protocol.md §3.9)
-MODE_SCRIPT_NAME = "mode.scr"  # RouterOS 7.22+ runs it first, once
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\.(npk|dpk)\Z")
 _KEY_BYTES = 64
 _KEY_TEXT = re.compile(r"[A-Za-z0-9+/]{80,}={0,2}\Z")  # a key given as text, not a file
-
-
-@dataclass
-class InstallPlan:
-    """The files for one board, in wire order, already read and checked."""
-
-    files: list[InstallFile]
-    packages: list[Package]
-    config_mode: str
-    key: str | None = None  # None: echo the board's own key
-    keep: bool = False
-    sources: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    digests: list[str] = field(default_factory=list)
-    inventory_key: str | None = None  # the inventory row the board got
-    template: str | None = None  # the template that made its first-boot script
-
-    @property
-    def script(self) -> bytes | None:
-        """The first-boot script sent (autorun.scr), if any."""
-        return next((f.data for f in self.files if f.name == CONFIG_SCRIPT_NAME), None)
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(len(f.data) for f in self.files)
-
-    @property
-    def description(self) -> str:
-        extras = [name for name, present in (("mode script", self.has(MODE_SCRIPT_NAME)),
-                                             ("licence key from file", self.key is not None))
-                  if present]
-        return self.config_mode + "".join(f" + {extra}" for extra in extras)
-
-    def has(self, name: str) -> bool:
-        return any(f.name == name for f in self.files)
-
-    def sent_files(self) -> tuple[SentFile, ...]:
-        return tuple(SentFile(f.name, len(f.data), d, s)
-                     for f, d, s in zip(self.files, self.digests, self.sources, strict=True))
 
 
 def parse_key(data: bytes, origin: str = "key") -> str:
@@ -157,29 +125,33 @@ class _Builder:
         self.add(name, resolved, resolved.origin)
 
 
-def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | None = None,
-                    cache: PayloadCache | None = None, releases: Any = None,
-                    rules: BoardRules | None = None, port: str | None = None) -> InstallPlan:
-    """Raise a NitoolsError saying why this board must be left alone. ``releases``
-    (nitools.fetch.releases.ReleaseFiles) serves plugins that answer with a version and
-    inventory rows that name one; ``rules``: the inventory, template and device-mode."""
+def prepare_install(plugin: Plugin, board: PrepareRequest,
+                    defaults: InstallDefaults | None = None, cache: PayloadCache | None = None,
+                    releases: ReleaseFiles | None = None, rules: BoardRules | None = None
+                    ) -> InstallPlan:
+    """Raise a NitoolsError saying why this board must be left alone. ``releases`` serves
+    plugins that answer with a version and inventory rows that name one; ``rules``: the
+    inventory, template and device-mode."""
     defaults = defaults or InstallDefaults()
     cache = cache or PayloadCache(url_ttl=0)
     rules = rules or BoardRules()
-    row = rules.row_for(info)
-    choice = _row_packages(choose_files(plugin, info, releases), row, plugin, info, releases)
+    announced = board.announcement
+    mac_text = format_mac(board.mac)
+    info = DeviceInfo.from_announcement(board.mac, announced)  # pyNetinstall's, for plugins
+    row = rules.row_for(board.mac, announced)
+    choice = _row_packages(choose_files(plugin, info, releases), row, plugin, board, releases)
     plugin_config = is_custom_plugin(plugin) and choice.config is not None  # plugins win
     if row is not None and row.config_mode is not None and not plugin_config:
         defaults = replace(defaults, config_mode=row.config_mode)
     choice = _apply_defaults(choice, defaults)  # -s and --config-mode, as they always did
     if choice.firmware is None:
-        raise PluginError(f"plugin chose no firmware for board {info.mac_text}: board skipped")
+        raise PluginError(f"plugin chose no firmware for board {mac_text}: board skipped")
     build = _Builder(cache)
     build.package(choice.firmware, "firmware")
     for source in choice.additional:
         if source is None:
             raise PluginError(f"plugin returned None as an additional package for board "
-                              f"{info.mac_text}")
+                              f"{mac_text}")
         build.package(source, "additional package")
     version = build.packages[0].version
 
@@ -195,12 +167,12 @@ def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | N
         config_mode = "keep"
     elif template is not None:
         values = {**(row.template_values() if row is not None else {}),
-                  **rules.facts(info, [info.mac_text], str(version), port)}
+                  **rules.facts(board.mac, announced, [mac_text], str(version), board.port)}
         script = Resolved("autorun.rsc", template.render(values).encode("utf-8"),
                           f"template {template.name}")
         config_mode = "script"
         build.add(CONFIG_SCRIPT_NAME, script, script.origin)
-        scripts.append(ScriptCheck(f"{template.name} for {info.mac_text}", script.data))
+        scripts.append(ScriptCheck(f"{template.name} for {mac_text}", script.data))
     elif choice.config is None:
         config_mode = "default"
     else:
@@ -230,12 +202,12 @@ def prepare_install(plugin: Any, info: DeviceInfo, defaults: InstallDefaults | N
     if duplicates:
         raise PackageError(f"two files would be sent as {sorted(duplicates)[0]}: rename one")
     package_names = names[:len(build.packages)]  # packages come first, then the rest
-    board = BoardFacts(info.arch, info.min_os, info.image_version)
-    findings = check_install(list(zip(package_names, build.packages, strict=True)), board,
+    facts = BoardFacts(announced.arch, announced.min_version, announced.image_version)
+    findings = check_install(list(zip(package_names, build.packages, strict=True)), facts,
                              transfer_limits([len(f.data) for f in build.files]), scripts)
     problems = errors(findings)
     if problems:
-        raise PackageError(f"board {info.mac_text} left untouched: {problems[0]}")
+        raise PackageError(f"board {mac_text} left untouched: {problems[0]}")
     return InstallPlan(build.files, build.packages, config_mode, key, keep, build.sources,
                        findings, build.digests, row.key if row is not None else None,
                        template.name if template is not None else None)
@@ -248,8 +220,8 @@ def is_custom_plugin(plugin: Any) -> bool:
     return not isinstance(plugin, (DefaultPlugin, PackageSetPlugin, ReleasePlugin))
 
 
-def _row_packages(choice: FileChoice, row: InventoryRow | None, plugin: Any,
-                  info: DeviceInfo, releases: Any) -> FileChoice:
+def _row_packages(choice: FileChoice, row: InventoryRow | None, plugin: Plugin,
+                  board: PrepareRequest, releases: ReleaseFiles | None) -> FileChoice:
     """The packages an inventory row names (``routeros=``, ``packages=``) for this board."""
     if row is None or (row.routeros is None and row.packages is None):
         return choice
@@ -262,7 +234,9 @@ def _row_packages(choice: FileChoice, row: InventoryRow | None, plugin: Any,
     if row.routeros is None and releases.version is None and releases.folder is None:
         raise PluginError(f"{row.where} names packages but no routeros version: add a "
                           "routeros column, or give --routeros")
-    files = releases.files(info, routeros=row.routeros, packages=row.packages)
+    announced = board.announcement
+    files = releases.files(announced.arch, announced.min_version, format_mac(board.mac),
+                           routeros=row.routeros, packages=row.packages)
     return replace(choice, firmware=files[0], additional=tuple(files[1:]))
 
 
@@ -284,38 +258,12 @@ def _apply_defaults(choice: FileChoice, defaults: InstallDefaults) -> FileChoice
 
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """Why a board is left untouched (never offered an install). A board the inventory
-    does not list (``NOT_IN_INVENTORY``) is left alone for the rest of the run."""
-
-    reason: str
-    cause: FailureCause = FailureCause.FILES_REFUSED
-
-
-@dataclass(frozen=True)
-class NotYet:
-    """A file this board needs is being fetched for another board: the board waits (it
-    keeps announcing) and is prepared again in a moment, holding no worker meanwhile."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class InstalledBefore:
-    """``--once``: the journal shows this board installed (its row), so it is left alone.
-    Looked up by a preparation worker: a slow or stopped database never holds the loop."""
-
-    row: int
-
-
-def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
-                      cache: PayloadCache, releases: Any = None,
-                      rules: BoardRules | None = None, port: str | None = None
-                      ) -> InstallPlan | Refusal | NotYet:
+def prepare_or_refuse(plugin: Plugin, board: PrepareRequest, defaults: InstallDefaults,
+                      cache: PayloadCache, releases: ReleaseFiles | None = None,
+                      rules: BoardRules | None = None) -> InstallPlan | Refusal | NotYet:
     """``prepare_install`` for the station's worker threads: never raises."""
     try:
-        return prepare_install(plugin, info, defaults, cache, releases, rules, port)
+        return prepare_install(plugin, board, defaults, cache, releases, rules)
     except DownloadUnderWay as exc:
         return NotYet(str(exc))
     except NotListed as exc:
@@ -323,8 +271,8 @@ def prepare_or_refuse(plugin: Any, info: DeviceInfo, defaults: InstallDefaults,
     except InventoryUnavailable as exc:
         return Refusal(str(exc), FailureCause.INVENTORY_UNAVAILABLE)
     except RenderError as exc:
-        return Refusal(f"board {info.mac_text} left untouched: its first-boot script cannot "
-                       f"be made: {exc}")
+        return Refusal(f"board {format_mac(board.mac)} left untouched: its first-boot script "
+                       f"cannot be made: {exc}")
     except NitoolsError as exc:
         return Refusal(str(exc))
     except SystemExit as exc:  # a plugin must not end the station either

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nitools.errors import UsageError
+from nitools.netinstall.frame import format_mac
+from nitools.netinstall.messages import Announcement
 from nitools.routeros.device_mode import OFF, parse_device_mode
-from nitools.station.setup.config import UNLISTED_CHOICES
 from nitools.station.plan.first_boot import FirstBootTemplate
+from nitools.station.plan.ini import UNLISTED_CHOICES
 from nitools.station.plan.inventory import (
     InventoryRow,
     NotListed,
@@ -23,7 +25,6 @@ from nitools.station.plan.inventory import (
     UrlInventory,
     load_inventory,
 )
-from nitools.station.plan.plugins import DeviceInfo
 
 REFUSE, DEFAULT = UNLISTED_CHOICES
 
@@ -42,14 +43,14 @@ class BoardRules:
         return self.inventory is not None or self.template is not None or \
             self.device_mode != OFF
 
-    def row_for(self, info: DeviceInfo) -> InventoryRow | None:
+    def row_for(self, mac: bytes, announced: Announcement) -> InventoryRow | None:
         """The board's row; None: no inventory, or unlisted boards get the defaults.
         NotListed when the board must be left alone; InventoryUnavailable when a
         server could not say."""
         if self.inventory is None:
             return None
         try:
-            return self.inventory.row_for(info.mac, info.lic_id, info.model)
+            return self.inventory.row_for(mac, announced.software_id, announced.model)
         except NotListed:
             if self.unlisted == DEFAULT:
                 return None
@@ -61,11 +62,13 @@ class BoardRules:
             return self.template
         return self.templates[path]  # every row's template was read at start
 
-    def facts(self, info: DeviceInfo, macs: list[str], routeros: str, port: str | None
-              ) -> dict[str, Any]:
-        return {"mac": info.mac_text, "macs": macs, "software_id": info.lic_id,
-                "model": info.model, "arch": info.arch, "min_version": info.min_os,
-                "routeros": routeros, "station": self.station, "port": port or ""}
+    def facts(self, mac: bytes, announced: Announcement, macs: list[str], routeros: str,
+              port: str | None) -> dict[str, Any]:
+        """What a template may use besides the row (``first_boot.FACTS`` names them)."""
+        return {"mac": format_mac(mac), "macs": macs, "software_id": announced.software_id,
+                "model": announced.model, "arch": announced.arch,
+                "min_version": announced.min_version, "routeros": routeros,
+                "station": self.station, "port": port or ""}
 
 
 def board_rules(inventory: str | None, config_template: str | None, unlisted: str | None,

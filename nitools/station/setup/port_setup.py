@@ -19,20 +19,11 @@ from nitools.errors import ConfigError, UsageError
 from nitools.fetch.mirror import DEFAULT_MIRROR, Mirror
 from nitools.fetch.package_cache import PackageCache
 from nitools.fetch.releases import ReleaseFiles, ReleasePlugin
-from nitools.station.setup.config import (
-    DEFAULTS,
-    SECTIONS,
-    IniConfig,
-    StationConfig,
-    config_file,
-    load_ini,
-    settings,
-    station_config,
-    station_name,
-)
-from nitools.station.setup.options import StationOptions
-from nitools.station.plan.rules import BoardRules, board_rules
+from nitools.station.plan.ini import SECTIONS, IniConfig, config_file, load_ini, settings
 from nitools.station.plan.plugins import PackageSetPlugin, check_keys, load_plugin, locate
+from nitools.station.plan.rules import BoardRules, board_rules
+from nitools.station.setup.config import DEFAULTS, StationConfig, station_config, station_name
+from nitools.station.setup.options import StationOptions
 
 PORT_SECTION = "port:"
 # Keys that name a way of picking packages, and what goes with each.

@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -223,8 +222,9 @@ def test_bad_arguments_get_one_line_errors(served, tmp_path):
 # ------------------------------------------------------------------ flash by version
 
 
-def board(arch: str, min_os: str = "6.40") -> SimpleNamespace:
-    return SimpleNamespace(arch=arch, min_os=min_os, mac_text="02:00:00:00:00:01")
+def board(arch: str, min_version: str = "6.40") -> tuple[str, str, str]:
+    """What ReleaseFiles.files is told of a board: arch, minimum version, its name."""
+    return arch, min_version, "02:00:00:00:00:01"
 
 
 def release(server, tmp_path, **choice) -> ReleaseFiles:
@@ -240,7 +240,7 @@ def test_each_architecture_gets_its_own_files_and_the_channel_is_resolved_once(s
     real_package = files.cache.package
     files.cache.package = lambda *key: asked.append(key) or real_package(*key)
     for arch in ("arm", "arm64", "mipsbe", "arm64", "arm"):
-        chosen = files.files(board(arch))
+        chosen = files.files(*board(arch))
         assert [read_package(p).arch for p in chosen] == [arch, arch]
         assert [read_package(p).name for p in chosen] == ["system", "container"]
     assert len(served.ranges("/routeros/NEWESTa7.stable")) == 1
@@ -251,16 +251,16 @@ def test_a_board_without_packages_or_too_new_is_refused_with_the_reason(served, 
     files = release(served, tmp_path, routeros="7.16.1")
     with pytest.raises(PluginError, match=r"no routeros 7.16.1 package for ppc: not on the "
                                           r"mirror"):
-        files.files(board("powerpc"))
+        files.files(*board("powerpc"))
     with pytest.raises(PluginError, match=r"no routeros 7.16.1 package for ppc"):
-        files.files(board("ppc"))  # remembered: not asked of the mirror again
+        files.files(*board("ppc"))  # remembered: not asked of the mirror again
     assert len(served.ranges("/routeros/7.16.1/routeros-7.16.1-ppc.npk")) == 1
     with pytest.raises(PluginError, match=r"needs RouterOS 7.17 or newer; this station "
                                           r"installs 7.16.1"):
-        files.files(board("arm64", min_os="7.17"))
+        files.files(*board("arm64", min_version="7.17"))
     with pytest.raises(PluginError, match=r"architecture 'sparc'"):
-        files.files(board("sparc"))
-    assert files.files(board("arm"))  # the others are not affected
+        files.files(*board("sparc"))
+    assert files.files(*board("arm"))  # the others are not affected
 
 
 def test_an_unreachable_mirror_with_nothing_cached_fails_at_start(tmp_path):
@@ -284,10 +284,10 @@ def test_packages_dir_chooses_by_header_never_by_name(tmp_path):
     (folder / "broken.npk").write_bytes(package_bytes("system", "7.16.1", "mipsbe")[:999])
     files = ReleaseFiles(ReleaseChoice(packages_dir=str(folder)), PackageCache(tmp_path / "c"))
     files.start()
-    assert files.files(board("arm64")) == [str(folder / "a.npk"), str(folder / "b.bin")]
-    assert files.files(board("arm")) == [str(folder / "routeros-7.16.1-arm64.npk")]
+    assert files.files(*board("arm64")) == [str(folder / "a.npk"), str(folder / "b.bin")]
+    assert files.files(*board("arm")) == [str(folder / "routeros-7.16.1-arm64.npk")]
     with pytest.raises(PluginError, match=r"holds no RouterOS package for mipsbe"):
-        files.files(board("mipsbe"))
+        files.files(*board("mipsbe"))
 
 
 def test_packages_dir_with_two_versions_needs_routeros(tmp_path):
@@ -300,7 +300,7 @@ def test_packages_dir_with_two_versions_needs_routeros(tmp_path):
     files = ReleaseFiles(ReleaseChoice(packages_dir=str(folder), routeros="7.15.3"),
                          PackageCache(tmp_path))
     files.start()
-    assert files.files(board("arm")) == [str(folder / "7.15.3.npk")]
+    assert files.files(*board("arm")) == [str(folder / "7.15.3.npk")]
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "container.npk").write_bytes(package_bytes("container", "7.16.1",
                                                                      "arm"))

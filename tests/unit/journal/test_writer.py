@@ -1,6 +1,7 @@
 """The journal writer: events into rows, kept through failures, rate-limited refusals."""
 
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +37,61 @@ def test_a_failing_journal_keeps_rows_in_memory_and_writes_them_later(tmp_path, 
     rows = journal.attempts()
     assert [r.outcome for r in rows] == ["rebooted"] * 3
     assert all(r.files[0]["name"] == "r.npk" for r in rows)
+
+
+def test_a_row_kept_through_a_journal_outage_keeps_the_boards_real_times(tmp_path,
+                                                                          monkeypatch):
+    """The journal fails while a board finishes and works again 30 s later: the row's
+    end and duration are the board's, not the time the row was finally written."""
+    from nitools.journal.writer import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    clock = [0.0]
+    epoch = 1_800_000_000.0  # the wall clock when the station's clock read 0
+    writer = JournalWriter(journal, clock=lambda: clock[0], wall_clock=lambda: epoch + clock[0])
+    mac = bytes.fromhex("024e49000001")
+    found, validated, accepted, finished = attempt_events(mac)
+    for event in (found, validated, accepted):
+        clock[0] = event.at
+        writer(event)  # the open row is written
+    real_write = journal.store.write
+
+    def outage(sql, values):
+        raise JournalError("cannot write the journal: the database server went away")
+
+    monkeypatch.setattr(journal.store, "write", outage)
+    clock[0] = finished.at
+    writer(finished)  # kept in memory
+    monkeypatch.setattr(journal.store, "write", real_write)
+    clock[0] = finished.at + 30.0  # the journal is back
+    writer.flush()
+    (row,) = journal.attempts()
+    assert row.outcome == "rebooted"
+    assert row.ended_at == epoch + finished.at
+    assert row.duration == pytest.approx(finished.at - validated.at)  # offer to end
+    assert row.timeline[-1] == {"event": "rebooted", "at": epoch + finished.at}
+
+
+def test_a_row_first_written_after_an_outage_keeps_its_real_start_and_end(tmp_path,
+                                                                          monkeypatch):
+    from nitools.journal.writer import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    clock = [0.0]
+    epoch = 1_800_000_000.0
+    writer = JournalWriter(journal, clock=lambda: clock[0], wall_clock=lambda: epoch + clock[0])
+    real_write = journal.store.write
+    monkeypatch.setattr(journal.store, "write",
+                        lambda sql, values: (_ for _ in ()).throw(JournalError("down")))
+    events = attempt_events(bytes.fromhex("024e49000002"))
+    for event in events:
+        clock[0] = event.at
+        writer(event)
+    monkeypatch.setattr(journal.store, "write", real_write)
+    clock[0] = 60.0
+    writer.flush()
+    (row,) = journal.attempts()
+    assert row.started_at == epoch + events[1].at and row.ended_at == epoch + events[-1].at
 
 
 def test_refusals_are_journaled_at_a_bounded_rate(tmp_path):

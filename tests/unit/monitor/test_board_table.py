@@ -11,8 +11,8 @@ BOARD = Announcement("ABCD-EFGH", "", "RB5009", "arm64", "7.12", "7.16.1")
 
 
 def test_a_board_moves_through_its_phases_with_rate_and_eta():
-    table = BoardTable(lambda mac: "eth1")
-    table(events.Found(0.0, MAC, BOARD))
+    table = BoardTable()
+    table(events.Found(0.0, MAC, BOARD, "eth1"))  # the port comes with the event
     table(events.Formatting(1.0, MAC))
     table(events.UploadStarted(10.0, MAC, 1000))
     table(events.Progress(12.0, MAC, 400, 1000))

@@ -20,8 +20,7 @@ def lines(caplog):
 
 def test_one_line_per_event_named_by_port_mac_and_model(lines):
     reporter = LogReporter()
-    reporter.port_of = lambda mac: "eth1"
-    reporter.event(events.Found(0.0, MAC, BOARD))
+    reporter.event(events.Found(0.0, MAC, BOARD, "eth1"))
     reporter.event(events.Formatting(1.0, MAC))
     reporter.event(events.FileStarted(2.0, MAC, "routeros-7.16.1-arm64.npk"))
     text = [r.getMessage() for r in lines.records]

@@ -72,3 +72,16 @@ def test_mac_text_round_trip_and_forms():
         assert parse_mac(text) == mac
     with pytest.raises(ValueError):
         parse_mac("0a:1b:2c")
+
+
+def test_mac_options_take_one_or_several_and_name_the_option_when_wrong():
+    import pytest
+
+    from nitools.errors import UsageError
+    from nitools.netinstall.frame import parse_mac_option
+
+    assert parse_mac_option("02-4E-49-00-00-01") == {bytes.fromhex("024e49000001")}
+    assert parse_mac_option(("024e49000001", "02:4e:49:00:00:02")) == {
+        bytes.fromhex("024e49000001"), bytes.fromhex("024e49000002")}
+    with pytest.raises(UsageError, match="--software-mac: 'x' is not a MAC address"):
+        parse_mac_option(("x",), "--software-mac")

@@ -56,8 +56,8 @@ def got(sock) -> bytes | None:
 
 def test_a_board_is_answered_on_its_own_port_only():
     group, links, boards, _ = setup()
-    assert [d for d, _ in arrive(group, links, boards, "eth2", frame(BOARD, bytes(6)))]
-    assert group.port_of(BOARD) == "eth2"
+    (datagram,) = arrive(group, links, boards, "eth2", frame(BOARD, bytes(6)))
+    assert datagram[2] == "eth2"  # the port it arrived on travels with it
     group.send(frame(STATION, BOARD, b"OFFR"))
     assert got(boards["eth2"]) == frame(STATION, BOARD, b"OFFR")
     assert got(boards["eth1"]) is None
@@ -70,15 +70,20 @@ def test_its_mac_on_another_port_is_dropped_until_it_has_been_silent():
     group, links, boards, clock = setup()
     arrive(group, links, boards, "eth1", frame(BOARD, bytes(6)))
     assert arrive(group, links, boards, "eth2", frame(BOARD, bytes(6), b"FORGED")) == []
-    assert group.foreign_port_drops == 1 and group.port_of(BOARD) == "eth1"
+    assert group.foreign_port_drops == 1
+    group.send(frame(STATION, BOARD, b"OFFR"))  # still answered on its first port only
+    assert got(boards["eth1"]) and got(boards["eth2"]) is None
     clock.now += REBIND_AFTER + 1  # the board was moved to the other port
-    assert len(arrive(group, links, boards, "eth2", frame(BOARD, bytes(6)))) == 1
-    assert group.port_of(BOARD) == "eth2"
+    (datagram,) = arrive(group, links, boards, "eth2", frame(BOARD, bytes(6)))
+    assert datagram[2] == "eth2"
+    group.send(frame(STATION, BOARD, b"OFFR"))
+    assert got(boards["eth2"]) and got(boards["eth1"]) is None
     group.close()
 
 
 def test_our_own_broadcasts_heard_back_bind_nothing():
     group, links, boards, _ = setup()
     arrive(group, links, boards, "eth1", frame(STATION, BOARD))
-    assert group.port_of(STATION) is None
+    group.send(frame(BOARD, STATION, b"X"))  # a frame for our own MAC: no port is bound
+    assert got(boards["eth1"]) and got(boards["eth2"])
     group.close()

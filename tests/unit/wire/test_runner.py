@@ -26,7 +26,7 @@ class RecordingMachine:
         self.answer: list[Frame] = []
         self.closed = False
 
-    def receive(self, frame: Frame, now: float) -> list[Frame]:
+    def receive(self, frame: Frame, now: float, port: str | None = None) -> list[Frame]:
         self.received.append(frame)
         return self.answer
 
@@ -75,7 +75,7 @@ def runner_on_memory(machine: RecordingMachine, **kwargs: Any) -> tuple[Runner, 
 def test_garbage_is_counted_and_never_reaches_the_machine():
     machine = RecordingMachine()
     runner, _, _ = runner_on_memory(machine)
-    runner.step(0.0, [(b"\x00" * 5, 5000), (frame(), 5000)])
+    runner.step(0.0, [(b"\x00" * 5, 5000, None), (frame(), 5000, None)])
     assert runner.malformed == 1
     assert [f.src for f in machine.received] == [BOARD]
 
@@ -83,7 +83,8 @@ def test_garbage_is_counted_and_never_reaches_the_machine():
 def test_frames_from_another_udp_port_and_our_own_broadcasts_are_dropped():
     machine = RecordingMachine()
     runner, _, _ = runner_on_memory(machine, source_port=5000)
-    runner.step(0.0, [(frame(), 59813), (frame(OURS), 5000), (frame(seq=1), 5000)])
+    runner.step(0.0, [(frame(), 59813, None), (frame(OURS), 5000, None),
+                      (frame(seq=1), 5000, None)])
     assert len(machine.received) == 1 and machine.received[0].src == BOARD
 
 
@@ -96,11 +97,11 @@ def test_what_the_machine_answers_goes_out_on_the_link_and_every_mirror():
     mirror = network.link(local_admin_mac(4))
     machine.answer = [Frame(OURS, BOARD, 1, 0, b"OFFR\n\n\n\n\0")]
     runner = Runner(ours, machine, clock=clock, mirrors=[mirror])
-    runner.step(0.0, [(frame(), 5000)])
+    runner.step(0.0, [(frame(), 5000, None)])
     network.deliver(1.0)
-    copies = [data for data, _ in watcher.receive()]
+    copies = [datagram[0] for datagram in watcher.receive()]
     assert copies.count(machine.answer[0].to_bytes()) == 2  # once from the link, once mirrored
-    assert [data for data, _ in board.receive()].count(machine.answer[0].to_bytes()) == 2
+    assert [datagram[0] for datagram in board.receive()].count(machine.answer[0].to_bytes()) == 2
 
 
 def test_each_stop_request_reaches_the_machine_once_at_its_next_turn():

@@ -1,13 +1,12 @@
 """A reason for every board that never showed up: silent boards and their likely causes,
 and the station core taking what dnsmasq saw (virtual time)."""
 
-from dataclasses import replace
 
 from nitools.netboot.dnsmasq_log import DHCP, NO_IMAGE, TFTP, TFTP_FAILED, Sighting
 from nitools.netinstall import events
 from nitools.netinstall.events import FailureCause
 from nitools.station.engine.boot_watch import BootWatch
-from nitools.station.setup.config import DEFAULTS
+from nitools.station.engine.settings import EngineSettings
 from nitools.wire.runner import run_virtual
 from tests.unit.station.engine.test_core import station_and_boards
 
@@ -62,7 +61,7 @@ def test_an_unserved_vendor_class_is_said_once_per_mac():
 
 
 def test_the_core_takes_sightings_and_a_board_that_then_installs_is_not_silent():
-    config = replace(DEFAULTS, announce_timeout=5.0)
+    config = EngineSettings(announce_timeout=5.0)
     clock, network, core, (device,), runners, seen = station_and_boards(config)
     core.netboot(Sighting(DHCP, device.mac, 0.0, "vendor class ARM64__boot"), clock.now)
     core.netboot(Sighting(TFTP, device.mac, 0.1, "netinstall.arm64"), clock.now)
@@ -77,7 +76,7 @@ def test_the_core_takes_sightings_and_a_board_that_then_installs_is_not_silent()
 
 
 def test_dnsmasq_lines_read_after_the_board_announced_itself_do_not_make_it_silent():
-    config = replace(DEFAULTS, announce_timeout=5.0)
+    config = EngineSettings(announce_timeout=5.0)
     clock, network, core, (device,), runners, seen = station_and_boards(config)
     run_virtual(runners, clock, network, until=lambda: bool(core.boards), limit=10)
     # dnsmasq's log is read in another thread: its TFTP line arrives after the DSCV.

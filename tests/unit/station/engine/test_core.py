@@ -3,18 +3,17 @@ in-memory network and the virtual clock, no sockets and no sleeps."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from nitools.emulation.emulator import BoardSpec, EmulatorCore, make_boards
 from nitools.emulation.synthetic import build_npk
 from nitools.netinstall import events
-from nitools.station.setup.config import DEFAULTS
 from nitools.station.engine.core import StationCore
-from nitools.wire.link import MemoryNetwork
+from nitools.station.engine.settings import EngineSettings
+from nitools.station.plan.ini import InstallDefaults
 from nitools.station.plan.payload import PayloadCache
 from nitools.station.plan.prepare import prepare_or_refuse
+from nitools.wire.link import MemoryNetwork
 from nitools.wire.runner import InlineExecutor, Runner, VirtualClock, run_virtual
 
 STATION = bytes.fromhex("02aaaaaaaaaa")
@@ -33,7 +32,7 @@ def station_and_boards(config, count=1):
     cache = PayloadCache()
     seen: list[events.BoardEvent] = []
     station = Runner(network.link(STATION), core, clock=clock, executor=InlineExecutor(),
-                     work=lambda r: prepare_or_refuse(Plugin(), r.info, config.defaults, cache),
+                     work=lambda r: prepare_or_refuse(Plugin(), r, InstallDefaults(), cache),
                      on_event=seen.append, source_port=5000)
     devices = make_boards(BoardSpec(format_time=0.5), count, seed=5)
     emulator = Runner(network.link(devices[0].macs[0]), EmulatorCore(devices), clock=clock,
@@ -43,7 +42,7 @@ def station_and_boards(config, count=1):
 
 @pytest.mark.parametrize("once_per_mac", [False, True])
 def test_a_board_announcing_again_after_its_install_and_o(once_per_mac):
-    config = replace(DEFAULTS, once_per_mac=once_per_mac)
+    config = EngineSettings(once_per_mac=once_per_mac)
     clock, network, core, (device,), runners, seen = station_and_boards(config)
     run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 1, limit=60)
     assert core.result.rebooted == 1 and device.state.value == "rebooted"
@@ -54,7 +53,7 @@ def test_a_board_announcing_again_after_its_install_and_o(once_per_mac):
 
 
 def test_finished_is_the_last_event_of_every_attempt_and_progress_never_follows_it():
-    clock, network, core, devices, runners, seen = station_and_boards(DEFAULTS, count=3)
+    clock, network, core, devices, runners, seen = station_and_boards(EngineSettings(), count=3)
     run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 3, limit=60)
     assert core.result.rebooted == 3
     for device in devices:
@@ -68,9 +67,9 @@ def test_finished_is_the_last_event_of_every_attempt_and_progress_never_follows_
 def test_once_asks_the_journal_through_a_preparation_never_on_the_loop():
     from nitools.netinstall.frame import decode, encode
     from nitools.netinstall.messages import Announcement, build_dscv
-    from nitools.station.plan.prepare import InstalledBefore
+    from nitools.station.engine.contract import InstalledBefore
 
-    core = StationCore(bytes.fromhex("02aaaaaaaaaa"), replace(DEFAULTS, once=True))
+    core = StationCore(bytes.fromhex("02aaaaaaaaaa"), EngineSettings(once=True))
     board = bytes.fromhex("024e49000077")
     dscv = decode(encode(board, bytes(6), 1, 0, build_dscv(
         Announcement("ONCE-0001", "", "RB", "arm64", "7.12", "7.16.1"))))
@@ -89,10 +88,10 @@ def test_once_asks_the_journal_through_a_preparation_never_on_the_loop():
 def test_a_board_whose_files_are_being_fetched_waits_and_is_prepared_again():
     from nitools.netinstall.frame import decode, encode
     from nitools.netinstall.messages import Announcement, build_dscv
+    from nitools.station.engine.contract import NotYet
     from nitools.station.engine.core import PREPARE_AGAIN
-    from nitools.station.plan.prepare import NotYet
 
-    core = StationCore(bytes.fromhex("02aaaaaaaaaa"), DEFAULTS)
+    core = StationCore(bytes.fromhex("02aaaaaaaaaa"), EngineSettings())
     board = bytes.fromhex("024e49000078")
     dscv = decode(encode(board, bytes(6), 1, 0, build_dscv(
         Announcement("WAIT-0001", "", "RB", "arm64", "7.12", "7.16.1"))))

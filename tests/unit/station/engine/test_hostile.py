@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -20,13 +19,15 @@ from nitools.netinstall import events
 from nitools.netinstall.frame import Frame, encode
 from nitools.netinstall.messages import Announcement, build_dscv
 from nitools.routeros.validate import BoardFacts, check_install, errors
-from nitools.station.setup.config import DEFAULTS, InstallDefaults
+from nitools.station.engine.contract import Refusal
+from nitools.station.engine.admission import SEEN
 from nitools.station.engine.core import StationCore
-from nitools.wire.link import LoopbackLink, local_admin_mac
+from nitools.station.engine.settings import EngineSettings
+from nitools.station.plan.ini import InstallDefaults
 from nitools.station.plan.payload import PayloadCache, resolve
-from nitools.station.plan.plugins import DeviceInfo
-from nitools.station.plan.prepare import Refusal, prepare_or_refuse
-from tests.helpers import REPO, STATE_HOME, free_udp_port, run_cli
+from nitools.station.plan.prepare import prepare_or_refuse
+from nitools.wire.link import LoopbackLink, local_admin_mac
+from tests.helpers import REPO, STATE_HOME, board_request, free_udp_port, run_cli
 
 SERVER = bytes.fromhex("02aaaaaaaaaa")
 MARKUP = "[/x]\x1b]0;owned\x07[bold]"
@@ -107,8 +108,8 @@ def test_a_plugin_that_exits_or_interrupts_refuses_that_board_only(raise_it, sai
         def get_files(self, info):
             raise_it()
 
-    info = DeviceInfo(bytes(6), "RB", "arm64", "7.12", "", "")
-    result = prepare_or_refuse(Exiting(), info, InstallDefaults(), PayloadCache())
+    result = prepare_or_refuse(Exiting(), board_request(bytes(6), model="RB"),
+                               InstallDefaults(), PayloadCache())
     assert isinstance(result, Refusal) and said in result.reason
 
 
@@ -124,7 +125,7 @@ def test_special_files_are_refused_before_a_byte_is_read(tmp_path):
 
 
 def test_one_off_forged_announcements_never_cost_a_preparation():
-    core = StationCore(SERVER, DEFAULTS)
+    core = StationCore(SERVER, EngineSettings())
     real = bytes.fromhex("024e49000001")
     prepared = []
     now = 0.0
@@ -140,12 +141,12 @@ def test_one_off_forged_announcements_never_cost_a_preparation():
         now += 1.0
     assert real in prepared  # taken on a repeat announcement, despite the flood
     forged = [mac for mac in prepared if mac != real]
-    assert len(forged) <= DEFAULTS.flood_rate  # only before the flood was recognised
-    assert len(core._seen) <= 65536
+    assert len(forged) <= EngineSettings().flood_rate  # only before the flood was recognised
+    assert len(core.admission._seen) <= SEEN
 
 
 def test_boards_being_prepared_are_capped():
-    config = replace(DEFAULTS, max_preparing=4)
+    config = EngineSettings(max_preparing=4)
     core = StationCore(SERVER, config)
     for index in range(20):
         core.receive(dscv(bytes([2, 0, 0, 0, 0, index + 1]), software_id=f"ID{index}"), 0.0)
@@ -154,7 +155,7 @@ def test_boards_being_prepared_are_capped():
 
 
 def test_one_software_id_on_thousands_of_macs_merges_into_a_bounded_board():
-    core = StationCore(SERVER, DEFAULTS)
+    core = StationCore(SERVER, EngineSettings())
     for index in range(3000):
         core.receive(dscv(bytes([2, 1, 0, 0, index >> 8, index & 0xFF]), software_id="SAME"),
                      index * 0.001)
@@ -237,7 +238,7 @@ def wtrm(mac: bytes, seq: int = 7) -> Frame:
 
 
 def test_a_forged_wtrm_never_keeps_a_board_from_being_offered():
-    core = StationCore(SERVER, DEFAULTS)
+    core = StationCore(SERVER, EngineSettings())
     board = bytes.fromhex("024e49000042")
     (term,) = core.receive(wtrm(board), 0.0)  # in its name, before it ever announced
     assert term.payload.startswith(b"TERM") and term.dst == board
@@ -247,7 +248,7 @@ def test_a_forged_wtrm_never_keeps_a_board_from_being_offered():
 
 
 def test_a_wtrm_from_a_mac_that_announces_itself_is_not_answered():
-    core = StationCore(SERVER, DEFAULTS)
+    core = StationCore(SERVER, EngineSettings())
     board = bytes.fromhex("024e49000043")
     core.receive(dscv(board, software_id="REAL-0043"), 0.0)
     core.take_events()

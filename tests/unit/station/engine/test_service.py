@@ -1,16 +1,16 @@
 """Proof in service, in virtual time: verified, wrong-version, unverified, not seen; and
 the station core waiting for it with --verify."""
 
-from dataclasses import replace
 
 import pytest
 
 from nitools.netinstall import events
 from nitools.netinstall.events import Outcome
 from nitools.netinstall.mndp import Neighbour
-from nitools.station.setup.config import DEFAULTS
+from nitools.routeros.identity import scripted_identity
+from nitools.station.engine.service import MAX_AWAITED, ServiceCheck
+from nitools.station.engine.settings import EngineSettings
 from nitools.wire.runner import run_virtual
-from nitools.station.engine.service import MAX_AWAITED, ServiceCheck, scripted_identity
 from tests.unit.station.engine.test_core import station_and_boards
 
 MAC, OTHER_PORT = bytes.fromhex("024e49000001"), bytes.fromhex("024e49000002")
@@ -99,7 +99,7 @@ def test_the_identity_a_first_boot_script_sets(script, identity):
 
 
 def test_with_verify_one_shot_waits_for_the_board_in_service():
-    config = replace(DEFAULTS, one_shot=True, verify=True, verify_timeout=60.0)
+    config = EngineSettings(one_shot=True, verify=True, verify_timeout=60.0)
     clock, network, core, (device,), runners, seen = station_and_boards(config)
     run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 1, limit=60)
     assert core.awaiting_service() == 1 and not core.done(clock.now)
@@ -110,7 +110,7 @@ def test_with_verify_one_shot_waits_for_the_board_in_service():
 
 
 def test_with_verify_a_board_never_heard_ends_unverified_and_exit_1():
-    config = replace(DEFAULTS, one_shot=True, verify=True, verify_timeout=20.0)
+    config = EngineSettings(one_shot=True, verify=True, verify_timeout=20.0)
     clock, network, core, _, runners, seen = station_and_boards(config)
     run_virtual(runners, clock, network, until=lambda: core.done(clock.now), limit=120)
     assert core.result.unverified and core.result.exit_code == 1
@@ -118,7 +118,7 @@ def test_with_verify_a_board_never_heard_ends_unverified_and_exit_1():
 
 
 def test_without_verify_one_shot_does_not_wait():
-    config = replace(DEFAULTS, one_shot=True)
+    config = EngineSettings(one_shot=True)
     clock, network, core, _, runners, _ = station_and_boards(config)
     run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 1, limit=60)
     assert core.awaiting_service() == 1 and core.done(clock.now)

@@ -3,8 +3,6 @@ session (hypothesis drives the receive path)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,12 +10,12 @@ from nitools.emulation.synthetic import build_npk
 from nitools.netinstall.frame import encode
 from nitools.netinstall.messages import Announcement, build_dscv
 from nitools.netinstall.server import Phase, Timing
-from nitools.station.setup.config import DEFAULTS
 from nitools.station.engine.core import StationCore
-from nitools.wire.link import MemoryNetwork
+from nitools.station.engine.settings import EngineSettings
+from nitools.station.plan.ini import InstallDefaults
 from nitools.station.plan.payload import PayloadCache
-from nitools.station.plan.plugins import DeviceInfo
 from nitools.station.plan.prepare import prepare_or_refuse
+from nitools.wire.link import MemoryNetwork
 from nitools.wire.runner import InlineExecutor, Runner, VirtualClock
 
 SERVER = bytes.fromhex("02aaaaaaaaaa")
@@ -27,34 +25,34 @@ PORT = 5000
 
 
 class Plugin:
-    def get_files(self, info: DeviceInfo):
+    def get_files(self, info):
         return PACKAGE, None
 
 
 def station_with_a_board_uploading() -> tuple[StationCore, Runner, VirtualClock]:
     clock = VirtualClock()
     # A long stall timeout: the board under attack must not time out while hypothesis runs.
-    config = replace(DEFAULTS, timing=Timing(stall_timeout=3600))
+    config = EngineSettings(timing=Timing(stall_timeout=3600))
     core = StationCore(SERVER, config)
     cache = PayloadCache()
     runner = Runner(MemoryNetwork(clock).link(SERVER), core, clock=clock,
                     executor=InlineExecutor(), source_port=PORT,
-                    work=lambda request: prepare_or_refuse(Plugin(), request.info,
-                                                           config.defaults, cache))
+                    work=lambda request: prepare_or_refuse(Plugin(), request,
+                                                           InstallDefaults(), cache))
     announcement = Announcement("ABCD-EFGH", "", "RB5009", "arm64", "7.12", "7.16.1")
-    runner.step(clock(), [(encode(BOARD, bytes(6), 1, 0, build_dscv(announcement)), PORT)])
+    runner.step(clock(), [(encode(BOARD, bytes(6), 1, 0, build_dscv(announcement)), PORT, None)])
     runner.step(clock(), [])  # the prepared files arrive; the offer goes out
     session = core.boards[BOARD].session
     assert session is not None
     for seq, payload in ((1, b"YACK\n"), (2, b"STRT")):
-        runner.step(clock(), [(encode(BOARD, SERVER, seq, seq, payload), PORT)])
+        runner.step(clock(), [(encode(BOARD, SERVER, seq, seq, payload), PORT, None)])
     assert session.phase is Phase.UPLOADING
     return core, runner, clock
 
 
 def deliver(datagrams: list[bytes]) -> None:
     CLOCK.now += 0.001
-    RUNNER.step(CLOCK(), [(d, PORT) for d in datagrams])
+    RUNNER.step(CLOCK(), [(d, PORT, None) for d in datagrams])
     RUNNER.step(CLOCK(), [])  # forged boards' files are prepared (and maybe offered)
 
 
@@ -110,7 +108,7 @@ def test_an_announcement_with_an_oversized_key_is_refused_not_fatal():
     attacker = bytes.fromhex("02ffffffff01")
     events = []
     runner.on_event = events.append
-    runner.step(clock(), [(encode(attacker, bytes(6), 1, 0, build_dscv(forged)), PORT)])
+    runner.step(clock(), [(encode(attacker, bytes(6), 1, 0, build_dscv(forged)), PORT, None)])
     runner.step(clock(), [])
     assert attacker not in core.boards
     (finished,) = [e for e in events if type(e).__name__ == "Finished"]

@@ -9,11 +9,8 @@ import pytest
 from nitools.emulation.synthetic import build_npk
 from nitools.errors import SourceError
 from nitools.station.plan.payload import PayloadCache
-from nitools.station.plan.plugins import DeviceInfo
 from tests.helpers import http_server
 
-INFO = DeviceInfo(bytes.fromhex("024e49000001"), "RB5009", "arm64", "7.12", "ABCD-EFGH", "",
-                  "7.16.1")
 KEY = base64.b64encode(bytes(range(64))).decode()
 
 

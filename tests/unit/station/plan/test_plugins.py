@@ -7,19 +7,19 @@ import pytest
 
 from nitools.emulation.synthetic import build_npk
 from nitools.errors import PluginError
-from nitools.station.setup.config import InstallDefaults
-from nitools.station.plan.plugins import DeviceInfo
 from nitools.station.plan.prepare import prepare_install
+from nitools.station.setup.config import InstallDefaults
+from tests.helpers import board_request
 
-INFO = DeviceInfo(bytes.fromhex("024e49000001"), "RB5009", "arm64", "7.12", "ABCD-EFGH", "",
-                  "7.16.1")
+BOARD = board_request(bytes.fromhex("024e49000001"), software_id="ABCD-EFGH",
+                      image_version="7.16.1")
 KEY = base64.b64encode(bytes(range(64))).decode()
 
 
 def test_optional_plugin_methods_choose_per_board(tmp_path):
     (tmp_path / "routeros.npk").write_bytes(build_npk("system", "7.22", "arm64"))
     (tmp_path / "brand.dpk").write_bytes(b"branding")
-    plan = prepare_install(Chooser(tmp_path), INFO)
+    plan = prepare_install(Chooser(tmp_path), BOARD)
     assert plan.keep and plan.config_mode == "keep" and plan.key == KEY
     assert [f.name for f in plan.files] == ["routeros.npk", "brand.dpk", "mode.scr"]
     assert plan.description == "keep + mode script + licence key from file"
@@ -33,10 +33,10 @@ def test_pynetinstall_plugins_without_optional_methods_get_the_station_defaults(
         def get_files(self, info):
             return str(tmp_path / "routeros.npk"), b"/system identity set name=x\n"
 
-    plan = prepare_install(Plain(), INFO, InstallDefaults(config_mode="empty",
+    plan = prepare_install(Plain(), BOARD, InstallDefaults(config_mode="empty",
                                                           key_file=str(tmp_path / "k.key")))
     assert plan.config_mode == "empty" and plan.files[-1].data == b"" and plan.key == KEY
-    plan = prepare_install(Plain(), INFO, InstallDefaults())
+    plan = prepare_install(Plain(), BOARD, InstallDefaults())
     assert plan.config_mode == "script" and plan.key is None
 
 
@@ -51,7 +51,7 @@ def test_a_failing_optional_method_is_a_plugin_error(tmp_path):
             raise RuntimeError("vault sealed")
 
     with pytest.raises(PluginError, match=r"get_key.*vault sealed"):
-        prepare_install(Broken(), INFO)
+        prepare_install(Broken(), BOARD)
 
 
 class Chooser:

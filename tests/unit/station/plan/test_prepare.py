@@ -6,12 +6,12 @@ import pytest
 
 from nitools.emulation.synthetic import build_npk
 from nitools.errors import PackageError, UsageError
-from nitools.station.setup.config import InstallDefaults
-from nitools.station.plan.plugins import DeviceInfo
 from nitools.station.plan.prepare import parse_key, prepare_install
+from nitools.station.setup.config import InstallDefaults
+from tests.helpers import board_request
 
-INFO = DeviceInfo(bytes.fromhex("024e49000001"), "RB5009", "arm64", "7.12", "ABCD-EFGH", "",
-                  "7.16.1")
+BOARD = board_request(bytes.fromhex("024e49000001"), software_id="ABCD-EFGH",
+                      image_version="7.16.1")
 KEY = base64.b64encode(bytes(range(64))).decode()
 
 
@@ -44,7 +44,7 @@ def test_empty_branding_package_is_refused(tmp_path):
     (tmp_path / "empty.dpk").write_bytes(b"")
     with pytest.raises(PackageError, match=r"branding package .* is empty"):
         prepare_install(type("P", (), {"get_files": lambda self, i: (
-            str(tmp_path / "routeros.npk"), None)})(), INFO,
+            str(tmp_path / "routeros.npk"), None)})(), BOARD,
             InstallDefaults(branding=str(tmp_path / "empty.dpk")))
 
 

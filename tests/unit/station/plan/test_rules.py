@@ -7,17 +7,17 @@ from nitools.errors import UsageError
 from nitools.fetch.package_cache import PackageCache
 from nitools.fetch.releases import ReleaseChoice, ReleaseFiles, ReleasePlugin
 from nitools.netinstall.events import FailureCause
-from nitools.station.setup.config import InstallDefaults
+from nitools.station.engine.contract import Refusal
 from nitools.station.plan.payload import PayloadCache
+from nitools.station.plan.prepare import prepare_or_refuse
 from nitools.station.plan.rules import board_rules
-from nitools.station.plan.plugins import DeviceInfo
-from nitools.station.plan.prepare import Refusal, prepare_or_refuse
-from tests.helpers import write_arm64_releases
+from nitools.station.setup.config import InstallDefaults
+from tests.helpers import board_request, write_arm64_releases
 
 MAC = bytes.fromhex("024e49000001")
-INFO = DeviceInfo(MAC, "RB5009", "arm64", "7.12", "ABCD-EFGH", "", "7.16.1")
-OTHER = DeviceInfo(bytes.fromhex("024e490000ff"), "RB5009", "arm64", "7.12", "ZZZZ-ZZZZ", "",
-                   "7.16.1")
+BOARD = board_request(MAC, software_id="ABCD-EFGH", image_version="7.16.1", port="eth1")
+OTHER = board_request(bytes.fromhex("024e490000ff"), software_id="ZZZZ-ZZZZ", port="eth1",
+                      image_version="7.16.1")
 TEMPLATE = '/system identity set name="{{ hostname }}"\n:put "{{ routeros }} {{ mac }}"\n'
 
 
@@ -43,12 +43,12 @@ def inventory(folder, text):
     return str(path)
 
 
-def prepare(folder, rules, info=INFO, files=None, defaults=None, plugin=None):
-    """prepare_or_refuse as a station worker calls it, on port eth1."""
+def prepare(folder, rules, board=BOARD, files=None, defaults=None, plugin=None):
+    """prepare_or_refuse as a station worker calls it, for a board on port eth1."""
     files = files or releases(folder)
     defaults = defaults or InstallDefaults()
-    return prepare_or_refuse(plugin or ReleasePlugin(files), info, defaults, PayloadCache(),
-                             files, rules, "eth1")
+    return prepare_or_refuse(plugin or ReleasePlugin(files), board, defaults, PayloadCache(),
+                             files, rules)
 
 
 def test_each_board_gets_its_own_script_with_its_facts(folder):
@@ -128,7 +128,8 @@ def test_a_plugin_that_returns_a_config_wins_over_the_inventory(folder):
 
     class Plugin:
         def get_files(self, info):
-            return (*files.files(info), b"/system identity set name=from-plugin\n")
+            return (*files.files(info.arch, info.min_os, info.mac_text),
+                    b"/system identity set name=from-plugin\n")
 
     rules = board_rules(inventory(folder, "mac,hostname\n02:4e:49:00:00:01,r1\n"),
                         str(folder / "t.rsc.j2"), None, None)
@@ -142,7 +143,7 @@ def test_a_row_naming_packages_for_a_custom_plugin_refuses_the_board(folder):
 
     class Plugin:
         def get_files(self, info):
-            return (*files.files(info), None)
+            return (*files.files(info.arch, info.min_os, info.mac_text), None)
 
     rules = board_rules(inventory(folder, "mac,routeros\n02:4e:49:00:00:01,7.21.3\n"),
                         None, None, None)

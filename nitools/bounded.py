@@ -1,0 +1,34 @@
+"""One bounded table for every memory that strangers on the wire can grow: MACs heard,
+boards rested, answers cached. The bounds are a flood defence (a stream of made-up MACs
+must not grow the station without end), so each table says its bound once, here."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+_NONE: list = []  # returned (never changed) when nothing was forgotten: no allocation
+
+
+class Bounded(OrderedDict[K, V], Generic[K, V]):
+    """A table of at most ``limit`` entries, oldest first. ``put`` makes an entry the
+    newest and forgets the oldest past the limit, returning what it forgot."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        if limit < 1:
+            raise ValueError("a bounded table holds at least one entry")
+        self.limit = limit
+
+    def put(self, key: K, value: V) -> list[tuple[K, V]]:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) <= self.limit:
+            return _NONE
+        return [self.popitem(last=False) for _ in range(len(self) - self.limit)]
+
+    def touch(self, key: K) -> None:
+        """Make ``key`` the newest without changing its value."""
+        self.move_to_end(key)

@@ -1,0 +1,178 @@
+"""The station loop: the engine driven over a link, with everything that feeds it
+besides frames. Boards are prepared in worker threads (the per-board plan, after the
+journal's ``--once`` answer), boards in service are heard on MNDP and asked for while
+rebooted boards are awaited, what dnsmasq did for each board is taken in, and a stop
+asked for (a signal, a dying dnsmasq) lets running installs finish. What happens goes
+out through ``on_event`` and ``on_tick``; nothing here knows who watches.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from nitools.console import install_stop_handlers
+from nitools.errors import LinkError
+from nitools.netboot.dnsmasq_log import Sighting
+from nitools.netinstall.events import BoardEvent
+from nitools.netinstall.frame import format_mac
+from nitools.station.engine.contract import InstalledBefore, Prepared, PrepareRequest, Refusal
+from nitools.station.engine.core import StationCore, StationResult
+from nitools.station.plan.payload import PayloadCache
+from nitools.station.plan.prepare import prepare_or_refuse
+from nitools.station.setup.port_setup import StationSetup
+from nitools.wire.link import Link
+from nitools.wire.mndp_link import ASK_EVERY, MndpListener
+from nitools.wire.runner import Runner
+
+log = logging.getLogger("nitools.flash")
+
+SIGHTINGS_PER_TURN = 1024  # what dnsmasq saw, taken into the loop per turn at most
+LINK_CHECK_EVERY = 1.0  # seconds between looks at whether the interface is still there
+InstalledBeforeLookup = Callable[[str, str], "int | None"]  # (software ID, MAC) -> row
+
+
+class StopRelay:
+    """A stop asked for from another thread, before or after the loop exists: delivered
+    to the loop as a signal's would be (the stop grace applies)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._target: Callable[[], None] | None = None
+        self._pending = False
+
+    def request(self) -> None:
+        with self._lock:
+            if self._target is None:
+                self._pending = True
+                return
+            target = self._target
+        target()
+
+    def connect(self, target: Callable[[], None]) -> None:
+        with self._lock:
+            self._target = target
+            pending, self._pending = self._pending, False
+        if pending:
+            target()
+
+
+class StationLoop:
+    """One station run: ``run()`` until the engine is done or a stop ends it."""
+
+    def __init__(self, link: Link, core: StationCore, setup: StationSetup, *,
+                 on_event: Callable[[BoardEvent], None],
+                 on_tick: Callable[[], None] = lambda: None,
+                 installed_before: InstalledBeforeLookup | None = None,
+                 cache: PayloadCache | None = None,
+                 mndp: MndpListener | None = None,
+                 sightings: queue.SimpleQueue[Sighting] | None = None) -> None:
+        self.link = link
+        self.core = core
+        self.setup = setup
+        self.on_tick = on_tick
+        self.installed_before = installed_before  # --once: the journal's answer
+        self.cache = cache or PayloadCache()
+        self.mndp = mndp  # where boards in service are heard (docs/verify.md)
+        self.sightings = sightings  # what dnsmasq did for each board ('station')
+        self.runner = Runner(link, core, work=self.prepare, on_event=on_event,
+                             on_tick=self.tick, source_port=link.peer_port)
+        self.stops = 0
+        self._next_link_check = 0.0
+        self._next_ask = 0.0
+        self._awaited_when_asked = 0
+
+    # ------------------------------------------------------------ worker threads
+
+    def prepare(self, request: PrepareRequest) -> Prepared:
+        """In a worker thread; never raises (a bug refuses its board, not the station)."""
+        try:
+            if request.check_history and self.installed_before is not None:  # --once
+                row = self.installed_before(request.announcement.software_id,
+                                            format_mac(request.mac))
+                if row is not None:
+                    return InstalledBefore(row)
+            chosen = self.setup.for_port(request.port)
+            return prepare_or_refuse(chosen.plugin, request, chosen.config.defaults,
+                                     self.cache, chosen.releases, chosen.rules)
+        except Exception as exc:
+            log.exception("preparing %s failed", format_mac(request.mac))
+            return Refusal(f"preparing files failed: {type(exc).__name__}: {exc} (a bug: "
+                           "please report it with the log)")
+
+    # ------------------------------------------------------------------ the loop
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self.mndp is not None:
+            self._listen(now)
+        if self.sightings is not None:
+            self._take_sightings(now)
+        self.on_tick()
+        if now >= self._next_link_check:
+            self._next_link_check = now + LINK_CHECK_EVERY
+            problem = self.link.problem()
+            if problem is not None:
+                raise LinkError(problem)
+
+    def _listen(self, now: float) -> None:
+        """Boards in service: what they announced goes to the engine (a bounded amount
+        per turn). While rebooted boards are awaited, ask for announcements every few
+        seconds, and at once when another board joins them (it may have announced itself
+        before its reboot was confirmed, and RouterOS repeats only once a minute)."""
+        assert self.mndp is not None
+        for neighbour in self.mndp.drain():
+            self.core.heard(neighbour, now)
+        awaited = self.core.awaiting_service()
+        if awaited and (now >= self._next_ask or awaited > self._awaited_when_asked):
+            self._next_ask = now + ASK_EVERY
+            self.mndp.ask()
+        self._awaited_when_asked = awaited
+
+    def _take_sightings(self, now: float) -> None:
+        assert self.sightings is not None
+        for _ in range(SIGHTINGS_PER_TURN):
+            try:
+                self.core.netboot(self.sightings.get_nowait(), now)
+            except queue.Empty:
+                return
+
+    # ---------------------------------------------------------------- stopping
+
+    def request_stop(self) -> None:
+        """Say at once what a stop means, then let the loop stop at its next turn."""
+        self.stops += 1
+        running = self.core.installs_running()
+        plural = "s" if running != 1 else ""
+        if self.stops == 1 and running:
+            log.warning("stopping: %d install%s finishing, up to %g s; Ctrl-C again to "
+                        "abort", running, plural, self.core.settings.grace)
+        elif self.stops == 1:
+            log.warning("stopping")
+        elif running:
+            log.warning("aborting: %d install%s interrupted", running, plural)
+        self.runner.request_stop()
+
+    def stop_gently(self) -> None:
+        """A service that died (dnsmasq) stops the station once; it never turns a stop
+        already under way into an abort (systemd may kill dnsmasq with the station)."""
+        if self.stops == 0:
+            self.request_stop()
+
+    def run(self, stop: StopRelay | None = None) -> StationResult:
+        install_stop_handlers(self.request_stop)
+        if stop is not None:
+            stop.connect(self.stop_gently)
+        try:
+            self.runner.run()
+        finally:
+            self.cache.cancel()  # downloads still running give up: their boards were never offered
+            self.setup.cancel_downloads()
+        if self.mndp is not None and (self.core.service.ignored or self.mndp.garbage):
+            log.info("MNDP: %d announcements of boards not awaited ignored, %d datagrams "
+                     "that were no announcement", self.core.service.ignored,
+                     self.mndp.garbage)
+        return self.core.result
