@@ -13,22 +13,24 @@ as TCP does). The window adapts: it doubles each round trip without loss, up
 to ``window``, and halves on every loss; ``window=1`` is plain stop-and-wait
 (``Congestion``, docs/protocol.md §5.3).
 
-The phases, and the only changes between them (``TRANSITIONS``; ``_enter`` makes each)::
+The phases, and the only changes between them: ``TRANSITIONS`` is keyed by (phase,
+what happened), as h11 keys its table by state and event; ``_enter`` makes each change.
+A test checks that this diagram and the table agree::
 
-    OFFERING --YACK--> FORMATTING --STRT--> UPLOADING --WTRM--> REBOOTING --silence--> DONE
-        |                  |                    |                   |  (or it announces)
-        +------------------+--------------------+-------------------+--> FAILED
-                                                                    +--> UNCONFIRMED
+    OFFERING --yack--> FORMATTING --strt--> UPLOADING --wtrm--> REBOOTING --silence--> DONE
+    REBOOTING --wtrm--> REBOOTING     (a repeated WTRM: our TERM was lost)
+    REBOOTING --kept-asking--> UNCONFIRMED
+    OFFERING, FORMATTING, UPLOADING, REBOOTING --failure--> FAILED
 """
 
 from __future__ import annotations
 
 import enum
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nitools.netinstall import events, messages
+from nitools.netinstall.congestion import Congestion, SendBudget
 from nitools.netinstall.events import FailureCause
 from nitools.netinstall.frame import Frame
 from nitools.netinstall.protocol import (
@@ -52,18 +54,33 @@ class Phase(enum.Enum):
     FAILED = "failed"
 
 
-# Every phase change a session may make. REBOOTING -> REBOOTING: a repeated WTRM (our
-# TERM was lost) starts the wait for silence again.
-TRANSITIONS: dict[Phase, frozenset[Phase]] = {
-    Phase.OFFERING: frozenset({Phase.FORMATTING, Phase.FAILED}),
-    Phase.FORMATTING: frozenset({Phase.UPLOADING, Phase.FAILED}),
-    Phase.UPLOADING: frozenset({Phase.REBOOTING, Phase.FAILED}),
-    Phase.REBOOTING: frozenset({Phase.REBOOTING, Phase.DONE, Phase.UNCONFIRMED,
-                                Phase.FAILED}),
-    Phase.DONE: frozenset(),
-    Phase.UNCONFIRMED: frozenset(),
-    Phase.FAILED: frozenset(),
+class Happened(enum.Enum):
+    """What moves a session from one phase to the next."""
+
+    YACK = "yack"  # the board took the offer
+    STRT = "strt"  # its format is done: the files may go
+    WTRM = "wtrm"  # every file acknowledged (or a repeat of that): TERM goes out
+    SILENCE = "silence"  # it stopped asking for TERM, or announced itself: rebooted
+    KEPT_ASKING = "kept-asking"  # it still asked for TERM at the reboot timeout
+    FAILURE = "failure"  # anything that ends the attempt unfinished
+
+
+_RUNNING = (Phase.OFFERING, Phase.FORMATTING, Phase.UPLOADING, Phase.REBOOTING)
+# Every phase change a session may make: (phase, what happened) -> the next phase.
+TRANSITIONS: dict[tuple[Phase, Happened], Phase] = {
+    (Phase.OFFERING, Happened.YACK): Phase.FORMATTING,
+    (Phase.FORMATTING, Happened.STRT): Phase.UPLOADING,
+    (Phase.UPLOADING, Happened.WTRM): Phase.REBOOTING,
+    (Phase.REBOOTING, Happened.WTRM): Phase.REBOOTING,  # the wait for silence starts again
+    (Phase.REBOOTING, Happened.SILENCE): Phase.DONE,
+    (Phase.REBOOTING, Happened.KEPT_ASKING): Phase.UNCONFIRMED,
+    **{(phase, Happened.FAILURE): Phase.FAILED for phase in _RUNNING},
 }
+
+
+# A board repeats only its last answer. An older answer repeated this often, after frames
+# past it were acknowledged in its name, means someone else acknowledged them.
+STALE_REPEATS = 10
 
 
 @dataclass(frozen=True)
@@ -94,79 +111,6 @@ class Timing:
     max_rto: float = 0.5
 
 
-class SendBudget:
-    """Frames in flight across every session of a station, with a ceiling: on top of each
-    board's own window, so that hundreds of boards do not flood the link and the
-    boards' receive buffers at once. Every session keeps at least one frame in flight."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self.in_flight = 0
-        self.sessions = 0  # sessions uploading now; each may use its fair share at most
-
-    @property
-    def fair_share(self) -> int:
-        return max(2, self.limit // max(1, self.sessions))
-
-
-class Congestion:
-    """One session's window and retransmission timer, as TCP keeps them: the window
-    grows by one frame per answer up to the threshold the last loss left, then by one per
-    round trip, and halves on a loss; the timer follows the measured round trip
-    (RFC 6298), from frames sent once only (Karn), with random stretch."""
-
-    def __init__(self, limit: int, timing: Timing, seed: int) -> None:
-        self.limit = max(1, limit)  # the most frames in flight; the window adapts below it
-        self.cwnd = float(min(2, self.limit))  # frames in flight now
-        self.ssthresh = float(self.limit)  # slow start up to here, then one per round trip
-        self._min_rto = timing.min_rto
-        self._max_rto = timing.max_rto
-        self.rto = timing.max_rto
-        self._srtt: float | None = None
-        self._rttvar = 0.0
-        # Jitter, so that sessions that lost frames together do not resend together.
-        self._jitter = random.Random(seed)
-        self._rto_factor = 1.0
-
-    @property
-    def window(self) -> int:
-        return int(self.cwnd)
-
-    @property
-    def resend_after(self) -> float:
-        """Seconds after the oldest unacknowledged frame went out that it is resent."""
-        return self.rto * self._rto_factor
-
-    def on_ack(self) -> None:
-        if self.cwnd < self.limit:
-            growth = 1.0 if self.cwnd < self.ssthresh else 1.0 / self.cwnd
-            self.cwnd = min(self.cwnd + growth, float(self.limit))
-
-    def on_loss(self) -> None:
-        self.cwnd = max(1.0, self.cwnd / 2)
-        self.ssthresh = max(2.0, self.cwnd)
-        self._rto_factor = 1.0 + self._jitter.random() * 0.25
-
-    def on_timer(self) -> None:
-        """Our timer fired with nothing heard: back off."""
-        self.rto = min(self.rto * 2, self._max_rto)
-
-    def sample(self, rtt: float) -> None:
-        """A round trip measured on a frame sent once (Jacobson/Karels smoothing)."""
-        if self._srtt is None:
-            self._srtt, self._rttvar = rtt, rtt / 2
-        else:
-            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
-            self._srtt = 0.875 * self._srtt + 0.125 * rtt
-        rto = self._srtt + 4 * self._rttvar
-        self.rto = min(max(rto, self._min_rto), self._max_rto)
-
-
-# A board repeats only its last answer. An older answer repeated this often, after frames
-# past it were acknowledged in its name, means someone else acknowledged them.
-STALE_REPEATS = 10
-
-
 class ServerSession:
     """One board's session. Identity equality; a short repr (never the files).
 
@@ -190,7 +134,8 @@ class ServerSession:
             raise ValueError(
                 f"{self.plan.term_seq} frames do not fit the protocol's 16-bit counter: "
                 "send fewer or smaller files")
-        self.congestion = Congestion(window, self.timing, int.from_bytes(device_mac, "big"))
+        self.congestion = Congestion(window, self.timing.min_rto, self.timing.max_rto,
+                                     int.from_bytes(device_mac, "big"))
         self._offer = messages.build_offer(key, keep)
         self.end_seq = self.plan.end_seq  # FILE\n: no more files
         self.term_seq = self.plan.term_seq
@@ -372,10 +317,11 @@ class ServerSession:
             return []
         if self.phase is Phase.REBOOTING:
             if now >= self._deadline:
-                self._finish(Phase.DONE, "reboot confirmed: the board stopped asking for TERM")
+                self._finish(Happened.SILENCE,
+                             "reboot confirmed: the board stopped asking for TERM")
             elif self._term_first_at is not None and \
                     now >= self._term_first_at + self.timing.reboot_timeout:
-                self._finish(Phase.UNCONFIRMED, (
+                self._finish(Happened.KEPT_ASKING, (
                     f"all files acknowledged, but the board still asked for TERM after "
                     f"{self.timing.reboot_timeout:g} s: power-cycle it"),
                     FailureCause.REBOOT_UNCONFIRMED)
@@ -462,7 +408,7 @@ class ServerSession:
             self.retransmissions += 1
             return [self._frame(OFFER_SEQ)]
         if self.phase is Phase.REBOOTING:
-            self._finish(Phase.DONE, "reboot confirmed: the board announced itself again")
+            self._finish(Happened.SILENCE, "reboot confirmed: the board announced itself again")
             return []
         self.board_restarted = True  # it will be offered a fresh install at once
         self._fail(f"board restarted and announced itself again while {self.phase.value}",
@@ -500,13 +446,13 @@ class ServerSession:
         self._next = max(self._next, seq + 1)  # a late ack can overtake a go-back
         self._oldest_sent_at = now
         if seq == OFFER_SEQ:
-            self._enter(Phase.FORMATTING, now)
+            self._enter(Happened.YACK, now)
             self._events.append(events.Accepted(now, self.device_mac))
             self._events.append(events.Formatting(now, self.device_mac))
             self._next = START_SEQ
             return [self._frame(FORMAT_SEQ)]
         if self.phase is Phase.FORMATTING:  # STRT, or the answer to a start-frame probe
-            self._enter(Phase.UPLOADING, now)
+            self._enter(Happened.STRT, now)
             self._events.append(events.UploadStarted(now, self.device_mac, self.total_bytes))
             if seq == FORMAT_SEQ:
                 self._next = START_SEQ  # probes sent while it formatted were dropped: again
@@ -577,7 +523,7 @@ class ServerSession:
     def _send_term(self, now: float) -> list[Frame]:
         """TERM, for the WTRM that ended the file list or any repeat of it. The reboot is
         confirmed once the board has been silent for more than two of its WTRM intervals."""
-        self._enter(Phase.REBOOTING, now)
+        self._enter(Happened.WTRM, now)
         self._deadline = now + 2.5 * self.timing.wtrm_interval
         if self._term_first_at is None:
             self._term_first_at = now
@@ -601,11 +547,13 @@ class ServerSession:
                 FailureCause.STALLED)
 
     def _fail(self, reason: str, cause: FailureCause) -> None:
-        self._finish(Phase.FAILED, reason, cause)
+        self._finish(Happened.FAILURE, reason, cause)
 
-    def _finish(self, phase: Phase, detail: str, cause: FailureCause | None = None) -> None:
+    def _finish(self, happened: Happened, detail: str, cause: FailureCause | None = None
+                ) -> None:
         """The session is over: ``phase``, ``failure`` and ``cause`` say how."""
-        self._enter(phase, None)
+        self._enter(happened, None)
+        phase = self.phase
         if self.conflicting_frames:
             detail += (f" ({self.conflicting_frames} announcement"
                        f"{'s' if self.conflicting_frames != 1 else ''} in its name with "
@@ -614,10 +562,11 @@ class ServerSession:
         self.cause = cause
         self.end_detail = detail
 
-    def _enter(self, phase: Phase, now: float | None) -> None:
+    def _enter(self, happened: Happened, now: float | None) -> None:
         """Every phase change, and what starts with the new phase."""
-        if phase not in TRANSITIONS[self.phase]:
-            raise AssertionError(f"no transition {self.phase.value} -> {phase.value}")
+        phase = TRANSITIONS.get((self.phase, happened))
+        if phase is None:
+            raise AssertionError(f"no transition from {self.phase.value} on {happened.value}")
         self.phase = phase
         if phase is Phase.FORMATTING:
             assert now is not None

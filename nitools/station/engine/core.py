@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 from nitools.netboot.dnsmasq_log import Sighting
 from nitools.netinstall import events, messages
+from nitools.netinstall.congestion import SendBudget
 from nitools.netinstall.events import FailureCause, Outcome
 from nitools.netinstall.frame import Frame
 from nitools.netinstall.messages import is_announcement
 from nitools.netinstall.mndp import Neighbour
-from nitools.netinstall.server import Phase, SendBudget, ServerSession
+from nitools.netinstall.server import Phase, ServerSession
 from nitools.routeros.identity import scripted_identity
 from nitools.station.engine.admission import Admission
 from nitools.station.engine.board import Board

@@ -412,3 +412,29 @@ def test_a_wtrm_in_the_boards_name_while_the_board_is_behind_is_no_reboot():
     session.poll(10.0)
     assert session.phase is Phase.FAILED  # never "reboot confirmed" by its silence
     assert session.cause is FailureCause.CONFLICTING_ANSWERS
+
+
+def test_the_module_diagram_and_the_transition_table_agree():
+    """Every arrow of server.py's diagram is in TRANSITIONS, and nothing else is."""
+    import re
+
+    from nitools.netinstall import server
+
+    drawn = set()
+    diagram = server.__doc__.split("::", 1)[1]
+    for line in diagram.splitlines():
+        line = line.split("(", 1)[0]  # a note in brackets is no arrow
+        if "--" not in line:
+            continue
+        left, *arrows = re.split(r"\s*--(\S+?)-->\s*", line.strip())
+        # A line reads "A --x--> B --y--> C": A takes x to B, B takes y to C. A line may
+        # start with several phases ("A, B --x--> C"), each taking x to C.
+        sources = [name.strip() for name in left.split(",")]
+        for happened, target in zip(arrows[0::2], arrows[1::2], strict=True):
+            for source in sources:
+                drawn.add((server.Phase[source], server.Happened(happened),
+                           server.Phase[target.strip()]))
+            sources = [target.strip()]
+    table = {(phase, happened, after) for (phase, happened), after in
+             server.TRANSITIONS.items()}
+    assert drawn == table

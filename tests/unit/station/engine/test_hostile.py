@@ -19,8 +19,8 @@ from nitools.netinstall import events
 from nitools.netinstall.frame import Frame, encode
 from nitools.netinstall.messages import Announcement, build_dscv
 from nitools.routeros.validate import BoardFacts, check_install, errors
-from nitools.station.engine.contract import Refusal
 from nitools.station.engine.admission import SEEN
+from nitools.station.engine.contract import Refusal
 from nitools.station.engine.core import StationCore
 from nitools.station.engine.settings import EngineSettings
 from nitools.station.plan.ini import InstallDefaults
