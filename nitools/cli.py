@@ -18,8 +18,10 @@ from nitools.console import clean, setup_logging
 from nitools.emulation.emulator import BoardSpec
 from nitools.errors import NitoolsError
 from nitools.errors import UsageError as NitoolsUsageError
-from nitools.station.plan.ini import CONFIG_MODES, UNLISTED_CHOICES
-from nitools.station.setup.config import DEFAULTS
+from nitools.station.engine.settings import EngineSettings
+from nitools.station.setup.options import StationOptions
+from nitools.station.setup.settings import Kind, Setting
+from nitools.station.setup.settings import declared as declared_settings
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,125 +100,81 @@ def main() -> None:
     """Reinstall MikroTik RouterBoards over the network (netinstall)."""
 
 
-# The station's options, shared by flash and station (every one also NITOOLS_<OPTION>).
+class GroupedOption(click.Option):
+    """An option that knows which section of ``--help`` it belongs to."""
+
+    def __init__(self, *args: Any, group: str = "Options", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+
+class GroupedCommand(click.Command):
+    """``--help`` in sections: the station's settings by their group, then the rest."""
+
+    def format_options(self, context: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for parameter in self.get_params(context):
+            record = parameter.get_help_record(context)
+            if record is not None:
+                sections.setdefault(getattr(parameter, "group", "Options"), []).append(record)
+        for title, records in sections.items():
+            with formatter.section(title):
+                formatter.write_dl(records)
+
+
+def _click_type(declared: Setting) -> dict[str, Any]:
+    """How click reads and checks a setting of this kind."""
+    match declared.kind:
+        case Kind.FLAG:
+            return {"is_flag": True}
+        case Kind.COUNT:
+            return {"count": True}
+        case Kind.OPTION_VALUE:
+            return {"callback": not_an_option}
+        case Kind.FILE:
+            return {"type": RegularFile()}
+        case Kind.FOLDER:
+            return {"type": click.Path(exists=True, file_okay=False)}
+        case Kind.PATH:
+            return {"type": click.Path()}
+        case Kind.NUMBER:
+            return {"type": Number(declared.low, declared.high)}
+        case Kind.INTEGER:
+            low = None if declared.low is None else int(declared.low)
+            high = None if declared.high is None else int(declared.high)
+            return {"type": click.IntRange(low, high)}
+        case Kind.CHOICE:
+            return {"type": click.Choice(declared.choices)}
+    return {}
+
+
+def _shown(value: Any) -> str | bool:
+    if value is None:
+        return False
+    return ", ".join(value) if isinstance(value, tuple) else f"{value:g}" \
+        if isinstance(value, float) else str(value)
+
+
+def _default(value: Any, shown: Any) -> dict[str, Any]:
+    """click's default: the declared one where there is one (else click's own: off, 0,
+    none), shown in --help with the default of the value's target."""
+    if value in (None, (), False, 0):
+        return {"show_default": _shown(shown)}
+    return {"default": value, "show_default": True}
+
+
+# The station's options, shared by flash and station: each from its one declaration in
+# StationOptions (every one also NITOOLS_<OPTION>).
 STATION_OPTIONS = [
-    click.option("-c", "--config", "config_path", show_default=DEFAULTS.config_path,
-                  callback=not_an_option,
-                  help="ini file ([nitools] or [pynetinstall] section)."),
-    click.option("-i", "--interface", "interfaces", multiple=True,
-                  default=DEFAULTS.interfaces, show_default=True,
-                  help="Interface name, or that interface's MAC address. Repeat it to serve "
-                       "several ports from one station."),
-    click.option("-1", "--one-shot", is_flag=True,
-                  help="Exit after one board: 0 if it was installed, 1 if it failed."),
-    click.option("-v", "--verbose", count=True, help="More log detail (repeatable)."),
-    click.option("-l", "--logging", "logging_config", type=click.Path(),
-                  help="Python logging config file (logging.config.fileConfig format)."),
-    click.option("--count", type=click.IntRange(1), metavar="N",
-                  help="Exit after N boards (installed or failed); 0 only if all were installed."),
-    click.option("--mac", "macs", multiple=True, metavar="MAC",
-                  help="Serve only the board announcing with this MAC (repeatable)."),
-    click.option("--once", is_flag=True,
-                  help="Install each board at most once per journal."),
-    click.option("--journal", callback=not_an_option, metavar="PATH|URL",
-                  help="Journal of every attempt: a SQLite file, or postgresql://... shared "
-                       "by several stations. Default: $XDG_STATE_HOME/nitools/journal.sqlite3."),
-    click.option("--station-name", callback=not_an_option, metavar="NAME",
-                  help="This station's name in the journal. Default: HOST:INTERFACE."),
-    click.option("--config-mode", type=click.Choice(CONFIG_MODES),
-                  help="default: RouterOS default configuration; empty: none at all; script: "
-                       "the first-boot script; keep: the board's old configuration."),
-    click.option("-r", "--default-config", is_flag=True,
-                  help="netinstall-cli -r: RouterOS default configuration."),
-    click.option("-e", "--empty-config", is_flag=True,
-                  help="netinstall-cli -e: no configuration at all."),
-    click.option("-s", "--script", type=RegularFile(),
-                  help="First-boot script (.rsc), sent as autorun.scr; overrides config=."),
-    click.option("-m", "--multiple", is_flag=True,
-                  help="netinstall-cli -m: with packages given, serve boards until stopped "
-                       "(without it: one board, then exit)."),
-    click.option("-o", "--once-per-mac", is_flag=True,
-                  help="netinstall-cli -o: install each board (MAC) at most once in this run."),
-    click.option("-b", "--discard-branding", is_flag=True,
-                  help="netinstall-cli -b: refused, how it goes on the wire is not known."),
-    click.option("-a", "--address", callback=not_an_option, metavar="ADDR",
-                  help="netinstall-cli -a: the one address BOOTP hands out ('nitools station' "
-                       "with one -i; 'flash' has no BOOTP server and refuses it)."),
-    click.option("-k", "--key-file", type=RegularFile(),
-                  help="MikroTik .key file to install as the board's licence."),
-    click.option("-sm", "--mode-script", type=RegularFile(),
-                  help="Mode script (RouterOS 7.22+), sent as mode.scr."),
-    click.option("--branding", type=RegularFile(),
-                  help="Branding package (.dpk) to install."),
-    click.option("--format-timeout", type=Number(1, 3600),
-                  default=DEFAULTS.engine.timing.format_timeout, show_default=True,
-                  help="Seconds to wait for a board to format its disk."),
-    click.option("--reboot-timeout", type=Number(1, 3600),
-                  default=DEFAULTS.engine.timing.reboot_timeout, show_default=True,
-                  help="Seconds to wait for a board to confirm its reboot (stop asking for "
-                       "TERM) before saying it was not confirmed."),
-    click.option("--grace", type=Number(0, 3600), default=DEFAULTS.engine.grace,
-                  show_default=True,
-                  help="On Ctrl-C/SIGTERM: seconds running installs may still take."),
-    click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.engine.window,
-                  show_default=True,
-                  help="Most frames in flight per board; the window adapts to loss below "
-                       "it. 1 = stop-and-wait."),
-    click.option("--loopback", callback=not_an_option, metavar="LOCAL:PEER",
-                  help="Use UDP on 127.0.0.1 instead of an interface (tests, demos)."),
-    click.option("--plain", is_flag=True, help="Log lines only, no live progress display."),
-    click.option("--metrics", callback=not_an_option, metavar="[ADDR:]PORT",
-                  help="Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
-                       "127.0.0.1; needs nitools[metrics])."),
-    click.option("--web", callback=not_an_option, metavar="[ADDR:]PORT",
-                  help="Serve the live web view (boards in progress, history) at "
-                       "http://ADDR:PORT/ (ADDR defaults to 127.0.0.1)."),
-    click.option("--web-token", callback=not_an_option, metavar="TOKEN",
-                  help="Bearer token the web view requires (needed when ADDR is not "
-                       "loopback); browsers pass it as ?token=TOKEN."),
-    click.option("--health-file", callback=not_an_option, metavar="PATH",
-                  help="Touch PATH every few seconds while the station runs (for 'nitools "
-                       "health' and container health checks)."),
-    click.option("--log-keys", is_flag=True,
-                  help="Show the licence key each board announces in the log (hidden by default)."),
-    click.option("--routeros", callback=not_an_option, metavar="VERSION|CHANNEL",
-                  help="Install this RouterOS version (7.16.1) or channel's newest (stable, "
-                       "testing, long-term, development): each board gets the packages for its "
-                       "architecture, fetched into the cache on first need."),
-    click.option("--package", "release_packages", multiple=True, metavar="NAME",
-                  help="With --routeros or --packages-dir: an extra package (container, "
-                       "wifi-qcom, ...). Repeatable."),
-    click.option("--mirror", callback=not_an_option, metavar="URL|DIR",
-                  help="Where packages and channels are fetched from (MikroTik's layout). "
-                       "Default: https://upgrade.mikrotik.com"),
-    click.option("--packages-dir", type=click.Path(exists=True, file_okay=False),
-                  help="A folder of .npk files: each board gets the ones whose headers say its "
-                       "architecture (and --routeros version, if given)."),
-    click.option("--verify", is_flag=True,
-                  help="A board must be seen in service (MNDP: the version installed) after "
-                       "its reboot; -1 and --count wait for it, and exit 1 if not."),
-    click.option("--verify-timeout", type=Number(1, 86400), default=DEFAULTS.engine.verify_timeout,
-                  show_default=True,
-                  help="Seconds from a board's reboot to its first MNDP announcement."),
-    click.option("--no-mndp", is_flag=True,
-                  help="Do not listen for boards in service (UDP 5678)."),
-    click.option("--announce-timeout", type=Number(1, 3600),
-                  default=DEFAULTS.engine.announce_timeout, show_default=True,
-                  help="'station': seconds from a board's boot image (TFTP) to its first "
-                       "netinstall announcement; a board not heard by then is 'silent'."),
-    click.option("--inventory", callback=not_an_option, metavar="FILE|URL",
-                  help="Boards and their own settings: CSV, JSON, or a URL (with {mac} or "
-                       "{software_id}: asked per board). See docs/inventory.md."),
-    click.option("--config-template", type=RegularFile(),
-                  help="Jinja2 first-boot script rendered per board from its inventory row "
-                       "and facts; values are escaped for RouterOS."),
-    click.option("--unlisted", type=click.Choice(UNLISTED_CHOICES),
-                  help="A board the inventory does not list: refuse (the default) leaves it "
-                       "alone; default installs it with the station's own settings."),
-    click.option("--device-mode", callback=not_an_option, metavar="off|auto|SETTINGS",
-                  help="auto: a mode script turning on device-mode for container/zerotier "
-                       "(RouterOS 7.22+); or the settings, e.g. \"mode=advanced container=yes\"."),
+    click.option(*declared.flags, field.name, cls=GroupedOption, group=declared.group.value,
+                 help=declared.help, metavar=declared.metavar, multiple=declared.multiple,
+                 **_click_type(declared), **_default(field.default, declared.shown_default))
+    for field, declared in declared_settings(StationOptions)
 ]
+
+
+NETBOOT_GROUP = "Boot images and addresses ('station': BOOTP/DHCP + TFTP)"
+netboot_option = functools.partial(click.option, cls=GroupedOption, group=NETBOOT_GROUP)
 
 
 def station_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -226,7 +184,7 @@ def station_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @from_environment
-@main.command()
+@main.command(cls=GroupedCommand)
 @station_options
 @click.argument("packages", nargs=-1, type=RegularFile())
 @friendly_errors
@@ -239,27 +197,26 @@ def flash(**options: Any) -> None:
     board, then exit, unless -m.
     """
     from nitools.commands.flash import run_flash
-    from nitools.station.setup.options import StationOptions
 
     sys.exit(run_flash(StationOptions.from_click(options)))
 
 
 @from_environment
-@main.command()
+@main.command(cls=GroupedCommand)
 @station_options
-@click.option("--tftp-root", type=click.Path(file_okay=False),
+@netboot_option("--tftp-root", type=click.Path(file_okay=False),
               help="Folder with the boot images (from 'nitools extract'); with "
                    "--boot-version, where the fetched ones are extracted.")
-@click.option("--boot-version", metavar="VERSION|CHANNEL",
+@netboot_option("--boot-version", metavar="VERSION|CHANNEL",
               help="Serve the boot images of netinstall-VERSION.zip, fetched through the "
                    "cache. Default without --tftp-root: the --routeros version.")
-@click.option("--range", "range_spec", metavar="START,END",
+@netboot_option("--range", "range_spec", metavar="START,END",
               help="Addresses to hand out. Default: half of each interface's subnet.")
-@click.option("--lease-time", default="1h", show_default=True, help="DHCP lease time.")
-@click.option("--server-ip", help="TFTP server address to announce. Default: the interface's.")
-@click.option("--boot-arch", "boot_archs", multiple=True, metavar="ARCH",
+@netboot_option("--lease-time", default="1h", show_default=True, help="DHCP lease time.")
+@netboot_option("--server-ip", help="TFTP server address to announce. Default: the interface's.")
+@netboot_option("--boot-arch", "boot_archs", multiple=True, metavar="ARCH",
               help="Serve only these boot images (repeatable). Default: all in the folder.")
-@click.option("--no-dhcp", is_flag=True,
+@netboot_option("--no-dhcp", is_flag=True,
               help="Another server does BOOTP/DHCP and TFTP: only flash (after the preflight).")
 @click.argument("packages", nargs=-1, type=RegularFile())
 @friendly_errors
@@ -272,7 +229,6 @@ def station(**options: Any) -> None:
     come from NITOOLS_<OPTION>: with no flags at all it runs from the environment.
     """
     from nitools.commands.station import NetbootOptions, run_station_command
-    from nitools.station.setup.options import StationOptions
 
     netboot = {name: options.pop(name) for name in ("tftp_root", "boot_version", "range_spec",
                                                     "lease_time", "server_ip", "boot_archs",
@@ -431,7 +387,7 @@ def emulate(interface: str | None, loopback: str | None, out_dir: Path | None, t
               help="Size of each synthetic system package in MiB.")
 @click.option("--drop", type=Number(0, 0.5), default=0.0, show_default=True,
               help="Emulated frame loss.")
-@click.option("--window", type=click.IntRange(1, 256), default=DEFAULTS.engine.window,
+@click.option("--window", type=click.IntRange(1, 256), default=EngineSettings.window,
               show_default=True)
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
 @friendly_errors

@@ -20,12 +20,6 @@ PYNETINSTALL_CONFIG = "/etc/pynetinstall.ini"  # used when only pyNetinstall's f
 SECTIONS = ("nitools", "pynetinstall")
 CONFIG_MODES = ("default", "empty", "script", "keep")
 UNLISTED_CHOICES = ("refuse", "default")  # --unlisted: boards the inventory does not list
-# Station-wide settings an ini section may carry besides the plugin's own keys.
-INI_SETTINGS = ("config_mode", "key_file", "mode_script", "branding", "journal",
-                "station_name", "inventory", "config_template", "unlisted", "device_mode")
-# Flash by version (nitools.fetch.releases): ini keys, also --routeros, --package, ...
-RELEASE_SETTINGS = ("routeros", "packages", "mirror", "packages_dir")
-
 
 @dataclass(frozen=True)
 class InstallDefaults:

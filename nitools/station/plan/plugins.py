@@ -16,7 +16,7 @@ import inspect
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,13 +24,13 @@ from nitools.errors import ConfigError, NitoolsError, PackageError, PluginError
 from nitools.fetch.releases import ReleaseFiles
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
-from nitools.station.plan.ini import INI_SETTINGS, RELEASE_SETTINGS, settings
+from nitools.station.plan.ini import settings
 from nitools.station.plan.payload import Source, is_url
 
 log = logging.getLogger("nitools.plugins")
-# Keys of the ini section: pyNetinstall's, then the station-wide settings of nitools.
-KNOWN_KEYS = ("firmware", "config", "additional_packages", "plugin", *INI_SETTINGS,
-              *RELEASE_SETTINGS)
+# pyNetinstall's keys of the ini section; the station-wide ones are the settings' own
+# (StationOptions declares which the ini may set).
+PLUGIN_KEYS = ("firmware", "config", "additional_packages", "plugin")
 # pyNetinstall's bundled plugin names map to our default plugin.
 _DEFAULT_PLUGIN_ALIASES = {"pynetinstall.plugins.simple:Plugin", "nitools:DefaultPlugin"}
 
@@ -104,16 +104,18 @@ class DefaultPlugin:
         return (self.locate(self.firmware), *map(self.locate, self.additional), config)
 
 
-def check_keys(config: configparser.ConfigParser, custom_plugin: bool) -> None:
+def check_keys(config: configparser.ConfigParser, custom_plugin: bool,
+               station_keys: Collection[str]) -> None:
     """A misspelled key must not silently mean "default configuration": an error that
     names the closest known key (a warning when a custom plugin may read its own keys)."""
     section = settings(config)
+    known = (*PLUGIN_KEYS, *station_keys)
     for key in section:
-        if key in KNOWN_KEYS:
+        if key in known:
             continue
-        close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f": did you mean {close[0]}=?" if close else \
-            f": known keys are {', '.join(sorted(KNOWN_KEYS))}"
+            f": known keys are {', '.join(sorted(known))}"
         if custom_plugin and not close:
             log.warning("[%s] %s= is not a nitools key; left to the plugin", section.name, key)
             continue
@@ -121,10 +123,12 @@ def check_keys(config: configparser.ConfigParser, custom_plugin: bool) -> None:
         raise ConfigError(f"{source}: [{section.name}] has an unknown key {key}={hint}")
 
 
-def load_plugin(config: configparser.ConfigParser) -> Any:
+def load_plugin(config: configparser.ConfigParser, station_keys: Collection[str]) -> Plugin:
+    """The ini's plugin (``plugin=module:Class``), or the default plugin of its files;
+    ``station_keys``: the station-wide keys the ini may also carry."""
     spec = settings(config).get("plugin", "").strip()
     custom = bool(spec) and spec not in _DEFAULT_PLUGIN_ALIASES
-    check_keys(config, custom)
+    check_keys(config, custom, station_keys)
     if not custom:
         return DefaultPlugin(config)
     module_name, _, class_name = spec.partition(":")

@@ -24,8 +24,10 @@ from nitools.station.plan.plugins import PackageSetPlugin, check_keys, load_plug
 from nitools.station.plan.rules import BoardRules, board_rules
 from nitools.station.setup.config import DEFAULTS, StationConfig, station_config, station_name
 from nitools.station.setup.options import StationOptions
+from nitools.station.setup.settings import ini_keys
 
 PORT_SECTION = "port:"
+INI_KEYS = ini_keys(StationOptions)  # the station-wide keys an ini section may carry
 # Keys that name a way of picking packages, and what goes with each.
 _CHOOSERS = ("firmware", "routeros", "packages_dir", "plugin")
 _CHOICE_KEYS = (*_CHOOSERS, "additional_packages", "packages")
@@ -138,8 +140,8 @@ def _chooser(options: StationOptions, ini: IniConfig | None, config: StationConf
         if section.get("firmware", "").strip():
             raise ConfigError(f"{ini.path}: firmware= and routeros=/packages_dir= are both "
                               "set: choose one way to pick the packages")
-        check_keys(ini, custom_plugin=False)
+        check_keys(ini, custom_plugin=False, station_keys=INI_KEYS)
         script = section.get("config")
         located = locate(script.strip(), os.path.dirname(ini.path)) if script else None
         return PortSetup(config, ReleasePlugin(releases, located), releases)
-    return PortSetup(config, load_plugin(ini), releases)
+    return PortSetup(config, load_plugin(ini, INI_KEYS), releases)
