@@ -14,16 +14,16 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from nitools.errors import NitoolsError, UsageError
 from nitools.netinstall.frame import format_mac, parse_mac_option
 from nitools.routeros.findings import ERROR
 from nitools.routeros.rsc import ScriptContext, lint_script
 from nitools.routeros.version import try_parse_version
-from nitools.station.plan.first_boot import FACTS, RenderError
+from nitools.station.engine.contract import ConfigMode
+from nitools.station.plan.first_boot import FACTS, Facts, MissingFact, RenderError, board_script
 from nitools.station.plan.inventory import InventoryRow, TableInventory
 from nitools.station.plan.rules import BoardRules, board_rules
 
@@ -67,19 +67,20 @@ def render_board(rules: BoardRules, board: Board, routeros: str | None,
     mac = board.mac if board.mac is not None else b"\0" * 6
     row = rules.inventory.row_for(mac, board.software_id, facts.get("model", board.model))
     mode = row.config_mode
-    if mode is not None and mode != "script":
-        raise RenderError(f"{row.where} says config_mode={mode}: this board gets no script")
+    if mode is not None and mode is not ConfigMode.SCRIPT:
+        raise RenderError(f"{row.where} says config_mode={mode.value}: this board gets no "
+                          "script")
     template = rules.template_for(row)
     if template is None:
         raise UsageError("no template: give --config-template, or a template column")
-    values = {**row.template_values(), **_known_facts(row, board, routeros, rules), **facts}
-    unknown = sorted((template.variables & set(FACTS)) - set(values))
-    if unknown:
-        hint = "--routeros VERSION" if unknown[0] == "routeros" else f"--fact {unknown[0]}=..."
-        raise UsageError(f"{template.name} uses the board fact '{unknown[0]}', which render "
-                         f"does not know for {board.label}: give {hint}")
-    script = template.render(values)
-    context = ScriptContext(version=try_parse_version(str(values.get("routeros") or "")))
+    known = replace(_known_facts(row, board, routeros, rules), **facts)  # --fact wins
+    try:
+        script = board_script(template, row.template_values(), known)
+    except MissingFact as exc:
+        hint = "--routeros VERSION" if exc.fact == "routeros" else f"--fact {exc.fact}=..."
+        raise UsageError(f"{template.name} uses the board fact '{exc.fact}', which render "
+                         f"does not know for {board.label}: give {hint}") from None
+    context = ScriptContext(version=try_parse_version(known.routeros or ""))
     problems = [finding for finding in lint_script(script.encode("utf-8"), template.name,
                                                    context) if finding.level == ERROR]
     if problems:
@@ -89,21 +90,16 @@ def render_board(rules: BoardRules, board: Board, routeros: str | None,
 
 
 def _known_facts(row: InventoryRow, board: Board, routeros: str | None, rules: BoardRules
-                 ) -> dict[str, Any]:
-    known: dict[str, Any] = {"station": rules.station} if rules.station else {}
-    if board.mac is not None:
-        known["mac"] = format_mac(board.mac)
-        known["macs"] = [format_mac(board.mac)]
-    software_id = board.software_id or row.text("software_id")
-    if software_id:
-        known["software_id"] = software_id
-    model = board.model or row.text("model")
-    if model:
-        known["model"] = model
+                 ) -> Facts:
+    """What render knows of a board without it: the command line's, then the row's."""
+    mac = format_mac(board.mac) if board.mac is not None else None
     version = routeros or row.routeros
-    if version and try_parse_version(version) is not None:  # a channel is not a version
-        known["routeros"] = version
-    return known
+    return Facts(mac=mac, macs=[mac] if mac is not None else None,
+                 software_id=board.software_id or row.text("software_id") or None,
+                 model=board.model or row.text("model") or None,
+                 routeros=version if version and try_parse_version(version) is not None
+                 else None,  # a channel is not a version
+                 station=rules.station or None)
 
 
 def run_render(inventory: str, config_template: str | None, macs: Sequence[str],

@@ -145,7 +145,7 @@ class JournalWriter:
     def _netboot(self, event: events.Netboot) -> None:
         record = self._open.get(event.mac)
         if record is not None:  # dnsmasq's log came after the board announced itself
-            record.timeline.append(self.step(event.kind, event.at))
+            record.timeline.append(self.step(event.kind.value, event.at))
             record.timeline.sort(key=lambda entry: entry["at"])
             return
         steps = self._early.get(event.mac)
@@ -153,7 +153,7 @@ class JournalWriter:
             steps = []
         self._early.put(event.mac, steps)
         if len(steps) < MAX_EARLY_STEPS:
-            steps.append(self.step(event.kind, event.at))
+            steps.append(self.step(event.kind.value, event.at))
 
     def _silent(self, event: events.Silent) -> None:
         """A board that got its boot image and never talked netinstall: one closed row."""

@@ -76,7 +76,7 @@ class BoardTable:
             row.phase = row.result = "skipped"
             row.reason, row.finished = event.reason, True
         elif isinstance(event, ev.Netboot):
-            row.phase = event.kind  # dhcp, tftp: booting its netinstall image
+            row.phase = event.kind.value  # dhcp, tftp: booting its netinstall image
             row.port = row.port or event.port or ""
         elif isinstance(event, ev.Silent):
             row.phase = row.result = "silent"

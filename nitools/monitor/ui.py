@@ -69,7 +69,8 @@ class LogReporter:
                                                   and not event.outcome.success):
                 level = logging.ERROR
             elif isinstance(event, ev.Netboot):
-                level = logging.WARNING if event.kind in ("tftp-failed", "no-image") \
+                level = logging.WARNING if event.kind in (ev.NetbootKind.TFTP_FAILED,
+                                                          ev.NetbootKind.NO_IMAGE) \
                     else logging.DEBUG  # dnsmasq's own lines already say it
             elif isinstance(event, ev.InService) and event.outcome is not Outcome.VERIFIED:
                 level = logging.ERROR if event.outcome is not Outcome.REBOOTED \
@@ -102,7 +103,7 @@ class LogReporter:
             case ev.Finished():
                 return self._finished_text(event)
             case ev.Netboot(kind=kind, detail=detail):
-                return f"{kind}: {detail}"
+                return f"{kind.value}: {detail}"
             case ev.Silent(reason=reason):
                 return f"SILENT: {reason}"
             case ev.InService(outcome=outcome, reason=reason):

@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 
 from nitools.bounded import Bounded
+from nitools.netinstall.events import NetbootKind
 from nitools.netinstall.frame import parse_mac
 
-DHCP, TFTP, TFTP_FAILED, NO_IMAGE = "dhcp", "tftp", "tftp-failed", "no-image"
 REMEMBERED = 4096  # transactions and addresses kept
 
 _PREFIX = re.compile(r"^dnsmasq(?:-\w+)?\[\d+\]: ")
@@ -35,7 +35,7 @@ _ERROR = re.compile(r"^(?:TFTP )?error \d+ (.*) (?:received )?from (\d+\.\d+\.\d
 class Sighting:
     """One thing dnsmasq did for a board, with the time it was read."""
 
-    kind: str  # DHCP, TFTP, TFTP_FAILED, NO_IMAGE
+    kind: NetbootKind
     mac: bytes
     at: float
     detail: str  # vendor class and boot file, the file sent, or why it failed
@@ -59,26 +59,27 @@ class DnsmasqLogReader:
                 return []
             self._mac_of.put(match[3], (mac, match[2]))
             vendor = self._vendor.pop(match[1], "")
-            return [Sighting(DHCP, mac, at, f"vendor class {vendor or '-'}, address {match[3]}",
-                             match[2])]
+            return [Sighting(NetbootKind.DHCP, mac, at,
+                             f"vendor class {vendor or '-'}, address {match[3]}", match[2])]
         elif match := _IGNORED.match(text):
             mac, vendor = _mac(match[3]), self._vendor.pop(match[1], "")
             if mac is None or not vendor:
                 return []  # an ordinary DHCP client: nitools' dnsmasq ignores those
             served = ", ".join(self.served) or "none"
-            return [Sighting(NO_IMAGE, mac, at, f"vendor class {vendor} has no boot image "
-                                                f"here (served: {served})", match[2])]
+            return [Sighting(NetbootKind.NO_IMAGE, mac, at, f"vendor class {vendor} has no "
+                             f"boot image here (served: {served})", match[2])]
         elif match := _SENT.match(text):
             if (served := self._mac_of.get(match[2])) is not None:
-                return [Sighting(TFTP, served[0], at, match[1].rsplit("/", 1)[-1], served[1])]
+                return [Sighting(NetbootKind.TFTP, served[0], at, match[1].rsplit("/", 1)[-1],
+                                 served[1])]
         elif (match := _NOT_FOUND.match(text)) is not None:
             if (served := self._mac_of.get(match[2])) is not None:
                 name = match[1].rsplit("/", 1)[-1]
-                return [Sighting(TFTP_FAILED, served[0], at, f"{name} not found in the TFTP root",
-                                 served[1])]
+                return [Sighting(NetbootKind.TFTP_FAILED, served[0], at,
+                                 f"{name} not found in the TFTP root", served[1])]
         elif (match := _FAILED.match(text) or _ERROR.match(text)) is not None \
                 and (served := self._mac_of.get(match[2])) is not None:
-            return [Sighting(TFTP_FAILED, served[0], at, match[1], served[1])]
+            return [Sighting(NetbootKind.TFTP_FAILED, served[0], at, match[1], served[1])]
         return []
 
 

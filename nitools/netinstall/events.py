@@ -197,12 +197,20 @@ class InService(BoardEvent):
     seconds: float | None = None  # from the reboot (TERM) to its first announcement
 
 
+class NetbootKind(enum.Enum):
+    """What dnsmasq did for a board; the values are its timeline's steps (docs/verify.md)."""
+
+    DHCP = "dhcp"  # a BOOTP/DHCP answer with its boot file
+    TFTP = "tftp"  # its boot image sent
+    TFTP_FAILED = "tftp-failed"  # its boot image not found or not sent
+    NO_IMAGE = "no-image"  # a vendor class with no boot image here
+
+
 @dataclass(frozen=True, slots=True)
 class Netboot(BoardEvent):
-    """What dnsmasq did for a board before netinstall (``nitools station``): ``kind`` is
-    dhcp, tftp, tftp-failed or no-image (docs/verify.md, the timeline)."""
+    """What dnsmasq did for a board before netinstall (``nitools station``)."""
 
-    kind: str
+    kind: NetbootKind
     detail: str
     port: str | None = None  # the interface dnsmasq served it on
 

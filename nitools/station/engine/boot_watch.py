@@ -10,8 +10,8 @@ vendor class with no boot image here is said once per MAC.
 from __future__ import annotations
 
 from nitools.bounded import Bounded
-from nitools.netboot.dnsmasq_log import DHCP, NO_IMAGE, TFTP, TFTP_FAILED, Sighting
-from nitools.netinstall.events import FailureCause, Netboot, Silent
+from nitools.netboot.dnsmasq_log import Sighting
+from nitools.netinstall.events import FailureCause, Netboot, NetbootKind, Silent
 
 REMEMBERED = 4096
 LIKELY_CAUSES = (
@@ -37,16 +37,16 @@ class BootWatch:
         """``talking``: the board already announced itself in netinstall since dnsmasq
         saw this (the log is read in another thread and may come late): not awaited."""
         mac = seen.mac
-        if seen.kind == NO_IMAGE:
+        if seen.kind is NetbootKind.NO_IMAGE:
             if mac in self._told:
                 return []
             self._told.put(mac, None)
-            return [Netboot(seen.at, mac, NO_IMAGE, seen.detail, seen.port)]
-        if seen.kind == DHCP:
+            return [Netboot(seen.at, mac, seen.kind, seen.detail, seen.port)]
+        if seen.kind is NetbootKind.DHCP:
             self._vendor.put(mac, seen.detail.split(",", 1)[0].removeprefix("vendor class "))
-        elif seen.kind in (TFTP, TFTP_FAILED) and not talking:
+        elif seen.kind in (NetbootKind.TFTP, NetbootKind.TFTP_FAILED) and not talking:
             self._due.put(mac, (now + self.announce_timeout, seen.detail,
-                                seen.kind == TFTP_FAILED, seen.port))
+                                seen.kind is NetbootKind.TFTP_FAILED, seen.port))
         return [Netboot(seen.at, mac, seen.kind, seen.detail, seen.port)]
 
     def announced(self, mac: bytes) -> None:

@@ -5,14 +5,35 @@ of how files are fetched, checked or rendered."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
+from nitools.errors import UsageError
 from nitools.netinstall.events import FailureCause, SentFile
 from nitools.netinstall.messages import Announcement
 from nitools.netinstall.protocol import CONFIG_SCRIPT_NAME, MODE_SCRIPT_NAME
 from nitools.netinstall.server import InstallFile
 from nitools.routeros.findings import Finding
 from nitools.routeros.npk import Package
+
+
+class ConfigMode(enum.Enum):
+    """What a board starts with after its install (MikroTik's own choices, docs/protocol.md
+    §3.9): the values are the words of the ini, the options and the inventory."""
+
+    DEFAULT = "default"  # no script: RouterOS's default configuration
+    EMPTY = "empty"  # an empty autorun.scr: no configuration at all
+    SCRIPT = "script"  # the first-boot script as autorun.scr
+    KEEP = "keep"  # "keep" in the offer: its old configuration
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> ConfigMode:
+        """The mode a setting names; UsageError naming ``where`` and the words."""
+        try:
+            return cls(text.strip())
+        except ValueError:
+            raise UsageError(f"{where}={text} is not one of "
+                             f"{', '.join(mode.value for mode in cls)}") from None
 
 
 @dataclass(frozen=True)
@@ -34,7 +55,7 @@ class InstallPlan:
 
     files: list[InstallFile]
     packages: list[Package]
-    config_mode: str
+    config_mode: ConfigMode
     key: str | None = None  # None: echo the board's own key
     keep: bool = False
     sources: list[str] = field(default_factory=list)
@@ -62,7 +83,7 @@ class InstallPlan:
         extras = [name for name, present in (("mode script", self.has(MODE_SCRIPT_NAME)),
                                              ("licence key from file", self.key is not None))
                   if present]
-        return self.config_mode + "".join(f" + {extra}" for extra in extras)
+        return self.config_mode.value + "".join(f" + {extra}" for extra in extras)
 
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.files)

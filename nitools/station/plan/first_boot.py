@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 import jinja2
@@ -29,15 +30,55 @@ from nitools.errors import NitoolsError, UsageError
 from nitools.routeros.strings import UnsafeValue, check_raw, escape, is_bare
 from nitools.station.plan.payload import read_setting_file
 
-# What the station knows of every board, besides the inventory row's columns.
-FACTS = ("mac", "macs", "software_id", "model", "arch", "min_version", "routeros",
-         "station", "port")
 MAX_TEMPLATE_BYTES = 1 << 20
 _OPEN, _CLOSE = "\x01", "\x02"  # around each printed value until it is placed
 
 
 class RenderError(NitoolsError):
     """This board's script cannot be made: the board is refused with this reason."""
+
+
+class MissingFact(RenderError):
+    """The template uses a board fact that is not known here (``render`` without a board)."""
+
+    def __init__(self, template: str, fact: str) -> None:
+        super().__init__(f"{template} uses the board fact '{fact}', which is not known")
+        self.fact = fact
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the station knows of a board besides its inventory row: the names a template
+    may use for it. None: not known here."""
+
+    mac: str | None = None
+    macs: list[str] | None = None  # every port MAC it announced with
+    software_id: str | None = None
+    model: str | None = None
+    arch: str | None = None
+    min_version: str | None = None
+    routeros: str | None = None  # the version being installed
+    station: str | None = None
+    port: str | None = None  # the interface it announced on
+
+    def known(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not None}
+
+
+FACTS = tuple(f.name for f in fields(Facts))  # the facts a template may use, declared once
+
+
+def board_script(template: FirstBootTemplate, row_values: Mapping[str, Any], facts: Facts
+                 ) -> str:
+    """THE first-boot script of one board, for the station and for ``render`` alike: the
+    row's values, the facts over them, rendered by the template. MissingFact names a
+    fact the template needs that is not known; RenderError says any other reason."""
+    values = {**row_values, **facts.known()}
+    missing = sorted((template.variables & set(FACTS)) - set(values))
+    if missing:
+        raise MissingFact(template.name, missing[0])
+    return template.render(values)
 
 
 class _Raw(str):

@@ -6,26 +6,37 @@ per board. Drop-in compatible with pyNetinstall's file (``[pynetinstall]`` or
 from __future__ import annotations
 
 import configparser
+import enum
 import logging
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from nitools.errors import ConfigError, UsageError
+from nitools.errors import ConfigError
+from nitools.station.engine.contract import ConfigMode
 
 log = logging.getLogger("nitools.config")
 
 DEFAULT_CONFIG = "/etc/nitools.ini"
 PYNETINSTALL_CONFIG = "/etc/pynetinstall.ini"  # used when only pyNetinstall's file exists
 SECTIONS = ("nitools", "pynetinstall")
-CONFIG_MODES = ("default", "empty", "script", "keep")
-UNLISTED_CHOICES = ("refuse", "default")  # --unlisted: boards the inventory does not list
+CONFIG_MODES = tuple(mode.value for mode in ConfigMode)  # the words, for choices
+
+
+class Unlisted(enum.Enum):
+    """``--unlisted``: what a board the inventory does not list gets."""
+
+    REFUSE = "refuse"  # left alone (the default)
+    DEFAULT = "default"  # installed with the station's own settings
+
+
+UNLISTED_CHOICES = tuple(choice.value for choice in Unlisted)
 
 @dataclass(frozen=True)
 class InstallDefaults:
     """Station-wide choices (flash options and ini keys); plugins may override per board."""
 
-    config_mode: str | None = None  # None: follow the plugin's / ini's config
+    config_mode: ConfigMode | None = None  # None: follow the plugin's / ini's config
     script: Any = None  # a first-boot script replacing the ini's config=
     key_file: Any = None
     mode_script: Any = None
@@ -37,9 +48,9 @@ class InstallDefaults:
     device_mode: str | None = None
 
     def __post_init__(self) -> None:
-        if self.config_mode is not None and self.config_mode not in CONFIG_MODES:
-            raise UsageError(f"config_mode={self.config_mode} is not one of "
-                             f"{', '.join(CONFIG_MODES)}")
+        if isinstance(self.config_mode, str):  # the ini's or the command line's word
+            object.__setattr__(self, "config_mode",
+                               ConfigMode.parse(self.config_mode, "config_mode"))
 
 
 class IniConfig(configparser.ConfigParser):

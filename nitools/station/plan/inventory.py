@@ -30,7 +30,7 @@ import urllib3
 from nitools.errors import NitoolsError, SourceError, UsageError
 from nitools.fetch.download import copy_body, reason
 from nitools.netinstall.frame import format_mac, parse_mac
-from nitools.station.plan.ini import CONFIG_MODES
+from nitools.station.engine.contract import ConfigMode
 from nitools.station.plan.payload import read_setting_file
 
 # Columns that choose settings (the rest are template values).
@@ -85,8 +85,9 @@ class InventoryRow:
         return tuple(text.replace(",", " ").split()) if text else None
 
     @property
-    def config_mode(self) -> str | None:
-        return self.text("config_mode")
+    def config_mode(self) -> ConfigMode | None:
+        text = self.text("config_mode")
+        return ConfigMode.parse(text, f"{self.where}: config_mode") if text else None
 
     def path(self, column: str) -> str | None:
         """A file a column names, beside the inventory file when relative."""
@@ -105,10 +106,7 @@ def check_row(row: InventoryRow) -> None:
     """The settings a row gives, checked: UsageError naming the row."""
     from nitools.routeros.npk import is_package_name
 
-    mode = row.config_mode
-    if mode is not None and mode not in CONFIG_MODES:
-        raise UsageError(f"{row.where}: config_mode={mode} is not one of "
-                         f"{', '.join(CONFIG_MODES)}")
+    row.config_mode  # noqa: B018  (a word that is no mode raises here, naming the row)
     for name in row.packages or ():
         if not is_package_name(name):
             raise UsageError(f"{row.where}: packages: '{name}' is not a package name "

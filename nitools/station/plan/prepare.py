@@ -43,8 +43,14 @@ from nitools.routeros.validate import (
     check_install,
     errors,
 )
-from nitools.station.engine.contract import InstallPlan, NotYet, PrepareRequest, Refusal
-from nitools.station.plan.first_boot import RenderError
+from nitools.station.engine.contract import (
+    ConfigMode,
+    InstallPlan,
+    NotYet,
+    PrepareRequest,
+    Refusal,
+)
+from nitools.station.plan.first_boot import RenderError, board_script
 from nitools.station.plan.ini import InstallDefaults
 from nitools.station.plan.inventory import InventoryRow, InventoryUnavailable, NotListed
 from nitools.station.plan.payload import PayloadCache, Resolved, describe
@@ -159,25 +165,27 @@ def prepare_install(plugin: Plugin, board: PrepareRequest,
     if branding is not None:
         build.branding(branding)
 
-    keep = bool(optional_choice(plugin, "keep_config", info, defaults.config_mode == "keep"))
-    template = None if plugin_config or keep or defaults.config_mode in ("default", "empty") \
+    keep = bool(optional_choice(plugin, "keep_config", info,
+                                defaults.config_mode is ConfigMode.KEEP))
+    template = None if plugin_config or keep or defaults.config_mode in (ConfigMode.DEFAULT,
+                                                                         ConfigMode.EMPTY) \
         else rules.template_for(row)
     scripts = []
     if keep:
-        config_mode = "keep"
+        config_mode = ConfigMode.KEEP
     elif template is not None:
-        values = {**(row.template_values() if row is not None else {}),
-                  **rules.facts(board.mac, announced, [mac_text], str(version), board.port)}
-        script = Resolved("autorun.rsc", template.render(values).encode("utf-8"),
+        text = board_script(template, row.template_values() if row is not None else {},
+                            rules.facts(board.mac, announced, str(version), board.port))
+        script = Resolved("autorun.rsc", text.encode("utf-8"),
                           f"template {template.name}")
-        config_mode = "script"
+        config_mode = ConfigMode.SCRIPT
         build.add(CONFIG_SCRIPT_NAME, script, script.origin)
         scripts.append(ScriptCheck(f"{template.name} for {mac_text}", script.data))
     elif choice.config is None:
-        config_mode = "default"
+        config_mode = ConfigMode.DEFAULT
     else:
         script = cache.resolve(choice.config)
-        config_mode = "script" if script.data else "empty"
+        config_mode = ConfigMode.SCRIPT if script.data else ConfigMode.EMPTY
         build.add(CONFIG_SCRIPT_NAME, script, describe(choice.config))
         scripts.append(ScriptCheck(script.name or CONFIG_SCRIPT_NAME, script.data))
 
@@ -249,9 +257,9 @@ def _apply_defaults(choice: FileChoice, defaults: InstallDefaults) -> FileChoice
     mode = defaults.config_mode
     if mode is None:
         return choice if defaults.script is None else replace(choice, config=defaults.script)
-    if mode in ("default", "keep"):  # InstallDefaults checked the mode when it was made
+    if mode in (ConfigMode.DEFAULT, ConfigMode.KEEP):
         return replace(choice, config=None)
-    if mode == "empty":
+    if mode is ConfigMode.EMPTY:
         return replace(choice, config=b"")
     return replace(choice, config=defaults.script if defaults.script is not None
                    else choice.config)

@@ -16,8 +16,9 @@ from nitools.errors import UsageError
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
 from nitools.routeros.device_mode import OFF, parse_device_mode
-from nitools.station.plan.first_boot import FirstBootTemplate
-from nitools.station.plan.ini import UNLISTED_CHOICES
+from nitools.station.engine.contract import ConfigMode
+from nitools.station.plan.first_boot import Facts, FirstBootTemplate
+from nitools.station.plan.ini import Unlisted
 from nitools.station.plan.inventory import (
     InventoryRow,
     NotListed,
@@ -26,14 +27,12 @@ from nitools.station.plan.inventory import (
     load_inventory,
 )
 
-REFUSE, DEFAULT = UNLISTED_CHOICES
-
 
 @dataclass(frozen=True)
 class BoardRules:
     inventory: TableInventory | UrlInventory | None = None
     template: FirstBootTemplate | None = None  # --config-template
-    unlisted: str = REFUSE
+    unlisted: Unlisted = Unlisted.REFUSE
     device_mode: str = OFF
     station: str = ""
     templates: dict[str, FirstBootTemplate] = field(default_factory=dict)  # rows' own
@@ -52,7 +51,7 @@ class BoardRules:
         try:
             return self.inventory.row_for(mac, announced.software_id, announced.model)
         except NotListed:
-            if self.unlisted == DEFAULT:
+            if self.unlisted is Unlisted.DEFAULT:
                 return None
             raise
 
@@ -62,28 +61,31 @@ class BoardRules:
             return self.template
         return self.templates[path]  # every row's template was read at start
 
-    def facts(self, mac: bytes, announced: Announcement, macs: list[str], routeros: str,
-              port: str | None) -> dict[str, Any]:
-        """What a template may use besides the row (``first_boot.FACTS`` names them)."""
-        return {"mac": format_mac(mac), "macs": macs, "software_id": announced.software_id,
-                "model": announced.model, "arch": announced.arch,
-                "min_version": announced.min_version, "routeros": routeros,
-                "station": self.station, "port": port or ""}
+    def facts(self, mac: bytes, announced: Announcement, routeros: str, port: str | None
+              ) -> Facts:
+        """What the station knows of an announcing board, for its template."""
+        return Facts(mac=format_mac(mac), macs=[format_mac(mac)],
+                     software_id=announced.software_id, model=announced.model,
+                     arch=announced.arch, min_version=announced.min_version,
+                     routeros=routeros, station=self.station, port=port or "")
 
 
 def board_rules(inventory: str | None, config_template: str | None, unlisted: str | None,
-                device_mode: str | None, station: str = "", config_mode: str | None = None,
+                device_mode: str | None, station: str = "",
+                config_mode: ConfigMode | None = None,
                 script: Any = None) -> BoardRules:
     """Read and check everything at start: one clear error now, not a refusal per board."""
-    chosen_unlisted = (unlisted or REFUSE).strip()
-    if chosen_unlisted not in UNLISTED_CHOICES:
-        raise UsageError(f"--unlisted {unlisted}: use refuse or default")
+    try:
+        chosen_unlisted = Unlisted((unlisted or Unlisted.REFUSE.value).strip())
+    except ValueError:
+        raise UsageError(f"--unlisted {unlisted}: use "
+                         f"{' or '.join(choice.value for choice in Unlisted)}") from None
     if config_template is not None and script is not None:
         raise UsageError("--config-template and a first-boot script (-s / --script) both "
                          "make the script: choose one")
-    if config_template is not None and config_mode not in (None, "script"):
+    if config_template is not None and config_mode not in (None, ConfigMode.SCRIPT):
         raise UsageError(f"--config-template makes a first-boot script, but the configuration "
-                         f"is '{config_mode}': drop one of them")
+                         f"is '{config_mode.value}': drop one of them")
     template = FirstBootTemplate.read(config_template) if config_template else None
     table = load_inventory(inventory) if inventory else None
     templates: dict[str, FirstBootTemplate] = {}

@@ -12,6 +12,7 @@ from typing import Any
 
 from nitools.errors import UsageError
 from nitools.netinstall.server import Timing
+from nitools.station.engine.contract import ConfigMode
 from nitools.station.engine.settings import EngineSettings
 from nitools.station.plan.ini import CONFIG_MODES, DEFAULT_CONFIG, UNLISTED_CHOICES
 from nitools.station.setup.settings import Group, Kind, Target, setting
@@ -228,15 +229,15 @@ def netinstall_cli_meaning(options: StationOptions) -> StationOptions:
                          "-s script, or none of them to keep the old one)")
     config_mode = options.config_mode
     if options.default_config:
-        config_mode = "default"
+        config_mode = ConfigMode.DEFAULT.value
     elif options.empty_config:
-        config_mode = "empty"
+        config_mode = ConfigMode.EMPTY.value
     elif options.script:
-        config_mode = "script"
+        config_mode = ConfigMode.SCRIPT.value
     elif options.config_template:
-        config_mode = config_mode or "script"
+        config_mode = config_mode or ConfigMode.SCRIPT.value
     elif options.packages and not config_mode:
-        config_mode = "keep"  # netinstall-cli's default, unlike the ini's
+        config_mode = ConfigMode.KEEP.value  # netinstall-cli's default, unlike the ini's
     one_shot = options.one_shot or bool(options.packages and not options.multiple
                                         and not options.count)
     return replace(options, config_mode=config_mode, one_shot=one_shot)

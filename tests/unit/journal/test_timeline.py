@@ -14,8 +14,8 @@ def installed(writer, mac=MAC):
     from nitools.netinstall.messages import Announcement
 
     announcement = Announcement("ABCD-EFGH", "", "RB5009", "arm64", "7.12", "7.16.1")
-    for event in (events.Netboot(0.0, mac, "dhcp", "vendor class ARM64__boot"),
-                  events.Netboot(0.1, mac, "tftp", "netinstall.arm64"),
+    for event in (events.Netboot(0.0, mac, events.NetbootKind.DHCP, "vendor class ARM64__boot"),
+                  events.Netboot(0.1, mac, events.NetbootKind.TFTP, "netinstall.arm64"),
                   events.Found(1.0, mac, announcement),
                   events.Validated(1.1, mac, (events.SentFile("r.npk", 10, "ab", "x"),),
                                    "default"),
@@ -44,8 +44,8 @@ def test_a_row_follows_the_board_from_dhcp_to_verified(tmp_path):
 def test_a_silent_board_gets_a_row_with_its_reason_and_timeline(tmp_path):
     journal = Journal(tmp_path / "j.sqlite3")
     writer = JournalWriter(journal)
-    writer(events.Netboot(0.0, MAC, "dhcp", "vendor class ARM64__boot"))
-    writer(events.Netboot(0.1, MAC, "tftp", "netinstall.arm64"))
+    writer(events.Netboot(0.0, MAC, events.NetbootKind.DHCP, "vendor class ARM64__boot"))
+    writer(events.Netboot(0.1, MAC, events.NetbootKind.TFTP, "netinstall.arm64"))
     writer(events.Silent(90.1, MAC, "got boot image netinstall.arm64 but never ...",
                          FailureCause.NEVER_ANNOUNCED))
     (row,) = journal.attempts()

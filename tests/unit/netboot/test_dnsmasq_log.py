@@ -1,7 +1,11 @@
 """Reading dnsmasq's log per board: lines as dnsmasq 2.90 writes them with --log-dhcp
 (captured from the real dnsmasq in the lab), the MAC found from the TFTP address."""
 
-from nitools.netboot.dnsmasq_log import DHCP, NO_IMAGE, TFTP, TFTP_FAILED, DnsmasqLogReader
+from nitools.netboot.dnsmasq_log import DnsmasqLogReader
+from nitools.netinstall.events import NetbootKind
+
+DHCP, TFTP, TFTP_FAILED, NO_IMAGE = (NetbootKind.DHCP, NetbootKind.TFTP,
+                                   NetbootKind.TFTP_FAILED, NetbootKind.NO_IMAGE)
 
 MAC = bytes.fromhex("024e49051001")
 SERVED = ("ARM64__boot", "Mips_boot")

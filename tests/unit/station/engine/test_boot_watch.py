@@ -2,13 +2,16 @@
 and the station core taking what dnsmasq saw (virtual time)."""
 
 
-from nitools.netboot.dnsmasq_log import DHCP, NO_IMAGE, TFTP, TFTP_FAILED, Sighting
+from nitools.netboot.dnsmasq_log import Sighting
 from nitools.netinstall import events
-from nitools.netinstall.events import FailureCause
+from nitools.netinstall.events import FailureCause, NetbootKind
 from nitools.station.engine.boot_watch import BootWatch
 from nitools.station.engine.settings import EngineSettings
 from nitools.wire.runner import run_virtual
 from tests.unit.station.engine.test_core import station_and_boards
+
+DHCP, TFTP, TFTP_FAILED, NO_IMAGE = (NetbootKind.DHCP, NetbootKind.TFTP,
+                                   NetbootKind.TFTP_FAILED, NetbootKind.NO_IMAGE)
 
 MAC = bytes.fromhex("024e49000001")
 

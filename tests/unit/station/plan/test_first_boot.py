@@ -92,3 +92,31 @@ def test_syntax_errors_and_marker_characters_are_refused_at_start():
 def test_escaped_quotes_in_the_template_text_keep_the_string_open():
     assert place_values('"a\\" \x01b c\x02"') == '"a\\" b c"'
     assert place_values('# say "x\n\x01b c\x02') == '# say "x\n"b c"'
+
+
+def test_one_function_makes_a_boards_script_and_the_facts_win_over_the_row():
+    from nitools.station.plan.first_boot import Facts, board_script
+
+    template = FirstBootTemplate("t.rsc.j2", "/system identity set name={{ model }}-{{ site }}\n")
+    script = board_script(template, {"model": "from-row", "site": "lab"}, Facts(model="RB5009"))
+    assert script == "/system identity set name=RB5009-lab\n"
+
+
+def test_a_fact_the_template_needs_and_nobody_knows_is_named():
+    from nitools.station.plan.first_boot import Facts, MissingFact, board_script
+
+    template = FirstBootTemplate("t.rsc.j2", ':put "{{ routeros }}"\n')
+    with pytest.raises(MissingFact, match="'routeros'") as caught:
+        board_script(template, {}, Facts(mac="02:4e:49:00:00:01"))
+    assert caught.value.fact == "routeros"
+
+
+def test_the_station_knows_every_fact_a_template_may_use():
+    from nitools.netinstall.messages import Announcement
+    from nitools.station.plan.first_boot import FACTS
+    from nitools.station.plan.rules import BoardRules
+
+    facts = BoardRules(station="line-1").facts(
+        bytes.fromhex("024e49000001"), Announcement("ID", "", "RB", "arm64", "7.12"),
+        "7.16.1", None)
+    assert set(facts.known()) == set(FACTS)

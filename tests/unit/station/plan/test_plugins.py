@@ -20,7 +20,7 @@ def test_optional_plugin_methods_choose_per_board(tmp_path):
     (tmp_path / "routeros.npk").write_bytes(build_npk("system", "7.22", "arm64"))
     (tmp_path / "brand.dpk").write_bytes(b"branding")
     plan = prepare_install(Chooser(tmp_path), BOARD)
-    assert plan.keep and plan.config_mode == "keep" and plan.key == KEY
+    assert plan.keep and plan.config_mode.value == "keep" and plan.key == KEY
     assert [f.name for f in plan.files] == ["routeros.npk", "brand.dpk", "mode.scr"]
     assert plan.description == "keep + mode script + licence key from file"
 
@@ -35,9 +35,9 @@ def test_pynetinstall_plugins_without_optional_methods_get_the_station_defaults(
 
     plan = prepare_install(Plain(), BOARD, InstallDefaults(config_mode="empty",
                                                           key_file=str(tmp_path / "k.key")))
-    assert plan.config_mode == "empty" and plan.files[-1].data == b"" and plan.key == KEY
+    assert plan.config_mode.value == "empty" and plan.files[-1].data == b"" and plan.key == KEY
     plan = prepare_install(Plain(), BOARD, InstallDefaults())
-    assert plan.config_mode == "script" and plan.key is None
+    assert plan.config_mode.value == "script" and plan.key is None
 
 
 def test_a_failing_optional_method_is_a_plugin_error(tmp_path):

@@ -7,7 +7,7 @@ from nitools.errors import UsageError
 from nitools.fetch.package_cache import PackageCache
 from nitools.fetch.releases import ReleaseChoice, ReleaseFiles, ReleasePlugin
 from nitools.netinstall.events import FailureCause
-from nitools.station.engine.contract import Refusal
+from nitools.station.engine.contract import ConfigMode, Refusal
 from nitools.station.plan.payload import PayloadCache
 from nitools.station.plan.prepare import prepare_or_refuse
 from nitools.station.plan.rules import board_rules
@@ -55,7 +55,7 @@ def test_each_board_gets_its_own_script_with_its_facts(folder):
     rules = board_rules(inventory(folder, "mac,hostname\n02:4e:49:00:00:01,r1\n"),
                         str(folder / "t.rsc.j2"), None, None, "lab")
     plan = prepare(folder, rules)
-    assert plan.config_mode == "script" and plan.inventory_key == "mac=02:4e:49:00:00:01"
+    assert plan.config_mode.value == "script" and plan.inventory_key == "mac=02:4e:49:00:00:01"
     assert plan.template == "t.rsc.j2"
     assert plan.script == b'/system identity set name="r1"\n:put "7.22 02:4e:49:00:00:01"\n'
 
@@ -72,7 +72,7 @@ def test_unlisted_default_installs_with_the_station_settings(folder):
     rules = board_rules(inventory(folder, "mac,hostname\n02:4e:49:00:00:01,r1\n"),
                         None, "default", None)
     plan = prepare(folder, rules, OTHER)
-    assert plan.config_mode == "default" and plan.inventory_key is None
+    assert plan.config_mode.value == "default" and plan.inventory_key is None
 
 
 def test_a_row_chooses_version_packages_and_config_mode(folder):
@@ -153,7 +153,7 @@ def test_a_row_naming_packages_for_a_custom_plugin_refuses_the_board(folder):
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"config_template": "t.rsc.j2", "script": "x.rsc"}, "choose one"),
-    ({"config_template": "t.rsc.j2", "config_mode": "keep"}, "drop one of them"),
+    ({"config_template": "t.rsc.j2", "config_mode": ConfigMode.KEEP}, "drop one of them"),
     ({"unlisted": "maybe"}, "use refuse or default"),
     ({"device_mode": "mode=x; /quit"}, "--device-mode"),
     ({"inventory": "typo.csv", "config_template": "t.rsc.j2"},

@@ -18,7 +18,7 @@ def test_the_command_line_wins_over_the_ini_and_the_ini_over_the_defaults(tmp_pa
     config = ini(tmp_path, "[nitools]\nconfig_mode = empty\nkey_file = /k.key\n"
                            "journal = /var/lib/j.sqlite3\nrouteros = 7.16.1\n")
     merged = station_config(StationOptions(config_mode="keep", grace=5.0), config)
-    assert merged.defaults.config_mode == "keep"  # command line
+    assert merged.defaults.config_mode.value == "keep"  # command line
     assert merged.defaults.key_file == "/k.key" and merged.journal == "/var/lib/j.sqlite3"
     assert merged.release.routeros == "7.16.1"  # ini
     assert merged.engine.grace == 5.0 and merged.engine.window == DEFAULTS.engine.window

@@ -30,10 +30,10 @@ def test_a_port_section_overrides_the_main_one_and_may_choose_packages_its_own_w
     setup = station_setup(StationOptions(config_path=str(config),
                                          interfaces=("eth1", "eth2", "eth3")))
     assert setup.for_port("eth1") is setup.main and setup.for_port(None) is setup.main
-    assert setup.main.config.defaults.config_mode == "keep"
-    assert setup.for_port("eth2").config.defaults.config_mode == "empty"
+    assert setup.main.config.defaults.config_mode.value == "keep"
+    assert setup.for_port("eth2").config.defaults.config_mode.value == "empty"
     assert setup.for_port("eth2").plugin.firmware == setup.main.plugin.firmware
     third = setup.for_port("eth3")  # another way to choose packages: firmware= is dropped
     assert isinstance(third.plugin, ReleasePlugin)
-    assert third.config.defaults.config_mode == "keep"  # the rest of the main section holds
+    assert third.config.defaults.config_mode.value == "keep"  # the rest of the main section holds
     assert len(setup.all()) == 3
