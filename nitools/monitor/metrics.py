@@ -10,11 +10,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from nitools.bounded import Bounded
 from nitools.errors import UsageError
 from nitools.monitor.bounded_http import BoundedHTTPServer
 from nitools.netinstall import events
 from nitools.routeros.archs import family_for_announcement
 
+REMEMBERED = 4096  # rebooted boards whose architecture is kept for their InService
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600)
 
 
@@ -71,7 +73,7 @@ class StationMetrics:
             self.boards.labels(phase.value).set(0)
         self._phase: dict[bytes, events.BoardPhase] = {}
         self._arch: dict[bytes, str] = {}
-        self._rebooted: dict[bytes, str] = {}  # arch of boards awaited in service
+        self._rebooted: Bounded[bytes, str] = Bounded(REMEMBERED)  # arch, awaited in service
 
     def serve(self, spec: str) -> BoundedHTTPServer:
         """Serve /metrics from a thread of its own (bounded: a crowd of idle scrapers
@@ -106,9 +108,7 @@ class StationMetrics:
             self._move(event.mac, None)
             arch = self._arch.pop(event.mac, "other")
             if event.outcome is events.Outcome.REBOOTED:
-                self._rebooted[event.mac] = arch
-                if len(self._rebooted) > 4096:
-                    del self._rebooted[next(iter(self._rebooted))]
+                self._rebooted.put(event.mac, arch)
             cause = event.cause.value if event.cause is not None else "none"
             self.installs.labels(event.outcome.value, arch, cause).inc()
             self.bytes_sent.inc(event.bytes_acked)

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from urllib.parse import quote
 import requests
 import urllib3
 
+from nitools.bounded import Bounded
 from nitools.errors import NitoolsError, SourceError, UsageError
 from nitools.fetch.download import copy_body, reason
 from nitools.netinstall.frame import format_mac, parse_mac
@@ -233,7 +233,7 @@ class UrlInventory:
 
     def __init__(self, url: str) -> None:
         self.source = url
-        self._answers: OrderedDict[str, InventoryRow | str] = OrderedDict()
+        self._answers: Bounded[str, InventoryRow | str] = Bounded(REMEMBERED_ANSWERS)
         self._lock = threading.Lock()
 
     def row_for(self, mac: bytes, software_id: str, model: str) -> InventoryRow:
@@ -244,9 +244,7 @@ class UrlInventory:
         if known is None:
             known = self._ask(url, mac, software_id)
             with self._lock:
-                self._answers[url] = known
-                if len(self._answers) > REMEMBERED_ANSWERS:
-                    self._answers.popitem(last=False)
+                self._answers.put(url, known)
         if isinstance(known, str):
             raise NotListed(known)
         return known

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlparse
 import requests
 import urllib3
 
+from nitools.bounded import Bounded
 from nitools.errors import SourceError, UsageError
 from nitools.fetch.download import copy_body, reason
 
@@ -169,11 +170,11 @@ class PayloadCache:
         self.cancelled = threading.Event()  # set by cancel(): downloads stop
         self.resolutions = 0  # how many sources were actually read or downloaded
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[Any, ...], tuple[float, Future[Resolved]]] = \
-            OrderedDict()
+        self._entries: Bounded[tuple[Any, ...], tuple[float, Future[Resolved]]] = \
+            Bounded(max_entries)
         self._by_content: OrderedDict[str, bytes] = OrderedDict()
         self._content_bytes = 0
-        self._derived: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._derived: Bounded[tuple[str, str], Any] = Bounded(4 * max_entries)
 
     def cancel(self) -> None:
         """The station stops: downloads in progress give up at their next read."""
@@ -209,10 +210,7 @@ class PayloadCache:
                 owner = False
             else:
                 future = Future()
-                self._entries[key] = (self.clock(), future)
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+                self._entries.put(key, (self.clock(), future))
                 owner = True
         if owner:
             try:
@@ -231,13 +229,11 @@ class PayloadCache:
         key = (resolved.sha256, kind)
         with self._lock:
             if key in self._derived:
-                self._derived.move_to_end(key)
+                self._derived.touch(key)
                 return self._derived[key]
         value = compute(resolved.data)
         with self._lock:
-            self._derived[key] = value
-            while len(self._derived) > 4 * self.max_entries:
-                self._derived.popitem(last=False)
+            self._derived.put(key, value)
         return value
 
     def _count(self, resolved: Resolved) -> Resolved:
