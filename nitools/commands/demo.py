@@ -24,6 +24,7 @@ from nitools.emulation.mndp_speaker import MndpSpeaker
 from nitools.emulation.synthetic import build_npk
 from nitools.monitor.ui import make_reporter
 from nitools.netinstall.frame import format_mac
+from nitools.netinstall.protocol import CONFIG_SCRIPT_NAME
 from nitools.station.engine.core import StationCore
 from nitools.station.engine.settings import EngineSettings
 from nitools.station.plan.plugins import DeviceInfo
@@ -120,7 +121,7 @@ def _report(folder: Path, boards: list, exit_code: int, elapsed: float, verified
         expected = {
             f"routeros-{DEMO_VERSION}-{arch}.npk": folder / f"routeros-{DEMO_VERSION}-{arch}.npk",
             f"container-{DEMO_VERSION}-{arch}.npk": folder / f"container-{DEMO_VERSION}-{arch}.npk",
-            "autorun.scr": folder / "demo.rsc",
+            CONFIG_SCRIPT_NAME: folder / "demo.rsc",
         }
         received = {f.name: f for f in board.files}
         same = board.state.value == "rebooted" and received.keys() == expected.keys() and all(

@@ -36,7 +36,7 @@ def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | Non
         link = BroadcastLink(interface)
         source_port = 5000
         if spec.image_version is not None:
-            extra.append(BroadcastLink(interface, port=59813))  # v7 boards copy every frame
+            extra.append(BroadcastLink(interface, udp_port=59813))  # v7 boards copy every frame
     boards = make_boards(spec, options["boards"], options["seed"], time.monotonic(), source_port)
     faults = Faults(options["drop"], options["duplicate"], options["seed"],
                     options["link_delay"] / 1000, options["chunk_delay"] / 1000,
@@ -71,7 +71,7 @@ def _speaker(options: dict[str, Any], boards: list[Any], interface: str | None,
             local, peer = parse_loopback(loopback)
             link: Any = LoopbackLink(local + 1, peer + 1, local_admin_mac(0xE1))
         else:
-            link = BroadcastLink(interface or "", port=MNDP_PORT)
+            link = BroadcastLink(interface or "", udp_port=MNDP_PORT)
     except LinkError as exc:
         raise UsageError(f"--mndp-after: {exc}") from None
     return MndpSpeaker(link, boards, options["mndp_after"], options.get("mndp_version"),

@@ -14,13 +14,13 @@ from rich.table import Table
 
 from nitools.console import cell, clean
 from nitools.errors import NitoolsError, PackageError, UsageError
+from nitools.netinstall.protocol import CONFIG_SCRIPT_NAME, MODE_SCRIPT_NAME
 from nitools.routeros.findings import ERROR, WARNING, Finding
 from nitools.routeros.npk import Package, read_package
 from nitools.routeros.rsc import ScriptContext, lint_script
 from nitools.routeros.validate import ScriptCheck, board_for, check_install
-from nitools.station.plan.prepare import CONFIG_SCRIPT_NAME, transfer_limits
+from nitools.station.plan.prepare import transfer_limits
 
-MODE_SCRIPT_NAME = "mode.scr"
 _STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from nitools.netinstall.device import DeviceSession, DeviceState
 from nitools.netinstall.mndp import DISCOVERY_REQUEST, Neighbour, build
+from nitools.netinstall.protocol import CONFIG_SCRIPT_NAME
 from nitools.routeros.identity import scripted_identity
 from nitools.routeros.npk import read_package
 
@@ -81,5 +82,5 @@ def _version(board: DeviceSession) -> str:
 
 
 def _identity(board: DeviceSession) -> str:
-    script = next((f.data for f in board.files if f.name == "autorun.scr"), None)
+    script = next((f.data for f in board.files if f.name == CONFIG_SCRIPT_NAME), None)
     return scripted_identity(script) or DEFAULT_IDENTITY

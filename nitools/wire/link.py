@@ -147,8 +147,8 @@ class _UdpLink:
 
 
 class BroadcastLink(_UdpLink):
-    def __init__(self, interface: str, port: int = NETINSTALL_PORT, mac: bytes | None = None
-                 ) -> None:
+    def __init__(self, interface: str, udp_port: int = NETINSTALL_PORT,
+                 mac: bytes | None = None) -> None:
         name, iface_mac = resolve_interface(interface)
         self.interface = name
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -157,17 +157,17 @@ class BroadcastLink(_UdpLink):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
             _enlarge_buffers(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, name.encode())
-            sock.bind(("0.0.0.0", port))
+            sock.bind(("0.0.0.0", udp_port))
         except PermissionError as exc:
             sock.close()
             raise LinkError(f"binding to interface {name} needs root (or CAP_NET_RAW): "
                             "run with sudo") from exc
         except OSError as exc:
             sock.close()
-            raise LinkError(f"cannot open UDP port {port} on {name}: {exc.strerror} "
+            raise LinkError(f"cannot open UDP port {udp_port} on {name}: {exc.strerror} "
                             "(is another netinstall server running?)") from exc
         sock.setblocking(False)
-        super().__init__(sock, mac or iface_mac, (BROADCAST, port))
+        super().__init__(sock, mac or iface_mac, (BROADCAST, udp_port))
         self.index = socket.if_nametoindex(name)  # the socket is tied to this interface
         self.port_name = name
 
@@ -239,8 +239,8 @@ class MemoryNetwork:
         self._queue: list[tuple[float, int, MemoryLink, bytes, int]] = []
         self._order = itertools.count()
 
-    def link(self, mac: bytes, port: int = 5000) -> MemoryLink:
-        link = MemoryLink(self, mac, port)
+    def link(self, mac: bytes, udp_port: int = NETINSTALL_PORT) -> MemoryLink:
+        link = MemoryLink(self, mac, udp_port)
         self.links.append(link)
         return link
 
@@ -258,13 +258,13 @@ class MemoryNetwork:
                 continue
             for _ in range(self.copies(sender, receiver, datagram)):
                 heapq.heappush(self._queue, (at, next(self._order), receiver, datagram,
-                                             sender.port))
+                                             sender.udp_port))
 
     def deliver(self, now: float) -> None:
         while self._queue and self._queue[0][0] <= now:
-            _, _, receiver, datagram, port = heapq.heappop(self._queue)
+            _, _, receiver, datagram, source_port = heapq.heappop(self._queue)
             self.delivered(receiver, datagram)
-            receiver.inbox.append((datagram, port, None))
+            receiver.inbox.append((datagram, source_port, None))
 
     def next_delivery(self) -> float | None:
         return self._queue[0][0] if self._queue else None
@@ -273,10 +273,10 @@ class MemoryNetwork:
 class MemoryLink:
     """One station or board on a MemoryNetwork; the runner's Link interface."""
 
-    def __init__(self, network: MemoryNetwork, mac: bytes, port: int) -> None:
+    def __init__(self, network: MemoryNetwork, mac: bytes, udp_port: int) -> None:
         self.network = network
         self.mac = mac
-        self.port = port  # the UDP port it sends from
+        self.udp_port = udp_port  # the UDP port it sends from
         self.peer_port: int | None = None  # it takes frames from any port
         self.inbox: list[Datagram] = []
 
