@@ -10,10 +10,10 @@ import enum
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from nitools.errors import ConfigError
 from nitools.station.engine.contract import ConfigMode
+from nitools.station.plan.payload import Source
 
 log = logging.getLogger("nitools.config")
 
@@ -37,10 +37,10 @@ class InstallDefaults:
     """Station-wide choices (flash options and ini keys); plugins may override per board."""
 
     config_mode: ConfigMode | None = None  # None: follow the plugin's / ini's config
-    script: Any = None  # a first-boot script replacing the ini's config=
-    key_file: Any = None
-    mode_script: Any = None
-    branding: Any = None
+    script: Source | None = None  # a first-boot script replacing the ini's config=
+    key_file: Source | None = None
+    mode_script: Source | None = None
+    branding: Source | None = None
     # Per board (docs/inventory.md): read and checked at start by station.per_board.
     inventory: str | None = None
     config_template: str | None = None

@@ -60,7 +60,7 @@ def describe(source: object) -> str:
     return getattr(source, "name", None) or type(source).__name__
 
 
-def resolve(source: Any, download_seconds: float = HTTP_TOTAL,
+def resolve(source: Source, download_seconds: float = HTTP_TOTAL,
             cancelled: threading.Event | None = None) -> Resolved:
     """Read a source fully; raise SourceError with what to do when it fails."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -184,7 +184,7 @@ class PayloadCache:
     def held_bytes(self) -> int:
         return self._content_bytes
 
-    def _key(self, source: Any) -> tuple[Any, ...] | None:
+    def _key(self, source: Source) -> tuple[Any, ...] | None:
         if is_url(source):
             return ("url", source)
         if isinstance(source, (str, os.PathLike)):
@@ -196,7 +196,7 @@ class PayloadCache:
             return ("path", path, info.st_size, info.st_mtime_ns)
         return None  # file objects and bytes are read every time
 
-    def resolve(self, source: Any) -> Resolved:
+    def resolve(self, source: Source) -> Resolved:
         key = self._key(source)
         if key is None:
             return self._intern(self._count(self._read(source)))
@@ -221,7 +221,7 @@ class PayloadCache:
                     self._entries.pop(key, None)  # failures are not cached
         return future.result()
 
-    def _read(self, source: Any) -> Resolved:
+    def _read(self, source: Source) -> Resolved:
         return resolve(source, self.download_seconds, self.cancelled)
 
     def derived(self, resolved: Resolved, kind: str, compute: Callable[[bytes], Any]) -> Any:

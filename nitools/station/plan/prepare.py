@@ -53,7 +53,7 @@ from nitools.station.engine.contract import (
 from nitools.station.plan.first_boot import RenderError, board_script
 from nitools.station.plan.ini import InstallDefaults
 from nitools.station.plan.inventory import InventoryRow, InventoryUnavailable, NotListed
-from nitools.station.plan.payload import PayloadCache, Resolved, describe
+from nitools.station.plan.payload import PayloadCache, Resolved, Source, describe
 from nitools.station.plan.plugins import (
     DefaultPlugin,
     DeviceInfo,
@@ -85,7 +85,7 @@ def parse_key(data: bytes, origin: str = "key") -> str:
     return body
 
 
-def read_key(source: Any, cache: PayloadCache) -> str:
+def read_key(source: Source, cache: PayloadCache) -> str:
     """A licence key from a .key file, a URL, a file object, or the key's own text."""
     as_text = isinstance(source, str) and _KEY_TEXT.match(source)
     data = source.encode() if as_text else cache.resolve(source).data
@@ -115,14 +115,14 @@ class _Builder:
         self.digests.append(resolved.sha256)
         self.sources.append(origin)
 
-    def package(self, source: Any, role: str) -> None:
+    def package(self, source: Source, role: str) -> None:
         resolved = self.cache.resolve(source)
         label = f"{role} {resolved.origin}"
         package = self.cache.derived(resolved, "npk", lambda data: read_package(data, label))
         self.packages.append(package)
         self.add(package_file_name(resolved, package), resolved, resolved.origin)
 
-    def branding(self, source: Any) -> None:
+    def branding(self, source: Source) -> None:
         resolved = self.cache.resolve(source)
         name = resolved.name if resolved.name.endswith(".dpk") and \
             _PLAIN_NAME.match(resolved.name) else "branding.dpk"
