@@ -190,6 +190,10 @@ def _report(result: StationResult) -> int:
     log.info("%d installed and rebooted, %d installed without a confirmed reboot, %d failed, "
              "%d refused", result.rebooted, len(result.unconfirmed), result.failed,
              result.refused)
+    if result.never_answered:
+        log.warning("%d board%s never answered an offer (not counted towards -1/--count: "
+                    "strays, forged announcements, or boards another server took)",
+                    result.never_answered, "s" if result.never_answered != 1 else "")
     if result.silent:
         log.error("%d board%s got the boot image and never announced itself: see the "
                   "journal's silent rows for the likely causes", result.silent,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nitools.errors import NitoolsError, UsageError
 from nitools.netinstall.frame import format_mac, parse_mac_option
+from nitools.netinstall.messages import is_software_id
 from nitools.routeros.findings import ERROR
 from nitools.routeros.rsc import ScriptContext, lint_script
 from nitools.routeros.version import try_parse_version
@@ -120,7 +121,11 @@ def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
                   for _, mac, software_id, model in rules.inventory.keyed_rows()]
     else:
         boards = [Board(_one_mac(text), "", "") for text in macs]
-        boards += [Board(None, text, "") for text in software_ids]
+        for text in software_ids:
+            if not is_software_id(text):
+                raise UsageError(f"--software-id {text!r}: letters, digits and dashes, as a "
+                                 "board announces it")
+            boards.append(Board(None, text, ""))
     failed = 0
     for board in boards:
         try:
@@ -130,13 +135,22 @@ def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
             print(f"{board.label}: {exc}", file=sys.stderr)
             continue
         if out_dir:
-            _write_atomically(Path(out_dir) / board.file_name, script)
+            _write_atomically(_inside(Path(out_dir), board.file_name), script)
         else:
             sys.stdout.write(script)
     if out_dir:
         print(f"{len(boards) - failed} scripts written to {out_dir}"
               + (f"; {failed} boards have none (above)" if failed else ""), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder/name``, which must stay inside ``folder`` (names come from inventories)."""
+    path = (folder / name).resolve()
+    if path.parent != folder.resolve():
+        raise UsageError(f"{name!r} would be written outside {folder}: not a board's file "
+                         "name")
+    return path
 
 
 def _write_atomically(path: Path, text: str) -> None:

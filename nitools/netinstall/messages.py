@@ -6,6 +6,7 @@ Newline and NUL handling is exact to the device's parser
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from nitools.netinstall.frame import Frame
@@ -43,6 +44,15 @@ class Announcement:
     @property
     def is_v7(self) -> bool:
         return self.image_version is not None
+
+
+# A software ID as boards announce it (ABCD-EFGH): letters, digits and dashes.
+_SOFTWARE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}\Z")
+
+
+def is_software_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a software ID a board can announce."""
+    return _SOFTWARE_ID.match(text) is not None
 
 
 def build_dscv(info: Announcement) -> bytes:

@@ -59,6 +59,7 @@ class StationResult:
     unverified: list[bytes] = field(default_factory=list)  # --verify: not seen in service
     not_seen: int = 0  # without --verify: rebooted, not seen in service in time
     silent: int = 0  # got a boot image, never announced itself (not counted in finished)
+    never_answered: int = 0  # offered, never answered: strangers (not counted in finished)
 
     @property
     def finished(self) -> int:
@@ -354,9 +355,14 @@ class StationCore:
             self._finish(board, Outcome.UNCONFIRMED, session.end_detail, now, session.cause)
         elif session.phase is Phase.FAILED:
             # A board that restarted is offered again at once: its attempt does not count
-            # towards -1 or --count, and it needs no rest.
+            # towards -1 or --count, and it needs no rest. One that never answered the offer
+            # (a stray or forged announcement, or a board another server took) is rested
+            # but counts only when --mac names it: a stranger must not end a run.
+            never_answered = session.cause is FailureCause.OFFER_IGNORED and not self._pinned(
+                board.mac)
             self._finish(board, Outcome.FAILED, session.failure or "failed", now, session.cause,
-                         counted=not session.board_restarted)
+                         counted=not (session.board_restarted or never_answered),
+                         rest=never_answered)
 
     def _leave(self, board: Board) -> None:
         """The station is done with this board (for now)."""
@@ -365,8 +371,15 @@ class StationCore:
         if software_id and self._by_software_id.get(software_id) is board:
             del self._by_software_id[software_id]
 
+    def _pinned(self, mac: bytes) -> bool:
+        """``--mac`` names this board: the operator expects it, whatever it does."""
+        return self.settings.macs is not None and mac in self.settings.macs
+
     def _finish(self, board: Board, outcome: Outcome, reason: str, now: float,
-                cause: FailureCause | None = None, counted: bool = True) -> None:
+                cause: FailureCause | None = None, counted: bool = True,
+                rest: bool = False) -> None:
+        """``counted``: a refusal or failure counts towards -1/--count and the run's exit
+        code, and rests the board; ``rest``: rest it even so."""
         self._leave(board)
         if outcome.installed:
             self.admission.installed(board.mac, now)
@@ -381,12 +394,15 @@ class StationCore:
             self.result.unconfirmed.append(board.mac)
         elif outcome is Outcome.INTERRUPTED:
             self.result.interrupted.append(board.mac)
-        elif counted:
-            if outcome is Outcome.REFUSED:
+        else:  # refused or failed
+            if counted and outcome is Outcome.REFUSED:
                 self.result.refused += 1
-            else:
+            elif counted:
                 self.result.failed += 1
-            self.admission.rest(board.mac, board.announcement.software_id, now)
+            elif cause is FailureCause.OFFER_IGNORED:
+                self.result.never_answered += 1
+            if counted or rest:
+                self.admission.rest(board.mac, board.announcement.software_id, now)
         session = board.session
         self._events.append(events.Finished(
             now, board.mac, outcome, reason, cause,

@@ -30,6 +30,7 @@ from nitools.bounded import Bounded
 from nitools.errors import NitoolsError, SourceError, UsageError
 from nitools.fetch.download import copy_body, reason
 from nitools.netinstall.frame import format_mac, parse_mac
+from nitools.netinstall.messages import is_software_id
 from nitools.station.engine.contract import ConfigMode
 from nitools.station.plan.payload import read_setting_file
 
@@ -172,6 +173,9 @@ class TableInventory:
                 raise UsageError(f"{where}: {exc}") from None
             _put(self._by_mac, address, entry, f"MAC {format_mac(address)}")
         if software_id is not None:
+            if not is_software_id(software_id):
+                raise UsageError(f"{where}: software_id {software_id!r} is not a software ID "
+                                 "(letters, digits and dashes, as a board announces it)")
             _put(self._by_id, software_id, entry, f"software ID {software_id}")
 
     def row_for(self, mac: bytes, software_id: str, model: str) -> InventoryRow:

@@ -93,3 +93,42 @@ def test_history_script_needs_one_board(tmp_path):
     (tmp_path / "j.sqlite3").write_bytes(b"")
     result = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--script")
     assert result.returncode == 2 and "give --mac or --software-id" in result.stderr
+
+
+def test_a_software_id_that_is_a_path_is_refused_at_load_and_nothing_is_written(tmp_path):
+    """Issue 27 row 1: 'render --all -o DIR' wrote a row's software ID as a path."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "first-boot.rsc").write_text("# theirs\n")
+    out = tmp_path / "review"
+    (tmp_path / "boards.csv").write_text(
+        "software_id,hostname\nABCD-EFGH,r1\n/../../victim/first-boot,r2\n")
+    (tmp_path / "t.rsc.j2").write_text("/system identity set name={{ hostname }}\n")
+    result = run_cli("render", "--inventory", str(tmp_path / "boards.csv"),
+                     "--config-template", str(tmp_path / "t.rsc.j2"), "--all",
+                     "-o", str(out))
+    assert result.returncode == 2
+    assert "boards.csv line 3: software_id '/../../victim/first-boot' is not a software " \
+        "ID" in result.stderr
+    assert (victim / "first-boot.rsc").read_text() == "# theirs\n"
+    assert not out.exists()
+
+
+def test_a_software_id_given_on_the_command_line_is_no_path_either(tmp_path):
+    (tmp_path / "boards.csv").write_text("software_id,hostname\nABCD-EFGH,r1\n")
+    (tmp_path / "t.rsc.j2").write_text("/system identity set name={{ hostname }}\n")
+    result = run_cli("render", "--inventory", str(tmp_path / "boards.csv"),
+                     "--config-template", str(tmp_path / "t.rsc.j2"),
+                     "--software-id", "../ABCD-EFGH")
+    assert result.returncode == 2 and "--software-id '../ABCD-EFGH'" in result.stderr
+
+
+def test_every_file_render_writes_stays_in_its_folder(tmp_path):
+    from nitools.commands.render import _inside
+    from nitools.errors import UsageError
+
+    assert _inside(tmp_path, "software-id-ABCD-EFGH.rsc") == \
+        (tmp_path / "software-id-ABCD-EFGH.rsc").resolve()
+    for name in ("../x.rsc", "a/../../x.rsc", "/etc/x.rsc", "sub/x.rsc"):
+        with pytest.raises(UsageError, match="outside"):
+            _inside(tmp_path, name)

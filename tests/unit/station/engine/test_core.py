@@ -8,6 +8,7 @@ import pytest
 from nitools.emulation.emulator import BoardSpec, EmulatorCore, make_boards
 from nitools.emulation.synthetic import build_npk
 from nitools.netinstall import events
+from nitools.station.engine.contract import ConfigMode
 from nitools.station.engine.core import StationCore
 from nitools.station.engine.settings import EngineSettings
 from nitools.station.plan.ini import InstallDefaults
@@ -105,3 +106,43 @@ def test_a_board_whose_files_are_being_fetched_waits_and_is_prepared_again():
     core.poll(0.1 + PREPARE_AGAIN)
     assert [r.mac for r in core.take_requests()] == [board]  # asked again, once
     assert board in core.boards and core.result.finished == 0
+
+
+def _stranger_offered(core, mac, at):
+    """A DSCV from a made-up MAC, its files prepared: it is offered an install."""
+    from nitools.netinstall.frame import decode, encode
+    from nitools.netinstall.messages import Announcement, build_dscv
+    from nitools.netinstall.server import InstallFile
+    from nitools.station.engine.contract import InstallPlan
+
+    dscv = decode(encode(mac, bytes(6), 1, 0, build_dscv(
+        Announcement("", "", "RB", "arm64", "7.12", "7.16.1"))))
+    core.receive(dscv, at)
+    for request in core.take_requests():
+        core.prepared(request.mac, InstallPlan([InstallFile("r.npk", PACKAGE)], [],
+                                               ConfigMode.DEFAULT, sources=["test"],
+                                               digests=["-"]), at)
+    return dscv
+
+
+@pytest.mark.parametrize("ending", [{"one_shot": True}, {"count": 1}])
+def test_a_stray_announcement_never_ends_a_one_shot_run(ending):
+    """Issue 27 row 3: one DSCV from a made-up MAC, ignored offer, and -1 exited 1."""
+    stranger = bytes.fromhex("02bad0000001")
+    core = StationCore(STATION, EngineSettings(**ending))
+    dscv = _stranger_offered(core, stranger, 0.0)
+    core.poll(9.0)  # the offer timeout (8 s) passes without an answer
+    (finished,) = [e for e in core.take_events() if isinstance(e, events.Finished)]
+    assert finished.cause is events.FailureCause.OFFER_IGNORED  # journaled as it was
+    assert not core.done(9.0) and core.result.failed == 0 and core.result.exit_code == 0
+    assert core.result.never_answered == 1
+    core.receive(dscv, 10.0)  # it announces again: rested, not offered again at once
+    assert core.take_requests() == []
+
+
+def test_a_board_pinned_by_mac_that_ignores_the_offer_ends_the_run_as_failed():
+    pinned = bytes.fromhex("02bad0000002")
+    core = StationCore(STATION, EngineSettings(one_shot=True, macs=frozenset({pinned})))
+    _stranger_offered(core, pinned, 0.0)
+    core.poll(9.0)
+    assert core.done(9.0) and core.result.failed == 1 and core.result.exit_code == 1

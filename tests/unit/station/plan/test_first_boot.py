@@ -120,3 +120,22 @@ def test_the_station_knows_every_fact_a_template_may_use():
         bytes.fromhex("024e49000001"), Announcement("ID", "", "RB", "arm64", "7.12"),
         "7.16.1", None)
     assert set(facts.known()) == set(FACTS)
+
+
+def test_the_sandbox_holds_against_format_through_attr():
+    """Issue 27 row 17: with jinja2 3.1.5 and older, |attr("format") reached str.format
+    and the station's globals; the floor is 3.1.6, and this is what it stops."""
+    template = FirstBootTemplate(
+        "t.rsc.j2", '{{ "{0.__class__.__init__.__globals__}"|attr("format")(hostname) }}\n')
+    with pytest.raises(RenderError, match="sandbox"):
+        template.render({"hostname": "r1"})
+
+
+def test_the_dependency_floors_keep_known_escapes_out():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[4] / "pyproject.toml").read_text())
+    floors = dict(dep.split(">=", 1) for dep in project["project"]["dependencies"])
+    assert tuple(map(int, floors["jinja2"].split(".")[:3])) >= (3, 1, 6)
+    assert tuple(map(int, floors["urllib3"].split(".")[:2])) >= (2, 6)
