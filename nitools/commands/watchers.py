@@ -54,15 +54,15 @@ class Watchers:
             self.heartbeat.stop()
         if self.journal is not None:
             self.journal.close()  # whatever ended the loop, every record is written or kept
-            skipped = (self.journal.refusals_not_journaled
-                       + self.journal.releases_not_journaled)
+            journal = self.journal
+            skipped = (journal.refusals_not_journaled + journal.releases_not_journaled
+                       + journal.silent_not_journaled)
             if skipped:
                 log.warning("journal: %d rows of boards that never answered (%d refused or "
-                            "ignoring offers, %d released) were counted, not journaled: more "
-                            "than %g a second, a flood?", skipped,
-                            self.journal.refusals_not_journaled,
-                            self.journal.releases_not_journaled,
-                            self.journal.REFUSALS_PER_SECOND)
+                            "ignoring offers, %d released, %d silent) were counted, not "
+                            "journaled: more than %g a second, a flood?", skipped,
+                            journal.refusals_not_journaled, journal.releases_not_journaled,
+                            journal.silent_not_journaled, journal.REFUSALS_PER_SECOND)
 
 
 def start_watchers(options: StationOptions, journal: Journal, reporter: LogReporter,

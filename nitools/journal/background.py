@@ -43,6 +43,10 @@ class BackgroundWriter:
     def releases_not_journaled(self) -> int:
         return self.writer.releases_not_journaled
 
+    @property
+    def silent_not_journaled(self) -> int:
+        return self.writer.silent_not_journaled
+
     def close(self) -> None:
         """Every event handed over is written (or spooled) before this returns."""
         if self._thread.is_alive():

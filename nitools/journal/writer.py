@@ -92,8 +92,11 @@ class JournalWriter:
         self._unwritten: deque[_Record] = deque()
         self._failing_since: float | None = None
         self._retry_at = 0.0
-        self._tokens = self.REFUSAL_BURST
-        self._tokens_at = 0.0
+        # Rows of boards that never answered us share one budget; silent boards (what
+        # dnsmasq's log says, which strangers can write into) have their own.
+        self._quiet = _RowBudget(self.REFUSALS_PER_SECOND, self.REFUSAL_BURST)
+        self._silent_rows = _RowBudget(self.REFUSALS_PER_SECOND, self.REFUSAL_BURST)
+        self.silent_not_journaled = 0
         self.refusals_not_journaled = 0  # refused or never answering an offer
         self.releases_not_journaled = 0
         self.records_lost = 0
@@ -159,8 +162,8 @@ class JournalWriter:
         """A board that got its boot image and never talked netinstall: one closed row."""
         steps = [*self._early.pop(event.mac, []),
                  self.step(events.Outcome.SILENT.value, event.at)]
-        if not self._quiet_row_allowed():
-            self.refusals_not_journaled += 1
+        if not self._silent_rows.take(self.clock()):
+            self.silent_not_journaled += 1
             return
         text, ended = format_mac(event.mac), self.wall(event.at)
         started = steps[0]["at"]
@@ -192,7 +195,7 @@ class JournalWriter:
             self._write(record)
 
     def _released(self, event: events.Released) -> None:
-        if not self._quiet_row_allowed():
+        if not self._quiet.take(self.clock()):
             self.releases_not_journaled += 1
             return
         rebooted = self._rebooted.get(event.mac)
@@ -223,7 +226,7 @@ class JournalWriter:
         record.timeline.append(self.step(event.outcome.value, event.at))
         never_answered = record.files is None or \
             event.cause is events.FailureCause.OFFER_IGNORED
-        if never_answered and not self._quiet_row_allowed():
+        if never_answered and not self._quiet.take(self.clock()):
             self.refusals_not_journaled += 1
             return
         self._write(record)
@@ -359,12 +362,19 @@ class JournalWriter:
         for _mac, oldest in self._rebooted.put(mac, row):
             self._rebooted_steps.pop(oldest, None)
 
-    def _quiet_row_allowed(self) -> bool:
-        """A token bucket shared by every row of a board that never answered us."""
-        now = self.clock()
-        self._tokens = min(self.REFUSAL_BURST,
-                           self._tokens + (now - self._tokens_at) * self.REFUSALS_PER_SECOND)
-        self._tokens_at = now
+
+class _RowBudget:
+    """A token bucket: rows a second, with a burst."""
+
+    def __init__(self, per_second: float, burst: float) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self._tokens = burst
+        self._at = 0.0
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
+        self._at = now
         if self._tokens < 1.0:
             return False
         self._tokens -= 1.0

@@ -25,10 +25,13 @@ _REPLY = re.compile(r"^(\d+) (?:BOOTP|DHCPACK|DHCPOFFER)\((\S+)\) (\d+\.\d+\.\d+
                     r"([0-9A-Fa-f:]{17})\b")
 _IGNORED = re.compile(r"^(\d+) (?:BOOTP|DHCPDISCOVER|DHCPREQUEST)\((\S+)\) (?:\S+ )?"
                       r"([0-9A-Fa-f:]{17}) ignored")
-_SENT = re.compile(r"^sent (\S+) to (\d+\.\d+\.\d+\.\d+)$")
-_NOT_FOUND = re.compile(r"^file (\S+) not found for (\d+\.\d+\.\d+\.\d+)")
-_FAILED = re.compile(r"^failed sending (\S+) to (\d+\.\d+\.\d+\.\d+)")
-_ERROR = re.compile(r"^(?:TFTP )?error \d+ (.*) (?:received )?from (\d+\.\d+\.\d+\.\d+)")
+_BOOT_FILE = re.compile(r"^(\d+) bootfile name: (\S+)$")
+# dnsmasq writes the file a client asked for as it is, spaces included: every pattern is
+# anchored at the end, and the address is the one at the end of the line.
+_SENT = re.compile(r"^sent (.+) to (\d+\.\d+\.\d+\.\d+)$")
+_NOT_FOUND = re.compile(r"^file (.+) not found for (\d+\.\d+\.\d+\.\d+)$")
+_FAILED = re.compile(r"^failed sending (.+) to (\d+\.\d+\.\d+\.\d+)$")
+_ERROR = re.compile(r"^(?:TFTP )?error \d+ (.*) (?:received )?from (\d+\.\d+\.\d+\.\d+)$")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class DnsmasqLogReader:
         self._vendor: Bounded[str, str] = Bounded(REMEMBERED)  # transaction -> vendor class
         # address -> the MAC that got it, and the interface it was served on
         self._mac_of: Bounded[str, tuple[bytes, str]] = Bounded(REMEMBERED)
+        self._address_of: Bounded[str, str] = Bounded(REMEMBERED)  # transaction -> address
+        self._boot_file: Bounded[str, str] = Bounded(REMEMBERED)  # address -> file offered
 
     def feed(self, line: str, at: float) -> list[Sighting]:
         text = _PREFIX.sub("", line.strip())
@@ -58,9 +63,14 @@ class DnsmasqLogReader:
             if mac is None:
                 return []
             self._mac_of.put(match[3], (mac, match[2]))
+            self._address_of.put(match[1], match[3])
             vendor = self._vendor.pop(match[1], "")
             return [Sighting(NetbootKind.DHCP, mac, at,
                              f"vendor class {vendor or '-'}, address {match[3]}", match[2])]
+        elif match := _BOOT_FILE.match(text):
+            address = self._address_of.get(match[1])
+            if address is not None:
+                self._boot_file.put(address, match[2].rsplit("/", 1)[-1])
         elif match := _IGNORED.match(text):
             mac, vendor = _mac(match[3]), self._vendor.pop(match[1], "")
             if mac is None or not vendor:
@@ -69,18 +79,30 @@ class DnsmasqLogReader:
             return [Sighting(NetbootKind.NO_IMAGE, mac, at, f"vendor class {vendor} has no "
                              f"boot image here (served: {served})", match[2])]
         elif match := _SENT.match(text):
-            if (served := self._mac_of.get(match[2])) is not None:
+            if (served := self._board(match[1], match[2])) is not None:
                 return [Sighting(NetbootKind.TFTP, served[0], at, match[1].rsplit("/", 1)[-1],
                                  served[1])]
-        elif (match := _NOT_FOUND.match(text)) is not None:
-            if (served := self._mac_of.get(match[2])) is not None:
+        elif match := _NOT_FOUND.match(text):
+            if (served := self._board(match[1], match[2])) is not None:
                 name = match[1].rsplit("/", 1)[-1]
                 return [Sighting(NetbootKind.TFTP_FAILED, served[0], at,
                                  f"{name} not found in the TFTP root", served[1])]
-        elif (match := _FAILED.match(text) or _ERROR.match(text)) is not None \
+        elif match := _FAILED.match(text):
+            if (served := self._board(match[1], match[2])) is not None:
+                return [Sighting(NetbootKind.TFTP_FAILED, served[0], at, match[1], served[1])]
+        elif (match := _ERROR.match(text)) is not None \
                 and (served := self._mac_of.get(match[2])) is not None:
             return [Sighting(NetbootKind.TFTP_FAILED, served[0], at, match[1], served[1])]
         return []
+
+    def _board(self, file: str, address: str) -> tuple[bytes, str] | None:
+        """The board (MAC, interface) a TFTP line is about: the one leased ``address``, and
+        only for the boot file it was offered (anyone may ask for another name, or
+        spoof the address in a request that fails)."""
+        served = self._mac_of.get(address)
+        if served is None or file.rsplit("/", 1)[-1] != self._boot_file.get(address):
+            return None
+        return served
 
 
 def _mac(text: str) -> bytes | None:

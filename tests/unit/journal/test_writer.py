@@ -9,6 +9,7 @@ from nitools.journal.attempts import (
     Journal,
     JournalError,
 )
+from nitools.netinstall import events
 from nitools.netinstall.messages import Announcement
 from tests.helpers import attempt_events
 
@@ -191,3 +192,24 @@ def test_releases_and_boards_ignoring_offers_are_journaled_at_a_bounded_rate(tmp
     assert writer.releases_not_journaled == 300 - len(released)
     assert writer.refusals_not_journaled == 300 - len(failed)
     assert all(r.cause == "offer-ignored" and r.files for r in failed)
+
+
+def test_silent_rows_have_their_own_budget_and_leave_the_refusals_theirs(tmp_path):
+    """Issue 27 row 6: a spray of forged TFTP failures made 127 silent rows, which used up
+    the budget shared with refusals, so real refusals were only counted."""
+    from nitools.journal.writer import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = JournalWriter(journal, clock=lambda: 0.0)
+    for index in range(300):
+        writer(events.Silent(0.0, bytes([2, 3, 0, 0, index >> 8, index & 0xFF]),
+                             "boot image transfer failed", events.FailureCause.BOOT_IMAGE_FAILED))
+    refused = bytes.fromhex("024e490000aa")
+    found, _ = attempt_events(refused, offered=False)
+    writer(found)
+    writer(events.Finished(0.0, refused, events.Outcome.REFUSED, "files refused",
+                           events.FailureCause.FILES_REFUSED))
+    rows = journal.attempts()
+    assert sum(r.outcome == "silent" for r in rows) == JournalWriter.REFUSAL_BURST
+    assert writer.silent_not_journaled == 300 - JournalWriter.REFUSAL_BURST
+    assert [r.cause for r in rows if r.outcome == "refused"] == ["files-refused"]

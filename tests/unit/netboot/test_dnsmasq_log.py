@@ -38,14 +38,14 @@ def test_a_board_asking_and_loading_its_image():
 def test_failed_transfers_are_told_by_the_address_the_board_got():
     reader = DnsmasqLogReader(SERVED)
     read(BOOT, reader)
-    failed = read("dnsmasq-tftp[5316]: file /srv/tftp/netinstall.mmips not found for "
+    failed = read("dnsmasq-tftp[5316]: file /srv/tftp/netinstall.arm64 not found for "
                   "192.0.2.213\n"
                   "dnsmasq-tftp[5316]: failed sending /srv/tftp/netinstall.arm64 to "
                   "192.0.2.213\n"
                   "dnsmasq-tftp[5316]: error 0 Early terminate received from 192.0.2.213\n",
                   reader)
     assert [(s.kind, s.mac) for s in failed] == [(TFTP_FAILED, MAC)] * 3
-    assert failed[0].detail == "netinstall.mmips not found in the TFTP root"
+    assert failed[0].detail == "netinstall.arm64 not found in the TFTP root"
 
 
 def test_a_vendor_class_without_an_image_names_the_ones_served():
@@ -62,3 +62,25 @@ def test_other_lines_and_strangers_say_nothing():
                 "dnsmasq-dhcp[1]: 9 BOOTP(fl0) 02:4e:49:05:10:03 ignored\n"  # no vendor class
                 "dnsmasq-tftp[1]: sent /srv/x to 192.0.2.99\n"  # an address no board got here
                 "garbage\n") == []
+
+
+def test_a_stranger_asking_for_files_in_a_boards_name_says_nothing_about_it():
+    """Issue 27 row 6: a TFTP request from 192.0.2.50 for 'x not found for 192.0.2.213'
+    gave the board leased 192.0.2.213 a tftp-failed step, then a silent row."""
+    reader = DnsmasqLogReader(SERVED)
+    read(BOOT, reader)
+    assert read("dnsmasq-tftp[5316]: file /srv/tftp/x not found for 192.0.2.213 not found "
+                "for 192.0.2.50\n"  # the name, with spaces, as dnsmasq writes it
+                "dnsmasq-tftp[5316]: file /srv/tftp/netinstall.mmips not found for "
+                "192.0.2.213\n"  # a name it was never offered, from its address
+                "dnsmasq-tftp[5316]: sent /srv/tftp/other.bin to 192.0.2.213\n"
+                "dnsmasq-tftp[5316]: failed sending /srv/tftp/x to 192.0.2.213 to "
+                "192.0.2.50\n", reader) == []
+
+
+def test_a_path_with_spaces_is_read_whole_and_the_address_is_the_last_one():
+    reader = DnsmasqLogReader(SERVED)
+    read(BOOT, reader)
+    (failed,) = read("dnsmasq-tftp[5316]: file /srv/boot images/netinstall.arm64 not found "
+                     "for 192.0.2.213\n", reader)
+    assert failed.mac == MAC and failed.detail == "netinstall.arm64 not found in the TFTP root"
