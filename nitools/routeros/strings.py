@@ -57,11 +57,17 @@ def is_bare(text: str) -> bool:
 
 
 def check_raw(text: str) -> str:
-    """A value the template marked ``|raw`` (written as it is): one line, no NUL."""
+    """A value the template marked ``|raw`` (written as it is): one line, and no control
+    character at all (C0 and C1, tab aside: an ESC sequence would reach every terminal
+    that shows the script)."""
     if "\x00" in text:
         raise UnsafeValue("it contains a NUL character")
     if "\n" in text or "\r" in text:
         raise UnsafeValue("a raw value must be one line: it would start a new command")
+    control = next((c for c in text if c != "\t" and (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0)),
+                   None)
+    if control is not None:
+        raise UnsafeValue(f"it contains the control character U+{ord(control):04X}")
     return text
 
 

@@ -181,7 +181,10 @@ def place_values(rendered: str) -> str:
     while i < n:
         char = rendered[i]
         if char == _OPEN:
-            end = rendered.index(_CLOSE, i)
+            end = rendered.find(_CLOSE, i)
+            if end < 0:  # a marker the template did not make: never a traceback
+                raise RenderError("the script holds control characters \\x01/\\x02: "
+                                  "remove them")
             value = rendered[i + 1:end]
             i = end + 1
             if in_string or in_comment or is_bare(value):

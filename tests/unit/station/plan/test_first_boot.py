@@ -139,3 +139,17 @@ def test_the_dependency_floors_keep_known_escapes_out():
     floors = dict(dep.split(">=", 1) for dep in project["project"]["dependencies"])
     assert tuple(map(int, floors["jinja2"].split(".")[:3])) >= (3, 1, 6)
     assert tuple(map(int, floors["urllib3"].split(".")[:2])) >= (2, 6)
+
+
+@pytest.mark.parametrize("value", ["\x1b[2J\x1b]0;owned\x07", "a\x01b", "x\x9by", "\x7f"])
+def test_raw_refuses_every_control_character_never_a_traceback(value):
+    """Issue 27 row 15: an ESC sequence reached the script and the terminal; \\x01 (the
+    placer's own marker) made render die with a ValueError."""
+    template = FirstBootTemplate("t.rsc.j2", "/system note set note={{ v|raw }}\n")
+    with pytest.raises(RenderError, match="control character|x01"):
+        template.render({"v": value})
+
+
+def test_a_raw_tab_is_still_a_tab():
+    template = FirstBootTemplate("t.rsc.j2", ":put {{ v|raw }}\n")
+    assert template.render({"v": "a\tb"}) == ":put a\tb\n"
