@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from nitools.commands.watchers import start_watchers
@@ -16,6 +17,7 @@ from nitools.journal.attempts import Journal, JournalError, default_path
 from nitools.journal.spool import replay, spool_path
 from nitools.monitor.ui import make_reporter
 from nitools.netboot.dnsmasq_log import Sighting
+from nitools.netinstall.events import BoardEvent
 from nitools.netinstall.frame import format_mac
 from nitools.station.engine.core import StationCore, StationResult
 from nitools.station.plan.payload import PayloadCache
@@ -31,10 +33,18 @@ from nitools.wire.ports import open_ports
 
 log = logging.getLogger("nitools.flash")
 
+@dataclass
+class RunningServices:
+    """What ``nitools station`` started besides the flashing (dnsmasq): how to stop it, and
+    what follows the station's events (the lease keeper)."""
+
+    stop: Callable[[], None]
+    observe: Callable[[BoardEvent], None] | None = None
+
+
 # ``nitools station``'s services (preflight, dnsmasq): started with a way to stop the
-# station (a dying dnsmasq uses it) and where to hand what dnsmasq did for each board,
-# they return what stops them.
-Services = Callable[[Callable[[], None], Callable[[Sighting], None]], Callable[[], None]]
+# station (a dying dnsmasq uses it) and where to hand what dnsmasq did for each board.
+Services = Callable[[Callable[[], None], Callable[[Sighting], None]], RunningServices]
 
 
 def _nothing() -> None:
@@ -51,7 +61,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
     stop = StopRelay()
     sightings: queue.SimpleQueue[Sighting] = queue.SimpleQueue()  # from dnsmasq's logs
     journal = None
-    stop_services: Callable[[], None] = _nothing
+    running = RunningServices(_nothing)
     stop_web: Callable[[], None] = _nothing
     try:
         setup_logging(options.verbose, options.logging_config, reporter.log_handler())
@@ -62,7 +72,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
         if web is not None:
             stop_web = web.stop
         if services is not None:
-            stop_services = services(stop.request, sightings.put)
+            running = services(stop.request, sightings.put)
         elif not config.loopback:  # what 'station' checks first, as far as it applies
             names = [resolve_interface(given)[0] for given in config.interfaces]  # or MACs
             raise_problems(preflight(names, serve_dhcp=False))
@@ -71,7 +81,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
         try:
             log.info("listening on %s as %s (%s); journal %s", link.describe(),
                      format_mac(link.mac), _until(config), journal.path)
-            watchers = start_watchers(options, journal, reporter, web)
+            watchers = start_watchers(options, journal, reporter, web, running.observe)
             mndp = _open_mndp(config, link.mac)
             loop = StationLoop(link, StationCore(link.mac, config.engine), setup,
                                on_event=watchers.event, on_tick=watchers.tick,
@@ -87,7 +97,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
             link.close()
     finally:
         stop_web()
-        stop_services()
+        running.stop()
         reporter.close()
         if journal is not None:
             journal.close()

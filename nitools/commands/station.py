@@ -19,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from nitools.commands.flash import run_flash
+from nitools.commands.flash import RunningServices, run_flash
 from nitools.errors import NitoolsError, UsageError
 from nitools.netboot.dnsmasq import DnsmasqError, plan_netboot, render, syntax_check
 from nitools.netboot.dnsmasq_log import DnsmasqLogReader, Sighting
 from nitools.netboot.dnsmasq_process import DnsmasqProcess
+from nitools.netboot.leases import LeaseKeeper
 from nitools.routeros.npk import read_package
+from nitools.station.engine.settings import EngineSettings
 from nitools.station.setup.options import StationOptions
 from nitools.station.setup.preflight import preflight, raise_problems
 
@@ -60,7 +62,7 @@ def run_station_command(options: StationOptions, netboot: NetbootOptions) -> int
     died: list[str] = []
 
     def start_services(stop: Callable[[], None], seen: Callable[[Sighting], None]
-                       ) -> Callable[[], None]:
+                       ) -> RunningServices:
         return _start_services(options, netboot, died, stop, seen)
 
     code = run_flash(options, services=start_services)
@@ -73,16 +75,17 @@ def run_station_command(options: StationOptions, netboot: NetbootOptions) -> int
 def _start_services(options: StationOptions, netboot: NetbootOptions, died: list[str],
                     stop_station: Callable[[], None],
                     seen: Callable[[Sighting], None] = lambda sighting: None
-                    ) -> Callable[[], None]:
+                    ) -> RunningServices:
     """Preflight, then one dnsmasq per port; ``seen`` gets what dnsmasq did for each board
-    (its log read line by line: the boards' timelines and silent boards)."""
+    (its log read line by line: the boards' timelines and silent boards); the lease keeper
+    gives back the addresses of boards the station is done with."""
     interfaces = options.interfaces
     serve = not netboot.no_dhcp
     raise_problems(preflight(interfaces, serve_dhcp=serve))
     log.info("preflight: %s ready%s", ", ".join(interfaces),
              "" if serve else " (DHCP/TFTP left to another server)")
     if not serve:
-        return lambda: None
+        return RunningServices(lambda: None)
     root = _tftp_root(netboot, options)
     processes: list[DnsmasqProcess] = []
     # Leases of this run only: a board needs its address just to fetch the boot image,
@@ -95,9 +98,13 @@ def _start_services(options: StationOptions, netboot: NetbootOptions, died: list
                     f"{process.failure()}: the station stops")
         stop_station()  # as a SIGTERM would: installs under way may finish
 
+    keeper: LeaseKeeper | None = None
+
     def stop_all() -> None:
         for process in processes:
             process.stop()
+        if keeper is not None:
+            keeper.close()
         shutil.rmtree(leases, ignore_errors=True)
 
     try:
@@ -115,11 +122,17 @@ def _start_services(options: StationOptions, netboot: NetbootOptions, died: list
             process.start(on_exit)
             processes.append(process)
         _wait_ready(processes)
+        plans = [process.plan for process in processes]
+        keeper = LeaseKeeper(
+            {plan.interface.name: str(plan.interface.address) for plan in plans},
+            {plan.interface.name: int(plan.range_end) - int(plan.range_start) + 1
+             for plan in plans},
+            options.announce_timeout or EngineSettings.announce_timeout)
     except BaseException:
         died.clear()
         stop_all()
         raise
-    return stop_all
+    return RunningServices(stop_all, keeper)
 
 
 def _reading(reader: DnsmasqLogReader, seen: Callable[[Sighting], None]

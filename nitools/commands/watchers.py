@@ -66,8 +66,9 @@ class Watchers:
 
 
 def start_watchers(options: StationOptions, journal: Journal, reporter: LogReporter,
-                   web: Any) -> Watchers:
-    """The watchers a run's options ask for, started (metrics served, web view up)."""
+                   web: Any, service: Callable[[BoardEvent], None] | None = None) -> Watchers:
+    """The watchers a run's options ask for, started (metrics served, web view up);
+    ``service``: what the station's own services follow (the lease keeper)."""
     writer = JournalWriter(journal)
     writer.spool = spool_path(journal.station)
     if web is not None:
@@ -82,5 +83,7 @@ def start_watchers(options: StationOptions, journal: Journal, reporter: LogRepor
     heartbeat = Heartbeat(options.health_file) if options.health_file else None
     if heartbeat is not None:
         heartbeat.first_beat()
+    others = tuple(watcher for watcher in (web.boards if web is not None else None, service)
+                   if watcher is not None)
     return Watchers(reporter, BackgroundWriter(writer),  # fsyncs and database trips off the loop
-                    metrics, heartbeat, (web.boards,) if web is not None else ())
+                    metrics, heartbeat, others)

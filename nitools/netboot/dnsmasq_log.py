@@ -25,6 +25,8 @@ _REPLY = re.compile(r"^(\d+) (?:BOOTP|DHCPACK|DHCPOFFER)\((\S+)\) (\d+\.\d+\.\d+
                     r"([0-9A-Fa-f:]{17})\b")
 _IGNORED = re.compile(r"^(\d+) (?:BOOTP|DHCPDISCOVER|DHCPREQUEST)\((\S+)\) (?:\S+ )?"
                       r"([0-9A-Fa-f:]{17}) ignored")
+_NO_ADDRESS = re.compile(r"^(\d+) (?:BOOTP|DHCPDISCOVER)\((\S+)\) (?:\S+ )?"
+                         r"([0-9A-Fa-f:]{17}) no address available$")
 _BOOT_FILE = re.compile(r"^(\d+) bootfile name: (\S+)$")
 # dnsmasq writes the file a client asked for as it is, spaces included: every pattern is
 # anchored at the end, and the address is the one at the end of the line.
@@ -43,6 +45,7 @@ class Sighting:
     at: float
     detail: str  # vendor class and boot file, the file sent, or why it failed
     port: str | None = None  # the interface dnsmasq served it on (its reply line says)
+    address: str | None = None  # the address it was given (DHCP)
 
 
 class DnsmasqLogReader:
@@ -66,11 +69,18 @@ class DnsmasqLogReader:
             self._address_of.put(match[1], match[3])
             vendor = self._vendor.pop(match[1], "")
             return [Sighting(NetbootKind.DHCP, mac, at,
-                             f"vendor class {vendor or '-'}, address {match[3]}", match[2])]
+                             f"vendor class {vendor or '-'}, address {match[3]}", match[2],
+                             match[3])]
         elif match := _BOOT_FILE.match(text):
             address = self._address_of.get(match[1])
             if address is not None:
                 self._boot_file.put(address, match[2].rsplit("/", 1)[-1])
+        elif match := _NO_ADDRESS.match(text):
+            mac = _mac(match[3])
+            self._vendor.pop(match[1], None)
+            if mac is not None:  # others are ignored before dnsmasq looks for an address
+                return [Sighting(NetbootKind.NO_ADDRESS, mac, at,
+                                 "no address left in the range", match[2])]
         elif match := _IGNORED.match(text):
             mac, vendor = _mac(match[3]), self._vendor.pop(match[1], "")
             if mac is None or not vendor:

@@ -204,6 +204,7 @@ class NetbootKind(enum.Enum):
     TFTP = "tftp"  # its boot image sent
     TFTP_FAILED = "tftp-failed"  # its boot image not found or not sent
     NO_IMAGE = "no-image"  # a vendor class with no boot image here
+    NO_ADDRESS = "no-address"  # the address range was full: it got no answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +214,7 @@ class Netboot(BoardEvent):
     kind: NetbootKind
     detail: str
     port: str | None = None  # the interface dnsmasq served it on
+    address: str | None = None  # the address it was given (DHCP)
 
 
 @dataclass(frozen=True, slots=True)

@@ -395,3 +395,44 @@ def test_sigterm_to_the_whole_cgroup_still_lets_the_install_finish(station, boot
     assert board["installed"], log.text
     assert [row["outcome"] for row in station.rows()] == ["rebooted"]
     assert "aborting" not in log.text
+
+
+def bootp_many(pair, macs: list[bytes]) -> dict[str, str | None]:
+    result = subprocess.run(
+        ["ip", "netns", "exec", pair.board_ns, sys.executable, "-m", "tests.lab.bootp_many",
+         BOARD_IF, *(mac.hex() for mac in macs)], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(REPO)), check=True)
+    return json.loads(result.stdout)
+
+
+@needs_dnsmasq
+def test_the_default_range_serves_300_boards_in_one_run(station, boot_root, package):
+    """Issue 27 row 2: dnsmasq keeps BOOTP leases for ever, so after 127 boards (the
+    default range of a /24) no board got an address. Three waves of 100 distinct boards,
+    each asking BOOTP and then installing: every one gets an address, because the leases
+    of the boards before them were given back."""
+    from nitools.wire.link import local_admin_mac
+
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")  # default range: 192.0.2.128-254, 127
+    log = Log(pair.start(pair.flasher_ns, "station", "--plain", "--count", "300", "--no-mndp",
+                         "-i", FLASHER_IF, "--tftp-root", str(boot_root), "--journal",
+                         str(station.journal), "-r", str(package)))
+    log.wait_for("listening on interface fl0")
+    handed_out: list[str] = []
+    for wave, seed in enumerate((91, 92, 93), start=1):
+        macs = [local_admin_mac(seed * 4096 + index * 16 + 1) for index in range(100)]
+        addresses = bootp_many(pair, macs)
+        assert None not in addresses.values(), (wave, log.text[-3000:])
+        handed_out += addresses.values()
+        station.emulate("--seed", str(seed), "--boards", "100", timeout=120)
+        deadline = time.monotonic() + 120
+        while sum(row["outcome"] == "rebooted" for row in station.rows()) < 100 * wave:
+            assert time.monotonic() < deadline and log.process.poll() is None, log.text[-3000:]
+            time.sleep(0.2)
+    assert log.finish(timeout=60) == 0, log.text[-3000:]
+    rows = station.rows()
+    assert len({row["answered_mac"] for row in rows}) == 300
+    assert [row["outcome"] for row in rows] == ["rebooted"] * 300
+    assert len(set(handed_out)) <= 127 < len(handed_out)  # addresses were used again
+    assert "address range is full" not in log.text

@@ -30,24 +30,25 @@ class BootWatch:
         # MAC -> deadline, what it booted, whether the transfer failed, its port
         self._due: Bounded[bytes, tuple[float, str, bool, str | None]] = Bounded(REMEMBERED)
         self._vendor: Bounded[bytes, str] = Bounded(REMEMBERED)
-        self._told: Bounded[bytes, None] = Bounded(REMEMBERED)  # no-image said once per MAC
+        # no-image and no-address: said once per MAC
+        self._told: Bounded[tuple[bytes, NetbootKind], None] = Bounded(REMEMBERED)
 
     def sighting(self, seen: Sighting, now: float, talking: bool = False
                  ) -> list[Netboot | Silent]:
         """``talking``: the board already announced itself in netinstall since dnsmasq
         saw this (the log is read in another thread and may come late): not awaited."""
         mac = seen.mac
-        if seen.kind is NetbootKind.NO_IMAGE:
-            if mac in self._told:
+        if seen.kind in (NetbootKind.NO_IMAGE, NetbootKind.NO_ADDRESS):
+            if (mac, seen.kind) in self._told:  # it asks again every few seconds
                 return []
-            self._told.put(mac, None)
-            return [Netboot(seen.at, mac, seen.kind, seen.detail, seen.port)]
+            self._told.put((mac, seen.kind), None)
+            return [Netboot(seen.at, mac, seen.kind, seen.detail, seen.port, seen.address)]
         if seen.kind is NetbootKind.DHCP:
             self._vendor.put(mac, seen.detail.split(",", 1)[0].removeprefix("vendor class "))
         elif seen.kind in (NetbootKind.TFTP, NetbootKind.TFTP_FAILED) and not talking:
             self._due.put(mac, (now + self.announce_timeout, seen.detail,
                                 seen.kind is NetbootKind.TFTP_FAILED, seen.port))
-        return [Netboot(seen.at, mac, seen.kind, seen.detail, seen.port)]
+        return [Netboot(seen.at, mac, seen.kind, seen.detail, seen.port, seen.address)]
 
     def announced(self, mac: bytes) -> None:
         """It talks netinstall: not silent."""

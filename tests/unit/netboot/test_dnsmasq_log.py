@@ -84,3 +84,14 @@ def test_a_path_with_spaces_is_read_whole_and_the_address_is_the_last_one():
     (failed,) = read("dnsmasq-tftp[5316]: file /srv/boot images/netinstall.arm64 not found "
                      "for 192.0.2.213\n", reader)
     assert failed.mac == MAC and failed.detail == "netinstall.arm64 not found in the TFTP root"
+
+
+def test_a_board_that_finds_the_range_full_is_told_and_the_address_is_kept():
+    reader = DnsmasqLogReader(SERVED)
+    dhcp, _ = read(BOOT, reader)
+    assert dhcp.address == "192.0.2.213" and dhcp.port == "fl0"
+    (full,) = read("dnsmasq-dhcp[5316]: 1004 vendor class: ARM64__boot\n"
+                   "dnsmasq-dhcp[5316]: 1004 BOOTP(fl0) 02:aa:00:00:00:04 no address "
+                   "available\n", reader)
+    assert (full.kind, full.mac, full.port) == (NetbootKind.NO_ADDRESS,
+                                                bytes.fromhex("02aa00000004"), "fl0")

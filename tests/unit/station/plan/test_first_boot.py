@@ -146,7 +146,7 @@ def test_raw_refuses_every_control_character_never_a_traceback(value):
     """Issue 27 row 15: an ESC sequence reached the script and the terminal; \\x01 (the
     placer's own marker) made render die with a ValueError."""
     template = FirstBootTemplate("t.rsc.j2", "/system note set note={{ v|raw }}\n")
-    with pytest.raises(RenderError, match="control character|x01"):
+    with pytest.raises(RenderError, match="control character"):
         template.render({"v": value})
 
 
