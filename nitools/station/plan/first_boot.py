@@ -118,6 +118,10 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 
 _ENVIRONMENT = _environment()
+# Names every template has of its own (Jinja2's globals and words): no inventory column
+# may hide one.
+TEMPLATE_NAMES = frozenset(_ENVIRONMENT.globals) | {"loop", "self", "true", "false", "none",
+                                                    "True", "False", "None"}
 
 
 class FirstBootTemplate:

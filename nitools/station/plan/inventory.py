@@ -32,6 +32,7 @@ from nitools.fetch.download import copy_body, reason
 from nitools.netinstall.frame import format_mac, parse_mac
 from nitools.netinstall.messages import is_software_id
 from nitools.station.engine.contract import ConfigMode
+from nitools.station.plan.first_boot import TEMPLATE_NAMES
 from nitools.station.plan.payload import read_setting_file
 
 # Columns that choose settings (the rest are template values).
@@ -46,6 +47,7 @@ MAX_ANSWER_BYTES = 1 << 20
 URL_TIMEOUT = (5.0, 10.0)  # connect, between bytes
 URL_TOTAL = 15.0  # one board's whole lookup
 REMEMBERED_ANSWERS = 65536
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -147,10 +149,7 @@ class TableInventory:
         return list({id(record): (w, record) for w, record in found}.values())
 
     def _add(self, where: str, record: Mapping[str, Any]) -> None:
-        for name in record:
-            if not _NAME.match(name):
-                raise UsageError(f"{where}: column '{name}' is not a name a template can use: "
-                                 "use letters, digits and _")
+        check_columns(record, where)
         self.columns.update(record)
         mac, software_id, model = (_cell(record.get(name)) for name in KEY_COLUMNS)
         entry = (where, record)
@@ -241,6 +240,10 @@ class UrlInventory:
         self._lock = threading.Lock()
 
     def row_for(self, mac: bytes, software_id: str, model: str) -> InventoryRow:
+        if "{software_id}" in self.source and not is_software_id(software_id):
+            # '..' or a slash would make the lookup another resource of the server
+            raise NotListed(f"software ID {software_id[:40]!r} is not the shape of one: not "
+                            "asked of the inventory")
         url = self.source.replace("{mac}", quote(format_mac(mac), safe=":")) \
             .replace("{software_id}", quote(software_id, safe=""))
         with self._lock:
@@ -273,7 +276,7 @@ class UrlInventory:
                                        "not offered; asked again later") from None
         try:
             answer = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InventoryUnavailable(f"inventory {url} did not answer JSON: board not "
                                        "offered") from None
         if isinstance(answer, Mapping) and isinstance(answer.get("results"), list):
@@ -284,7 +287,11 @@ class UrlInventory:
         if len(records) > 1 or not isinstance(records[0], Mapping):
             raise InventoryUnavailable(f"inventory {url} answered {len(records)} rows for one "
                                        "board: make the lookup name one board")
-        record = _cleaned(records[0], url)
+        try:
+            record = _cleaned(records[0], url)
+            check_columns(record, url)
+        except UsageError as exc:
+            raise InventoryUnavailable(f"{exc}: board not offered") from None
         named_mac, named_id = _cell(record.get("mac")), _cell(record.get("software_id"))
         if named_mac is not None or named_id is not None:  # it says which board: ours?
             try:
@@ -369,6 +376,8 @@ def _parse_json(data: bytes, name: str) -> list[tuple[str, dict[str, Any]]]:
         records = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"inventory {name} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"inventory {name} is nested too deeply to be an inventory") from None
     if not isinstance(records, list):
         raise UsageError(f"inventory {name}: expected a list of objects, one per board")
     out = []
@@ -388,6 +397,18 @@ def _cleaned(record: Mapping[str, Any], where: str) -> dict[str, Any]:
             raise UsageError(f"{where}: column names must be text")
         out[name] = value
     return out
+
+
+def check_columns(record: Mapping[str, Any], where: str) -> None:
+    """Every column a name a template can use, and none that would hide one of its own
+    names (``range``, ``dict``, ...)."""
+    for name in record:
+        if not _NAME.match(name):
+            raise UsageError(f"{where}: column '{name}' is not a name a template can use: "
+                             "use letters, digits and _")
+        if name in TEMPLATE_NAMES:
+            raise UsageError(f"{where}: column '{name}' would hide the template's own "
+                             f"'{name}': rename the column")
 
 
 def _cell(value: Any) -> str | None:

@@ -125,6 +125,8 @@ class Answers(http.server.BaseHTTPRequestHandler):
     """/boards/MAC: the board's JSON; MACs ending in :99 stall; unknown ones 404."""
 
     rows: typing.ClassVar[dict] = {}
+    raw: typing.ClassVar[dict] = {}
+    asked: typing.ClassVar[list] = []
     stall = threading.Event()
 
     def log_message(self, *args):
@@ -135,10 +137,14 @@ class Answers(http.server.BaseHTTPRequestHandler):
         if mac.endswith("99"):
             self.stall.wait(30)  # a server that took the request and never answers
             return
-        if mac not in self.rows:
+        Answers.asked.append(self.path)
+        if mac in self.raw:
+            body = self.raw[mac]
+        elif mac not in self.rows:
             self.send_error(404)
             return
-        body = json.dumps(self.rows[mac]).encode()
+        else:
+            body = json.dumps(self.rows[mac]).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -153,7 +159,11 @@ def server():
         "02:4e:49:00:00:03": {"mac": "02:4e:49:00:00:04", "hostname": "someone else"},
         "02:4e:49:00:00:05": {"hostname": "x", "template": "/etc/passwd"},
         "02:4e:49:00:00:06": [{"a": 1}, {"a": 2}],
+        "02:4e:49:00:00:07": {"hostname": "x", "range": "not the template's range"},
+        "02:4e:49:00:00:08": {"hostname": "x", "bad-name": 1},
+        "ABCD-EFGH": {"hostname": "by id"},
     }
+    Answers.raw = {"02:4e:49:00:00:0a": b"[" * 100_000 + b"]" * 100_000}
     Answers.stall.clear()
     with http_server(handler=Answers) as url:
         yield url
@@ -182,6 +192,35 @@ def test_netbox_results_404_another_board_and_file_columns(server):
         inventory.row_for(bytes.fromhex("024e49000005"), "", "")
     with pytest.raises(InventoryUnavailable, match="2 rows for one board"):
         inventory.row_for(bytes.fromhex("024e49000006"), "", "")
+
+
+def test_url_answers_are_held_to_the_rules_of_columns_and_json(server):
+    """Issue 27 row 18: column names in URL answers were not checked ('range' hid the
+    template's own), and deeply nested JSON raised a RecursionError."""
+    inventory = load_inventory(server + "/boards/{mac}")
+    with pytest.raises(InventoryUnavailable, match="would hide the template's own 'range'"):
+        inventory.row_for(bytes.fromhex("024e49000007"), "", "")
+    with pytest.raises(InventoryUnavailable, match="'bad-name' is not a name"):
+        inventory.row_for(bytes.fromhex("024e49000008"), "", "")
+    with pytest.raises(InventoryUnavailable, match="did not answer JSON"):
+        inventory.row_for(bytes.fromhex("024e4900000a"), "", "")
+
+
+def test_a_software_id_that_is_no_software_id_is_never_put_in_a_url(server):
+    """Issue 27 row 18: a software ID '..' made {software_id} reach another resource."""
+    inventory = load_inventory(server + "/boards/{software_id}")
+    assert inventory.row_for(MAC, "ABCD-EFGH", "").template_values()["hostname"] == "by id"
+    Answers.asked.clear()
+    for forged in ("..", "../api", "a/b", "x?y=1"):
+        with pytest.raises(NotListed, match="not the shape"):
+            inventory.row_for(MAC, forged, "")
+    assert Answers.asked == []
+
+
+def test_a_file_inventory_nested_too_deeply_is_one_line_error(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(UsageError, match="nested too deeply"):
+        load_inventory(str(tmp_path / "deep.json"))
 
 
 def test_a_stalled_server_refuses_the_board_in_bounded_time_and_is_asked_again(server,
