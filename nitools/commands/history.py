@@ -24,6 +24,7 @@ from nitools.journal.attempts import (
     parse_since,
 )
 from nitools.journal.stores import is_postgres
+from nitools.journal.timeline import step_text
 from nitools.netinstall.frame import format_mac, parse_mac_option
 
 _STYLES = {"rebooted": "green", "installed": "green", "unconfirmed": "red", "failed": "red",
@@ -112,7 +113,7 @@ def print_timelines(path: str | None, only: HistoryFilter, since: str | None = N
         for step in steps:
             after = step["at"] - first
             print(f"  {iso_time(step['at'], exact=True)}  {'+' if after else ' '}"
-                  f"{after:8.2f} s  {step['event']}")
+                  f"{after:8.2f} s  {step_text(step)}")
     return 0
 
 
@@ -129,7 +130,7 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
             values = row.for_output()
             values["macs"] = " ".join(row.macs)
             values["files"] = " ".join(f["name"] for f in row.files or ())
-            values["timeline"] = " ".join(f"{step['event']}@{step['at']}"
+            values["timeline"] = " ".join(f"{step_text(step)}@{step['at']}"
                                           for step in values["timeline"])
             writer.writerow([spreadsheet_safe(values[column]) for column in CSV_COLUMNS])
         return 0

@@ -22,6 +22,7 @@ from nitools.bounded import Bounded
 from nitools.journal.attempts import MAX_SCRIPT_KEPT, AttemptRow, Journal
 from nitools.journal.spool import write_spool
 from nitools.journal.stores import JournalError
+from nitools.journal.timeline import add_step
 from nitools.netinstall import events
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
@@ -66,7 +67,6 @@ def configured_columns(event: events.Validated) -> dict[str, str | None]:
 
 
 REMEMBERED = 4096  # boards remembered for what comes after their row (timelines, WTRMs)
-MAX_EARLY_STEPS = 16  # netboot steps kept per MAC before it announces itself
 
 
 class JournalWriter:
@@ -139,29 +139,27 @@ class JournalWriter:
             case events.Finished():
                 self._finished(event)
             case _ if type(event) in events.STEP_AFTER and event.mac in self._open:
-                self._open[event.mac].timeline.append(
-                    self.step(events.STEP_AFTER[type(event)], event.at))
+                add_step(self._open[event.mac].timeline, events.STEP_AFTER[type(event)],
+                         self.wall(event.at))
         self.flush()
 
     # ------------------------------------------------------------- one per event
 
     def _netboot(self, event: events.Netboot) -> None:
         record = self._open.get(event.mac)
-        if record is not None:  # dnsmasq's log came after the board announced itself
-            record.timeline.append(self.step(event.kind.value, event.at))
-            record.timeline.sort(key=lambda entry: entry["at"])
+        if record is not None:  # dnsmasq's log may come after the board announced itself
+            add_step(record.timeline, event.kind.value, self.wall(event.at))
             return
         steps = self._early.get(event.mac)
         if steps is None:
             steps = []
         self._early.put(event.mac, steps)
-        if len(steps) < MAX_EARLY_STEPS:
-            steps.append(self.step(event.kind.value, event.at))
+        add_step(steps, event.kind.value, self.wall(event.at))
 
     def _silent(self, event: events.Silent) -> None:
         """A board that got its boot image and never talked netinstall: one closed row."""
-        steps = [*self._early.pop(event.mac, []),
-                 self.step(events.Outcome.SILENT.value, event.at)]
+        steps = self._early.pop(event.mac, [])
+        add_step(steps, events.Outcome.SILENT.value, self.wall(event.at))
         if not self._silent_rows.take(self.clock()):
             self.silent_not_journaled += 1
             return
@@ -173,10 +171,10 @@ class JournalWriter:
         self._guard(lambda: self.journal.insert(row))
 
     def _found(self, event: events.Found) -> None:
+        steps = self._early.pop(event.mac, [])
+        add_step(steps, "found", self.wall(event.at))
         self._open[event.mac] = _Record(event.mac, event.announcement, self.wall(event.at),
-                                        port=event.port,
-                                        timeline=[*self._early.pop(event.mac, []),
-                                                  self.step("found", event.at)])
+                                        port=event.port, timeline=steps)
 
     def _validated(self, event: events.Validated) -> None:
         record = self._open.get(event.mac)
@@ -223,7 +221,7 @@ class JournalWriter:
         if record is None:
             return
         record.end, record.ended_at = event, self.wall(event.at)
-        record.timeline.append(self.step(event.outcome.value, event.at))
+        add_step(record.timeline, event.outcome.value, self.wall(event.at))
         never_answered = record.files is None or \
             event.cause is events.FailureCause.OFFER_IGNORED
         if never_answered and not self._quiet.take(self.clock()):

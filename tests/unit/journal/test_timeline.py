@@ -2,6 +2,7 @@
 running (and silent boards' rows), and ``history --timeline``."""
 
 from nitools.journal.attempts import Journal
+from nitools.journal.timeline import MAX_STEPS, add_step, step_text
 from nitools.journal.writer import JournalWriter
 from nitools.netinstall import events
 from nitools.netinstall.events import FailureCause, Outcome
@@ -66,3 +67,57 @@ def test_history_timeline_prints_each_step(tmp_path):
         "dhcp", "tftp", "found", "offered", "formatted", "uploaded", "rebooted", "verified"]
     result = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--timeline")
     assert result.returncode == 2 and "give --mac or --software-id" in result.stderr
+
+
+# The steps themselves (issue 27 row 7: 7,537 steps from 3 s of BOOTP in a board's name,
+# re-sorted on every step): in order, repeats counted, bounded.
+
+
+def test_steps_go_in_time_order_whatever_order_they_come_in():
+    steps: list = []
+    for name, at in (("found", 3.0), ("dhcp", 1.0), ("offered", 4.0), ("tftp", 2.0)):
+        add_step(steps, name, at)
+    assert [step["event"] for step in steps] == ["dhcp", "tftp", "found", "offered"]
+
+
+def test_a_step_repeated_at_once_is_kept_once_with_how_often():
+    steps: list = []
+    add_step(steps, "found", 0.0)
+    for index in range(7537):
+        add_step(steps, "dhcp", 1.0 + index / 1000)
+    add_step(steps, "rebooted", 20.0)
+    assert [step_text(step) for step in steps] == ["found", "dhcp ×7537", "rebooted"]
+    assert steps[1]["at"] == 1.0  # the first time it came
+
+
+def test_a_timeline_never_grows_past_its_bound_and_keeps_its_first_and_last_steps():
+    steps: list = []
+    add_step(steps, "dhcp", 0.0)
+    for index in range(20_000):  # alternating: nothing to collapse
+        add_step(steps, "tftp" if index % 2 else "tftp-failed", 1.0 + index)
+    add_step(steps, "failed", 30_000.0)
+    assert len(steps) == MAX_STEPS
+    assert steps[0]["event"] == "dhcp" and steps[-1]["event"] == "failed"
+    assert [step["at"] for step in steps] == sorted(step["at"] for step in steps)
+
+
+def test_bootp_in_an_installing_boards_name_leaves_its_row_small(tmp_path):
+    from nitools.journal.attempts import Journal
+    from nitools.journal.writer import JournalWriter
+    from nitools.netinstall import events
+    from nitools.netinstall.events import NetbootKind
+    from tests.helpers import attempt_events
+
+    mac = bytes.fromhex("024e49000001")
+    writer = JournalWriter(Journal(tmp_path / "j.sqlite3"), clock=lambda: 0.0,
+                           wall_clock=lambda: 1_800_000_000.0)
+    found, validated, accepted, finished = attempt_events(mac)
+    for event in (found, validated, accepted):
+        writer(event)
+    for index in range(20_000):  # a stranger's BOOTP requests in its name
+        writer(events.Netboot(0.15 + index / 1e6, mac, NetbootKind.DHCP, "forged"))
+    writer(finished)
+    (row,) = writer.journal.attempts()
+    assert len(row.timeline) <= MAX_STEPS
+    assert [step_text(step) for step in row.timeline] == [
+        "found", "dhcp ×20000", "rebooted"]

@@ -115,13 +115,15 @@ async function loadHistory() {
   }
 }
 
-// "dhcp 08:00:01 · tftp +0.3 s · found +12.0 s · ...": each step after the first.
+// "dhcp 08:00:01 · tftp +0.3 s · found +12.0 s · ...": each step after the first; a step
+// that came several times in a row says so ("dhcp ×3").
 function timeline(steps) {
   if (!steps.length) return "";
   const first = new Date(steps[0].at).getTime();
+  const name = (step) => (step.times > 1 ? `${step.event} ×${step.times}` : step.event);
   return steps.map((step, index) => index === 0
-    ? `${step.event} ${new Date(step.at).toLocaleTimeString()}`
-    : `${step.event} +${((new Date(step.at).getTime() - first) / 1000).toFixed(1)} s`
+    ? `${name(step)} ${new Date(step.at).toLocaleTimeString()}`
+    : `${name(step)} +${((new Date(step.at).getTime() - first) / 1000).toFixed(1)} s`
   ).join(" · ");
 }
 
