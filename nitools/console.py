@@ -34,11 +34,12 @@ def cell(value: object, style: str = "") -> Any:
 
 
 class CleanLogs(logging.Filter):
-    """Log messages carry board and file text: control characters are made visible."""
+    """Log messages carry board and file text: control characters are made visible, and
+    a newline too (text from the wire must never write a line of its own)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = clean(message)
+        cleaned = clean(message).replace("\n", "\\n")
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, ()
         return True

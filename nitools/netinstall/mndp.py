@@ -8,6 +8,7 @@ TLVs ask every neighbour to announce itself at once. Pure: bytes in, values out.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -22,6 +23,10 @@ MAC, IDENTITY, VERSION, PLATFORM, UPTIME, SOFTWARE_ID, BOARD, UNPACK, IPV6, INTE
 _TEXT = {IDENTITY: "identity", VERSION: "version", PLATFORM: "platform",
          SOFTWARE_ID: "software_id", BOARD: "board", INTERFACE: "interface"}
 MAX_TEXT = 255  # longer text fields are cut: nothing a board sends is longer
+# What RouterOS announces as its version: "7.16.1 (stable)", "7.23rc1 (testing)".
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?(?:(?:alpha|beta|rc)\d+)?(?: \([a-z-]+\))?\Z")
+# Text fields are printable only: a newline in an identity must not become a log line.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class MndpError(ValueError):
@@ -86,6 +91,9 @@ def parse(data: bytes) -> Neighbour:
             fields["ipv6"] = ":".join(value[i:i + 2].hex() for i in range(0, 16, 2))
     if "mac" not in fields and "software_id" not in fields:
         raise MndpError("neither a MAC nor a software ID: nothing names the board")
+    version = fields.get("version")
+    if version and not _VERSION.match(str(version)):
+        raise MndpError("a version that is no RouterOS version")
     return Neighbour(**fields)  # type: ignore[arg-type]
 
 
@@ -113,6 +121,7 @@ def build(neighbour: Neighbour, sequence: int = 0) -> bytes:
 
 def _text(raw: bytes) -> str:
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        text = raw.decode("latin-1")
+    return _UNPRINTABLE.sub("\ufffd", text)

@@ -17,6 +17,7 @@ from nitools.netinstall.frame import format_mac
 from nitools.netinstall.mndp import Neighbour
 
 MAX_AWAITED = 4096
+UPTIME_MARGIN = 5.0  # seconds: uptime is whole seconds, and our TERM's time is our own
 NOT_SEEN = "not seen in service"
 @dataclass
 class Awaited:
@@ -61,7 +62,7 @@ class ServiceCheck:
         awaited = self._by_mac.get(neighbour.mac) if neighbour.mac is not None else None
         if awaited is None and neighbour.software_id:
             awaited = self._by_id.get(neighbour.software_id)
-        if awaited is None:
+        if awaited is None or not self._fits(neighbour, awaited, now):
             self.ignored += 1
             return []
         seconds = now - awaited.rebooted_at
@@ -84,6 +85,18 @@ class ServiceCheck:
         return [InService(now, awaited.mac, Outcome.VERIFIED,
                           f"in service: RouterOS {neighbour.version or running}{identity}, "
                           f"announced {seconds:.1f} s after the reboot", **details)]
+
+    @staticmethod
+    def _fits(neighbour: Neighbour, awaited: Awaited, now: float) -> bool:
+        """Whether an announcement can be the awaited board's, booted since our TERM: it
+        says its uptime, and that uptime fits a boot after the TERM (a neighbour that
+        never went down, or a forged datagram of a MAC and a version, does not count);
+        and a software ID it names is the board's."""
+        if neighbour.uptime is None or neighbour.uptime > now - awaited.rebooted_at + \
+                UPTIME_MARGIN:
+            return False
+        return not (neighbour.software_id and awaited.software_id
+                    and neighbour.software_id != awaited.software_id)
 
     def poll(self, now: float) -> list[InService]:
         """Boards whose time ran out. Deadlines grow in the order boards are awaited

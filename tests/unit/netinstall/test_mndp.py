@@ -69,8 +69,13 @@ def test_text_that_is_not_utf8_is_still_read_and_long_text_is_cut():
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
-@given(mac=st.binary(min_size=6, max_size=6), identity=texts, version=texts,
-       software_id=texts, board=texts, uptime=st.none() | st.integers(0, 2**32 - 1),
+printable = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp", "Cf")),
+                    max_size=40)
+versions = st.sampled_from(["", "7.16.1 (stable)", "7.23rc1 (testing)", "6.49.10", "7.20beta2"])
+
+
+@given(mac=st.binary(min_size=6, max_size=6), identity=printable, version=versions,
+       software_id=printable, board=printable, uptime=st.none() | st.integers(0, 2**32 - 1),
        sequence=st.integers(0, 2**16 - 1))
 def test_what_build_writes_parse_reads_back(mac, identity, version, software_id, board,
                                             uptime, sequence):
@@ -94,4 +99,15 @@ def test_any_sequence_of_fields_with_a_mac_parses_or_is_refused_cleanly(fields):
     try:
         assert parse(data).mac is not None
     except MndpError as exc:
-        assert "bytes" in str(exc)
+        assert "bytes" in str(exc) or "no RouterOS version" in str(exc)
+
+
+def test_text_fields_are_printable_and_a_version_must_look_like_one():
+    """Issue 27 row 8: a version with a newline wrote a whole fake line into the log."""
+    neighbour = parse(b"\0\0\0\0" + tlv(1, MAC) + tlv(5, b"core\n2026-12-07 ERROR x\r"))
+    assert neighbour.identity == "core\ufffd2026-12-07 ERROR x\ufffd"
+    for version in (b"7.16.1 (stable)\n2026-12-07T08:00:00 ERROR all boards failed",
+                    b"anything", b"7.16.1; rm"):
+        with pytest.raises(MndpError, match="no RouterOS version"):
+            parse(b"\0\0\0\0" + tlv(1, MAC) + tlv(7, version))
+

@@ -33,15 +33,15 @@ def test_the_version_installed_is_verified_with_the_time_from_the_reboot():
 
 
 def test_another_version_is_wrong_version():
-    (event,) = awaiting().heard(Neighbour(mac=MAC, version="7.15.3 (long-term)"), now=40.0)
+    (event,) = awaiting().heard(Neighbour(mac=MAC, version="7.15.3 (long-term)", uptime=1), now=40.0)
     assert event.outcome is Outcome.WRONG_VERSION
     assert event.reason == ("the board booted RouterOS 7.15.3, not 7.16.1: the install did "
                             "not take")
 
 
 @pytest.mark.parametrize("neighbour", [
-    Neighbour(mac=OTHER_PORT, version="7.16.1"),  # announced from its other port
-    Neighbour(mac=bytes(6), software_id="ABCD-EFGH", version="7.16.1"),  # by software ID
+    Neighbour(mac=OTHER_PORT, version="7.16.1", uptime=1),  # announced from its other port
+    Neighbour(mac=bytes(6), software_id="ABCD-EFGH", version="7.16.1", uptime=1),  # by software ID
 ])
 def test_a_board_is_matched_by_any_of_its_macs_or_its_software_id(neighbour):
     (event,) = awaiting().heard(neighbour, now=20.0)
@@ -68,11 +68,11 @@ def test_not_heard_in_time(required, outcome):
 
 def test_an_identity_not_yet_set_waits_and_is_said_if_it_never_comes():
     check = awaiting(required=True, identity="core-1", timeout=30.0)
-    assert check.heard(Neighbour(mac=MAC, version="7.16.1", identity="MikroTik"), 15.0) == []
-    (event,) = check.heard(Neighbour(mac=MAC, version="7.16.1", identity="core-1"), 20.0)
+    assert check.heard(Neighbour(mac=MAC, version="7.16.1", identity="MikroTik", uptime=1), 15.0) == []
+    (event,) = check.heard(Neighbour(mac=MAC, version="7.16.1", identity="core-1", uptime=1), 20.0)
     assert event.outcome is Outcome.VERIFIED and "identity 'core-1'" in event.reason
     check = awaiting(required=True, identity="core-1", timeout=30.0)
-    check.heard(Neighbour(mac=MAC, version="7.16.1", identity="MikroTik"), 15.0)
+    check.heard(Neighbour(mac=MAC, version="7.16.1", identity="MikroTik", uptime=1), 15.0)
     (event,) = check.poll(40.0)
     assert event.outcome is Outcome.UNVERIFIED
     assert "announces identity 'MikroTik', not 'core-1'" in event.reason
@@ -83,7 +83,7 @@ def test_the_boards_awaited_are_bounded():
     for index in range(MAX_AWAITED + 10):
         check.expect(index.to_bytes(6, "big"), (), f"ID{index}", "7.16.1", None, float(index))
     assert len(check) == MAX_AWAITED
-    assert check.heard(Neighbour(mac=(0).to_bytes(6, "big"), version="7.16.1"), 1.0) == []
+    assert check.heard(Neighbour(mac=(0).to_bytes(6, "big"), version="7.16.1", uptime=0), 1.0) == []
 
 
 @pytest.mark.parametrize(("script", "identity"), [
@@ -103,7 +103,7 @@ def test_with_verify_one_shot_waits_for_the_board_in_service():
     clock, network, core, (device,), runners, seen = station_and_boards(config)
     run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 1, limit=60)
     assert core.awaiting_service() == 1 and not core.done(clock.now)
-    core.heard(Neighbour(mac=device.mac, version="0.0 (stable)"), clock.now + 1)
+    core.heard(Neighbour(mac=device.mac, version="0.0 (stable)", uptime=1), clock.now + 1)
     assert core.done(clock.now) and core.result.exit_code == 1
     (event,) = [e for e in seen + core.take_events() if isinstance(e, events.InService)]
     assert event.outcome is Outcome.WRONG_VERSION
@@ -123,3 +123,18 @@ def test_without_verify_one_shot_does_not_wait():
     run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 1, limit=60)
     assert core.awaiting_service() == 1 and core.done(clock.now)
     assert core.result.exit_code == 0
+
+
+def test_an_announcement_counts_only_with_an_uptime_that_fits_a_boot_after_our_term():
+    """Issue 27 row 8: 14 bytes (header and MAC) decided wrong-version; a neighbour that
+    never went down could decide verified."""
+    check = awaiting()  # TERM at 7.5
+    assert check.heard(Neighbour(mac=MAC, version="7.15.3 (stable)"), now=40.0) == []
+    assert check.heard(Neighbour(mac=MAC, version="7.16.1 (stable)", uptime=3600),
+                       now=40.0) == []  # up for an hour: not booted since our TERM
+    assert check.heard(Neighbour(mac=MAC, version="7.16.1", software_id="ZZZZ-ZZZZ",
+                                 uptime=5), now=40.0) == []  # another board's software ID
+    assert check.ignored == 3 and len(check) == 1
+    (event,) = check.heard(Neighbour(mac=MAC, version="7.16.1 (stable)", uptime=30), 40.0)
+    assert event.outcome is Outcome.VERIFIED
+
