@@ -33,7 +33,8 @@ def test_the_version_installed_is_verified_with_the_time_from_the_reboot():
 
 
 def test_another_version_is_wrong_version():
-    (event,) = awaiting().heard(Neighbour(mac=MAC, version="7.15.3 (long-term)", uptime=1), now=40.0)
+    (event,) = awaiting().heard(Neighbour(mac=MAC, version="7.15.3 (long-term)", uptime=1),
+                                now=40.0)
     assert event.outcome is Outcome.WRONG_VERSION
     assert event.reason == ("the board booted RouterOS 7.15.3, not 7.16.1: the install did "
                             "not take")
@@ -68,7 +69,8 @@ def test_not_heard_in_time(required, outcome):
 
 def test_an_identity_not_yet_set_waits_and_is_said_if_it_never_comes():
     check = awaiting(required=True, identity="core-1", timeout=30.0)
-    assert check.heard(Neighbour(mac=MAC, version="7.16.1", identity="MikroTik", uptime=1), 15.0) == []
+    assert check.heard(Neighbour(mac=MAC, version="7.16.1", identity="MikroTik", uptime=1),
+                       15.0) == []
     (event,) = check.heard(Neighbour(mac=MAC, version="7.16.1", identity="core-1", uptime=1), 20.0)
     assert event.outcome is Outcome.VERIFIED and "identity 'core-1'" in event.reason
     check = awaiting(required=True, identity="core-1", timeout=30.0)
