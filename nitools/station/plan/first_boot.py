@@ -16,21 +16,29 @@ refused with control characters.
 
 from __future__ import annotations
 
+import contextvars
 import difflib
+import math
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
 from nitools.errors import NitoolsError, UsageError
 from nitools.routeros.strings import UnsafeValue, check_raw, escape, is_bare
 from nitools.station.plan.payload import read_setting_file
 
 MAX_TEMPLATE_BYTES = 1 << 20
+# One board's render, whatever the template does (a row's template column can pick one):
+RENDER_SECONDS = 2.0  # a script renders in milliseconds
+MAX_SCRIPT_CHARS = 1 << 20  # a first-boot script is a few kB
+MAX_LOOP_STEPS = 1_000_000  # range() steps of all its loops together
+MAX_DIGITS = 1000  # the largest number ``**`` may make
 _OPEN, _CLOSE = "\x01", "\x02"  # around each printed value until it is placed
 
 
@@ -109,11 +117,63 @@ def _finalize(value: Any) -> str:
         raise RenderError(f"value {text[:40]!r} cannot be used: {exc}") from None
 
 
+class _Budget:
+    """What one render may still spend: loop steps and time."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.steps = MAX_LOOP_STEPS
+        self.deadline = time.monotonic() + RENDER_SECONDS
+
+    def spend(self) -> None:
+        self.steps -= 1
+        if self.steps < 0:
+            raise RenderError(f"template {self.name} loops more than {MAX_LOOP_STEPS} times")
+        if self.steps % 1024 == 0:
+            self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise RenderError(f"template {self.name} took more than {RENDER_SECONDS:g} s")
+
+
+_BUDGET: contextvars.ContextVar[_Budget] = contextvars.ContextVar("render_budget")
+
+
+def _counted_range(*args: int) -> Iterator[int]:
+    """``range`` as the sandbox allows it, each step paid from the render's budget."""
+    budget = _BUDGET.get()
+    for number in safe_range(*args):
+        budget.spend()
+        yield number
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, with ``**`` and ``*`` kept from making numbers or text too large to
+    print (and never folded at load: ``{{ 2 ** 100000 }}`` is a render error)."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(left, (int, float)) \
+                and isinstance(right, (int, float)) and abs(left) > 1 and right > 0 \
+                and right * math.log10(abs(left)) > MAX_DIGITS:
+            raise RenderError(f"{left} ** {right} has more than {MAX_DIGITS} digits")
+        if operator == "*":
+            for many, times in ((left, right), (right, left)):
+                if isinstance(many, (str, list, tuple)) and isinstance(times, int) \
+                        and len(many) * times > MAX_SCRIPT_CHARS:
+                    raise RenderError(f"'*' would make {len(many) * times} items or "
+                                      f"characters, more than {MAX_SCRIPT_CHARS}")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
-    environment = ImmutableSandboxedEnvironment(
+    environment = _Environment(
         undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize,
         keep_trailing_newline=True, loader=None)
     environment.filters["raw"] = _raw
+    environment.globals["range"] = _counted_range
     return environment
 
 
@@ -161,8 +221,10 @@ class FirstBootTemplate:
 
     def render(self, values: Mapping[str, Any]) -> str:
         """The script for one board; RenderError says why it cannot be made."""
+        budget = _Budget(self.name)
+        token = _BUDGET.set(budget)
         try:
-            rendered = self._template.render(values)
+            rendered = self._generate(values, budget)
         except RenderError:
             raise
         except jinja2.UndefinedError as exc:
@@ -172,7 +234,21 @@ class FirstBootTemplate:
                 from None
         except Exception as exc:  # a filter given the wrong kind of value, and such
             raise RenderError(f"template {self.name}: {type(exc).__name__}: {exc}") from None
+        finally:
+            _BUDGET.reset(token)
         return place_values(rendered)
+
+    def _generate(self, values: Mapping[str, Any], budget: _Budget) -> str:
+        """The rendered text, piece by piece, within the render's budget."""
+        pieces, size = [], 0
+        for piece in self._template.generate(values):
+            size += len(piece)
+            if size > MAX_SCRIPT_CHARS:
+                raise RenderError(f"template {self.name} makes more than {MAX_SCRIPT_CHARS} "
+                                  "characters: not a first-boot script")
+            budget.check_time()
+            pieces.append(piece)
+        return "".join(pieces)
 
 
 def place_values(rendered: str) -> str:

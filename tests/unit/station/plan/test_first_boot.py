@@ -153,3 +153,25 @@ def test_raw_refuses_every_control_character_never_a_traceback(value):
 def test_a_raw_tab_is_still_a_tab():
     template = FirstBootTemplate("t.rsc.j2", ":put {{ v|raw }}\n")
     assert template.render({"v": "a\tb"}) == ":put a\tb\n"
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+     "loops more than"),
+    ("{{ 2 ** 100000 }}", "more than 1000 digits"),
+    ('{{ "x" * 10000000 }}', "more than 1048576"),
+    ("{% for i in range(100000) %}{% for j in range(9) %}{{ 'yyyy' }}{% endfor %}"
+     "{% endfor %}", "more than 1048576 characters"),
+])
+def test_a_template_cannot_hold_a_worker_or_fill_the_memory(text, said):
+    """Issue 27 row 16: nested range() loops hung a worker and render for ever;
+    {{ 2 ** 100000 }} was a raw ValueError at load."""
+    template = FirstBootTemplate("t.rsc.j2", text)  # loads: nothing is computed yet
+    with pytest.raises(RenderError, match=said):
+        template.render({})
+
+
+def test_small_arithmetic_and_loops_still_work():
+    template = FirstBootTemplate("t.rsc.j2", "{% for i in range(3) %}:put {{ 2 ** i * 10 }}\n"
+                                             "{% endfor %}")
+    assert template.render({}) == ":put 10\n:put 20\n:put 40\n"
