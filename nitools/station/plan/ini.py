@@ -45,6 +45,7 @@ class InstallDefaults:
     inventory: str | None = None
     config_template: str | None = None
     unlisted: str | None = None
+    inventory_settings: str | None = None  # what a URL inventory may set
     device_mode: str | None = None
 
     def __post_init__(self) -> None:

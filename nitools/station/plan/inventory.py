@@ -41,6 +41,9 @@ SETTING_COLUMNS = ("routeros", "packages", "config_mode", "mode_script", "templa
 RESERVED = (*KEY_COLUMNS, *SETTING_COLUMNS)
 # Columns that name files on this station: a server must not choose those.
 FILE_COLUMNS = ("mode_script", "template")
+# What a URL inventory may set only when --inventory-settings names it: a server the
+# station does not control must not choose the release or skip the configuration.
+URL_SETTINGS = ("routeros", "packages", "config_mode")
 ANY_BOARD = "*"
 MAX_INVENTORY_BYTES = 16 << 20
 MAX_ANSWER_BYTES = 1 << 20
@@ -105,8 +108,11 @@ class InventoryRow:
                 if name not in RESERVED}
 
 
-def check_row(row: InventoryRow) -> None:
-    """The settings a row gives, checked: UsageError naming the row."""
+def check_row(row: InventoryRow, url_settings: frozenset[str] = frozenset(),
+              template: bool = False) -> None:
+    """The settings a row gives, checked: UsageError naming the row. ``url_settings``: the
+    settings a URL's rows may give (--inventory-settings); ``template``: the station makes
+    first-boot scripts from a template, which a URL's row may not skip."""
     from nitools.routeros.npk import is_package_name
 
     row.config_mode  # noqa: B018  (a word that is no mode raises here, naming the row)
@@ -115,6 +121,13 @@ def check_row(row: InventoryRow) -> None:
             raise UsageError(f"{row.where}: packages: '{name}' is not a package name "
                              "(such as container or wifi-qcom)")
     if row.from_url:
+        for column in URL_SETTINGS:
+            if row.text(column) is not None and column not in url_settings:
+                raise UsageError(f"{row.where}: a URL inventory sets {column} only when "
+                                 f"--inventory-settings names it")
+        if template and row.config_mode in (ConfigMode.EMPTY, ConfigMode.DEFAULT):
+            raise UsageError(f"{row.where}: config_mode={row.config_mode.value} from a URL "
+                             "would skip the station's first-boot template: refused")
         for column in FILE_COLUMNS:
             if row.text(column) is not None:
                 raise UsageError(f"{row.where}: a URL inventory cannot name files of this "
@@ -126,7 +139,8 @@ class TableInventory:
     """Rows read at start from a file or a URL, found by MAC, software ID or model."""
 
     def __init__(self, records: Iterable[tuple[str, Mapping[str, Any]]], source: str,
-                 base_dir: str = "", from_url: bool = False) -> None:
+                 base_dir: str = "", from_url: bool = False,
+                 url_settings: frozenset[str] = frozenset(), template: bool = False) -> None:
         self.source = source
         self.base_dir = base_dir
         self.from_url = from_url
@@ -140,7 +154,7 @@ class TableInventory:
             self._add(where, record)
             self.rows += 1
         for where, record in self._all():
-            check_row(self._row("", where, [record]))
+            check_row(self._row("", where, [record]), url_settings, template)
 
     def _all(self) -> list[tuple[str, Mapping[str, Any]]]:
         found = [*self._by_mac.values(), *self._by_id.values(), *self._by_model.values()]
@@ -234,8 +248,11 @@ class UrlInventory:
     rows: int | None = None  # nor how many boards it knows
     from_url = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, url_settings: frozenset[str] = frozenset(),
+                 template: bool = False) -> None:
         self.source = url
+        self.url_settings = url_settings
+        self.template = template
         self._answers: Bounded[str, InventoryRow | str] = Bounded(REMEMBERED_ANSWERS)
         self._lock = threading.Lock()
 
@@ -305,21 +322,24 @@ class UrlInventory:
             f"software_id={software_id}"
         row = InventoryRow(key, record, url, "", from_url=True)
         try:
-            check_row(row)
+            check_row(row, self.url_settings, self.template)
         except UsageError as exc:
             raise InventoryUnavailable(str(exc)) from None
         return row
 
 
-def load_inventory(source: str) -> TableInventory | UrlInventory:
+def load_inventory(source: str, url_settings: frozenset[str] = frozenset(),
+                   template: bool = False) -> TableInventory | UrlInventory:
     """Read (or, for a per-board URL, just note) the inventory; UsageError when it
-    cannot be used, so that the station does not start with a broken one."""
+    cannot be used, so that the station does not start with a broken one.
+    ``url_settings`` and ``template``: what a URL's rows may set (``check_row``)."""
     if source.lower().startswith(("http://", "https://")):
         if "{mac}" in source or "{software_id}" in source:
-            return UrlInventory(source)
+            return UrlInventory(source, url_settings, template)
         records = _parse_json(read_setting_file(source, "inventory", MAX_INVENTORY_BYTES),
                               source)
-        return TableInventory(records, source, from_url=True)
+        return TableInventory(records, source, from_url=True, url_settings=url_settings,
+                              template=template)
     data = read_setting_file(source, "inventory", MAX_INVENTORY_BYTES)
     base_dir = os.path.dirname(os.path.abspath(source))
     name = os.path.basename(source)

@@ -35,6 +35,7 @@ from nitools.netinstall.protocol import (
 )
 from nitools.netinstall.server import InstallFile
 from nitools.routeros.device_mode import OFF, mode_script_for
+from nitools.routeros.findings import WARNING, Finding
 from nitools.routeros.npk import Package, read_package
 from nitools.routeros.validate import (
     BoardFacts,
@@ -216,6 +217,10 @@ def prepare_install(plugin: Plugin, board: PrepareRequest,
     problems = errors(findings)
     if problems:
         raise PackageError(f"board {mac_text} left untouched: {problems[0]}")
+    station_version = releases.version if releases is not None else None
+    if row is not None and station_version is not None and version < station_version:
+        findings.append(Finding(WARNING, f"{row.where} installs RouterOS {version}, older "
+                                f"than the station's {station_version}"))
     return InstallPlan(build.files, build.packages, config_mode, key, keep, build.sources,
                        findings, build.digests, row.key if row is not None else None,
                        template.name if template is not None else None)

@@ -20,6 +20,7 @@ from nitools.station.engine.contract import ConfigMode
 from nitools.station.plan.first_boot import Facts, FirstBootTemplate
 from nitools.station.plan.ini import Unlisted
 from nitools.station.plan.inventory import (
+    URL_SETTINGS,
     InventoryRow,
     NotListed,
     TableInventory,
@@ -73,8 +74,15 @@ class BoardRules:
 def board_rules(inventory: str | None, config_template: str | None, unlisted: str | None,
                 device_mode: str | None, station: str = "",
                 config_mode: ConfigMode | None = None,
-                script: Any = None) -> BoardRules:
-    """Read and check everything at start: one clear error now, not a refusal per board."""
+                script: Any = None, inventory_settings: str | None = None) -> BoardRules:
+    """Read and check everything at start: one clear error now, not a refusal per board.
+    ``inventory_settings``: the settings a URL inventory may give, comma-separated."""
+    url_settings = frozenset(name.strip() for name in (inventory_settings or "").split(",")
+                             if name.strip())
+    unknown = sorted(url_settings - set(URL_SETTINGS))
+    if unknown:
+        raise UsageError(f"--inventory-settings {unknown[0]}: give some of "
+                         f"{', '.join(URL_SETTINGS)}")
     try:
         chosen_unlisted = Unlisted((unlisted or Unlisted.REFUSE.value).strip())
     except ValueError:
@@ -87,7 +95,8 @@ def board_rules(inventory: str | None, config_template: str | None, unlisted: st
         raise UsageError(f"--config-template makes a first-boot script, but the configuration "
                          f"is '{config_mode.value}': drop one of them")
     template = FirstBootTemplate.read(config_template) if config_template else None
-    table = load_inventory(inventory) if inventory else None
+    table = load_inventory(inventory, url_settings, template=config_template is not None) \
+        if inventory else None
     templates: dict[str, FirstBootTemplate] = {}
     if isinstance(table, TableInventory):
         columns = table.columns

@@ -99,6 +99,11 @@ class StationOptions:
         "leaves it alone; default installs it with the station's own settings.",
         group=G.INVENTORY, to=T.INSTALL, kind=K.CHOICE, choices=UNLISTED_CHOICES,
         ini="unlisted")
+    inventory_settings: str | None = setting(
+        "--inventory-settings", help="What a URL inventory may set per board, "
+        "comma-separated: routeros, packages, config_mode (by default none: a server the "
+        "station does not control never picks the release or skips the template).",
+        group=G.INVENTORY, to=T.INSTALL, metavar="NAMES", ini="inventory_settings")
     device_mode: str | None = setting(
         "--device-mode", help="auto: a mode script turning on device-mode for "
         "container/zerotier (RouterOS 7.22+); or the settings, e.g. \"mode=advanced "

@@ -162,6 +162,8 @@ def server():
         "02:4e:49:00:00:07": {"hostname": "x", "range": "not the template's range"},
         "02:4e:49:00:00:08": {"hostname": "x", "bad-name": 1},
         "ABCD-EFGH": {"hostname": "by id"},
+        "02:4e:49:00:00:0b": {"hostname": "x", "routeros": "7.22", "packages": "container"},
+        "02:4e:49:00:00:0c": {"hostname": "x", "config_mode": "empty"},
     }
     Answers.raw = {"02:4e:49:00:00:0a": b"[" * 100_000 + b"]" * 100_000}
     Answers.stall.clear()
@@ -204,6 +206,24 @@ def test_url_answers_are_held_to_the_rules_of_columns_and_json(server):
         inventory.row_for(bytes.fromhex("024e49000008"), "", "")
     with pytest.raises(InventoryUnavailable, match="did not answer JSON"):
         inventory.row_for(bytes.fromhex("024e4900000a"), "", "")
+
+
+def test_a_url_chooses_no_release_and_skips_no_template_unless_allowed(server):
+    """Issue 27 row 11: a URL inventory's answer installed another release with other
+    packages and an empty configuration, the operator's template skipped."""
+    release_row, empty_row = bytes.fromhex("024e4900000b"), bytes.fromhex("024e4900000c")
+    strict = load_inventory(server + "/boards/{mac}", template=True)
+    with pytest.raises(InventoryUnavailable, match="sets routeros only when "
+                                                   "--inventory-settings names it"):
+        strict.row_for(release_row, "", "")
+    with pytest.raises(InventoryUnavailable, match="config_mode only when"):
+        strict.row_for(empty_row, "", "")
+    allowed = load_inventory(server + "/boards/{mac}",
+                             frozenset({"routeros", "packages", "config_mode"}), template=True)
+    assert allowed.row_for(release_row, "", "").routeros == "7.22"
+    with pytest.raises(InventoryUnavailable, match="would skip the station's first-boot "
+                                                   "template"):
+        allowed.row_for(empty_row, "", "")
 
 
 def test_a_software_id_that_is_no_software_id_is_never_put_in_a_url(server):

@@ -84,6 +84,8 @@ def test_a_row_chooses_version_packages_and_config_mode(folder):
     assert [(p.name, str(p.version)) for p in plan.packages] == [("system", "7.21.3"),
                                                                   ("container", "7.21.3")]
     assert b'"7.21.3 ' in plan.script
+    assert [str(f) for f in plan.findings if "older" in str(f)] == [
+        "boards.csv line 2 installs RouterOS 7.21.3, older than the station's 7.22"]
     kept = prepare(folder, rules, OTHER)
     assert kept.keep and kept.script is None and str(kept.packages[0].version) == "7.22"
 
@@ -181,3 +183,9 @@ def test_names_and_row_templates_are_checked_at_start(folder):
     with pytest.raises(UsageError, match=r"mode_script .* is not a file"):
         board_rules(inventory(folder, "mac,mode_script\n02:4e:49:00:00:01,nope.rsc\n"),
                     None, None, None)
+
+
+def test_inventory_settings_name_only_what_a_url_may_set(folder):
+    with pytest.raises(UsageError, match="--inventory-settings template: give some of "
+                                         "routeros, packages, config_mode"):
+        board_rules(None, None, None, None, inventory_settings="routeros,template")
