@@ -46,10 +46,11 @@ FILE_COLUMNS = ("mode_script", "template")
 URL_SETTINGS = ("routeros", "packages", "config_mode")
 ANY_BOARD = "*"
 MAX_INVENTORY_BYTES = 16 << 20
-MAX_ANSWER_BYTES = 1 << 20
+MAX_ANSWER_BYTES = 64 << 10  # one board's row: a few hundred bytes in practice
 URL_TIMEOUT = (5.0, 10.0)  # connect, between bytes
 URL_TOTAL = 15.0  # one board's whole lookup
 REMEMBERED_ANSWERS = 65536
+KEPT_ANSWER_BYTES = 16 << 20  # all answers kept for the run, together (the oldest go)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -253,7 +254,11 @@ class UrlInventory:
         self.source = url
         self.url_settings = url_settings
         self.template = template
-        self._answers: Bounded[str, InventoryRow | str] = Bounded(REMEMBERED_ANSWERS)
+        # URL -> (its answer, the bytes it took), bounded in count and in bytes: forged
+        # boards by the thousand must not keep a server's answers in memory for ever.
+        self._answers: Bounded[str, tuple[InventoryRow | str, int]] = \
+            Bounded(REMEMBERED_ANSWERS)
+        self._kept_bytes = 0
         self._lock = threading.Lock()
 
     def row_for(self, mac: bytes, software_id: str, model: str) -> InventoryRow:
@@ -264,22 +269,33 @@ class UrlInventory:
         url = self.source.replace("{mac}", quote(format_mac(mac), safe=":")) \
             .replace("{software_id}", quote(software_id, safe=""))
         with self._lock:
-            known = self._answers.get(url)
-        if known is None:
-            known = self._ask(url, mac, software_id)
+            kept = self._answers.get(url)
+        if kept is None:
+            kept = self._ask(url, mac, software_id)
             with self._lock:
-                self._answers.put(url, known)
+                self._keep(url, kept)
+        known = kept[0]
         if isinstance(known, str):
             raise NotListed(known)
         return known
 
-    def _ask(self, url: str, mac: bytes, software_id: str) -> InventoryRow | str:
+    def _keep(self, url: str, kept: tuple[InventoryRow | str, int]) -> None:
+        earlier = self._answers.get(url)
+        self._kept_bytes += kept[1] - (earlier[1] if earlier is not None else 0)
+        for _url, (_answer, size) in self._answers.put(url, kept):
+            self._kept_bytes -= size
+        while self._kept_bytes > KEPT_ANSWER_BYTES and len(self._answers) > 1:
+            _url, (_answer, size) = self._answers.popitem(last=False)
+            self._kept_bytes -= size
+
+    def _ask(self, url: str, mac: bytes, software_id: str) -> tuple[InventoryRow | str, int]:
+        """The server's answer for one board, and how many bytes it was."""
         body = bytearray()
         try:
             with requests.get(url, stream=True, timeout=URL_TIMEOUT,
                               headers={"Accept": "application/json"}) as response:
                 if response.status_code == 404:
-                    return f"not in the inventory: {url} answered HTTP 404"
+                    return f"not in the inventory: {url} answered HTTP 404", len(url)
                 if response.status_code >= 400:
                     raise InventoryUnavailable(
                         f"inventory {url} answered HTTP {response.status_code} "
@@ -300,7 +316,7 @@ class UrlInventory:
             answer = answer["results"]  # NetBox's list answers
         records = answer if isinstance(answer, list) else [answer]
         if not records:
-            return f"not in the inventory: {url} answered no row"
+            return f"not in the inventory: {url} answered no row", len(body)
         if len(records) > 1 or not isinstance(records[0], Mapping):
             raise InventoryUnavailable(f"inventory {url} answered {len(records)} rows for one "
                                        "board: make the lookup name one board")
@@ -317,7 +333,8 @@ class UrlInventory:
             except ValueError:
                 same = False
             if not same:
-                return f"not in the inventory: {url} answered the row of another board"
+                return (f"not in the inventory: {url} answered the row of another board",
+                        len(body))
         key = f"mac={format_mac(mac)}" if "{mac}" in self.source else \
             f"software_id={software_id}"
         row = InventoryRow(key, record, url, "", from_url=True)
@@ -325,7 +342,7 @@ class UrlInventory:
             check_row(row, self.url_settings, self.template)
         except UsageError as exc:
             raise InventoryUnavailable(str(exc)) from None
-        return row
+        return row, len(body)
 
 
 def load_inventory(source: str, url_settings: frozenset[str] = frozenset(),

@@ -165,7 +165,7 @@ def server():
         "02:4e:49:00:00:0b": {"hostname": "x", "routeros": "7.22", "packages": "container"},
         "02:4e:49:00:00:0c": {"hostname": "x", "config_mode": "empty"},
     }
-    Answers.raw = {"02:4e:49:00:00:0a": b"[" * 100_000 + b"]" * 100_000}
+    Answers.raw = {"02:4e:49:00:00:0a": b"[" * 30_000 + b"]" * 30_000}
     Answers.stall.clear()
     with http_server(handler=Answers) as url:
         yield url
@@ -224,6 +224,29 @@ def test_a_url_chooses_no_release_and_skips_no_template_unless_allowed(server):
     with pytest.raises(InventoryUnavailable, match="would skip the station's first-boot "
                                                    "template"):
         allowed.row_for(empty_row, "", "")
+
+
+def test_answers_kept_for_the_run_are_bounded_in_bytes(server, monkeypatch):
+    """Issue 27 row 12: 3,000 forged boards against a server answering 128 KiB rows took
+    the station from 38 to 313 MB, never given back."""
+    monkeypatch.setattr(inventory_module, "KEPT_ANSWER_BYTES", 100_000)
+    big = {"hostname": "x", "notes": "n" * 30_000}
+    for index in range(20):
+        Answers.rows[f"02:4e:49:00:01:{index:02x}"] = big
+    inventory = load_inventory(server + "/boards/{mac}")
+    for index in range(20):
+        inventory.row_for(bytes.fromhex(f"024e490001{index:02x}"), "", "")
+    assert inventory._kept_bytes <= 100_000 and len(inventory._answers) == 3
+    Answers.asked.clear()
+    inventory.row_for(bytes.fromhex("024e49000113"), "", "")  # the newest is still kept
+    inventory.row_for(bytes.fromhex("024e49000100"), "", "")  # the oldest was let go
+    assert Answers.asked == ["/boards/02:4e:49:00:01:00"]
+
+
+def test_a_row_larger_than_a_board_needs_is_refused(server):
+    Answers.rows["02:4e:49:00:00:0d"] = {"hostname": "x", "notes": "n" * 70_000}
+    with pytest.raises(InventoryUnavailable, match="could not be asked"):
+        load_inventory(server + "/boards/{mac}").row_for(bytes.fromhex("024e4900000d"), "", "")
 
 
 def test_a_software_id_that_is_no_software_id_is_never_put_in_a_url(server):
