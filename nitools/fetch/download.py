@@ -20,6 +20,19 @@ from nitools.errors import SourceError
 
 CHUNK = 1 << 20
 Progress = Callable[[int, "int | None"], None]  # (bytes so far, total if known)
+_USER_INFO = re.compile(r"(?i)\b(https?://)[^/?#@\s]*@")
+_QUERY_PAIR = re.compile(r"([?&][^=&\s#]+=)[^&\s#]*")
+
+
+def redact(text: str) -> str:
+    """``text`` with every URL's user info and query values hidden: an inventory or
+    payload URL may carry a password or a token, and what a station logs, journals and
+    serves is read by many (``https://user:pw@h/x?token=t`` -> ``https://***@h/x?token=***``)."""
+    text = _USER_INFO.sub(r"\1***@", text)
+    if "?" not in text:
+        return text
+    return re.sub(r"\bhttps?://[^\s#]*", lambda m: _QUERY_PAIR.sub(r"\1***", m.group()), text,
+                  flags=re.IGNORECASE)
 
 
 def copy_body(response: requests.Response, url: str, write: Callable[[bytes], object], *,

@@ -123,6 +123,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        if not self._host_allowed():
+            self._send(421, "text/plain; charset=utf-8", b"this view answers by its own "
+                       b"address or localhost only\n")
+            return
         if not self._authorized(query):
             self._send(401, "text/plain; charset=utf-8", b"a bearer token is required\n",
                        {"WWW-Authenticate": "Bearer"})
@@ -152,6 +156,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(405, "text/plain; charset=utf-8", b"read-only\n", {"Allow": "GET, HEAD"})
 
     do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+
+    def _host_allowed(self) -> bool:
+        """Without a token the view listens on loopback only; a page of another site that
+        makes its name resolve to 127.0.0.1 (DNS rebinding) still sends that name as the
+        Host: answer only to the bound address or localhost."""
+        if self.web.token:
+            return True  # the token is the guard, whatever name was used
+        host = self.headers.get("Host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = name.strip("[]").lower()
+        return name in {"localhost", str(self.server.server_address[0]), "127.0.0.1", "::1"}
 
     def _authorized(self, query: dict[str, str]) -> bool:
         token = self.web.token

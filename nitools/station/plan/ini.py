@@ -9,7 +9,7 @@ import configparser
 import enum
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nitools.errors import ConfigError
 from nitools.station.engine.contract import ConfigMode
@@ -46,6 +46,7 @@ class InstallDefaults:
     config_template: str | None = None
     unlisted: str | None = None
     inventory_settings: str | None = None  # what a URL inventory may set
+    inventory_token: str | None = field(default=None, repr=False)  # sent, never shown
     device_mode: str | None = None
 
     def __post_init__(self) -> None:

@@ -28,7 +28,7 @@ import urllib3
 
 from nitools.bounded import Bounded
 from nitools.errors import NitoolsError, SourceError, UsageError
-from nitools.fetch.download import copy_body, reason
+from nitools.fetch.download import copy_body, reason, redact
 from nitools.netinstall.frame import format_mac, parse_mac
 from nitools.netinstall.messages import is_software_id
 from nitools.station.engine.contract import ConfigMode
@@ -250,8 +250,10 @@ class UrlInventory:
     from_url = True
 
     def __init__(self, url: str, url_settings: frozenset[str] = frozenset(),
-                 template: bool = False) -> None:
-        self.source = url
+                 template: bool = False, token: str | None = None) -> None:
+        self._url = url  # may hold a password or a token: never shown
+        self.source = redact(url)  # what messages, logs and the journal show
+        self._headers = {"Accept": "application/json", **auth_header(token)}
         self.url_settings = url_settings
         self.template = template
         # URL -> (its answer, the bytes it took), bounded in count and in bytes: forged
@@ -266,7 +268,7 @@ class UrlInventory:
             # '..' or a slash would make the lookup another resource of the server
             raise NotListed(f"software ID {software_id[:40]!r} is not the shape of one: not "
                             "asked of the inventory")
-        url = self.source.replace("{mac}", quote(format_mac(mac), safe=":")) \
+        url = self._url.replace("{mac}", quote(format_mac(mac), safe=":")) \
             .replace("{software_id}", quote(software_id, safe=""))
         with self._lock:
             kept = self._answers.get(url)
@@ -290,39 +292,40 @@ class UrlInventory:
 
     def _ask(self, url: str, mac: bytes, software_id: str) -> tuple[InventoryRow | str, int]:
         """The server's answer for one board, and how many bytes it was."""
+        shown = redact(url)
         body = bytearray()
         try:
             with requests.get(url, stream=True, timeout=URL_TIMEOUT,
-                              headers={"Accept": "application/json"}) as response:
+                              headers=self._headers) as response:
                 if response.status_code == 404:
-                    return f"not in the inventory: {url} answered HTTP 404", len(url)
+                    return f"not in the inventory: {shown} answered HTTP 404", len(shown)
                 if response.status_code >= 400:
                     raise InventoryUnavailable(
-                        f"inventory {url} answered HTTP {response.status_code} "
+                        f"inventory {shown} answered HTTP {response.status_code} "
                         f"{response.reason}: board not offered; asked again later")
-                copy_body(response, url, body.extend, limit=MAX_ANSWER_BYTES,
+                copy_body(response, shown, body.extend, limit=MAX_ANSWER_BYTES,
                           seconds=URL_TOTAL, cancelled=threading.Event())
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
                 SourceError) as exc:
-            why = str(exc) if isinstance(exc, SourceError) else reason(exc)
-            raise InventoryUnavailable(f"inventory {url} could not be asked: {why}: board "
+            why = redact(str(exc) if isinstance(exc, SourceError) else reason(exc))
+            raise InventoryUnavailable(f"inventory {shown} could not be asked: {why}: board "
                                        "not offered; asked again later") from None
         try:
             answer = json.loads(body)
         except (ValueError, RecursionError):
-            raise InventoryUnavailable(f"inventory {url} did not answer JSON: board not "
+            raise InventoryUnavailable(f"inventory {shown} did not answer JSON: board not "
                                        "offered") from None
         if isinstance(answer, Mapping) and isinstance(answer.get("results"), list):
             answer = answer["results"]  # NetBox's list answers
         records = answer if isinstance(answer, list) else [answer]
         if not records:
-            return f"not in the inventory: {url} answered no row", len(body)
+            return f"not in the inventory: {shown} answered no row", len(body)
         if len(records) > 1 or not isinstance(records[0], Mapping):
-            raise InventoryUnavailable(f"inventory {url} answered {len(records)} rows for one "
+            raise InventoryUnavailable(f"inventory {shown} answered {len(records)} rows for one "
                                        "board: make the lookup name one board")
         try:
-            record = _cleaned(records[0], url)
-            check_columns(record, url)
+            record = _cleaned(records[0], shown)
+            check_columns(record, shown)
         except UsageError as exc:
             raise InventoryUnavailable(f"{exc}: board not offered") from None
         named_mac, named_id = _cell(record.get("mac")), _cell(record.get("software_id"))
@@ -333,11 +336,11 @@ class UrlInventory:
             except ValueError:
                 same = False
             if not same:
-                return (f"not in the inventory: {url} answered the row of another board",
+                return (f"not in the inventory: {shown} answered the row of another board",
                         len(body))
-        key = f"mac={format_mac(mac)}" if "{mac}" in self.source else \
+        key = f"mac={format_mac(mac)}" if "{mac}" in self._url else \
             f"software_id={software_id}"
-        row = InventoryRow(key, record, url, "", from_url=True)
+        row = InventoryRow(key, record, shown, "", from_url=True)
         try:
             check_row(row, self.url_settings, self.template)
         except UsageError as exc:
@@ -346,16 +349,18 @@ class UrlInventory:
 
 
 def load_inventory(source: str, url_settings: frozenset[str] = frozenset(),
-                   template: bool = False) -> TableInventory | UrlInventory:
+                   template: bool = False, token: str | None = None
+                   ) -> TableInventory | UrlInventory:
     """Read (or, for a per-board URL, just note) the inventory; UsageError when it
     cannot be used, so that the station does not start with a broken one.
     ``url_settings`` and ``template``: what a URL's rows may set (``check_row``)."""
     if source.lower().startswith(("http://", "https://")):
         if "{mac}" in source or "{software_id}" in source:
-            return UrlInventory(source, url_settings, template)
-        records = _parse_json(read_setting_file(source, "inventory", MAX_INVENTORY_BYTES),
-                              source)
-        return TableInventory(records, source, from_url=True, url_settings=url_settings,
+            return UrlInventory(source, url_settings, template, token)
+        shown = redact(source)
+        records = _parse_json(read_setting_file(source, "inventory", MAX_INVENTORY_BYTES,
+                                                auth_header(token)), shown)
+        return TableInventory(records, shown, from_url=True, url_settings=url_settings,
                               template=template)
     data = read_setting_file(source, "inventory", MAX_INVENTORY_BYTES)
     base_dir = os.path.dirname(os.path.abspath(source))
@@ -434,6 +439,14 @@ def _cleaned(record: Mapping[str, Any], where: str) -> dict[str, Any]:
             raise UsageError(f"{where}: column names must be text")
         out[name] = value
     return out
+
+
+def auth_header(token: str | None) -> dict[str, str]:
+    """``--inventory-token``: ``Authorization: Bearer TOKEN``, or the value as it is when it
+    names its scheme (NetBox: ``Token 0123...``)."""
+    if not token:
+        return {}
+    return {"Authorization": token if " " in token.strip() else f"Bearer {token.strip()}"}
 
 
 def check_columns(record: Mapping[str, Any], where: str) -> None:

@@ -26,7 +26,7 @@ import urllib3
 
 from nitools.bounded import Bounded
 from nitools.errors import SourceError, UsageError
-from nitools.fetch.download import copy_body, reason
+from nitools.fetch.download import copy_body, reason, redact
 
 # Where a file comes from: a path, an http(s) URL, the bytes themselves, or a file
 # object (pyNetinstall's plugins may answer with any of them).
@@ -55,18 +55,21 @@ def is_url(source: object) -> bool:
 
 
 def describe(source: object) -> str:
+    """How messages, logs and the journal name a source (a URL's secrets hidden)."""
     if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source)
+        return redact(os.fspath(source))
     return getattr(source, "name", None) or type(source).__name__
 
 
 def resolve(source: Source, download_seconds: float = HTTP_TOTAL,
-            cancelled: threading.Event | None = None) -> Resolved:
-    """Read a source fully; raise SourceError with what to do when it fails."""
+            cancelled: threading.Event | None = None,
+            headers: dict[str, str] | None = None) -> Resolved:
+    """Read a source fully; raise SourceError with what to do when it fails. ``headers``:
+    sent with a download (an inventory's token)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return Resolved("", bytes(source), "bytes from the plugin")
     if is_url(source):
-        return _download(source, download_seconds, cancelled or threading.Event())
+        return _download(source, download_seconds, cancelled or threading.Event(), headers)
     if isinstance(source, (str, os.PathLike)):
         return _read_path(os.fspath(source))
     if hasattr(source, "read"):
@@ -103,16 +106,17 @@ def _read_path(path: str) -> Resolved:
     return Resolved(os.path.basename(path), data, path)
 
 
-def read_setting_file(path: str, what: str, limit: int) -> bytes:
+def read_setting_file(path: str, what: str, limit: int,
+                      headers: dict[str, str] | None = None) -> bytes:
     """A file (or URL) the station is told to use at start (an inventory, a template),
     read as carefully as any payload (no FIFO or device, a bounded download): one-line
     errors naming ``what``."""
     try:
-        data = resolve(path, download_seconds=60.0).data  # an inventory may be a URL
+        data = resolve(path, download_seconds=60.0, headers=headers).data  # or a URL
     except SourceError as exc:
         raise UsageError(f"{what}: {exc}") from None
     if len(data) > limit:
-        raise UsageError(f"{what} {path} is larger than {limit} bytes")
+        raise UsageError(f"{what} {describe(path)} is larger than {limit} bytes")
     return data
 
 
@@ -130,23 +134,27 @@ def _read_file_object(handle: Any) -> Resolved:
     return Resolved(os.path.basename(name) if isinstance(name, str) else "", bytes(data), origin)
 
 
-def _download(url: str, seconds: float, cancelled: threading.Event) -> Resolved:
+def _download(url: str, seconds: float, cancelled: threading.Event,
+              headers: dict[str, str] | None = None) -> Resolved:
+    shown = redact(url)  # the URL may carry a password or a token
     body = bytearray()
     try:
-        with requests.get(url, stream=True, timeout=HTTP_TIMEOUT) as response:
+        with requests.get(url, stream=True, timeout=HTTP_TIMEOUT,
+                          headers=headers) as response:
             if response.status_code >= 400:
-                raise SourceError(f"download of {url} failed: HTTP {response.status_code} "
+                raise SourceError(f"download of {shown} failed: HTTP {response.status_code} "
                                   f"{response.reason}: check the URL and the server")
             expected = response.headers.get("Content-Length")
-            copy_body(response, url, body.extend, limit=MAX_SOURCE_BYTES, seconds=seconds,
+            copy_body(response, shown, body.extend, limit=MAX_SOURCE_BYTES, seconds=seconds,
                       cancelled=cancelled)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise SourceError(f"download of {url} failed: {reason(exc)}: "
+        raise SourceError(f"download of {shown} failed: {redact(reason(exc))}: "
                           "check the URL and that the server is reachable") from exc
     if expected is not None and expected.isdigit() and int(expected) != len(body):
-        raise SourceError(f"download of {url} was cut off: got {len(body)} of {expected} bytes")
+        raise SourceError(f"download of {shown} was cut off: got {len(body)} of {expected} "
+                          "bytes")
     name = PurePosixPath(unquote(urlparse(url).path)).name
-    return Resolved(name, bytes(body), url)
+    return Resolved(name, bytes(body), shown)
 
 
 class PayloadCache:

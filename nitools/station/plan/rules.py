@@ -74,7 +74,8 @@ class BoardRules:
 def board_rules(inventory: str | None, config_template: str | None, unlisted: str | None,
                 device_mode: str | None, station: str = "",
                 config_mode: ConfigMode | None = None,
-                script: Any = None, inventory_settings: str | None = None) -> BoardRules:
+                script: Any = None, inventory_settings: str | None = None,
+                inventory_token: str | None = None) -> BoardRules:
     """Read and check everything at start: one clear error now, not a refusal per board.
     ``inventory_settings``: the settings a URL inventory may give, comma-separated."""
     url_settings = frozenset(name.strip() for name in (inventory_settings or "").split(",")
@@ -95,8 +96,8 @@ def board_rules(inventory: str | None, config_template: str | None, unlisted: st
         raise UsageError(f"--config-template makes a first-boot script, but the configuration "
                          f"is '{config_mode.value}': drop one of them")
     template = FirstBootTemplate.read(config_template) if config_template else None
-    table = load_inventory(inventory, url_settings, template=config_template is not None) \
-        if inventory else None
+    table = load_inventory(inventory, url_settings, template=config_template is not None,
+                           token=inventory_token) if inventory else None
     templates: dict[str, FirstBootTemplate] = {}
     if isinstance(table, TableInventory):
         columns = table.columns

@@ -104,6 +104,11 @@ class StationOptions:
         "comma-separated: routeros, packages, config_mode (by default none: a server the "
         "station does not control never picks the release or skips the template).",
         group=G.INVENTORY, to=T.INSTALL, metavar="NAMES", ini="inventory_settings")
+    inventory_token: str | None = setting(
+        "--inventory-token", help="Sent to a URL inventory as 'Authorization: Bearer "
+        "TOKEN' (or as given, when it names its scheme: 'Token 0123...'), never logged: "
+        "keep secrets out of the URL.", group=G.INVENTORY, to=T.INSTALL, metavar="TOKEN",
+        ini="inventory_token", secret=True)
     device_mode: str | None = setting(
         "--device-mode", help="auto: a mode script turning on device-mode for "
         "container/zerotier (RouterOS 7.22+); or the settings, e.g. \"mode=advanced "

@@ -111,7 +111,8 @@ def _setup(options: StationOptions, ini: IniConfig | None) -> PortSetup:
     defaults = config.defaults
     rules = board_rules(defaults.inventory, defaults.config_template, defaults.unlisted,
                         defaults.device_mode, station_name(config), defaults.config_mode,
-                        defaults.script, defaults.inventory_settings)
+                        defaults.script, defaults.inventory_settings,
+                        defaults.inventory_token)
     ini_config = getattr(chosen.plugin, "config", None)
     if rules.template is not None and isinstance(ini_config, str) and ini_config:
         raise ConfigError(f"config={ini_config} and --config-template both make the first-boot "

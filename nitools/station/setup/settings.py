@@ -66,13 +66,13 @@ class Setting:
 
 
 def setting(*flags: str, help: str, group: Group, to: Target, default: Any = None,
-            **more: Any) -> Any:
+            secret: bool = False, **more: Any) -> Any:
     """A StationOptions field and its declaration. ``default``: the value when not given
-    (None: the ini or the target's own default decides)."""
+    (None: the ini or the target's own default decides); ``secret``: never in a repr."""
     declared = Setting(flags, help, group, to, **more)
     if declared.multiple and default is None:
         default = ()
-    return field(default=default, metadata={"setting": declared})
+    return field(default=default, repr=not secret, metadata={"setting": declared})
 
 
 def declared(options_type: type) -> list[tuple[Field[Any], Setting]]:

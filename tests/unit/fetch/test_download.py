@@ -94,3 +94,11 @@ def test_network_failures_are_told_in_a_few_words():
     assert reason(refused.value) == "[Errno 111] Connection refused"
     long = requests.ConnectionError("word " * 100)
     assert reason(long).endswith("word ...") and len(reason(long)) <= 165
+
+
+def test_a_urls_password_and_query_values_are_hidden_in_any_text():
+    from nitools.fetch.download import redact
+
+    assert redact("inventory https://user:pw@h.lan/api/x?token=abc&site=1 failed") == \
+        "inventory https://***@h.lan/api/x?token=***&site=*** failed"
+    assert redact("http://h/x and a?b=c outside a URL") == "http://h/x and a?b=c outside a URL"

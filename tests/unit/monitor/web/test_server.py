@@ -154,3 +154,18 @@ def test_flash_serves_the_view_while_it_flashes(tmp_path):
     assert f"web view at http://127.0.0.1:{port}/" in log
     phases = [board["phase"] for board in seen]
     assert phases[-1] == "rebooted" and "uploading" in phases, phases
+
+
+def test_without_a_token_the_view_answers_to_its_own_name_only(tmp_path):
+    """Issue 27 row 13: the loopback view with no token answered any Host, so a page of
+    another site could read it by DNS rebinding."""
+    web = WebView(str(free_tcp_port()), BoardTable(), None)
+    web.start()
+    try:
+        port = web.server.server_address[1]
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
+            assert get(port, "/api/boards", {"Host": host})[0] == 200, host
+        for host in (f"evil.example:{port}", "127.0.0.1.evil.example", ""):
+            assert get(port, "/api/boards", {"Host": host})[0] == 421, host
+    finally:
+        web.stop()

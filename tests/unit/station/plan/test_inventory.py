@@ -127,6 +127,7 @@ class Answers(http.server.BaseHTTPRequestHandler):
     rows: typing.ClassVar[dict] = {}
     raw: typing.ClassVar[dict] = {}
     asked: typing.ClassVar[list] = []
+    authorization: typing.ClassVar[list] = []
     stall = threading.Event()
 
     def log_message(self, *args):
@@ -138,6 +139,7 @@ class Answers(http.server.BaseHTTPRequestHandler):
             self.stall.wait(30)  # a server that took the request and never answers
             return
         Answers.asked.append(self.path)
+        Answers.authorization.append(self.headers.get("Authorization"))
         if mac in self.raw:
             body = self.raw[mac]
         elif mac not in self.rows:
@@ -247,6 +249,25 @@ def test_a_row_larger_than_a_board_needs_is_refused(server):
     Answers.rows["02:4e:49:00:00:0d"] = {"hostname": "x", "notes": "n" * 70_000}
     with pytest.raises(InventoryUnavailable, match="could not be asked"):
         load_inventory(server + "/boards/{mac}").row_for(bytes.fromhex("024e4900000d"), "", "")
+
+
+def test_a_token_is_sent_as_a_header_and_no_secret_of_a_url_is_ever_shown(server):
+    """Issue 27 row 13: http://user:pass@... and ?token= appeared in the log, refused
+    boards' reasons, the journal and the web view."""
+    Answers.authorization.clear()
+    inventory = load_inventory(server + "/boards/{mac}", token="t0ken")
+    inventory.row_for(MAC, "", "")
+    assert Answers.authorization == ["Bearer t0ken"]
+    netbox = load_inventory(server + "/boards/{mac}", token="Token 0123abcd")
+    netbox.row_for(MAC, "", "")
+    assert Answers.authorization[-1] == "Token 0123abcd"
+    secret = server.replace("http://", "http://admin:pa55word@") + "/boards/{mac}?key=k3y"
+    hidden = load_inventory(secret)
+    assert "pa55word" not in hidden.source and "k3y" not in hidden.source
+    with pytest.raises(NotListed) as caught:
+        hidden.row_for(bytes.fromhex("024e49000009"), "", "")  # HTTP 404
+    assert "pa55word" not in str(caught.value) and "k3y" not in str(caught.value)
+    assert "://***@" in str(caught.value) and "key=***" in str(caught.value)
 
 
 def test_a_software_id_that_is_no_software_id_is_never_put_in_a_url(server):

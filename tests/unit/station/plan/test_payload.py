@@ -95,3 +95,15 @@ def test_the_payload_cache_holds_a_bounded_number_of_bytes():
     for index in range(20):
         cache.resolve(bytes([index]) * (1024 * 1024))
     assert cache.held_bytes <= 3 * 1024 * 1024
+
+
+def test_what_a_url_payload_records_as_its_source_hides_its_secrets(tmp_path):
+    """Issue 27 row 13: a file's source (the journal's files column) kept the URL whole."""
+    from nitools.station.plan.payload import resolve
+
+    (tmp_path / "r.npk").write_bytes(b"x" * 10)
+    with http_server(tmp_path) as base:
+        resolved = resolve(base.replace("http://", "http://u:pa55@") + "/r.npk?sig=s3cret")
+    assert resolved.data == b"x" * 10 and resolved.name == "r.npk"
+    assert "pa55" not in resolved.origin and "s3cret" not in resolved.origin
+    assert resolved.origin.endswith("/r.npk?sig=***")
