@@ -18,10 +18,11 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -48,7 +49,10 @@ ANY_BOARD = "*"
 MAX_INVENTORY_BYTES = 16 << 20
 MAX_ANSWER_BYTES = 64 << 10  # one board's row: a few hundred bytes in practice
 URL_TIMEOUT = (5.0, 10.0)  # connect, between bytes
-URL_TOTAL = 15.0  # one board's whole lookup
+URL_TOTAL = 15.0  # one board's whole lookup: connecting, headers, redirects and body
+MAX_REDIRECTS = 3  # and to the same server only
+LOOKUPS = 4  # lookups waiting on the network at once; past them a board is refused at once
+_LOOKUPS = threading.BoundedSemaphore(LOOKUPS)
 REMEMBERED_ANSWERS = 65536
 KEPT_ANSWER_BYTES = 16 << 20  # all answers kept for the run, together (the oldest go)
 
@@ -293,23 +297,9 @@ class UrlInventory:
     def _ask(self, url: str, mac: bytes, software_id: str) -> tuple[InventoryRow | str, int]:
         """The server's answer for one board, and how many bytes it was."""
         shown = redact(url)
-        body = bytearray()
-        try:
-            with requests.get(url, stream=True, timeout=URL_TIMEOUT,
-                              headers=self._headers) as response:
-                if response.status_code == 404:
-                    return f"not in the inventory: {shown} answered HTTP 404", len(shown)
-                if response.status_code >= 400:
-                    raise InventoryUnavailable(
-                        f"inventory {shown} answered HTTP {response.status_code} "
-                        f"{response.reason}: board not offered; asked again later")
-                copy_body(response, shown, body.extend, limit=MAX_ANSWER_BYTES,
-                          seconds=URL_TOTAL, cancelled=threading.Event())
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
-                SourceError) as exc:
-            why = redact(str(exc) if isinstance(exc, SourceError) else reason(exc))
-            raise InventoryUnavailable(f"inventory {shown} could not be asked: {why}: board "
-                                       "not offered; asked again later") from None
+        status, body = _fetch(url, shown, self._headers)
+        if status == 404:
+            return f"not in the inventory: {shown} answered HTTP 404", len(shown)
         try:
             answer = json.loads(body)
         except (ValueError, RecursionError):
@@ -346,6 +336,73 @@ class UrlInventory:
         except UsageError as exc:
             raise InventoryUnavailable(str(exc)) from None
         return row, len(body)
+
+
+def _fetch(url: str, shown: str, headers: Mapping[str, str]) -> tuple[int, bytes]:
+    """GET ``url`` for one board within URL_TOTAL in all (a server that drips its headers
+    or redirects for ever included), following redirects to the same server only, in a
+    thread of its own: at most LOOKUPS lookups wait on the network at once, so a slow
+    server can never hold every preparation worker. Returns (HTTP status, body) for 200
+    and 404; InventoryUnavailable says why there is none."""
+    lookups = _LOOKUPS  # released by the lookup's thread, whenever it ends
+    if not lookups.acquire(blocking=False):
+        raise InventoryUnavailable(f"inventory {shown}: {LOOKUPS} lookups are still waiting "
+                                   "for it: board not offered; asked again later")
+    outcome: dict[str, Any] = {}
+
+    def exchange() -> None:
+        try:
+            outcome["answer"] = _exchange(url, shown, headers)
+        except BaseException as exc:  # handed to the waiting worker
+            outcome["error"] = exc
+        finally:
+            lookups.release()
+
+    thread = threading.Thread(target=exchange, name="inventory-lookup", daemon=True)
+    thread.start()
+    thread.join(URL_TOTAL)
+    if thread.is_alive():  # it gives up on its own; the worker does not wait for it
+        raise InventoryUnavailable(f"inventory {shown} did not answer within "
+                                   f"{URL_TOTAL:g} s: board not offered; asked again later")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["answer"]
+
+
+def _exchange(url: str, shown: str, headers: Mapping[str, str]) -> tuple[int, bytes]:
+    """The HTTP exchange itself (in the lookup's thread)."""
+    deadline = time.monotonic() + URL_TOTAL
+    origin = urlsplit(url)[:2]
+    body = bytearray()
+    try:
+        for _ in range(MAX_REDIRECTS + 1):
+            with requests.get(url, stream=True, timeout=URL_TIMEOUT, headers=dict(headers),
+                              allow_redirects=False) as response:
+                if response.is_redirect:
+                    target = urljoin(url, response.headers.get("Location", ""))
+                    if urlsplit(target)[:2] != origin:
+                        raise InventoryUnavailable(
+                            f"inventory {shown} redirects to another server: refused (give "
+                            "the URL it names)")
+                    url = target
+                    continue
+                if response.status_code == 404:
+                    return 404, b""
+                if response.status_code >= 400:
+                    raise InventoryUnavailable(
+                        f"inventory {shown} answered HTTP {response.status_code} "
+                        f"{response.reason}: board not offered; asked again later")
+                copy_body(response, shown, body.extend, limit=MAX_ANSWER_BYTES,
+                          seconds=max(deadline - time.monotonic(), 0.0),
+                          cancelled=threading.Event())
+                return response.status_code, bytes(body)
+        raise InventoryUnavailable(f"inventory {shown} redirects more than {MAX_REDIRECTS} "
+                                   "times: board not offered")
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
+            SourceError) as exc:
+        why = redact(str(exc) if isinstance(exc, SourceError) else reason(exc))
+        raise InventoryUnavailable(f"inventory {shown} could not be asked: {why}: board "
+                                   "not offered; asked again later") from None
 
 
 def load_inventory(source: str, url_settings: frozenset[str] = frozenset(),

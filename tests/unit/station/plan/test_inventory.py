@@ -5,6 +5,7 @@ import http.server
 import json
 import os
 import threading
+import time
 import typing
 
 import pytest
@@ -135,6 +136,24 @@ class Answers(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         mac = self.path.rsplit("/", 1)[-1]
+        if self.path.startswith("/drip/"):  # headers one byte at a time, for ever
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 10_000:
+                if self.stall.is_set():
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
+        if self.path.startswith("/away/"):
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.2:9/boards/" + mac)
+            self.end_headers()
+            return
+        if self.path.startswith("/moved/"):
+            self.send_response(301)
+            self.send_header("Location", "/boards/" + mac)
+            self.end_headers()
+            return
         if mac.endswith("99"):
             self.stall.wait(30)  # a server that took the request and never answers
             return
@@ -268,6 +287,35 @@ def test_a_token_is_sent_as_a_header_and_no_secret_of_a_url_is_ever_shown(server
         hidden.row_for(bytes.fromhex("024e49000009"), "", "")  # HTTP 404
     assert "pa55word" not in str(caught.value) and "k3y" not in str(caught.value)
     assert "://***@" in str(caught.value) and "key=***" in str(caught.value)
+
+
+def test_a_server_dripping_its_headers_refuses_the_board_in_bounded_time(server,
+                                                                        monkeypatch):
+    """Issue 27 row 9: the 15 s limit bounded only the body; headers one byte per 4 s
+    held a worker for ever."""
+    monkeypatch.setattr(inventory_module, "URL_TOTAL", 1.5)
+    inventory = load_inventory(server + "/drip/{mac}")
+    started = time.monotonic()
+    with pytest.raises(InventoryUnavailable, match=r"did not answer within 1\.5 s"):
+        inventory.row_for(MAC, "", "")
+    assert time.monotonic() - started < 3.0
+
+
+def test_redirects_are_followed_to_the_same_server_only(server):
+    assert load_inventory(server + "/moved/{mac}").row_for(MAC, "", "").text("hostname") == "r1"
+    with pytest.raises(InventoryUnavailable, match="redirects to another server"):
+        load_inventory(server + "/away/{mac}").row_for(MAC, "", "")
+
+
+def test_lookups_waiting_on_a_server_never_take_every_worker(server, monkeypatch):
+    monkeypatch.setattr(inventory_module, "URL_TOTAL", 0.5)
+    monkeypatch.setattr(inventory_module, "LOOKUPS", 1)
+    monkeypatch.setattr(inventory_module, "_LOOKUPS", threading.BoundedSemaphore(1))
+    dripping = load_inventory(server + "/drip/{mac}")
+    with pytest.raises(InventoryUnavailable, match="did not answer"):
+        dripping.row_for(MAC, "", "")  # its lookup still waits on the server
+    with pytest.raises(InventoryUnavailable, match="1 lookups are still waiting"):
+        load_inventory(server + "/boards/{mac}").row_for(MAC, "", "")
 
 
 def test_a_software_id_that_is_no_software_id_is_never_put_in_a_url(server):
