@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import requests
 import urllib3
@@ -22,6 +23,31 @@ CHUNK = 1 << 20
 Progress = Callable[[int, "int | None"], None]  # (bytes so far, total if known)
 _USER_INFO = re.compile(r"(?i)\b(https?://)[^/?#@\s]*@")
 _QUERY_PAIR = re.compile(r"([?&][^=&\s#]+=)[^&\s#]*")
+
+
+T = TypeVar("T")
+
+
+def within(seconds: float, call: Callable[[], T], late: Callable[[], BaseException]) -> T:
+    """``call()`` in a thread of its own, waited for ``seconds`` at most, else ``late()``
+    is raised: a server that drips its headers (each byte before the read timeout) cannot
+    hold the caller for ever. The thread ends on its own socket timeouts."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="within-deadline", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise late()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def redact(text: str) -> str:

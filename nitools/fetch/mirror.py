@@ -26,7 +26,7 @@ import requests
 import urllib3
 
 from nitools.errors import SourceError, UsageError
-from nitools.fetch.download import Progress, copy_body, reason
+from nitools.fetch.download import Progress, copy_body, reason, within
 from nitools.routeros.version import RouterOSVersion, parse_version
 
 DEFAULT_MIRROR = "https://upgrade.mikrotik.com"
@@ -122,10 +122,11 @@ class Mirror:
         if not is_remote(self.base):
             return os.path.isfile(self.url(path))
         try:
-            response = self._session.head(self.url(path), allow_redirects=True,
-                                          timeout=(CONNECT_TIMEOUT, self.read_timeout))
+            response = within(self.read_timeout, lambda: self._session.head(
+                self.url(path), allow_redirects=True,
+                timeout=(CONNECT_TIMEOUT, self.read_timeout)), TimeoutError)
             response.close()
-        except (requests.RequestException, OSError):
+        except (requests.RequestException, OSError):  # TimeoutError is an OSError
             return None
         if response.status_code == 404:
             return False
@@ -141,11 +142,16 @@ class Mirror:
                 raise NotOnMirror(f"not on the mirror: {url}") from None
             except OSError as exc:
                 raise FetchError(f"cannot read {url}: {exc.strerror}") from exc
-        try:
+        def read() -> str:
             with self._session.get(url, timeout=(CONNECT_TIMEOUT, self.read_timeout),
                                    stream=True) as response:
                 self._check_status(response, url)
                 return response.raw.read(limit, decode_content=True).decode("utf-8", "replace")
+
+        try:  # a few bytes: all of it within the read timeout, headers included
+            return within(self.read_timeout, read, lambda: FetchError(
+                f"{url} did not answer within {self.read_timeout:g} s: check the mirror "
+                "and the network"))
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise FetchError(f"cannot reach {url}: {reason(exc)}: check the mirror and "
                              "the network") from exc
@@ -164,8 +170,11 @@ class Mirror:
         have = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            with self._session.get(url, headers=headers, stream=True,
-                                   timeout=(CONNECT_TIMEOUT, self.read_timeout)) as response:
+            answer = within(self.read_timeout, lambda: self._session.get(  # the headers
+                url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT,
+                                                            self.read_timeout)),
+                lambda: TimeoutError(f"no answer within {self.read_timeout:g} s"))
+            with answer as response:
                 if response.status_code == 416 and have:
                     return  # already complete: the caller verifies it
                 self._check_status(response, url)

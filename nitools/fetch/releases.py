@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ class ReleaseFiles:
         self.cache = cache
         self.folder = PackagesDir(choice.packages_dir) if choice.packages_dir else None
         self.version: RouterOSVersion | None = None
-        self._resolved: dict[str, RouterOSVersion] = {}
+        self._resolved: dict[str, Future[RouterOSVersion]] = {}  # text -> its one answer
         self._missing: dict[tuple[str, RouterOSVersion, str], tuple[float, str]] = {}
         self._verified: dict[tuple[str, RouterOSVersion, str], Path] = {}
         self._lock = threading.Lock()
@@ -155,11 +156,23 @@ class ReleaseFiles:
                          "check the version")
 
     def resolve(self, text: str) -> RouterOSVersion:
-        """A version, or a channel asked of the mirror once per run."""
+        """A version, or a channel asked of the mirror once per run. No lock is held
+        while the mirror is asked: boards of another channel or version never wait for
+        it; boards of the same channel wait for the one answer (a failure is not kept)."""
         with self._lock:
-            if text not in self._resolved:
-                self._resolved[text] = self.cache.resolve(text)
-            return self._resolved[text]
+            answer = self._resolved.get(text)
+            asking = answer is None
+            if asking:
+                answer = self._resolved[text] = Future()
+        assert answer is not None
+        if asking:
+            try:
+                answer.set_result(self.cache.resolve(text))
+            except BaseException as exc:
+                answer.set_exception(exc)
+                with self._lock:
+                    self._resolved.pop(text, None)
+        return answer.result()
 
     def files(self, arch: str, min_version: str, board: str, routeros: str | None = None,
               packages: Sequence[str] | None = None) -> list[str]:
