@@ -104,6 +104,9 @@ class StationMetrics:
             arch = self._rebooted.pop(event.mac, "other")
             if event.outcome is not events.Outcome.REBOOTED:
                 self.installs.labels(event.outcome.value, arch, "none").inc()
+        if isinstance(event, events.Skipped):  # left alone after it was found
+            self._move(event.mac, None)
+            self._arch.pop(event.mac, None)
         if isinstance(event, events.Finished):
             self._move(event.mac, None)
             arch = self._arch.pop(event.mac, "other")

@@ -17,6 +17,9 @@ class Board:
     port: str | None = None  # the interface it announced on (None: a link without one)
     session: ServerSession | None = None  # None while its files are being prepared
     other_macs: list[bytes] = field(default_factory=list)  # its other ports, not answered
+    # It took our offer: only now does it own its software ID (its other ports merge into
+    # it, its failures rest the ID), never on an announcement alone (they are forgeable).
+    answered: bool = False
     prepare_again_at: float | None = None  # its files were not ready: ask again then
     # What it should announce once RouterOS runs (docs/verify.md): the version sent and
     # the identity its first-boot script sets (None: the script sets none).

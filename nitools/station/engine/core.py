@@ -19,7 +19,7 @@ from nitools.netboot.dnsmasq_log import Sighting
 from nitools.netinstall import events, messages
 from nitools.netinstall.congestion import SendBudget
 from nitools.netinstall.events import FailureCause, Outcome
-from nitools.netinstall.frame import Frame
+from nitools.netinstall.frame import Frame, format_mac
 from nitools.netinstall.messages import is_announcement
 from nitools.netinstall.mndp import Neighbour
 from nitools.netinstall.server import Phase, ServerSession
@@ -293,7 +293,7 @@ class StationCore:
             return
         software_id = announcement.software_id
         same = self._by_software_id.get(software_id) if software_id else None
-        if same is not None:  # another port of a board we already serve (docs/protocol.md §3.1)
+        if same is not None:  # another port of a board that took our offer (protocol §3.1)
             if mac not in same.other_macs and len(same.other_macs) < MAX_PORTS:
                 same.other_macs.append(mac)
             return  # answer one MAC only
@@ -305,8 +305,6 @@ class StationCore:
         board = Board(mac, announcement, now, port)
         self.boards[mac] = board
         self._preparing += 1
-        if software_id:
-            self._by_software_id[software_id] = board
         self._events.append(events.Found(now, mac, announcement, port))
         self._requests.append(PrepareRequest(mac, announcement, port,
                                              check_history=self.settings.once))
@@ -349,6 +347,8 @@ class StationCore:
         deadline = session.next_deadline()
         if deadline is not None and deadline < self._next_timer:
             self._next_timer = deadline
+        if not board.answered and session.acked >= 1:  # it took the offer
+            self._claim(board, now)
         if session.phase is Phase.DONE:
             self._finish(board, Outcome.REBOOTED, session.end_detail, now)
         elif session.phase is Phase.UNCONFIRMED:
@@ -363,6 +363,28 @@ class StationCore:
             self._finish(board, Outcome.FAILED, session.failure or "failed", now, session.cause,
                          counted=not (session.board_restarted or never_answered),
                          rest=never_answered)
+
+    def _claim(self, board: Board, now: float) -> None:
+        """A board took our offer: it owns its software ID from now on, and other ports
+        with that ID still waiting for files or for an answer are its own ports (the
+        board answers on one port only, docs/protocol.md §3.3): merged, told apart as
+        skipped, never journaled as failures."""
+        board.answered = True
+        software_id = board.announcement.software_id
+        if not software_id or software_id in self._by_software_id:
+            return
+        self._by_software_id[software_id] = board
+        for other in [b for b in self.boards.values() if b is not board and not b.answered
+                      and b.announcement.software_id == software_id]:
+            if other.session is None:
+                self._preparing -= 1  # its files' answer will be stale
+            self.boards.pop(other.mac, None)
+            if len(board.other_macs) < MAX_PORTS:
+                board.other_macs.append(other.mac)
+            self._events.append(events.Skipped(
+                now, other.mac, other.announcement,
+                f"another port of the board answering on {format_mac(board.mac)} (same "
+                "software ID): that port installs"))
 
     def _leave(self, board: Board) -> None:
         """The station is done with this board (for now)."""
@@ -401,8 +423,9 @@ class StationCore:
                 self.result.failed += 1
             elif cause is FailureCause.OFFER_IGNORED:
                 self.result.never_answered += 1
-            if counted or rest:
-                self.admission.rest(board.mac, board.announcement.software_id, now)
+            if counted or rest:  # by software ID only a board that answered: IDs are forgeable
+                self.admission.rest(board.mac, board.announcement.software_id
+                                    if board.answered else "", now)
         session = board.session
         self._events.append(events.Finished(
             now, board.mac, outcome, reason, cause,

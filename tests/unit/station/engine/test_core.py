@@ -146,3 +146,44 @@ def test_a_board_pinned_by_mac_that_ignores_the_offer_ends_the_run_as_failed():
     _stranger_offered(core, pinned, 0.0)
     core.poll(9.0)
     assert core.done(9.0) and core.result.failed == 1 and core.result.exit_code == 1
+
+
+def test_a_squatter_on_a_boards_software_id_never_keeps_it_from_its_install():
+    """Issue 27 row 4: announcing a board's software ID ten times a second from new MACs
+    kept it from ever being offered (the forged board owned the ID, the real board became
+    its "other port", the forged failure rested the ID, the forged rows listed it)."""
+    from nitools.netinstall.frame import decode, encode
+    from nitools.netinstall.messages import build_dscv
+
+    clock, network, core, (device,), runners, seen = station_and_boards(
+        EngineSettings(one_shot=True))
+    announced = device.announcement
+    forged = 0
+    while core.result.rebooted == 0 and clock.now < 60.0:
+        forged += 1  # a new MAC with the board's software ID, every 0.1 s
+        core.receive(decode(encode(bytes([2, 0xBA, 0, 0, forged >> 8, forged & 0xFF]),
+                                   bytes(6), 1, 0, build_dscv(announced))), clock.now)
+        run_virtual(runners, clock, network, until=lambda: core.result.rebooted == 1,
+                    limit=0.1)
+    assert core.result.rebooted == 1 and device.state.value == "rebooted"
+    finished = [e for e in seen if isinstance(e, events.Finished)]
+    squatters = [e for e in finished if e.mac != device.mac]
+    assert all(e.macs == (e.mac,) for e in squatters)  # never the board's MAC
+    assert all(e.cause is events.FailureCause.OFFER_IGNORED for e in squatters)
+    assert core.result.failed == 0  # strangers end nothing and count as nothing
+
+
+
+def test_a_board_announcing_on_three_ports_is_installed_once_and_nothing_failed():
+    """Its ports announce with one software ID; the first port that takes the offer owns
+    it; the others are its ports (skipped, never journaled as failures)."""
+    clock, network, core, _, runners, seen = station_and_boards(EngineSettings(one_shot=True))
+    device = make_boards(BoardSpec(format_time=0.5, ports=3), 1, seed=9)[0]
+    runners[1] = Runner(network.link(device.macs[0]), EmulatorCore([device]), clock=clock,
+                        source_port=5000)
+    run_virtual(runners, clock, network, until=lambda: core.done(clock.now), limit=60)
+    assert core.result.rebooted == 1 and core.result.failed == 0
+    (finished,) = [e for e in seen if isinstance(e, events.Finished)]
+    assert set(finished.macs) == set(device.macs)
+    skipped = [e for e in seen if isinstance(e, events.Skipped)]
+    assert all("another port of the board" in e.reason for e in skipped)
