@@ -20,6 +20,7 @@ import contextvars
 import difflib
 import math
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -40,6 +41,7 @@ MAX_SCRIPT_CHARS = 1 << 20  # a first-boot script is a few kB
 MAX_LOOP_STEPS = 1_000_000  # range() steps of all its loops together
 MAX_DIGITS = 1000  # the largest number ``**`` may make
 _OPEN, _CLOSE = "\x01", "\x02"  # around each printed value until it is placed
+_GLUED = re.compile(r"([\\$])\{\{")  # a value glued to an escape or a $ (docs/inventory.md)
 
 
 class RenderError(NitoolsError):
@@ -111,6 +113,11 @@ def _finalize(value: Any) -> str:
         except UnsafeValue as exc:
             raise RenderError(f"raw value {str(value)[:40]!r} cannot be used: {exc}") from None
     text = _text(value)  # StrictUndefined raises here for a name nothing defines
+    if _OPEN in text or _CLOSE in text:
+        # Output of the template itself ({% set %} blocks, macros): its values are marked
+        # already and are placed once. Markers come from nowhere else (escaped values are
+        # printable, raw ones refuse control characters, the template may not hold them).
+        return text
     try:
         return _OPEN + escape(text) + _CLOSE
     except UnsafeValue as exc:
@@ -189,6 +196,12 @@ class FirstBootTemplate:
 
     def __init__(self, name: str, text: str) -> None:
         self.name = name
+        glued = _GLUED.search(text)
+        if glued is not None:
+            line = text.count("\n", 0, glued.start()) + 1
+            raise UsageError(f"template {name} line {line}: a value right after "
+                             f"'{glued.group(1)}' cannot be escaped (it would continue an "
+                             "escape or a $[...]): put a space or text between them")
         if _OPEN in text or _CLOSE in text:
             raise UsageError(f"template {name} holds control characters \\x01/\\x02: "
                              "remove them")
@@ -290,7 +303,9 @@ def place_values(rendered: str) -> str:
             in_string, command_start = True, False
         elif char == "#" and command_start:
             in_comment = True
-        elif char in "\n;{[(":
+        elif char == "\n":  # a line ended with '\' continues: its next line starts nothing
+            command_start = i < 2 or rendered[i - 2] != "\\"
+        elif char in ";{[(":
             command_start = True
         elif char not in " \t\\":
             command_start = False

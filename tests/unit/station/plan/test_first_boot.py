@@ -175,3 +175,29 @@ def test_small_arithmetic_and_loops_still_work():
     template = FirstBootTemplate("t.rsc.j2", "{% for i in range(3) %}:put {{ 2 ** i * 10 }}\n"
                                              "{% endfor %}")
     assert template.render({}) == ":put 10\n:put 20\n:put 40\n"
+
+
+@pytest.mark.parametrize("text", ['/system note set note="C:\\{{ v }}"\n',
+                                  ':put "${{ v }}"\n'])
+def test_a_value_glued_to_an_escape_or_a_dollar_is_refused_at_load(text):
+    """Issue 27 row 14: after '\\' the value's first character is taken as escaped (its
+    quote ends the string); after '$' the value becomes a variable or $[...] code."""
+    with pytest.raises(UsageError, match="line 1: a value right after"):
+        FirstBootTemplate("t.rsc.j2", text)
+
+
+def test_a_continued_line_starting_with_hash_is_code_not_a_comment():
+    """RouterOS: a backslash does not continue a comment, and the line it continues is
+    no command start, so its '#' is not a comment: the value there is escaped."""
+    template = FirstBootTemplate("t.rsc.j2", "/system identity set \\\n#{{ v }}\n")
+    script = template.render({"v": 'x"; /user add name=evil; :put "'})
+    assert script == '/system identity set \\\n#"x\\"; /user add name=evil; :put \\""\n'
+
+
+def test_values_printed_through_set_blocks_and_macros_are_placed_once():
+    template = FirstBootTemplate(
+        "t.rsc.j2", "{% set line %}/system identity set name={{ v }}{% endset %}{{ line }}\n"
+                    "{% macro note(x) %}/system note set note={{ x }}{% endmacro %}"
+                    "{{ note(v) }}\n")
+    assert template.render({"v": "a b"}) == ('/system identity set name="a b"\n'
+                                             '/system note set note="a b"\n')
