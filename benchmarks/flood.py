@@ -5,12 +5,14 @@ a real emulated board net-boots and must still be flashed. Kinds of flood:
   double  the same, each announcement sent twice (a board is taken on a repeat)
   wtrm    WTRMs from random MACs (each would be answered with TERM and journaled)
   arch    announcements each with an architecture of its own (metrics labels)
+  squat   the real board's own software ID announced from a new MAC each time (ten a
+          second by default, --rate): it must still be offered and installed
 
 Prints, per kind: the real board's result and time, the station's peak RSS and CPU,
 the journal rows written, the frames the station sent per forged frame and, for arch,
 the size of /metrics and its series. Needs root.
 
-    sudo python3 benchmarks/flood.py [--kinds dscv,double,wtrm,arch] [--rate 10000]
+    sudo python3 benchmarks/flood.py [--kinds dscv,double,wtrm,arch,squat] [--rate 10000]
                                      [--seconds 20]
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nitools.emulation.emulator import BoardSpec, make_boards
 from nitools.emulation.synthetic import build_npk
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO, NetnsPair
 
@@ -40,6 +43,8 @@ FLOODER = textwrap.dedent("""
     import json, os, socket, struct, sys, time
     iface, station = sys.argv[1], bytes.fromhex(sys.argv[2])
     rate, seconds, kind = int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+    squatted = sys.argv[6].encode()  # the real board's software ID (squat)
+    owed = 0.0
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
@@ -50,12 +55,14 @@ FLOODER = textwrap.dedent("""
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         batch_start = time.monotonic()
-        for _ in range(rate // 100):
+        owed += rate / 100
+        for _ in range(int(owed)):
+            owed -= 1
             mac = b"\\x06" + os.urandom(5)
             if kind == "wtrm":  # a board waiting for TERM, in a random MAC's name
                 frame = struct.pack("<6s6sHHHH", mac, station, 0, 4, 9, 9) + b"WTRM"
             else:
-                software_id = os.urandom(4).hex().encode()
+                software_id = squatted if kind == "squat" else os.urandom(4).hex().encode()
                 arch = b"arch-" + os.urandom(6).hex().encode() if kind == "arch" else b"arm64"
                 body = b"DSCV\\n%s\\n\\nRB5009\\n%s\\n7.12\\n7.16.1\\n\\0" % (
                     software_id, arch)
@@ -98,8 +105,8 @@ def flood(kind: str, rate: int, seconds: float) -> None:
             time.sleep(1.0)
             flooder = subprocess.Popen(
                 ["ip", "netns", "exec", pair.board_ns, sys.executable, "-c", FLOODER, BOARD_IF,
-                 station_mac, str(rate), str(seconds), kind], stdout=subprocess.PIPE,
-                text=True)
+                 station_mac, str(rate), str(seconds), kind, REAL_BOARD.software_id],
+                stdout=subprocess.PIPE, text=True)
             time.sleep(5.0)  # the flood is on
             started = time.monotonic()
             board = pair.start(pair.board_ns, "emulate", "-i", BOARD_IF, "--seed", "5",
@@ -144,17 +151,20 @@ def _counted(log: str) -> str:
 
 
 METRICS_PORT = 9431
+# The emulated board that must be flashed under the flood (emulate --seed 5).
+REAL_BOARD = make_boards(BoardSpec(), 1, seed=5)[0].announcement
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kinds", default="dscv,double,wtrm,arch")
-    parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument("--kinds", default="dscv,double,wtrm,arch,squat")
+    parser.add_argument("--rate", type=int, help="forged frames a second (default: 10,000; "
+                        "squat: 10)")
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
     for kind in args.kinds.split(","):
-        flood(kind, args.rate, args.seconds)
+        flood(kind, args.rate or (10 if kind == "squat" else 10_000), args.seconds)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,8 @@ class LeaseKeeper:
                   self.ranges.get(port, "?"), held)
 
     def close(self) -> None:
+        if self.released:
+            log.info("%d addresses given back to dnsmasq this run", self.released)
         closer = getattr(self._send, "__self__", None)
         if isinstance(closer, _Sockets):
             closer.close()
