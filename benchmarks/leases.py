@@ -83,7 +83,7 @@ def run(boards: int, wave: int) -> None:
                     assert time.monotonic() - started < 1800, "too slow"
                     time.sleep(0.2)
                 emulator.terminate()  # its boards rebooted; they would linger answering
-                emulator.wait(30)
+                emulator.communicate(timeout=30)  # drains its pipes as it ends
             _, status, usage = os.wait4(station.pid, 0)
             wall = time.monotonic() - started
             log_file.close()
