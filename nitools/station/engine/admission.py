@@ -22,6 +22,7 @@ REMEMBERED = 4096  # boards remembered per table (released, rested): older ones 
 SEEN = 65536  # MACs remembered from one announcement, for the flood defence
 FLOOD_HOLD = 10.0  # seconds the flood defence stays on after the last burst of new MACs
 RECENTLY = 3.0  # a MAC that announced this recently is not a board waiting for TERM
+STEADY = 0.5  # boards announce once a second: a repeat this long after the first is steady
 
 
 class Admission:
@@ -54,21 +55,23 @@ class Admission:
         return bool(software_id) and self._resting_ids.get(software_id, 0.0) > now
 
     def admit(self, mac: bytes, now: float, preparing: int) -> bool:
-        """Caps against announcement floods. A real board announces every second, so
-        while new MACs arrive faster than ``flood_rate`` per second (and for FLOOD_HOLD
-        seconds after), a board is taken only on a repeated announcement: one-off forged
-        MACs never cost a preparation."""
+        """Caps against announcement floods. A real board announces about once a second,
+        steadily. While new MACs arrive faster than ``flood_rate`` per second (and for
+        FLOOD_HOLD seconds after), a board is taken only once it has announced steadily:
+        again, at least STEADY seconds after its first announcement. One-off forged MACs,
+        and forged MACs sent twice in a row, never cost a preparation."""
         if now - self._window_start >= 1.0:
             self._window_start, self._new_in_window = now, 0
-        repeated = mac in self._seen
-        if repeated:
-            self._seen.touch(mac)
+        first_heard = self._seen.get(mac)
+        if first_heard is not None:
+            self._seen.touch(mac)  # its first time stays: steadiness counts from there
         else:
             self._new_in_window += 1
             self._seen.put(mac, now)
             if self._new_in_window > self.settings.flood_rate:
                 self._flood_until = now + FLOOD_HOLD
-        if not repeated and now < self._flood_until:
+        steady = first_heard is not None and now - first_heard >= STEADY
+        if not steady and now < self._flood_until:
             return False
         return preparing < self.settings.max_preparing  # else: it announces again
 

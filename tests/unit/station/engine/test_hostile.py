@@ -255,3 +255,30 @@ def test_a_wtrm_from_a_mac_that_announces_itself_is_not_answered():
     core.take_events()
     assert core.receive(wtrm(board), 1.0) == []  # a board that announces waits for no TERM
     assert not any(isinstance(e, events.Released) for e in core.take_events())
+
+
+def test_a_steady_board_is_taken_at_once_under_a_flood_of_doubled_announcements():
+    """Issue 27 row 5: 10,000 new MACs a second, each announced twice in a row, kept a real
+    board from being found for as long as the flood lasted (a repeat was enough)."""
+    core = StationCore(SERVER, EngineSettings())
+    real = bytes.fromhex("024e49000001")
+    prepared: list[bytes] = []
+    now = 0.0
+    found_at = None
+    for tick in range(50):  # 5 s in steps of 0.1 s
+        for index in range(1000):  # 10,000 new MACs a second, each sent twice at once
+            mac = bytes([0x06, tick, index >> 8, index & 0xFF, 0, 1])
+            for _ in range(2):
+                core.receive(dscv(mac, software_id=f"F{tick}-{index}"), now)
+        if tick % 10 == 0:  # the real board: once a second
+            core.receive(dscv(real, software_id="REAL-0001"), now)
+        for request in core.take_requests():
+            prepared.append(request.mac)
+            if request.mac == real and found_at is None:
+                found_at = now
+            elif request.mac != real:
+                core.prepared(request.mac, Refusal("forged"), now)
+        now += 0.1
+    assert found_at is not None and found_at <= 1.5  # its second announcement
+    forged = [mac for mac in prepared if mac != real]
+    assert len(forged) <= EngineSettings().flood_rate  # only before the flood was recognised
