@@ -85,3 +85,72 @@ def test_timeline_from_bootp_to_verified_and_a_silent_board(station, boot_root, 
 
 def station_env():
     return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+# Runs in the board namespace from another address: asks the station's TFTP for a file
+# whose name ends like dnsmasq's own log line about another board.
+SPOOF = """
+import socket, sys
+name = f"x not found for {sys.argv[1]}".encode()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.50", 0))
+s.sendto(b"\\x00\\x01" + name + b"\\x00octet\\x00", ("192.0.2.1", 69))
+"""
+
+
+@needs_dnsmasq
+def test_a_strangers_tftp_request_writes_nothing_in_a_boards_name(station, boot_root,
+                                                                  package):
+    """Issue 27 row 6: a TFTP request from 192.0.2.50 for 'x not found for 192.0.2.213'
+    gave the board leased 192.0.2.213 a tftp-failed step, then a silent row saying its
+    boot image transfer failed."""
+    pair, journal = station.pair, station.journal
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    subprocess.run(["ip", "-n", pair.board_ns, "link", "set", BOARD_IF, "address", NEVER],
+                   check=True)
+    log = Log(pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
+                         "--tftp-root", str(boot_root), "--journal", str(journal), "-r",
+                         "--no-mndp", "--announce-timeout", "4", "-v", str(package)))
+    log.wait_for("listening on interface fl0")
+    booted = netboot(pair, BOARD_IF)
+    assert booted["tftp"]["sha256"]  # it loaded its image; it never announces itself
+    leased = booted["reply"]["yiaddr"]
+    subprocess.run(["ip", "-n", pair.board_ns, "addr", "add", "192.0.2.50/24", "dev",
+                    BOARD_IF], check=True)
+    for _ in range(3):
+        subprocess.run(["ip", "netns", "exec", pair.board_ns, sys.executable, "-c", SPOOF,
+                        leased], check=True, timeout=10)
+    deadline = time.monotonic() + 30
+    while NEVER not in rows_of(journal):
+        assert time.monotonic() < deadline and log.process.poll() is None, log.text[-2000:]
+        time.sleep(0.3)
+    log.process.send_signal(signal.SIGTERM)
+    log.finish()
+    silent = rows_of(journal)[NEVER]
+    assert (silent["outcome"], silent["cause"]) == ("silent", "never-announced"), silent
+    assert [s["event"] for s in json.loads(silent["timeline"])] == ["dhcp", "tftp", "silent"]
+    assert f"not found for {leased} not found for 192.0.2.50" in log.text  # it was read
+
+
+@needs_dnsmasq
+def test_bootp_in_an_installing_boards_name_leaves_its_row_small(station, boot_root, package):
+    """Issue 27 row 7: BOOTP requests in an installing board's name made a timeline of
+    thousands of steps, re-sorted on every one."""
+    from tests.lab.test_station_cmd_lab import bootp_many
+
+    pair, journal = station.pair, station.journal
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    log = Log(pair.start(pair.flasher_ns, "station", "--plain", "-1", "-i", FLASHER_IF,
+                         "--tftp-root", str(boot_root), "--journal", str(journal), "-r",
+                         "--no-mndp", str(package)))
+    log.wait_for("listening on interface fl0")
+    station.emulate("--seed", "81", "--chunk-delay", "40")  # some seconds of upload
+    log.wait_for("uploading")
+    bootp_many(pair, [bytes.fromhex(BOARD.replace(":", ""))] * 1000)  # in its name
+    assert log.finish(timeout=120) == 0, log.text[-2000:]
+    row = rows_of(journal)[BOARD]
+    steps = json.loads(row["timeline"])
+    assert row["outcome"] == "rebooted" and len(steps) <= 64
+    (dhcp,) = [step for step in steps if step["event"] == "dhcp"]
+    assert dhcp["times"] >= 900  # every request counted, kept once
+

@@ -102,3 +102,41 @@ def test_a_flood_of_forged_mndp_changes_no_outcome(netns_pair, files):
     print(f"MNDP flood: {sent} datagrams, {ignored} ignored and {garbage} garbage as the "
           f"station counted them; station peak RSS {peak:.0f} MiB, CPU {cpu:.1f} s")
     assert peak < 150
+
+
+FORGED_VERDICT = """
+import socket, struct, sys, time
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, sys.argv[1].encode())
+mac = bytes.fromhex(sys.argv[2].replace(":", ""))
+end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:  # header + the board's MAC: 14 bytes, nothing else
+    sock.sendto(b"\\0\\0\\0\\0" + struct.pack(">HH", 1, 6) + mac, ("255.255.255.255", 5678))
+    time.sleep(0.05)
+"""
+
+
+def test_a_datagram_of_a_mac_alone_decides_nothing(netns_pair, files):
+    """Issue 27 row 8: 14 bytes (header and the board's MAC) decided wrong-version; an
+    announcement now counts only with an uptime that fits a boot after the TERM."""
+    import subprocess
+    import sys
+
+    pair = netns_pair
+    forger = subprocess.Popen(["ip", "netns", "exec", pair.board_ns, sys.executable, "-c",
+                               FORGED_VERDICT, BOARD_IF, VERIFIED, "30"])
+    pair.processes.append(forger)  # stopped with the namespaces, also on failure
+    emulator = pair.start(pair.board_ns, "emulate", "-i", BOARD_IF, "--seed", "1",
+                          "--format-time", "0.2", "--timeout", "60", "--mndp-after", "3")
+    journal = files / "journal.sqlite3"
+    station = pair.start(pair.flasher_ns, "flash", "--plain", "-i", FLASHER_IF, "-1",
+                         "--verify", "--verify-timeout", "20", "--journal", str(journal),
+                         "-s", str(files / "first-boot.rsc"),
+                         str(files / "routeros-7.16.1-arm64.npk"))
+    _, log = station.communicate(timeout=90)
+    emulator.communicate(timeout=60)
+    with sqlite3.connect(journal) as db:
+        (outcome,) = db.execute("SELECT outcome FROM attempts WHERE answered_mac = ?",
+                                (VERIFIED,)).fetchone()
+    assert (station.returncode, outcome) == (0, "verified"), log
