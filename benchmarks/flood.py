@@ -26,7 +26,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -35,51 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nitools.emulation.emulator import BoardSpec, make_boards
 from nitools.emulation.synthetic import build_npk
 from tests.lab.netns import BOARD_IF, FLASHER_IF, REPO, NetnsPair
-
-# Runs inside the board namespace: sends forged announcements from port 5000 on the
-# board's interface, and counts what the station sends back (broadcasts reach every
-# socket bound to the port).
-FLOODER = textwrap.dedent("""
-    import json, os, socket, struct, sys, time
-    iface, station = sys.argv[1], bytes.fromhex(sys.argv[2])
-    rate, seconds, kind = int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-    squatted = sys.argv[6].encode()  # the real board's software ID (squat)
-    owed = 0.0
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    s.bind(("0.0.0.0", 5000)); s.setblocking(False)
-    sent = to_fakes = 0
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        batch_start = time.monotonic()
-        owed += rate / 100
-        for _ in range(int(owed)):
-            owed -= 1
-            mac = b"\\x06" + os.urandom(5)
-            if kind == "wtrm":  # a board waiting for TERM, in a random MAC's name
-                frame = struct.pack("<6s6sHHHH", mac, station, 0, 4, 9, 9) + b"WTRM"
-            else:
-                software_id = squatted if kind == "squat" else os.urandom(4).hex().encode()
-                arch = b"arch-" + os.urandom(6).hex().encode() if kind == "arch" else b"arm64"
-                body = b"DSCV\\n%s\\n\\nRB5009\\n%s\\n7.12\\n7.16.1\\n\\0" % (
-                    software_id, arch)
-                frame = struct.pack("<6s6sHHHH", mac, bytes(6), 0, len(body), 1, 0) + body
-            for _ in range(2 if kind == "double" else 1):
-                s.sendto(frame, ("255.255.255.255", 5000))
-            sent += 1
-        while True:
-            try:
-                data = s.recv(4096)
-            except BlockingIOError:
-                break
-            if data[:6] == station and data[6:7] == b"\\x06":
-                to_fakes += 1
-        time.sleep(max(0.0, 0.01 - (time.monotonic() - batch_start)))
-    print(json.dumps({"sent": sent, "station_frames_to_fakes": to_fakes}))
-""")
 
 
 def flood(kind: str, rate: int, seconds: float) -> None:
@@ -104,9 +58,9 @@ def flood(kind: str, rate: int, seconds: float) -> None:
                 stderr=log_file, text=True, env=env)
             time.sleep(1.0)
             flooder = subprocess.Popen(
-                ["ip", "netns", "exec", pair.board_ns, sys.executable, "-c", FLOODER, BOARD_IF,
-                 station_mac, str(rate), str(seconds), kind, REAL_BOARD.software_id],
-                stdout=subprocess.PIPE, text=True)
+                ["ip", "netns", "exec", pair.board_ns, sys.executable, "-m", "tests.lab.flooder",
+                 BOARD_IF, station_mac, str(rate), str(seconds), kind,
+                 REAL_BOARD.software_id], stdout=subprocess.PIPE, text=True, env=env)
             time.sleep(5.0)  # the flood is on
             started = time.monotonic()
             board = pair.start(pair.board_ns, "emulate", "-i", BOARD_IF, "--seed", "5",

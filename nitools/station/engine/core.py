@@ -232,6 +232,13 @@ class StationCore:
                     "all files acknowledged; the station stopped before the board confirmed "
                     "its reboot: check it, power-cycle it if it waits for TERM"), now,
                     FailureCause.STATION_STOPPED)
+            elif session is not None and not session.finished and not board.answered:
+                # Offered, never answered: nothing was installed or interrupted (a stray
+                # or forged announcement must not make a run look interrupted).
+                session.abort("the station stopped before the board answered its offer")
+                self._finish(board, Outcome.REFUSED, "station stopped before the board "
+                             "answered its offer", now, FailureCause.STATION_STOPPED,
+                             counted=False)
             elif session is not None and not session.finished:
                 session.abort("the station stopped mid-install")
                 self._finish(board, Outcome.INTERRUPTED, session.failure or "", now,

@@ -187,3 +187,15 @@ def test_a_board_announcing_on_three_ports_is_installed_once_and_nothing_failed(
     assert set(finished.macs) == set(device.macs)
     skipped = [e for e in seen if isinstance(e, events.Skipped)]
     assert all("another port of the board" in e.reason for e in skipped)
+
+
+def test_a_station_stopping_while_a_stranger_waits_on_its_offer_interrupted_nothing():
+    stranger = bytes.fromhex("02bad0000003")
+    core = StationCore(STATION, EngineSettings())
+    _stranger_offered(core, stranger, 0.0)
+    core.take_events()
+    core.close(1.0)
+    (finished,) = [e for e in core.take_events() if isinstance(e, events.Finished)]
+    assert (finished.outcome, finished.cause) == (events.Outcome.REFUSED,
+                                                  events.FailureCause.STATION_STOPPED)
+    assert core.result.interrupted == [] and core.result.exit_code == 0
