@@ -161,6 +161,9 @@ class TableInventory:
         for where, record in self._all():
             check_row(self._row("", where, [record]), url_settings, template)
 
+    def forget(self, mac: bytes, software_id: str) -> None:
+        """Nothing to let go of: a table is read once, at start."""
+
     def _all(self) -> list[tuple[str, Mapping[str, Any]]]:
         found = [*self._by_mac.values(), *self._by_id.values(), *self._by_model.values()]
         if self._any is not None:
@@ -272,8 +275,7 @@ class UrlInventory:
             # '..' or a slash would make the lookup another resource of the server
             raise NotListed(f"software ID {software_id[:40]!r} is not the shape of one: not "
                             "asked of the inventory")
-        url = self._url.replace("{mac}", quote(format_mac(mac), safe=":")) \
-            .replace("{software_id}", quote(software_id, safe=""))
+        url = self._url_for(mac, software_id)
         with self._lock:
             kept = self._answers.get(url)
         if kept is None:
@@ -284,6 +286,17 @@ class UrlInventory:
         if isinstance(known, str):
             raise NotListed(known)
         return known
+
+    def _url_for(self, mac: bytes, software_id: str) -> str:
+        return self._url.replace("{mac}", quote(format_mac(mac), safe=":")) \
+            .replace("{software_id}", quote(software_id, safe=""))
+
+    def forget(self, mac: bytes, software_id: str) -> None:
+        """Let go of a board's answer (it was refused: only offered boards' are kept)."""
+        with self._lock:
+            kept = self._answers.pop(self._url_for(mac, software_id), None)
+            if kept is not None:
+                self._kept_bytes -= kept[1]
 
     def _keep(self, url: str, kept: tuple[InventoryRow | str, int]) -> None:
         earlier = self._answers.get(url)

@@ -274,7 +274,17 @@ def _apply_defaults(choice: FileChoice, defaults: InstallDefaults) -> FileChoice
 def prepare_or_refuse(plugin: Plugin, board: PrepareRequest, defaults: InstallDefaults,
                       cache: PayloadCache, releases: ReleaseFiles | None = None,
                       rules: BoardRules | None = None) -> InstallPlan | Refusal | NotYet:
-    """``prepare_install`` for the station's worker threads: never raises."""
+    """``prepare_install`` for the station's worker threads: never raises. A board that is
+    refused leaves no inventory answer behind (only offered boards' answers are kept)."""
+    prepared = _prepare_or_refuse(plugin, board, defaults, cache, releases, rules)
+    if isinstance(prepared, Refusal) and rules is not None and rules.inventory is not None:
+        rules.inventory.forget(board.mac, board.announcement.software_id)
+    return prepared
+
+
+def _prepare_or_refuse(plugin: Plugin, board: PrepareRequest, defaults: InstallDefaults,
+                       cache: PayloadCache, releases: ReleaseFiles | None,
+                       rules: BoardRules | None) -> InstallPlan | Refusal | NotYet:
     try:
         return prepare_install(plugin, board, defaults, cache, releases, rules)
     except DownloadUnderWay as exc:

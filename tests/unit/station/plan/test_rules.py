@@ -8,9 +8,11 @@ from nitools.fetch.package_cache import PackageCache
 from nitools.fetch.releases import ReleaseChoice, ReleaseFiles, ReleasePlugin
 from nitools.netinstall.events import FailureCause
 from nitools.station.engine.contract import ConfigMode, Refusal
+from nitools.station.plan.first_boot import FirstBootTemplate
+from nitools.station.plan.inventory import InventoryRow
 from nitools.station.plan.payload import PayloadCache
 from nitools.station.plan.prepare import prepare_or_refuse
-from nitools.station.plan.rules import board_rules
+from nitools.station.plan.rules import BoardRules, board_rules
 from nitools.station.setup.config import InstallDefaults
 from tests.helpers import board_request, write_arm64_releases
 
@@ -189,3 +191,25 @@ def test_inventory_settings_name_only_what_a_url_may_set(folder):
     with pytest.raises(UsageError, match="--inventory-settings template: give some of "
                                          "routeros, packages, config_mode"):
         board_rules(None, None, None, None, inventory_settings="routeros,template")
+
+
+def test_a_refused_board_leaves_no_inventory_answer_behind(folder):
+    """Issue 27 row 12: per-board answers were kept for the run, offered or not."""
+    from nitools.station.plan.inventory import UrlInventory
+
+    class Answers(UrlInventory):
+        def __init__(self):
+            super().__init__("http://inventory.invalid/boards/{mac}")
+            self.asked = 0
+
+        def _ask(self, url, mac, software_id):
+            self.asked += 1
+            return InventoryRow("mac=x", {"hostname": "r1", "routeros": "6.0"}, url,
+                                from_url=False), 100
+
+    inventory = Answers()
+    rules = BoardRules(inventory, FirstBootTemplate.read(str(folder / "t.rsc.j2")))
+    refusal = prepare(folder, rules)  # its row names a version the station cannot install
+    assert isinstance(refusal, Refusal)
+    assert len(inventory._answers) == 0 and inventory._kept_bytes == 0
+
