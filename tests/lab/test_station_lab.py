@@ -96,7 +96,10 @@ def test_multi_port_board_is_answered_on_one_mac_only(station, files):
     (board,) = station.summaries()
     assert board["installed"] and board["offers_seen"] == 1
     assert board["answered_mac"] in board["macs"]
-    assert log.count(": found:") == 1
+    # Each port announcing before one of them took the offer is found; the port that takes
+    # it owns the board and the others are its own ports, skipped (never failure rows).
+    found = log.count(": found:")
+    assert 1 <= found <= 3 and log.count("skipped: another port of the board") == found - 1
     (row,) = station.rows()
     assert row["answered_mac"] == board["answered_mac"]
     assert sorted(row["macs"].split(",")) == sorted(board["macs"])  # every port recorded
