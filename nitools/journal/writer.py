@@ -114,10 +114,6 @@ class JournalWriter:
         (a row kept through a journal outage keeps its real times)."""
         return self.wall_clock() - (self.clock() - at)
 
-    def step(self, name: str, at: float) -> dict[str, Any]:
-        """A timeline step (docs/verify.md)."""
-        return {"event": name, "at": self.wall(at)}
-
     def __call__(self, event: events.BoardEvent) -> None:
         match event:
             case events.Netboot():
@@ -211,8 +207,8 @@ class JournalWriter:
                    "board": event.board, "uptime": event.uptime,
                    "seconds": round(event.seconds, 3)} if event.seconds is not None else None
         steps = self._rebooted_steps.pop(row, [])
-        steps.append(self.step(event.outcome.value if event.outcome is not
-                               events.Outcome.REBOOTED else "not-seen", event.at))
+        add_step(steps, event.outcome.value if event.outcome is not events.Outcome.REBOOTED
+                 else "not-seen", self.wall(event.at))
         self._guard(lambda: self.journal.in_service(row, event.outcome.value, event.reason,
                                                     details, steps))
 

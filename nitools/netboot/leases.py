@@ -56,7 +56,11 @@ class LeaseKeeper:
         self.ranges = dict(ranges)
         self.announce_timeout = announce_timeout
         self.released = 0
-        self._send = send or _Sockets(self.servers).send
+        self._sockets: _Sockets | None = None
+        if send is None:
+            self._sockets = _Sockets(self.servers)
+            send = self._sockets.send
+        self._send = send
         # MAC -> (address, port, when it got it, whether it has announced itself)
         self._held: Bounded[bytes, tuple[str, str, float, bool]] = Bounded(REMEMBERED)
         self._full_said: set[str] = set()
@@ -121,9 +125,8 @@ class LeaseKeeper:
     def close(self) -> None:
         if self.released:
             log.info("%d addresses given back to dnsmasq this run", self.released)
-        closer = getattr(self._send, "__self__", None)
-        if isinstance(closer, _Sockets):
-            closer.close()
+        if self._sockets is not None:
+            self._sockets.close()
 
 
 class _Sockets:

@@ -38,7 +38,7 @@ class Admission:
         self._seen: Bounded[bytes, float] = Bounded(SEEN)
         self._window_start = 0.0
         self._new_in_window = 0
-        self._flood_until = 0.0  # until then, only repeated announcements are taken
+        self._flood_until = 0.0  # until then, only steady announcers are taken
 
     def heard(self, mac: bytes, now: float) -> None:
         """A board announced itself (whether it is taken on or not)."""

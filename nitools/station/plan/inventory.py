@@ -29,7 +29,7 @@ import urllib3
 
 from nitools.bounded import Bounded
 from nitools.errors import NitoolsError, SourceError, UsageError
-from nitools.fetch.download import copy_body, reason, redact
+from nitools.fetch.download import copy_body, reason, redact, within
 from nitools.netinstall.frame import format_mac, parse_mac
 from nitools.netinstall.messages import is_software_id
 from nitools.station.engine.contract import ConfigMode
@@ -361,25 +361,16 @@ def _fetch(url: str, shown: str, headers: Mapping[str, str]) -> tuple[int, bytes
     if not lookups.acquire(blocking=False):
         raise InventoryUnavailable(f"inventory {shown}: {LOOKUPS} lookups are still waiting "
                                    "for it: board not offered; asked again later")
-    outcome: dict[str, Any] = {}
 
-    def exchange() -> None:
+    def exchange() -> tuple[int, bytes]:
         try:
-            outcome["answer"] = _exchange(url, shown, headers)
-        except BaseException as exc:  # handed to the waiting worker
-            outcome["error"] = exc
+            return _exchange(url, shown, headers)
         finally:
             lookups.release()
 
-    thread = threading.Thread(target=exchange, name="inventory-lookup", daemon=True)
-    thread.start()
-    thread.join(URL_TOTAL)
-    if thread.is_alive():  # it gives up on its own; the worker does not wait for it
-        raise InventoryUnavailable(f"inventory {shown} did not answer within "
-                                   f"{URL_TOTAL:g} s: board not offered; asked again later")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["answer"]
+    return within(URL_TOTAL, exchange, lambda: InventoryUnavailable(
+        f"inventory {shown} did not answer within {URL_TOTAL:g} s: board not offered; "
+        "asked again later"))
 
 
 def _exchange(url: str, shown: str, headers: Mapping[str, str]) -> tuple[int, bytes]:
