@@ -406,11 +406,16 @@ def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) ->
 @click.option("--mode-script", type=RegularFile(),
               help="Mode script (RouterOS 7.22+) to lint with the packages.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.argument("packages", nargs=-1, required=True, type=RegularFile())
+@click.argument("packages", nargs=-1, required=True, type=RegularFile(), metavar="FILE...")
 @friendly_errors
 def validate(packages: tuple[str, ...], arch: str | None, min_version: str | None,
              config_script: str | None, mode_script: str | None, as_json: bool) -> None:
     """Check packages (system package first) and scripts before flashing.
+
+    Each FILE is a package (.npk) or a script (.rsc); scripts named on their own are
+    linted each as a script, many at once:
+
+      nitools validate --json scripts/*.rsc
 
     Exit 0 without errors, 1 with errors, 2 for usage errors.
     """

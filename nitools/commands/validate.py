@@ -47,13 +47,22 @@ def _read_script(path: str | None, mode_script: bool) -> ScriptCheck | None:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
 
 
+def is_script_path(path: str) -> bool:
+    """A file given on its own is a script when its name says so; anything else is read
+    as a package (and a file that is neither gets the package reader's clear error)."""
+    return path.lower().endswith(".rsc")
+
+
 def run_validate(paths: list[str], arch: str | None, min_version: str | None, config: str | None,
                  mode_script: str | None, as_json: bool) -> int:
     board = board_for(arch, min_version)
-    scripts = [s for s in (_read_script(config, False), _read_script(mode_script, True)) if s]
+    paired = [s for s in (_read_script(config, False), _read_script(mode_script, True)) if s]
+    package_paths = [p for p in paths if not is_script_path(p)]
+    # Scripts named on their own are linted each as a script: no package, no pairing.
+    alone = [_script_alone(p) for p in paths if is_script_path(p)]
     packages: list[tuple[str, Package]] = []
     records, findings = [], []
-    for path in paths:
+    for path in package_paths:
         try:
             package = read_package(path, label=os.path.basename(path))
         except PackageError as exc:
@@ -61,27 +70,42 @@ def run_validate(paths: list[str], arch: str | None, min_version: str | None, co
             continue
         packages.append((os.path.basename(path), package))
         records.append(package_record(path, package))
-    if len(packages) == len(paths):
-        sizes = [p.size for _, p in packages] + [len(s.data) for s in scripts]
-        findings += check_install(packages, board, transfer_limits(sizes), scripts)
+    if package_paths and len(packages) == len(package_paths):
+        sizes = [p.size for _, p in packages] + [len(s.data) for s in paired]
+        findings += check_install(packages, board, transfer_limits(sizes), paired)
+        linted_alone = alone
     else:  # pairing rules need every package; still lint the scripts on their own
-        for script in scripts:
-            findings += lint_script(script.data, script.name,
-                                    ScriptContext(mode_script=script.mode_script))
+        linted_alone = paired + alone
+    script_records = []
+    for script in linted_alone:
+        found = lint_script(script.data, script.name, ScriptContext(mode_script=script.mode_script))
+        findings += found
+        script_records.append({"file": script.name,
+                               "errors": sum(f.level == ERROR for f in found),
+                               "warnings": sum(f.level == WARNING for f in found)})
     error_count = sum(f.level == ERROR for f in findings)
     if as_json:
-        print(json.dumps({"packages": records, "findings": [f.as_dict() for f in findings],
+        print(json.dumps({"packages": records, "scripts": script_records,
+                          "findings": [f.as_dict() for f in findings],
                           "errors": error_count,
                           "warnings": sum(f.level == WARNING for f in findings)}, indent=2))
     else:
         console = _console()
         _print_packages(console, records)
         _print_findings(console, findings)
-        sent = [CONFIG_SCRIPT_NAME if not s.mode_script else MODE_SCRIPT_NAME for s in scripts]
+        what = [f"{len(package_paths)} package(s)"] if package_paths else []
+        what += [CONFIG_SCRIPT_NAME if not s.mode_script else MODE_SCRIPT_NAME for s in paired]
+        what += [f"{len(alone)} script(s)"] if alone else []
         verdict = "fails" if error_count else "passes"
-        console.print(f"{len(paths)} package(s){', ' if sent else ''}{', '.join(sent)}: "
-                      f"validation {verdict} ({error_count} error(s))", markup=False)
+        console.print(f"{', '.join(what)}: validation {verdict} ({error_count} error(s))",
+                      markup=False)
     return 1 if error_count else 0
+
+
+def _script_alone(path: str) -> ScriptCheck:
+    script = _read_script(path, False)
+    assert script is not None  # a path was given
+    return ScriptCheck(path, script.data)  # the path as given: many scripts share a name
 
 
 def run_info(paths: list[str], as_json: bool) -> int:

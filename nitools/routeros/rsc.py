@@ -78,6 +78,10 @@ class _Line:
     text: str  # strings kept, comments removed
 
 
+# RouterOS's own parser takes these shapes without a syntax error (docs/formats.md §3.1), so
+# they are warnings: the script loads, but rarely does what was meant.
+_ACCEPTED = "RouterOS accepts this, but it is rarely what was meant:"
+
 MAX_FINDINGS = 100  # per script: a broken file must not cost time and memory per finding
 
 
@@ -99,9 +103,12 @@ class _Lexer:
             self.suppressed += 1
 
     def run(self) -> None:
-        # One state machine over the whole text: strings, comments and brackets interact.
+        # One state machine over the whole text: strings, comments, brackets and the code
+        # interpolated into strings ("$[...]", "$(...)") interact.
         text, n = self.text, len(self.text)
-        stack: list[tuple[str, int]] = []
+        # Open brackets: (bracket, line, line of the string it interpolates into, or 0).
+        stack: list[tuple[str, int, int]] = []
+        interpolating = 0  # open brackets that interpolate into a string
         code: list[str] = []
         raw: list[str] = []
         line = start = 1
@@ -109,6 +116,7 @@ class _Lexer:
         string_line = 0
         in_string = False
         command_start = True  # where '#' starts a comment
+        non_ascii_line = 0  # the last line told about a non-ASCII character (once per line)
         # Kept as the line grows, so that no check re-reads the line (linear time):
         last_solid = ""  # the last character of the line's code that is not blank
         word = ""  # the word being read (up to 6 characters: enough to know "where")
@@ -122,33 +130,24 @@ class _Lexer:
                         line += 1
                         i += 2
                         continue
-                    if nxt in _HEX and i + 2 < n and text[i + 2] in _HEX:
-                        if not (nxt + text[i + 2]).isupper() and \
-                                not (nxt + text[i + 2]).isdigit():
-                            self.add(WARNING, line, f"escape \\{nxt}{text[i + 2]} uses lower-case "
-                                     "hex: write it upper-case")
-                        raw.append(text[i:i + 3])
-                        i += 3
-                        continue
-                    if nxt == "?":
-                        self.add(WARNING, line, "escape \\? was removed in RouterOS 7.1rc2: "
-                                 "write a plain ?")
-                    elif nxt not in _ESCAPES:
-                        self.add(WARNING, line, f"unknown escape \\{nxt}: write \\\\ for a "
-                                 "backslash")
-                    raw.append(text[i:i + 2])
-                    i += 2
+                    i += self._escape(text, i, line, raw)
                     continue
                 if c == '"':
                     in_string = False
-                    code.append('""')
+                    if not interpolating:
+                        code.append('""')
                     raw.append(c)
-                elif c == "\n":
-                    self.add(ERROR, string_line, "string is not closed before the end of the "
-                             "line: add the closing \" (or end the line with \\ to continue it)")
+                elif c == "$" and i + 1 < n and text[i + 1] in "([":
+                    # "$[cmd]" and "$(expr)" are code inside the string, strings included
+                    stack.append((text[i + 1], line, string_line))
+                    interpolating += 1
                     in_string = False
-                    continue  # the newline ends the logical line below
+                    raw.append(text[i:i + 2])
+                    i += 2
+                    continue
                 else:
+                    if c == "\n":  # RouterOS's parser takes a line break inside a string
+                        line += 1
                     raw.append(c)
                 i += 1
                 continue
@@ -171,11 +170,24 @@ class _Lexer:
                     code.append(" ")
                     raw.append(" ")
                     continue
-                self.add(ERROR, line, "backslash outside a string: only a line-ending "
-                         "backslash (continuation) is allowed here")
-                i += 1
+                if rest[0] in " \t":
+                    self.add(ERROR, line, "backslash outside a string followed by a blank: "
+                             "to continue the line, end it with the backslash")
+                    i += 1
+                    continue
+                # Outside strings too a backslash escapes the next character (\$, \\, \C0)
+                command_start = False
+                width = self._escape(text, i, line, raw)
+                if not interpolating:
+                    code.append(text[i:i + width])
+                i += width
                 continue
             if c == "\n":
+                if interpolating:  # a line break inside "$[...]" stays inside the string
+                    line += 1
+                    raw.append(c)
+                    i += 1
+                    continue
                 self.lines.append(_Line(start, "".join(code), "".join(raw)))
                 code, raw = [], []
                 last_solid, word, where_seen = "", "", False
@@ -191,28 +203,38 @@ class _Lexer:
                 i += 1
                 continue
             if c in "([{":
-                stack.append((c, line))
+                stack.append((c, line, 0))
                 command_start = c == "{"
             elif c in ")]}":
                 opening = {")": "(", "]": "[", "}": "{"}[c]
                 if not stack:
-                    self.add(ERROR, line, f"'{c}' closes nothing: remove it or add the "
-                             f"opening '{opening}'")
+                    self.add(WARNING, line, f"'{c}' closes nothing: {_ACCEPTED} remove it or "
+                             f"add the opening '{opening}'")
+                elif stack[-1][0] != opening:
+                    # Not popped: the bracket that is open stays open for its own closer.
+                    found, opened_on, _ = stack[-1]
+                    self.add(WARNING, line, f"'{c}' does not close the '{found}' opened on line "
+                             f"{opened_on}: {_ACCEPTED} close that one first")
                 else:
-                    found, opened_on = stack.pop()
-                    if found != opening:
-                        self.add(ERROR, line, f"'{c}' closes the '{found}' opened on line "
-                                 f"{opened_on}: close that one first")
+                    _, _, into_string = stack.pop()
+                    if into_string:  # back inside the string the code was interpolated into
+                        interpolating -= 1
+                        in_string, string_line = True, into_string
+                        raw.append(c)
+                        i += 1
+                        continue
             elif c == ";":
                 command_start = True
             elif c == "=":
                 inside_expression = bool(stack) and stack[-1][0] == "("
                 if (code and code[-1] in " \t" and last_solid.isalnum() and not inside_expression
-                        and not where_seen):
+                        and not where_seen and not interpolating):
                     self.add(WARNING, line, "space before '=': write name=value without spaces")
-            elif ord(c) > 127:
-                self.add(ERROR, line, f"non-ASCII character {c!r} outside a string or comment: "
-                         "RouterOS commands and names must be ASCII")
+            elif ord(c) > 127 and non_ascii_line != line:
+                non_ascii_line = line
+                self.add(WARNING, line, f"non-ASCII character {c!r} outside a string or "
+                         "comment: RouterOS reads it as single bytes; keep names ASCII or "
+                         "quote the value")
             if not c.isspace() and c not in "{;":
                 command_start = False
             if c in " \t":
@@ -221,21 +243,40 @@ class _Lexer:
             else:
                 last_solid = c
                 word = (word + c)[:6]
-            code.append(c)
+            if not interpolating:
+                code.append(c)
             raw.append(c)
             i += 1
 
         if in_string:
-            self.add(ERROR, string_line, "string is never closed: add the closing \"")
+            self.add(WARNING, string_line, "string is not closed by the end of the script: "
+                     f"{_ACCEPTED} add the closing \"")
         if code or raw:
             self.lines.append(_Line(start, "".join(code), "".join(raw)))
-        for opening, opened_on in stack:
+        for opening, opened_on, _ in stack:
             closing = {"(": ")", "[": "]", "{": "}"}[opening]
-            self.add(ERROR, opened_on, f"'{opening}' is never closed: add the matching "
-                     f"'{closing}'")
+            self.add(WARNING, opened_on, f"'{opening}' is never closed: {_ACCEPTED} add the "
+                     f"matching '{closing}'")
         if self.suppressed:
             self.findings.append(Finding(INFO, f"{self.suppressed} more findings not shown: "
                                          "fix the first ones and check again", self.subject))
+
+    def _escape(self, text: str, i: int, line: int, raw: list[str]) -> int:
+        """Reads the escape at text[i] (a backslash); returns how many characters it spans."""
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        if nxt in _HEX and i + 2 < len(text) and text[i + 2] in _HEX:
+            pair = nxt + text[i + 2]
+            if not pair.isupper() and not pair.isdigit():
+                self.add(WARNING, line, f"escape \\{pair} uses lower-case hex: write it "
+                         "upper-case")
+            raw.append(text[i:i + 3])
+            return 3
+        if nxt == "?":
+            self.add(WARNING, line, "escape \\? was removed in RouterOS 7.1rc2: write a plain ?")
+        elif nxt not in _ESCAPES:
+            self.add(WARNING, line, f"unknown escape \\{nxt}: write \\\\ for a backslash")
+        raw.append(text[i:i + 2])
+        return 2
 
 
 def lint_script(data: bytes, subject: str = "script",

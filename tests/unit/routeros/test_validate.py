@@ -95,7 +95,7 @@ def test_mode_script_needs_7_22():
 
 
 def test_script_errors_are_pairing_errors():
-    script = [ScriptCheck("bad.rsc", b":if (true) do={\n")]
+    script = [ScriptCheck("bad.rsc", b"\xef\xbb\xbf:put 1\n")]
     assert error_messages(check_install([("r.npk", SYSTEM)], scripts=script))
 
 
@@ -109,7 +109,8 @@ def files(tmp_path):
         build_npk("container", requires=("system", "7.16.1")))
     (tmp_path / "broken.npk").write_bytes(b"<html>404</html>")
     (tmp_path / "ok.rsc").write_bytes(b":delay 5s\n/system identity set name=x\n")
-    (tmp_path / "bad.rsc").write_bytes(b":put \"open\n")
+    # A byte-order mark: RouterOS reads it as part of the first command (an error)
+    (tmp_path / "bad.rsc").write_bytes(b"\xef\xbb\xbf:put 1\n")
     return tmp_path
 
 

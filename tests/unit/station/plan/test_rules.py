@@ -102,11 +102,12 @@ def test_a_value_that_cannot_be_made_safe_refuses_the_board(folder):
 
 
 def test_a_rendered_script_that_fails_the_linter_refuses_the_board(folder):
-    (folder / "bad.j2").write_text('/system identity set name="{{ hostname }}\n')  # no "
+    # A backslash and a blank mid-line: meant as a continuation, it is none
+    (folder / "bad.j2").write_text('/system identity set name={{ hostname }} \\ comment=x\n')
     rules = board_rules(inventory(folder, "mac,hostname\n02:4e:49:00:00:01,r1\n"),
                         str(folder / "bad.j2"), None, None)
     refusal = prepare(folder, rules)
-    assert isinstance(refusal, Refusal) and "string is not closed" in refusal.reason
+    assert isinstance(refusal, Refusal) and "backslash outside a string" in refusal.reason
 
 
 def test_device_mode_auto_for_container_on_7_22_and_a_refusal_on_7_21(folder):
