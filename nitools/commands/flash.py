@@ -91,6 +91,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
                 result = loop.run(stop)
             finally:
                 watchers.close()
+                summary = watchers.summary()
                 if mndp is not None:
                     mndp.close()
         finally:
@@ -101,7 +102,7 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
         reporter.close()
         if journal is not None:
             journal.close()
-    return _report(result)
+    return _report(result, summary)
 
 
 def _checked_setup(options: StationOptions) -> tuple[StationSetup, PayloadCache]:
@@ -178,7 +179,9 @@ def _web_view(options: StationOptions, journal: str) -> Any:
     return WebView(options.web, BoardTable(), journal, options.web_token)
 
 
-def _report(result: StationResult) -> int:
+def _report(result: StationResult, summary: list[str]) -> int:
+    """What the engine knows that needs doing (power-cycle, reinstall), then the summary,
+    counted from this run's journal rows."""
     if result.interrupted:
         names = ", ".join(format_mac(mac) for mac in result.interrupted)
         log.error("stopped mid-install: %s must be net-installed again", names)
@@ -197,9 +200,6 @@ def _report(result: StationResult) -> int:
     if result.unverified:
         names = ", ".join(format_mac(mac) for mac in result.unverified)
         log.error("not seen in service (--verify): %s", names)
-    log.info("%d installed and rebooted, %d installed without a confirmed reboot, %d failed, "
-             "%d refused", result.rebooted, len(result.unconfirmed), result.failed,
-             result.refused)
     if result.never_answered:
         log.warning("%d board%s never answered an offer (not counted towards -1/--count: "
                     "strays, forged announcements, or boards another server took)",
@@ -208,8 +208,6 @@ def _report(result: StationResult) -> int:
         log.error("%d board%s got the boot image and never announced itself: see the "
                   "journal's silent rows for the likely causes", result.silent,
                   "s" if result.silent != 1 else "")
-    if result.verified or result.wrong_version or result.unverified or result.not_seen:
-        log.info("in service: %d verified, %d wrong version, %d unverified, %d not seen",
-                 result.verified, len(result.wrong_version), len(result.unverified),
-                 result.not_seen)
+    for line in summary:
+        log.info("%s", line)
     return result.exit_code

@@ -57,12 +57,20 @@ class Watchers:
             journal = self.journal
             skipped = (journal.refusals_not_journaled + journal.releases_not_journaled
                        + journal.silent_not_journaled)
+            journal.tally.not_journaled = skipped
             if skipped:
                 log.warning("journal: %d rows of boards that never answered (%d refused or "
                             "ignoring offers, %d released, %d silent) were counted, not "
                             "journaled: more than %g a second, a flood?", skipped,
                             journal.refusals_not_journaled, journal.releases_not_journaled,
                             journal.silent_not_journaled, journal.REFUSALS_PER_SECOND)
+
+
+    def summary(self) -> list[str]:
+        """The closing summary from this run's journal rows (after close())."""
+        if self.journal is None:
+            return []
+        return self.journal.tally.lines()
 
 
 def start_watchers(options: StationOptions, journal: Journal, reporter: LogReporter,

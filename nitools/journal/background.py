@@ -8,6 +8,7 @@ import queue
 import threading
 from typing import Any
 
+from nitools.journal.tally import RunTally
 from nitools.journal.writer import JournalWriter
 
 log = logging.getLogger("nitools.journal")
@@ -34,6 +35,11 @@ class BackgroundWriter:
 
     def installed_before(self, software_id: str, mac: str) -> int | None:
         return self.writer.installed_before(software_id, mac)  # a read: the store locks
+
+    @property
+    def tally(self) -> RunTally:
+        """Read it once close() returned: the thread writes it until then."""
+        return self.writer.tally
 
     @property
     def refusals_not_journaled(self) -> int:

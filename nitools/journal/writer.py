@@ -22,6 +22,7 @@ from nitools.bounded import Bounded
 from nitools.journal.attempts import MAX_SCRIPT_KEPT, AttemptRow, Journal
 from nitools.journal.spool import write_spool
 from nitools.journal.stores import JournalError
+from nitools.journal.tally import NOT_SEEN, RunTally
 from nitools.journal.timeline import add_step
 from nitools.netinstall import events
 from nitools.netinstall.frame import format_mac
@@ -100,6 +101,7 @@ class JournalWriter:
         self.refusals_not_journaled = 0  # refused or never answering an offer
         self.releases_not_journaled = 0
         self.records_lost = 0
+        self.tally = RunTally()  # the rows this run wrote: the closing summary
         self.on_failure: Callable[[], None] | None = None  # e.g. a metrics counter
         # Rows this run journaled 'rebooted', by MAC: a later WTRM in such a board's name
         # is journaled with a reason that says so (the rebooted row stays as written).
@@ -164,7 +166,8 @@ class JournalWriter:
         row = AttemptRow(started, text, [text], outcome=events.Outcome.SILENT.value,
                          reason=event.reason, cause=event.cause.value, ended_at=ended,
                          bytes=0, duration=ended - started, port=event.port, timeline=steps)
-        self._guard(lambda: self.journal.insert(row))
+        if self._guard(lambda: self.journal.insert(row)):
+            self.tally.row(row.outcome, row.cause, text)
 
     def _found(self, event: events.Found) -> None:
         steps = self._early.pop(event.mac, [])
@@ -197,7 +200,8 @@ class JournalWriter:
         at, text = self.wall(event.at), format_mac(event.mac)
         row = AttemptRow(at, text, [text], outcome=events.Outcome.RELEASED.value,
                          reason=reason, ended_at=at, bytes=0, duration=0.0, port=event.port)
-        self._guard(lambda: self.journal.insert(row))
+        if self._guard(lambda: self.journal.insert(row)):
+            self.tally.row(row.outcome, None, text)
 
     def _in_service(self, event: events.InService) -> None:
         row = self._rebooted.get(event.mac)
@@ -207,10 +211,12 @@ class JournalWriter:
                    "board": event.board, "uptime": event.uptime,
                    "seconds": round(event.seconds, 3)} if event.seconds is not None else None
         steps = self._rebooted_steps.pop(row, [])
-        add_step(steps, event.outcome.value if event.outcome is not events.Outcome.REBOOTED
-                 else "not-seen", self.wall(event.at))
-        self._guard(lambda: self.journal.in_service(row, event.outcome.value, event.reason,
-                                                    details, steps))
+        seen = event.outcome.value if event.outcome is not events.Outcome.REBOOTED \
+            else NOT_SEEN
+        add_step(steps, seen, self.wall(event.at))
+        if self._guard(lambda: self.journal.in_service(row, event.outcome.value, event.reason,
+                                                       details, steps)):
+            self.tally.service(seen, format_mac(event.mac))
 
     def _finished(self, event: events.Finished) -> None:
         record = self._open.pop(event.mac, None)
@@ -314,16 +320,17 @@ class JournalWriter:
             end = record.end
             if end is None:
                 return
+            row = self._row(record)
             if record.row is None:  # never offered, or never accepted: one closed row
-                self.journal.insert(self._row(record))
+                self.journal.insert(row)
             else:
-                row = self._row(record)
                 self.journal.finish(record.row, row.outcome, row.reason or "", row.cause,
                                     end.bytes_acked, row.macs, ended_at=row.ended_at,
                                     timeline=row.timeline)
                 if end.outcome is events.Outcome.REBOOTED:
                     self._remember_rebooted(record.mac, record.row, record.timeline)
             record.done = True
+            self.tally.row(row.outcome, row.cause, row.answered_mac)
 
         if self._guard(write):
             return True

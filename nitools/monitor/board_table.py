@@ -10,6 +10,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from nitools.monitor.tones import tone
 from nitools.netinstall import events as ev
 from nitools.netinstall.frame import format_mac
 
@@ -29,6 +30,7 @@ class BoardRow:
     rate: float | None = None  # bytes per second while uploading
     eta: float | None = None  # seconds left
     result: str = ""
+    tone: str = ""  # how the result is shown (tones.py): good, bad or plain
     reason: str = ""
     found_at: float = 0.0  # wall clock
     upload_started: float | None = None  # monotonic
@@ -89,6 +91,7 @@ class BoardTable:
             row.port, row.finished = event.port or "", True
         elif (phase := ev.PHASE_AFTER.get(type(event))) is not None:
             row.phase = phase.value
+        row.tone = tone(row.result)
 
     def _trim(self) -> None:
         finished = [mac for mac, row in self._rows.items() if row.finished]

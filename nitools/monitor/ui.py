@@ -14,6 +14,7 @@ import sys
 from nitools.bounded import Bounded
 from nitools.console import cell
 from nitools.monitor.board_table import BoardTable
+from nitools.monitor.tones import BAD, TERMINAL_STYLES
 from nitools.netinstall import events as ev
 from nitools.netinstall.events import Outcome
 from nitools.netinstall.frame import format_mac
@@ -182,22 +183,25 @@ class RichReporter(LogReporter):
         self.live.update(self._table())
 
     def _table(self):
-        from rich.table import Table
+        return live_table(self.boards.snapshot()[1][-self.MAX_ROWS:])
 
-        table = Table("port", "MAC", "model", "arch", "phase", "bytes", "rate", "ETA",
-                      "result", expand=False)
-        for row in self.boards.snapshot()[1][-self.MAX_ROWS:]:
-            size = f"{_size(row['done'])} / {_size(row['total'])}" if row["total"] else ""
-            rate = f"{_size(row['rate'])}/s" if row["rate"] else ""
-            eta = f"{row['eta']:.0f} s" if row["eta"] and not row["finished"] else ""
-            result, style = row["result"], ""
-            if result == "rebooted":
-                style = "green"
-            elif result in ("failed", "unconfirmed", "interrupted", "refused"):
-                result, style = f"{result.upper()}: {row['reason']}", "red"
-            table.add_row(cell(row["port"]), row["mac"], cell(row["model"]), cell(row["arch"]),
-                          row["phase"], size, rate, eta, cell(result, style))
-        return table
+
+def live_table(rows: list[dict]):
+    """The terminal's table of boards, each result in its tone (tones.py)."""
+    from rich.table import Table
+
+    table = Table("port", "MAC", "model", "arch", "phase", "bytes", "rate", "ETA",
+                  "result", expand=False)
+    for row in rows:
+        size = f"{_size(row['done'])} / {_size(row['total'])}" if row["total"] else ""
+        rate = f"{_size(row['rate'])}/s" if row["rate"] else ""
+        eta = f"{row['eta']:.0f} s" if row["eta"] and not row["finished"] else ""
+        result, style = row["result"], TERMINAL_STYLES.get(row["tone"], "")
+        if row["tone"] == BAD:
+            result = f"{result.upper()}: {row['reason']}"
+        table.add_row(cell(row["port"]), row["mac"], cell(row["model"]), cell(row["arch"]),
+                      row["phase"], size, rate, eta, cell(result, style))
+    return table
 
 
 def make_reporter(force_plain: bool = False, log_keys: bool = False) -> LogReporter:

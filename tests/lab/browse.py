@@ -1,7 +1,7 @@
 """``python -m tests.lab.browse URL SCREENSHOT [SECONDS]``: open the station's web view
 in headless Chromium (run inside a lab namespace), watch the boards table until a board
 shows "rebooted", then the history until its timeline shows the reboot, save a
-screenshot, and print what the tables showed, as JSON."""
+screenshot, and print what the tables showed (and the colours of their results), as JSON."""
 
 from __future__ import annotations
 
@@ -72,13 +72,18 @@ def main() -> int:
                 time.sleep(0.05)
             status = driver.find_element(By.ID, "status").text
             timeline = history_timeline(driver, deadline=time.monotonic() + 15)
+            colours = {table: [cell.value_of_css_property("color") for cell in
+                               driver.find_elements(By.CSS_SELECTOR,
+                                                    f"#{table} tbody tr td.result")]
+                       for table in ("boards", "history")}
             driver.save_screenshot(screenshot)
         except WebDriverException as exc:
             print(json.dumps({"error": str(exc).splitlines()[0], "seen": seen}))
             return 1
         finally:
             driver.quit()
-    print(json.dumps({"seen": seen, "status": status, "history_timeline": timeline}))
+    print(json.dumps({"seen": seen, "status": status, "history_timeline": timeline,
+                      "result_colours": colours}))
     return 0
 
 

@@ -82,7 +82,8 @@ def assert_three_outcomes(code, log, rows):
     assert "identity 'line 1'" in rows[VERIFIED]["reason"]
     assert "booted RouterOS 7.15.3, not 7.16.1" in rows[OLDER]["reason"]
     assert rows[SILENT]["reason"].startswith("not seen in service")
-    assert "in service: 1 verified, 1 wrong version, 1 unverified" in log
+    assert "in service: 1 verified, 1 wrong-version, 1 unverified" in log  # as the journal
+    assert f"  verified: {VERIFIED}" in log and f"  unverified: {SILENT}" in log
 
 
 def test_verified_wrong_version_and_unverified(netns_pair, files):

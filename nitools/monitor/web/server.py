@@ -34,6 +34,7 @@ from nitools.journal.attempts import Journal, JournalError, parse_since
 from nitools.monitor.board_table import BoardTable
 from nitools.monitor.bounded_http import BoundedHTTPServer
 from nitools.monitor.metrics import parse_listen
+from nitools.monitor.tones import tone
 from nitools.netinstall.frame import format_mac, parse_mac
 
 log = logging.getLogger("nitools.web")
@@ -105,7 +106,7 @@ class WebView:
             rows = self._journal.attempts(
                 since, limit, mac=mac, software_id=query.get("software_id") or None,
                 outcome=query.get("outcome") or None, station=query.get("station") or None)
-        return [row.for_output() for row in rows]
+        return [{**row.for_output(), "tone": tone(row.outcome)} for row in rows]
 
 
 _TOKEN = re.compile(r"([?&]token=)[^&\s]*")

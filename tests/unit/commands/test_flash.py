@@ -343,7 +343,8 @@ def test_a_board_of_an_architecture_not_given_is_refused_in_one_voice(packages, 
     assert result.returncode == 1
     assert "no package given for architecture 'mipsbe' (given: arm64)" in result.stderr
     assert "plugin" not in result.stderr.lower()  # no plugin was used
-    assert "0 failed, 1 refused" in result.stderr  # as the journal says
+    assert "this run's journal: 1 refused\n" in result.stderr  # as the journal says
+    assert "  refused: 02:" in result.stderr  # naming the board
     history = run_cli("history", "--journal", str(journal), "--csv")
     assert ",refused," in history.stdout and "files-refused" in history.stdout
     (board,) = summary["boards"]

@@ -41,7 +41,7 @@ function showBoards(boards) {
   for (const board of boards.slice().reverse()) {
     const row = document.createElement("tr");
     row.dataset.mac = board.mac;
-    row.className = "phase-" + board.phase;
+    row.className = "phase-" + board.phase + " tone-" + (board.tone || "plain");
     cell(row, board.port);
     cell(row, board.mac, "mac");
     cell(row, board.model);
@@ -94,7 +94,7 @@ async function loadHistory() {
     body.replaceChildren();
     for (const attempt of answer.attempts.slice().reverse()) {
       const row = document.createElement("tr");
-      row.className = "outcome-" + attempt.outcome;
+      row.className = "outcome-" + attempt.outcome + " tone-" + (attempt.tone || "plain");
       cell(row, attempt.id);
       cell(row, new Date(attempt.started_at).toLocaleString());
       cell(row, attempt.station);

@@ -1,0 +1,27 @@
+"""How a board's result is shown: one tone per phase or outcome, the same in the
+terminal's table and the web view (its rows carry the tone; the page colours by it)."""
+
+from __future__ import annotations
+
+from nitools.netinstall.events import Outcome
+
+GOOD, BAD = "good", "bad"
+
+_TONES = {
+    Outcome.REBOOTED.value: GOOD,
+    Outcome.VERIFIED.value: GOOD,
+    Outcome.FAILED.value: BAD,
+    Outcome.UNCONFIRMED.value: BAD,
+    Outcome.INTERRUPTED.value: BAD,
+    Outcome.REFUSED.value: BAD,
+    Outcome.WRONG_VERSION.value: BAD,
+    Outcome.UNVERIFIED.value: BAD,
+    Outcome.SILENT.value: BAD,
+}
+# Rich styles for the terminal; the web view's are in static/style.css (.tone-good, ...).
+TERMINAL_STYLES = {GOOD: "green", BAD: "red"}
+
+
+def tone(result: str) -> str:
+    """The tone of a result ("" for one shown plain: released, skipped, not-seen...)."""
+    return _TONES.get(result, "")
