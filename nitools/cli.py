@@ -238,6 +238,109 @@ def station(**options: Any) -> None:
                                                    "boot_archs": tuple(netboot["boot_archs"])})))
 
 
+def operator_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Which station an operator's command talks to: this machine's (its control socket),
+    or a remote one over its HTTP API."""
+    for option in reversed([
+        click.option("--station-name", metavar="NAME", envvar="NITOOLS_STATION_NAME",
+                     show_envvar=True, help="The station on this machine (needed when "
+                     "several run)."),
+        click.option("--station", "url", metavar="URL", envvar="NITOOLS_STATION_URL",
+                     show_envvar=True, help="A station's web view, e.g. "
+                     "http://10.0.0.2:8080 (instead of this machine's)."),
+        click.option("--token", metavar="TOKEN", envvar="NITOOLS_WEB_TOKEN",
+                     show_envvar=True, help="The remote station's --web-token."),
+        click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+    ]):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("macs", nargs=-1, metavar="MAC...")
+@click.option("--all", "all_held", is_flag=True, help="Every board held now.")
+@operator_options
+@friendly_errors
+def approve(macs: tuple[str, ...], all_held: bool, station_name: str | None,
+            url: str | None, token: str | None, as_json: bool) -> None:
+    """Offer held boards their install now (a station run with --hold).
+
+    \b
+      sudo nitools approve 02:4e:49:00:00:01
+      sudo nitools approve --all
+    """
+    from nitools.commands.operator import run_action
+
+    if not macs and not all_held:
+        raise NitoolsUsageError("name the boards (MAC...), or --all for every held board")
+    sys.exit(run_action("approve", list(macs), all_held, station_name, url, token, as_json))
+
+
+@main.command()
+@click.argument("macs", nargs=-1, required=True, metavar="MAC...")
+@operator_options
+@friendly_errors
+def skip(macs: tuple[str, ...], station_name: str | None, url: str | None,
+         token: str | None, as_json: bool) -> None:
+    """Never offer these boards in this run (journaled skipped, cause operator).
+
+    \b
+      sudo nitools skip 02:4e:49:00:00:01
+    """
+    from nitools.commands.operator import run_action
+
+    sys.exit(run_action("skip", list(macs), False, station_name, url, token, as_json))
+
+
+@main.command()
+@click.argument("mac", metavar="MAC")
+@operator_options
+@friendly_errors
+def reinstall(mac: str, station_name: str | None, url: str | None, token: str | None,
+              as_json: bool) -> None:
+    """Install this board again when it next net-boots (forgets --once and -o for it).
+
+    \b
+      sudo nitools reinstall 02:4e:49:00:00:01
+    """
+    from nitools.commands.operator import run_action
+
+    sys.exit(run_action("reinstall", [mac], False, station_name, url, token, as_json))
+
+
+@main.command()
+@click.argument("mac", metavar="MAC")
+@operator_options
+@friendly_errors
+def reboot(mac: str, station_name: str | None, url: str | None, token: str | None,
+           as_json: bool) -> None:
+    """Reboot a board waiting after its install (a station run with --after-install wait).
+
+    \b
+      sudo nitools reboot 02:4e:49:00:00:01
+    """
+    from nitools.commands.operator import run_action
+
+    sys.exit(run_action("reboot", [mac], False, station_name, url, token, as_json))
+
+
+@main.command()
+@operator_options
+@friendly_errors
+def boards(station_name: str | None, url: str | None, token: str | None,
+           as_json: bool) -> None:
+    """The running station's boards: phases and plans (packages, version, identity,
+    script SHA-256).
+
+    \b
+      sudo nitools boards
+      nitools boards --station http://10.0.0.2:8080 --token T --json
+    """
+    from nitools.commands.operator import run_boards
+
+    sys.exit(run_boards(station_name, url, token, as_json))
+
+
 @main.command()
 @click.option("--file", "path", envvar="NITOOLS_HEALTH_FILE", show_envvar=True,
               default="/run/nitools/station.alive", show_default=True,

@@ -15,6 +15,7 @@ from nitools.console import install_stop_handlers, setup_logging
 from nitools.errors import LinkError
 from nitools.journal.attempts import Journal, JournalError, default_path
 from nitools.journal.spool import replay, spool_path
+from nitools.monitor.control import ControlServer
 from nitools.monitor.ui import make_reporter
 from nitools.netboot.dnsmasq_log import Sighting
 from nitools.netinstall.events import BoardEvent
@@ -22,7 +23,7 @@ from nitools.netinstall.frame import format_mac
 from nitools.station.engine.core import StationCore, StationResult
 from nitools.station.plan.payload import PayloadCache
 from nitools.station.plan.prepare import check_station_inputs
-from nitools.station.run import StationLoop, StopRelay
+from nitools.station.run import OperatorDesk, StationLoop, StopRelay
 from nitools.station.setup.config import StationConfig, station_name
 from nitools.station.setup.options import StationOptions, netinstall_cli_meaning
 from nitools.station.setup.port_setup import StationSetup, station_setup
@@ -63,12 +64,15 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
     journal = None
     running = RunningServices(_nothing)
     stop_web: Callable[[], None] = _nothing
+    control: ControlServer | None = None
+    desk = OperatorDesk()  # operators' actions (socket, HTTP API), carried out by the loop
     try:
         setup_logging(options.verbose, options.logging_config, reporter.log_handler())
         setup, cache = _checked_setup(options)  # what can be wrong fails here, no socket open
         config = setup.main.config
         journal = _open_journal(config)
-        web = _web_view(options, config.journal or str(default_path()))
+        control = ControlServer(station_name(config), desk)  # a second station of this name
+        web = _web_view(options, config.journal or str(default_path()), desk)
         if web is not None:
             stop_web = web.stop
         if services is not None:
@@ -82,11 +86,13 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
             log.info("listening on %s as %s (%s); journal %s", link.describe(),
                      format_mac(link.mac), _until(config), journal.path)
             watchers = start_watchers(options, journal, reporter, web, running.observe)
+            control.start()
             mndp = _open_mndp(config, link.mac)
             loop = StationLoop(link, StationCore(link.mac, config.engine), setup,
                                on_event=watchers.event, on_tick=watchers.tick,
                                installed_before=watchers.installed_before, cache=cache,
-                               mndp=mndp, sightings=sightings if services else None)
+                               mndp=mndp, sightings=sightings if services else None,
+                               desk=desk)
             try:
                 result = loop.run(stop)
             finally:
@@ -97,6 +103,8 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
         finally:
             link.close()
     finally:
+        if control is not None:
+            control.close()
         stop_web()
         running.stop()
         reporter.close()
@@ -168,7 +176,7 @@ def _until(config: StationConfig) -> str:
     return "continuous, Ctrl-C to stop"
 
 
-def _web_view(options: StationOptions, journal: str) -> Any:
+def _web_view(options: StationOptions, journal: str, desk: OperatorDesk) -> Any:
     """``--web``: bound now (a taken port is an error before any board is served),
     started once the flashing link is open."""
     if not options.web:
@@ -176,7 +184,7 @@ def _web_view(options: StationOptions, journal: str) -> Any:
     from nitools.monitor.board_table import BoardTable
     from nitools.monitor.web.server import WebView
 
-    return WebView(options.web, BoardTable(), journal, options.web_token)
+    return WebView(options.web, BoardTable(), journal, options.web_token, desk)
 
 
 def _report(result: StationResult, summary: list[str]) -> int:

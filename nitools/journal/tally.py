@@ -14,8 +14,8 @@ NEVER_ANSWERED = "never answered an offer"  # failed rows whose cause is offer-i
 
 # The order the summary reads in: what went well first.
 _ROW_ORDER = (Outcome.REBOOTED.value, Outcome.UNCONFIRMED.value, Outcome.FAILED.value,
-              NEVER_ANSWERED, Outcome.REFUSED.value, Outcome.INTERRUPTED.value,
-              Outcome.SILENT.value, Outcome.RELEASED.value)
+              NEVER_ANSWERED, Outcome.REFUSED.value, Outcome.SKIPPED.value,
+              Outcome.INTERRUPTED.value, Outcome.SILENT.value, Outcome.RELEASED.value)
 NOT_SEEN = "not-seen"  # a rebooted row whose board was not heard in service in time
 _SERVICE_ORDER = (Outcome.VERIFIED.value, Outcome.WRONG_VERSION.value,
                   Outcome.UNVERIFIED.value, NOT_SEEN)

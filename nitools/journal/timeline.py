@@ -12,16 +12,17 @@ MAX_STEPS = 64  # a real board's timeline has about ten
 _FIRST = MAX_STEPS // 4  # kept from the start when the middle must go
 
 
-def add_step(steps: list[dict[str, Any]], name: str, at: float) -> None:
+def add_step(steps: list[dict[str, Any]], name: str, at: float, by: str | None = None) -> None:
     """Put a step in its place by time (dnsmasq's log may come late); a repeat of the step
-    before it is counted there; past MAX_STEPS, the oldest of the middle goes."""
+    before it is counted there; past MAX_STEPS, the oldest of the middle goes. ``by``: who
+    asked for it (an operator's action)."""
     index = bisect.bisect_right([step["at"] for step in steps], at) \
         if steps and at < steps[-1]["at"] else len(steps)
     before = steps[index - 1] if index else None
     if before is not None and before["event"] == name:
         before["times"] = before.get("times", 1) + 1
         return
-    steps.insert(index, {"event": name, "at": at})
+    steps.insert(index, {"event": name, "at": at, **({"by": by} if by else {})})
     if len(steps) > MAX_STEPS:
         del steps[_FIRST]
 
@@ -29,4 +30,5 @@ def add_step(steps: list[dict[str, Any]], name: str, at: float) -> None:
 def step_text(step: dict[str, Any]) -> str:
     """``dhcp``, or ``dhcp ×37`` for a step that came 37 times in a row."""
     times = step.get("times", 1)
-    return step["event"] if times == 1 else f"{step['event']} ×{times}"
+    text = step["event"] if times == 1 else f"{step['event']} ×{times}"
+    return f"{text} ({step['by']})" if step.get("by") else text

@@ -134,6 +134,8 @@ class JournalWriter:
                 self._released(event)
             case events.InService():
                 self._in_service(event)
+            case events.OperatorActed():
+                self._operator(event)
             case events.Finished():
                 self._finished(event)
             case _ if type(event) in events.STEP_AFTER and event.mac in self._open:
@@ -153,6 +155,19 @@ class JournalWriter:
             steps = []
         self._early.put(event.mac, steps)
         add_step(steps, event.kind.value, self.wall(event.at))
+
+    def _operator(self, event: events.OperatorActed) -> None:
+        """An operator's action, with who asked: a step of the board's open row, or the
+        first step of its next one (a reinstall asked for after its row was closed)."""
+        record = self._open.get(event.mac)
+        if record is not None:
+            add_step(record.timeline, event.action, self.wall(event.at), event.by)
+            return
+        steps = self._early.get(event.mac)
+        if steps is None:
+            steps = []
+        self._early.put(event.mac, steps)
+        add_step(steps, event.action, self.wall(event.at), event.by)
 
     def _silent(self, event: events.Silent) -> None:
         """A board that got its boot image and never talked netinstall: one closed row."""

@@ -91,7 +91,7 @@ class BoardTable:
             row.port, row.finished = event.port or "", True
         elif (phase := ev.PHASE_AFTER.get(type(event))) is not None:
             row.phase = phase.value
-        row.tone = tone(row.result)
+        row.tone = tone(row.result or row.phase)
 
     def _trim(self) -> None:
         finished = [mac for mac, row in self._rows.items() if row.finished]

@@ -3,9 +3,9 @@ terminal's table and the web view (its rows carry the tone; the page colours by 
 
 from __future__ import annotations
 
-from nitools.netinstall.events import Outcome
+from nitools.netinstall.events import BoardPhase, Outcome
 
-GOOD, BAD = "good", "bad"
+GOOD, BAD, WAIT = "good", "bad", "wait"  # WAIT: a board waiting for an operator
 
 _TONES = {
     Outcome.REBOOTED.value: GOOD,
@@ -17,11 +17,14 @@ _TONES = {
     Outcome.WRONG_VERSION.value: BAD,
     Outcome.UNVERIFIED.value: BAD,
     Outcome.SILENT.value: BAD,
+    BoardPhase.HELD.value: WAIT,
+    BoardPhase.WAITING.value: WAIT,
 }
 # Rich styles for the terminal; the web view's are in static/style.css (.tone-good, ...).
-TERMINAL_STYLES = {GOOD: "green", BAD: "red"}
+TERMINAL_STYLES = {GOOD: "green", BAD: "red", WAIT: "bold blue"}
 
 
 def tone(result: str) -> str:
-    """The tone of a result ("" for one shown plain: released, skipped, not-seen...)."""
+    """The tone of a result, or of a phase that waits for an operator ("" for one shown
+    plain: released, skipped, not-seen, uploading...)."""
     return _TONES.get(result, "")

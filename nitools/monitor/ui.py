@@ -14,7 +14,7 @@ import sys
 from nitools.bounded import Bounded
 from nitools.console import cell
 from nitools.monitor.board_table import BoardTable
-from nitools.monitor.tones import BAD, TERMINAL_STYLES
+from nitools.monitor.tones import BAD, TERMINAL_STYLES, WAIT
 from nitools.netinstall import events as ev
 from nitools.netinstall.events import Outcome
 from nitools.netinstall.frame import format_mac
@@ -30,6 +30,8 @@ _DETAILS: dict[type, str] = {
     ev.UploadStarted: "format done, sending files",
     ev.FilesAcknowledged: "all files acknowledged, board installing",
     ev.RebootSent: "TERM sent",
+    ev.Held: "files checked, not offered until approved ('nitools approve MAC')",
+    ev.WaitingForReboot: "installed, TERM held back until 'nitools reboot MAC'",
 }
 
 
@@ -66,8 +68,9 @@ class LogReporter:
             level = logging.INFO
             if isinstance(event, ev.Warned):
                 level = logging.WARNING
-            elif isinstance(event, ev.Silent) or (isinstance(event, ev.Finished)
-                                                  and not event.outcome.success):
+            elif isinstance(event, ev.Silent) or (
+                    isinstance(event, ev.Finished) and not event.outcome.success
+                    and event.outcome is not Outcome.SKIPPED):
                 level = logging.ERROR
             elif isinstance(event, ev.Netboot):
                 level = logging.WARNING if event.kind in (ev.NetbootKind.TFTP_FAILED,
@@ -103,6 +106,8 @@ class LogReporter:
                 return None
             case ev.Finished():
                 return self._finished_text(event)
+            case ev.OperatorActed(action=action, by=by):
+                return f"operator: {action} ({by})"
             case ev.Netboot(kind=kind, detail=detail):
                 return f"{kind.value}: {detail}"
             case ev.Silent(reason=reason):
@@ -121,6 +126,8 @@ class LogReporter:
     def _finished_text(self, event: ev.Finished) -> str:
         if event.outcome is Outcome.UNCONFIRMED:
             return f"installed, reboot NOT confirmed: {event.reason}"
+        if event.outcome is Outcome.SKIPPED:
+            return f"skipped: {event.reason}"
         if not event.outcome.success:
             word = "failed" if event.outcome is not Outcome.INTERRUPTED else "interrupted"
             return f"{word}: {event.reason}"
@@ -199,8 +206,9 @@ def live_table(rows: list[dict]):
         result, style = row["result"], TERMINAL_STYLES.get(row["tone"], "")
         if row["tone"] == BAD:
             result = f"{result.upper()}: {row['reason']}"
+        phase = cell(row["phase"], style if row["tone"] == WAIT else "")
         table.add_row(cell(row["port"]), row["mac"], cell(row["model"]), cell(row["arch"]),
-                      row["phase"], size, rate, eta, cell(result, style))
+                      phase, size, rate, eta, cell(result, style))
     return table
 
 

@@ -33,6 +33,7 @@ class Outcome(enum.Enum):
     WRONG_VERSION = "wrong-version"  # it announced another version: the install did not take
     UNVERIFIED = "unverified"  # --verify: not heard (or not as expected) in time
     SILENT = "silent"  # got its boot image (TFTP) and never announced itself in netinstall
+    SKIPPED = "skipped"  # never offered: an operator skipped it, or it left while held
 
     @property
     def success(self) -> bool:
@@ -64,6 +65,8 @@ class FailureCause(enum.Enum):
     INVENTORY_UNAVAILABLE = "inventory-unavailable"  # the inventory server could not say
     NEVER_ANNOUNCED = "never-announced"  # booted its image, never announced in netinstall
     BOOT_IMAGE_FAILED = "boot-image-failed"  # its boot image transfer (TFTP) failed
+    OPERATOR = "operator"  # an operator skipped it (nitools skip, the API, the web view)
+    LEFT_WHILE_HELD = "left-while-held"  # held for approval, it stopped announcing itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,27 @@ class RebootSent(BoardEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class Held(BoardEvent):
+    """Its files are checked and its offer ready; it stays in etherboot, not offered,
+    until an operator approves it (``--hold``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingForReboot(BoardEvent):
+    """Every file acknowledged; TERM is held back until an operator reboots it
+    (``--after-install wait``). Its WTRMs are taken in silence: any answer but TERM
+    would leave it unable to take TERM (docs/protocol.md §3.11)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorActed(BoardEvent):
+    """An operator's action on this board, as the station carried it out."""
+
+    action: str  # approve, skip, reinstall, reboot
+    by: str  # who asked: "socket uid 0", "token from 10.0.0.5"
+
+
+@dataclass(frozen=True, slots=True)
 class Released(BoardEvent):
     """A board that waited for TERM without a session here (an earlier run, a station
     that crashed, a failed session) was answered with TERM; if it announces itself again
@@ -240,6 +264,8 @@ class BoardPhase(enum.Enum):
     UPLOADING = "uploading"  # format done: files on the wire
     INSTALLING = "installing"  # every file acknowledged: the board installs them
     REBOOTING = "rebooting"  # TERM sent: waiting for it to confirm the reboot
+    HELD = "held"  # files checked: in etherboot until an operator approves it (--hold)
+    WAITING = "waiting"  # installed: TERM held back until an operator reboots it
 
 
 # The phase a board is in after each kind of event (the events not listed leave it be).
@@ -248,10 +274,12 @@ PHASE_AFTER: dict[type[BoardEvent], BoardPhase] = {
     Offered: BoardPhase.OFFERING, Accepted: BoardPhase.FORMATTING,
     Formatting: BoardPhase.FORMATTING, UploadStarted: BoardPhase.UPLOADING,
     FilesAcknowledged: BoardPhase.INSTALLING, RebootSent: BoardPhase.REBOOTING,
+    Held: BoardPhase.HELD, WaitingForReboot: BoardPhase.WAITING,
 }
 
 # The journal's timeline steps (past tense: what had happened by then), by event; the
 # netboot steps are the Netboot events' own kinds (docs/verify.md).
 STEP_AFTER: dict[type[BoardEvent], str] = {
     Offered: "offered", UploadStarted: "formatted", FilesAcknowledged: "uploaded",
+    Held: "held", WaitingForReboot: "waiting",
 }

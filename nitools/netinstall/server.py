@@ -18,9 +18,10 @@ what happened), as h11 keys its table by state and event; ``_enter`` makes each 
 A test checks that this diagram and the table agree::
 
     OFFERING --yack--> FORMATTING --strt--> UPLOADING --wtrm--> REBOOTING --silence--> DONE
+    UPLOADING --wait--> WAITING --release--> REBOOTING   (--after-install wait)
     REBOOTING --wtrm--> REBOOTING     (a repeated WTRM: our TERM was lost)
     REBOOTING --kept-asking--> UNCONFIRMED
-    OFFERING, FORMATTING, UPLOADING, REBOOTING --failure--> FAILED
+    OFFERING, FORMATTING, UPLOADING, REBOOTING, WAITING --failure--> FAILED
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Phase(enum.Enum):
     FORMATTING = "formatting"
     UPLOADING = "uploading"
     REBOOTING = "rebooting"  # TERM sent; waiting for the board to fall silent
+    WAITING = "waiting"  # every file acknowledged; TERM held back until release()
     DONE = "done"  # every file acknowledged, reboot confirmed
     UNCONFIRMED = "unconfirmed"  # every file acknowledged; the board kept asking for TERM
     FAILED = "failed"
@@ -62,10 +64,13 @@ class Happened(enum.Enum):
     WTRM = "wtrm"  # every file acknowledged (or a repeat of that): TERM goes out
     SILENCE = "silence"  # it stopped asking for TERM, or announced itself: rebooted
     KEPT_ASKING = "kept-asking"  # it still asked for TERM at the reboot timeout
+    WAIT = "wait"  # every file acknowledged, and TERM is to be held back
+    RELEASE = "release"  # the operator asked for the reboot: TERM goes out
     FAILURE = "failure"  # anything that ends the attempt unfinished
 
 
-_RUNNING = (Phase.OFFERING, Phase.FORMATTING, Phase.UPLOADING, Phase.REBOOTING)
+_RUNNING = (Phase.OFFERING, Phase.FORMATTING, Phase.UPLOADING, Phase.REBOOTING,
+            Phase.WAITING)
 # Every phase change a session may make: (phase, what happened) -> the next phase.
 TRANSITIONS: dict[tuple[Phase, Happened], Phase] = {
     (Phase.OFFERING, Happened.YACK): Phase.FORMATTING,
@@ -74,6 +79,8 @@ TRANSITIONS: dict[tuple[Phase, Happened], Phase] = {
     (Phase.REBOOTING, Happened.WTRM): Phase.REBOOTING,  # the wait for silence starts again
     (Phase.REBOOTING, Happened.SILENCE): Phase.DONE,
     (Phase.REBOOTING, Happened.KEPT_ASKING): Phase.UNCONFIRMED,
+    (Phase.UPLOADING, Happened.WAIT): Phase.WAITING,
+    (Phase.WAITING, Happened.RELEASE): Phase.REBOOTING,
     **{(phase, Happened.FAILURE): Phase.FAILED for phase in _RUNNING},
 }
 
@@ -122,12 +129,13 @@ class ServerSession:
     def __init__(self, server_mac: bytes, device_mac: bytes, files: Sequence[InstallFile], *,
                  window: int, key: str = "", keep: bool = False, timing: Timing | None = None,
                  chunk_size: int = MAX_CHUNK, budget: SendBudget | None = None,
-                 software_id: str | None = None) -> None:
+                 software_id: str | None = None, hold_term: bool = False) -> None:
         self.server_mac = server_mac
         self.device_mac = device_mac
         self.files = tuple(files)
         self.key = key
         self.keep = keep
+        self.hold_term = hold_term  # --after-install wait: no TERM until release()
         self.timing = timing or Timing()
         self.plan = SequencePlan([len(f.data) for f in self.files], chunk_size)
         if not self.plan.fits_counter:
@@ -290,6 +298,8 @@ class ServerSession:
         if frame.dst != self.server_mac or frame.seq != frame.ack:
             return []
         seq = frame.seq
+        if self.phase is Phase.WAITING:
+            return []  # its WTRMs: any answer but TERM would leave it deaf to TERM
         if self.phase is Phase.REBOOTING:
             # A repeated WTRM means our TERM was lost.
             if seq == self.end_seq and frame.payload == messages.WTRM:
@@ -313,8 +323,8 @@ class ServerSession:
         return self._on_ack(seq, now)
 
     def _poll(self, now: float) -> list[Frame]:
-        if self.finished:
-            return []
+        if self.finished or self.phase is Phase.WAITING:
+            return []  # a waiting board waits as long as the operator takes
         if self.phase is Phase.REBOOTING:
             if now >= self._deadline:
                 self._finish(Happened.SILENCE,
@@ -357,8 +367,17 @@ class ServerSession:
         """When the first TERM went out: the board's reboot, as near as the station knows."""
         return self._term_first_at
 
+    def release(self, now: float) -> list[Frame]:
+        """A waiting board's reboot, asked for by an operator (or a stop): TERM."""
+        if self.phase is not Phase.WAITING:
+            return []
+        self._enter(Happened.RELEASE, now)
+        return self._send_term(now)
+
     def next_deadline(self) -> float | None:
         phase = self.phase
+        if phase is Phase.WAITING:
+            return None
         if phase is Phase.UPLOADING:
             return min(self._deadline, self._resend_at)
         if phase is Phase.OFFERING:
@@ -461,6 +480,10 @@ class ServerSession:
             self._events.append(events.Progress(now, self.device_mac, self.total_bytes,
                                                 self.total_bytes))
             self._events.append(events.FilesAcknowledged(now, self.device_mac, self.total_bytes))
+            if self.hold_term:
+                self._enter(Happened.WAIT, now)
+                self._events.append(events.WaitingForReboot(now, self.device_mac))
+                return []
             return self._send_term(now)
         slots = self.plan.slots
         while (self._file_index + 1 < len(slots)

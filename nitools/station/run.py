@@ -21,6 +21,7 @@ from nitools.netinstall.events import BoardEvent
 from nitools.netinstall.frame import format_mac
 from nitools.station.engine.contract import InstalledBefore, Prepared, PrepareRequest, Refusal
 from nitools.station.engine.core import StationCore, StationResult
+from nitools.station.engine.operator import Acted, Action, Verdict
 from nitools.station.plan.payload import PayloadCache
 from nitools.station.plan.prepare import prepare_or_refuse
 from nitools.station.setup.port_setup import StationSetup
@@ -60,6 +61,64 @@ class StopRelay:
             target()
 
 
+class OperatorDesk:
+    """Where operators' requests (the control socket, the HTTP API) meet the loop: asked
+    from their own threads, carried out by the engine on the loop's next turn (within a
+    second), answered back."""
+
+    ANSWER_WITHIN = 5.0  # seconds a request waits for the loop
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[tuple[Action | None, bytes | None, str,
+                                                queue.SimpleQueue[object]]] = \
+            queue.SimpleQueue()
+
+    def act(self, action: Action, mac: bytes | None, by: str) -> list[tuple[bytes, Acted]]:
+        """One action on one board, or (``mac`` None, approve only) on every held board:
+        each board's answer."""
+        answer = self._ask(action, mac, by)
+        if isinstance(answer, Acted):  # no answer from the loop in time
+            return [(mac or b"", answer)]
+        return answer  # type: ignore[return-value]
+
+    def boards(self) -> list[dict[str, object]]:
+        """The run's boards with their phases and plans."""
+        answer = self._ask(None, None, "")
+        return answer if isinstance(answer, list) else []  # type: ignore[return-value]
+
+    def _ask(self, action: Action | None, mac: bytes | None, by: str) -> object:
+        reply: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._requests.put((action, mac, by, reply))
+        try:
+            return reply.get(timeout=self.ANSWER_WITHIN)
+        except queue.Empty:
+            return Acted(Verdict.CONFLICT, "", "the station did not answer in time: it is "
+                         "stopping, or stuck")
+
+    def serve(self, core: StationCore, now: float,
+              send: Callable[[list], None]) -> None:
+        """On the loop: carry out what was asked since the last turn."""
+        while True:
+            try:
+                action, mac, by, reply = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            if action is None:
+                reply.put(core.view())
+                continue
+            if mac is None:  # approve --all: every board held now
+                answers = []
+                for held in core.held_macs():
+                    acted, frames = core.act(action, held, by, now)
+                    send(frames)
+                    answers.append((held, acted))
+                reply.put(answers)
+                continue
+            acted, frames = core.act(action, mac, by, now)
+            send(frames)
+            reply.put([(mac, acted)])
+
+
 class StationLoop:
     """One station run: ``run()`` until the engine is done or a stop ends it."""
 
@@ -69,8 +128,10 @@ class StationLoop:
                  installed_before: InstalledBeforeLookup | None = None,
                  cache: PayloadCache | None = None,
                  mndp: MndpListener | None = None,
-                 sightings: queue.SimpleQueue[Sighting] | None = None) -> None:
+                 sightings: queue.SimpleQueue[Sighting] | None = None,
+                 desk: OperatorDesk | None = None) -> None:
         self.link = link
+        self.desk = desk  # operators' requests, carried out between turns
         self.core = core
         self.setup = setup
         self.on_tick = on_tick
@@ -111,6 +172,8 @@ class StationLoop:
             self._listen(now)
         if self.sightings is not None:
             self._take_sightings(now)
+        if self.desk is not None:
+            self.desk.serve(self.core, now, self.runner.send)
         self.on_tick()
         if now >= self._next_link_check:
             self._next_link_check = now + LINK_CHECK_EVERY
@@ -147,6 +210,10 @@ class StationLoop:
         self.stops += 1
         running = self.core.installs_running()
         plural = "s" if running != 1 else ""
+        waiting = self.core.waiting_for_reboot()
+        if self.stops == 1 and waiting:
+            log.warning("stopping: %d board%s waiting after the install (--after-install "
+                        "wait) rebooted first", waiting, "s" if waiting != 1 else "")
         if self.stops == 1 and running:
             log.warning("stopping: %d install%s finishing, up to %g s; Ctrl-C again to "
                         "abort", running, plural, self.core.settings.grace)

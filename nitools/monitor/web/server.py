@@ -1,9 +1,14 @@
 """``--web [ADDR:]PORT``: the live web view, served from the station's own process.
 
-Routes (GET only; everything is read-only):
+Routes (GET, and POST for the operator's actions):
 
 * ``/``, ``/static/<file>``: the page and its script and style, from the package;
-* ``/api/boards``: the boards in progress and recently finished (JSON);
+* ``/api/boards``: the run's boards with their phases and plans (JSON; always needs the
+  token, also on loopback);
+* ``POST /api/boards/{mac}/{approve|skip|reinstall|reboot}``: an operator's action
+  (docs/station.md): the token as ``Authorization: Bearer`` only, never from another
+  origin; 200 with the board's new phase, 404 for an unknown MAC, 409 for an action
+  that does not fit its phase;
 * ``/api/history``: journal rows, newest last, filtered by ``since``, ``mac``,
   ``software_id``, ``outcome``, ``station``, ``limit`` (as ``nitools history``);
 * ``/events``: server-sent events, one ``boards`` message per change (at most 4 a
@@ -27,15 +32,18 @@ import time
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from nitools.errors import NitoolsError, UsageError
 from nitools.journal.attempts import Journal, JournalError, parse_since
 from nitools.monitor.board_table import BoardTable
 from nitools.monitor.bounded_http import BoundedHTTPServer
+from nitools.monitor.control import carry_out
 from nitools.monitor.metrics import parse_listen
 from nitools.monitor.tones import tone
 from nitools.netinstall.frame import format_mac, parse_mac
+from nitools.station.engine.operator import Verdict
+from nitools.station.run import OperatorDesk
 
 log = logging.getLogger("nitools.web")
 
@@ -49,12 +57,13 @@ MAX_STREAMS = 32  # browsers watching at once; more are turned away
 
 class WebView:
     def __init__(self, spec: str, boards: BoardTable, journal_location: str | None,
-                 token: str | None = None) -> None:
+                 token: str | None = None, desk: OperatorDesk | None = None) -> None:
         address, port = parse_listen(spec, "--web")
         if not _is_loopback(address) and not token:
             raise UsageError(f"--web on {address} is reachable from other hosts: give "
                              "--web-token TOKEN (or bind to 127.0.0.1)")
         self.boards = boards
+        self.desk = desk  # the running station's operator requests (None: watch only)
         self.journal_location = journal_location
         self.token = token
         self.streams = threading.BoundedSemaphore(MAX_STREAMS)
@@ -128,7 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(421, "text/plain; charset=utf-8", b"this view answers by its own "
                        b"address or localhost only\n")
             return
-        if not self._authorized(query):
+        # The page's script and style hold no station data, and the browser fetches them
+        # without the page's ?token=: they are served to anyone who may reach the view.
+        if not parts.path.startswith("/static/") and not self._authorized(query):
             self._send(401, "text/plain; charset=utf-8", b"a bearer token is required\n",
                        {"WWW-Authenticate": "Bearer"})
             return
@@ -138,7 +149,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/static/") and path[8:] in STATIC:
             self._static(path[8:])
         elif path == "/api/boards":
-            self._json({"boards": self.web.boards.snapshot()[1]})
+            if self._operator_refused(query):
+                return
+            boards = self.web.desk.boards() if self.web.desk is not None \
+                else self.web.boards.snapshot()[1]
+            self._json({"boards": boards})
         elif path == "/api/history":
             try:
                 self._json({"attempts": self.web.history(query)})
@@ -153,10 +168,61 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self.do_GET()
 
-    def _refuse(self) -> None:
-        self._send(405, "text/plain; charset=utf-8", b"read-only\n", {"Allow": "GET, HEAD"})
+    def do_POST(self) -> None:
+        """An operator's action: ``/api/boards/{mac}/{action}``."""
+        parts = urlsplit(self.path).path.strip("/").split("/")
+        if len(parts) != 4 or parts[:2] != ["api", "boards"]:
+            self._refuse()
+            return
+        if not self._host_allowed():
+            self._send(421, "text/plain; charset=utf-8", b"wrong host\n")
+            return
+        if self._operator_refused({}, header_only=True):
+            return
+        if self.web.desk is None:
+            self._json({"error": "this view only watches: no station runs here"}, 409)
+            return
+        mac, action = unquote(parts[2]), parts[3]  # the page escapes the MAC's colons
+        try:
+            answer = carry_out(self.web.desk, {"action": action, "macs": [mac]},
+                               f"token from {self.client_address[0]}")
+        except (NitoolsError, ValueError) as exc:
+            self._json({"error": str(exc)}, 400)
+            return
+        if "results" not in answer:
+            self._json({"error": "an action, not boards, is posted"}, 400)
+            return
+        (result,) = answer["results"]
+        status = {Verdict.DONE.value: 200, Verdict.UNKNOWN.value: 404}.get(
+            result["verdict"], 409)
+        self._json(result, status)
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+    def _refuse(self) -> None:
+        self._send(405, "text/plain; charset=utf-8", b"GET, or POST an action\n",
+                   {"Allow": "GET, HEAD, POST"})
+
+    do_PUT = do_DELETE = do_PATCH = _refuse
+
+    def _operator_refused(self, query: dict[str, str], header_only: bool = False) -> bool:
+        """The operator's API always needs the token (also on loopback), and an action
+        never comes from a page of another origin. True: refused (answered)."""
+        origin = self.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc.lower() != \
+                self.headers.get("Host", "").lower():
+            self._json({"error": "actions come from the station's own page only"}, 403)
+            return True
+        if not self.web.token:
+            self._json({"error": "the operator's API needs a token: start the station "
+                        "with --web-token TOKEN"}, 403)
+            return True
+        given = self.headers.get("Authorization", "")
+        offered = given[7:] if given.startswith("Bearer ") else \
+            ("" if header_only else query.get("token", ""))
+        if not hmac.compare_digest(offered.encode(), self.web.token.encode()):
+            self._send(401, "text/plain; charset=utf-8", b"a bearer token is required\n",
+                       {"WWW-Authenticate": "Bearer"})
+            return True
+        return False
 
     def _host_allowed(self) -> bool:
         """Without a token the view listens on loopback only; a page of another site that

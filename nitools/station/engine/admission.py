@@ -101,6 +101,12 @@ class Admission:
         """Left alone for the rest of the run (``--once``, not in the inventory)."""
         self._skipped.put(mac, now)
 
+    def forget(self, mac: bytes) -> None:
+        """An operator asked for this board again (``nitools reinstall``): whatever kept
+        it out of this run (-o, --once, not listed, a rest) no longer does."""
+        for table in (self._installed, self._skipped, self._resting):
+            table.pop(mac, None)
+
     def installed(self, mac: bytes, now: float) -> None:
         """``-o``: each board once per run."""
         if self.settings.once_per_mac:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.messages import Announcement
 from nitools.netinstall.server import ServerSession
+from nitools.station.engine.contract import InstallPlan
 
 
 @dataclass(eq=False)
@@ -25,6 +26,10 @@ class Board:
     # the identity its first-boot script sets (None: the script sets none).
     version_sent: str = ""
     identity_set: str | None = None
+    # --hold: its plan, checked and ready, kept until an operator approves it
+    held_plan: InstallPlan | None = None
+    approved_by: str | None = None  # approved before its files were ready: offered at once
+    plan_view: dict[str, object] | None = None  # what it gets, for `nitools boards`
 
     @property
     def macs(self) -> tuple[bytes, ...]:

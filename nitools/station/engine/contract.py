@@ -63,6 +63,9 @@ class InstallPlan:
     digests: list[str] = field(default_factory=list)
     inventory_key: str | None = None  # the inventory row the board got
     template: str | None = None  # the template that made its first-boot script
+    # Its inventory row's choices over the station's (None: the station's setting)
+    hold: bool | None = None
+    after_install: str | None = None  # reboot or wait
 
     @property
     def script(self) -> bytes | None:

@@ -13,8 +13,10 @@ ServerSession turns the board's replies into the next frames -> ``Finished``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
+from nitools.bounded import Bounded
 from nitools.netboot.dnsmasq_log import Sighting
 from nitools.netinstall import events, messages
 from nitools.netinstall.congestion import SendBudget
@@ -35,13 +37,21 @@ from nitools.station.engine.contract import (
     PrepareRequest,
     Refusal,
 )
+from nitools.station.engine.operator import Acted, Action, Verdict
 from nitools.station.engine.service import ServiceCheck
-from nitools.station.engine.settings import EngineSettings
+from nitools.station.engine.settings import WAIT, EngineSettings
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events of an uploading board
 PREPARE_AGAIN = 1.0  # a board whose files were being fetched for another asks again then
 MAX_PORTS = 64  # port MACs merged into one board (by software ID) at most
+REMEMBERED = 4096  # finished boards remembered for the operator (boards, reinstall)
 _NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
+# A session's phase as the operator sees it (events.BoardPhase's words)
+_SESSION_PHASES = {Phase.OFFERING: events.BoardPhase.OFFERING.value,
+                   Phase.FORMATTING: events.BoardPhase.FORMATTING.value,
+                   Phase.UPLOADING: events.BoardPhase.UPLOADING.value,
+                   Phase.WAITING: events.BoardPhase.WAITING.value,
+                   Phase.REBOOTING: events.BoardPhase.REBOOTING.value}
 
 
 @dataclass
@@ -90,6 +100,9 @@ class StationCore:
         self._budget = SendBudget(settings.max_in_flight)
         self.service = ServiceCheck(settings.verify_timeout, settings.verify)
         self.boot_watch = BootWatch(settings.announce_timeout)
+        self.finished: Bounded[bytes, str] = Bounded(REMEMBERED)  # MAC -> its last outcome
+        self._reinstall: set[bytes] = set()  # asked to install again: --once not asked
+        self._release_waiting = False  # a stop reboots the boards waiting after install
         # No session timer is due before this: poll() scans the boards only then. Kept
         # at or below every session's deadline (updated after each step of a session).
         self._next_timer = 0.0
@@ -144,10 +157,17 @@ class StationCore:
                 now, mac, board.announcement,
                 f"installed before (journal row {result.row}): not installing again (--once)"))
             return []
+        self._preparing -= 1
         if self._stop_at is not None:
-            self._preparing -= 1
             self._finish(board, Outcome.REFUSED, "station stopping: board not offered", now,
                          FailureCause.STATION_STOPPED)
+            return []
+        self._checked(board, result, now)
+        hold = result.hold if result.hold is not None else self.settings.hold
+        if hold and board.approved_by is None:
+            board.held_plan = result
+            self._events.append(events.Held(now, mac))
+            self._hold_timer(board, now)
             return []
         return self._offer(board, result, now)
 
@@ -183,6 +203,9 @@ class StationCore:
             next_timer = now + 1.0
             for board in list(self.boards.values()):
                 session = board.session
+                if session is None and board.held_plan is not None:
+                    next_timer = min(next_timer, self._check_held(board, now))
+                    continue
                 if session is None:
                     again = board.prepare_again_at
                     if again is not None and again <= now:
@@ -193,6 +216,9 @@ class StationCore:
                     elif again is not None and again < next_timer:
                         next_timer = again
                     continue
+                if self._release_waiting and session.phase is Phase.WAITING:
+                    out += session.release(now)  # a stop reboots waiting boards first
+                    self._after_step(board, now)
                 deadline = session.next_deadline()
                 if deadline is not None and deadline <= now:
                     out += session.poll(now)
@@ -219,6 +245,8 @@ class StationCore:
         """Stop offering; running installs may go on for the grace period. A second
         request stops at once."""
         self._stop_at = now + self.settings.grace if self._stop_at is None else now
+        self._release_waiting = True
+        self._next_timer = now
 
     def close(self, now: float) -> None:
         """The station stops: every install still running is interrupted."""
@@ -227,7 +255,16 @@ class StationCore:
             self.result.stopped_short = True
         for board in list(self.boards.values()):
             session = board.session
-            if session is not None and session.phase is Phase.REBOOTING:
+            if session is not None and session.phase is Phase.WAITING:
+                session.abort("the station stopped while the board waited for its reboot")
+                self._finish(board, Outcome.UNCONFIRMED, (
+                    "all files acknowledged; it waited for `nitools reboot` when the station "
+                    "stopped: power-cycle it"), now, FailureCause.STATION_STOPPED)
+            elif board.held_plan is not None:
+                self._finish(board, Outcome.SKIPPED, "held for approval until the station "
+                             "stopped: never offered", now, FailureCause.STATION_STOPPED,
+                             counted=False)
+            elif session is not None and session.phase is Phase.REBOOTING:
                 self._finish(board, Outcome.UNCONFIRMED, (
                     "all files acknowledged; the station stopped before the board confirmed "
                     "its reboot: check it, power-cycle it if it waits for TERM"), now,
@@ -249,6 +286,117 @@ class StationCore:
         self.boards.clear()
         self._by_software_id.clear()
         self._preparing = 0
+
+    # ---------------------------------------------------------- the operator
+
+    def act(self, action: Action, mac: bytes, by: str, now: float
+            ) -> tuple[Acted, list[Frame]]:
+        """An operator's action on one board (``by``: who asked), carried out now: the
+        answer, and the frames it sends (an offer, a TERM)."""
+        board = self._board_of(mac)
+        if board is None:
+            known = self.finished.get(mac)
+            if known is None and self.admission.announced.get(mac) is None:
+                return Acted(Verdict.UNKNOWN, "", f"no board {format_mac(mac)} in this "
+                             "run"), []
+            if action is Action.REINSTALL:
+                self.admission.forget(mac)
+                self._reinstall.add(mac)
+                self._events.append(events.OperatorActed(now, mac, action.value, by))
+                return Acted(Verdict.DONE, "reinstall", "installed again when it next "
+                             "announces itself"), []
+            return Acted(Verdict.CONFLICT, known or "", f"{action.value}: the board is not "
+                         f"with the station now ({known or 'seen, not taken on'})"), []
+        phase = self._phase_of(board)
+        if self._stop_at is not None and action in (Action.APPROVE, Action.REINSTALL):
+            return Acted(Verdict.CONFLICT, phase, "the station is stopping"), []
+        if action is Action.APPROVE and phase == events.BoardPhase.HELD.value:
+            plan, board.held_plan = board.held_plan, None
+            assert plan is not None
+            self._events.append(events.OperatorActed(now, board.mac, action.value, by))
+            out = self._offer(board, plan, now)
+            return Acted(Verdict.DONE, self._phase_of(board), "offered"), out
+        if action is Action.APPROVE and phase == events.BoardPhase.PREPARING.value:
+            board.approved_by = by
+            self._events.append(events.OperatorActed(now, board.mac, action.value, by))
+            return Acted(Verdict.DONE, phase, "approved: offered once its files are "
+                         "ready"), []
+        if action is Action.SKIP and board.session is None:
+            if self._is_preparing(board):
+                self._preparing -= 1  # its files' answer will be stale
+            self._events.append(events.OperatorActed(now, board.mac, action.value, by))
+            self._finish(board, Outcome.SKIPPED, f"skipped by an operator ({by}): never "
+                         "offered in this run", now, FailureCause.OPERATOR, counted=False)
+            self.admission.skip(board.mac, now)
+            return Acted(Verdict.DONE, Outcome.SKIPPED.value, "never offered in this run"), []
+        if action is Action.REBOOT and phase == events.BoardPhase.WAITING.value:
+            session = board.session
+            assert session is not None
+            self._events.append(events.OperatorActed(now, board.mac, action.value, by))
+            out = session.release(now)
+            self._after_step(board, now)
+            return Acted(Verdict.DONE, self._phase_of(board), "TERM sent"), out
+        return Acted(Verdict.CONFLICT, phase, f"{action.value} does not fit a board that is "
+                     f"{phase}"), []
+
+    def held_macs(self) -> list[bytes]:
+        """The boards held for approval now."""
+        return [mac for mac, board in self.boards.items() if board.held_plan is not None]
+
+    def waiting_for_reboot(self) -> int:
+        """Boards installed and waiting for an operator's reboot."""
+        return sum(1 for board in self.boards.values()
+                   if board.session is not None and board.session.phase is Phase.WAITING)
+
+    def view(self) -> list[dict[str, object]]:
+        """The run's boards for the operator: those being handled, with what they get,
+        then those that finished (their last outcome)."""
+        rows: list[dict[str, object]] = []
+        for board in self.boards.values():
+            rows.append({"mac": format_mac(board.mac), "phase": self._phase_of(board),
+                         "port": board.port, "model": board.announcement.model,
+                         "arch": board.announcement.arch,
+                         "software_id": board.announcement.software_id,
+                         "plan": board.plan_view})
+        for mac, outcome in self.finished.items():
+            if mac not in self.boards:
+                rows.append({"mac": format_mac(mac), "phase": outcome})
+        return rows
+
+    def _board_of(self, mac: bytes) -> Board | None:
+        board = self.boards.get(mac)
+        if board is None:  # another port of a board being installed
+            board = next((b for b in self.boards.values() if mac in b.other_macs), None)
+        return board
+
+    def _phase_of(self, board: Board) -> str:
+        if board.held_plan is not None:
+            return events.BoardPhase.HELD.value
+        session = board.session
+        if session is None:
+            return events.BoardPhase.PREPARING.value
+        return _SESSION_PHASES.get(session.phase, session.phase.value)
+
+    @staticmethod
+    def _is_preparing(board: Board) -> bool:
+        """Its files are being prepared in a worker now (counted in ``_preparing``)."""
+        return board.session is None and board.held_plan is None \
+            and board.prepare_again_at is None
+
+    def _hold_timer(self, board: Board, now: float) -> None:
+        self._next_timer = min(self._next_timer, now + self.settings.announce_timeout)
+
+    def _check_held(self, board: Board, now: float) -> float:
+        """A held board stays while it announces itself; one silent for the announce
+        timeout is gone (power-cycled, unplugged). Returns when to look again."""
+        heard = self.admission.announced.get(board.mac, board.found_at)
+        if now - heard < self.settings.announce_timeout:
+            return heard + self.settings.announce_timeout
+        self._finish(board, Outcome.SKIPPED, (
+            f"held for approval, it stopped announcing itself for "
+            f"{self.settings.announce_timeout:g} s: dropped (approve it next time it "
+            "net-boots)"), now, FailureCause.LEFT_WHILE_HELD, counted=False)
+        return now + 1.0
 
     # --------------------------------------------------------------- outputs
 
@@ -313,8 +461,10 @@ class StationCore:
         self.boards[mac] = board
         self._preparing += 1
         self._events.append(events.Found(now, mac, announcement, port))
+        again = mac in self._reinstall  # an operator asked: the journal is not asked
+        self._reinstall.discard(mac)
         self._requests.append(PrepareRequest(mac, announcement, port,
-                                             check_history=self.settings.once))
+                                             check_history=self.settings.once and not again))
 
     def _release(self, wtrm: Frame, now: float, port: str | None) -> list[Frame]:
         """A board waits for TERM without a session here: answer it."""
@@ -323,21 +473,31 @@ class StationCore:
             self._events.append(events.Released(now, wtrm.src, port))
         return answer
 
-    def _offer(self, board: Board, plan: InstallPlan, now: float) -> list[Frame]:
-        self._preparing -= 1
+    def _checked(self, board: Board, plan: InstallPlan, now: float) -> None:
+        """Its files are read and checked: what it gets is known (and journaled)."""
         board.version_sent = plan.version
         board.identity_set = scripted_identity(plan.script)
+        script = plan.script
+        board.plan_view = {
+            "packages": [package.name for package in plan.packages],
+            "version": plan.version, "identity": board.identity_set,
+            "configuration": plan.description,
+            "script_sha256": hashlib.sha256(script).hexdigest() if script is not None
+            else None}
         self._events.append(events.Validated(now, board.mac, plan.sent_files(),
                                              plan.description, plan.inventory_key,
                                              plan.template, plan.script))
         for finding in plan.findings:
             self._events.append(events.Warned(now, board.mac, str(finding)))
+
+    def _offer(self, board: Board, plan: InstallPlan, now: float) -> list[Frame]:
+        wait = (plan.after_install or self.settings.after_install) == WAIT
         key = plan.key if plan.key is not None else board.announcement.key
         try:
             board.session = ServerSession(
                 self.server_mac, board.mac, plan.files, key=key, keep=plan.keep,
                 timing=self.settings.timing, window=self.settings.window, budget=self._budget,
-                software_id=board.announcement.software_id)
+                software_id=board.announcement.software_id, hold_term=wait)
         except (messages.MessageError, ValueError) as exc:  # e.g. a forged key field
             self._finish(board, Outcome.REFUSED, f"cannot offer an install: {exc}", now,
                          FailureCause.NOT_OFFERED)
@@ -383,7 +543,7 @@ class StationCore:
         self._by_software_id[software_id] = board
         for other in [b for b in self.boards.values() if b is not board and not b.answered
                       and b.announcement.software_id == software_id]:
-            if other.session is None:
+            if self._is_preparing(other):
                 self._preparing -= 1  # its files' answer will be stale
             self.boards.pop(other.mac, None)
             if len(board.other_macs) < MAX_PORTS:
@@ -410,6 +570,7 @@ class StationCore:
         """``counted``: a refusal or failure counts towards -1/--count and the run's exit
         code, and rests the board; ``rest``: rest it even so."""
         self._leave(board)
+        self.finished.put(board.mac, outcome.value)
         if outcome.installed:
             self.admission.installed(board.mac, now)
         if outcome is Outcome.REBOOTED:
@@ -446,6 +607,8 @@ class StationCore:
 
 
     def _in_service(self, event: events.InService) -> None:
+        if event.outcome is not Outcome.REBOOTED:
+            self.finished.put(event.mac, event.outcome.value)
         if event.outcome is Outcome.VERIFIED:
             self.result.verified += 1
         elif event.outcome is Outcome.WRONG_VERSION:

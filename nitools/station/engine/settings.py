@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 
 from nitools.netinstall.server import Timing
 
+AFTER_INSTALL = ("reboot", "wait")  # what an installed board is told: TERM now, or later
+WAIT = "wait"
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -17,6 +20,9 @@ class EngineSettings:
     macs: frozenset[bytes] | None = None  # serve only these boards
     once: bool = False  # a board the journal shows installed is left alone
     once_per_mac: bool = False  # a board installed in this run is not offered again (-o)
+    # The operator in the loop (docs/station.md)
+    hold: bool = False  # a prepared board waits in etherboot until approved
+    after_install: str = "reboot"  # or WAIT: an installed board waits for `nitools reboot`
     # Timers and the wire
     grace: float = 60.0  # on stop: seconds running installs may still take
     window: int = 32  # the most frames in flight per board; 1 = stop-and-wait

@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from nitools.errors import ConfigError
+from nitools.errors import ConfigError, UsageError
 from nitools.station.engine.contract import ConfigMode
 from nitools.station.plan.payload import Source
 
@@ -93,6 +93,18 @@ def load_ini(path: str) -> IniConfig:
         first_line = str(exc).splitlines()[0]
         raise ConfigError(f"config file {path} is not a valid ini file: {first_line}") from exc
     return config
+
+
+YES = ("yes", "true", "on", "1")
+NO = ("no", "false", "off", "0")
+
+
+def parse_yes_no(text: str, where: str) -> bool:
+    """An ini's or an inventory's yes or no; UsageError naming ``where`` otherwise."""
+    word = text.strip().lower()
+    if word in YES or word in NO:
+        return word in YES
+    raise UsageError(f"{where}={text} is neither yes nor no")
 
 
 def settings(config: configparser.ConfigParser) -> configparser.SectionProxy:

@@ -33,12 +33,15 @@ from nitools.fetch.download import copy_body, reason, redact, within
 from nitools.netinstall.frame import format_mac, parse_mac
 from nitools.netinstall.messages import is_software_id
 from nitools.station.engine.contract import ConfigMode
+from nitools.station.engine.settings import AFTER_INSTALL
 from nitools.station.plan.first_boot import TEMPLATE_NAMES
+from nitools.station.plan.ini import parse_yes_no
 from nitools.station.plan.payload import read_setting_file
 
 # Columns that choose settings (the rest are template values).
 KEY_COLUMNS = ("mac", "software_id", "model")
-SETTING_COLUMNS = ("routeros", "packages", "config_mode", "mode_script", "template")
+SETTING_COLUMNS = ("routeros", "packages", "config_mode", "mode_script", "template", "hold",
+                   "after_install")
 RESERVED = (*KEY_COLUMNS, *SETTING_COLUMNS)
 # Columns that name files on this station: a server must not choose those.
 FILE_COLUMNS = ("mode_script", "template")
@@ -100,6 +103,20 @@ class InventoryRow:
         text = self.text("config_mode")
         return ConfigMode.parse(text, f"{self.where}: config_mode") if text else None
 
+    @property
+    def hold(self) -> bool | None:
+        """--hold for this board alone (yes or no), None: as the station says."""
+        text = self.text("hold")
+        return parse_yes_no(text, f"{self.where}: hold") if text else None
+
+    @property
+    def after_install(self) -> str | None:
+        text = self.text("after_install")
+        if text is not None and text not in AFTER_INSTALL:
+            raise UsageError(f"{self.where}: after_install={text} is not one of "
+                             f"{', '.join(AFTER_INSTALL)}")
+        return text
+
     def path(self, column: str) -> str | None:
         """A file a column names, beside the inventory file when relative."""
         text = self.text(column)
@@ -121,6 +138,8 @@ def check_row(row: InventoryRow, url_settings: frozenset[str] = frozenset(),
     from nitools.routeros.npk import is_package_name
 
     row.config_mode  # noqa: B018  (a word that is no mode raises here, naming the row)
+    row.hold  # noqa: B018  (likewise a word that is neither yes nor no)
+    row.after_install  # noqa: B018
     for name in row.packages or ():
         if not is_package_name(name):
             raise UsageError(f"{row.where}: packages: '{name}' is not a package name "

@@ -104,6 +104,9 @@ class DefaultPlugin:
         return (self.locate(self.firmware), *map(self.locate, self.additional), config)
 
 
+TYPO_CUTOFF = 0.8  # conifg= for config= is 0.83; folder= for hold= is 0.6
+
+
 def check_keys(config: configparser.ConfigParser, custom_plugin: bool,
                station_keys: Collection[str]) -> None:
     """A misspelled key must not silently mean "default configuration": an error that
@@ -113,7 +116,10 @@ def check_keys(config: configparser.ConfigParser, custom_plugin: bool,
     for key in section:
         if key in known:
             continue
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        # A custom plugin reads keys of its own (pyNetinstall's folder=): only a near miss
+        # of a nitools key (a typo) is an error there, not any word that looks alike.
+        close = difflib.get_close_matches(key, known, n=1,
+                                          cutoff=TYPO_CUTOFF if custom_plugin else 0.6)
         hint = f": did you mean {close[0]}=?" if close else \
             f": known keys are {', '.join(sorted(known))}"
         if custom_plugin and not close:

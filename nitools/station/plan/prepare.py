@@ -223,7 +223,9 @@ def prepare_install(plugin: Plugin, board: PrepareRequest,
                                 f"than the station's {station_version}"))
     return InstallPlan(build.files, build.packages, config_mode, key, keep, build.sources,
                        findings, build.digests, row.key if row is not None else None,
-                       template.name if template is not None else None)
+                       template.name if template is not None else None,
+                       hold=row.hold if row is not None else None,
+                       after_install=row.after_install if row is not None else None)
 
 
 def is_custom_plugin(plugin: Any) -> bool:

@@ -14,9 +14,9 @@ from nitools.errors import UsageError
 from nitools.fetch.releases import ReleaseChoice
 from nitools.netinstall.frame import parse_mac_option
 from nitools.station.engine.settings import EngineSettings
-from nitools.station.plan.ini import DEFAULT_CONFIG, InstallDefaults, settings
+from nitools.station.plan.ini import DEFAULT_CONFIG, InstallDefaults, parse_yes_no, settings
 from nitools.station.setup.options import DEFAULT_INTERFACES, StationOptions
-from nitools.station.setup.settings import Setting, Target, declared
+from nitools.station.setup.settings import Kind, Setting, Target, declared
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ def station_config(options: StationOptions, ini: configparser.ConfigParser | Non
     merged: dict[Target, dict[str, Any]] = {target: {} for target in Target}
     for option, declared_setting in declared(StationOptions):
         value = getattr(options, option.name)
-        if value in (None, ()) and declared_setting.ini is not None:
+        # A flag left off on the command line is not given: the ini may turn it on
+        not_given = value in (None, ()) or (declared_setting.kind is Kind.FLAG and not value)
+        if not_given and declared_setting.ini is not None:
             value = _from_ini(section, declared_setting)
         if value not in (None, ()):
             merged[declared_setting.to][option.name] = value
@@ -72,6 +74,12 @@ def station_config(options: StationOptions, ini: configparser.ConfigParser | Non
 def _from_ini(section: Mapping[str, Any], declared_setting: Setting) -> Any:
     """A setting's ini value: blank is not given; a multiple one is one item a line."""
     text = section.get(declared_setting.ini or "") or None
+    if text is not None and declared_setting.kind is Kind.FLAG:
+        return parse_yes_no(text, declared_setting.ini or "")
+    if text is not None and declared_setting.kind is Kind.CHOICE \
+            and text.strip() not in declared_setting.choices:
+        raise UsageError(f"{declared_setting.ini}={text} is not one of "
+                         f"{', '.join(declared_setting.choices)}")
     if text is None or not declared_setting.multiple:
         return text
     return tuple(line.strip() for line in text.splitlines() if line.strip())

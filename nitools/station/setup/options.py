@@ -13,7 +13,7 @@ from typing import Any
 from nitools.errors import UsageError
 from nitools.netinstall.server import Timing
 from nitools.station.engine.contract import ConfigMode
-from nitools.station.engine.settings import EngineSettings
+from nitools.station.engine.settings import AFTER_INSTALL, EngineSettings
 from nitools.station.plan.ini import CONFIG_MODES, DEFAULT_CONFIG, UNLISTED_CHOICES
 from nitools.station.setup.settings import Group, Kind, Target, setting
 
@@ -43,6 +43,14 @@ class StationOptions:
     once: bool = setting(
         "--once", help="Install each board at most once per journal.", group=G.RUN,
         to=T.ENGINE, kind=K.FLAG, default=False)
+    hold: bool = setting(
+        "--hold", help="Hold each board once its files are checked: in etherboot, not "
+        "offered, until an operator approves it ('nitools approve MAC').", group=G.RUN,
+        to=T.ENGINE, kind=K.FLAG, default=False, ini="hold")
+    after_install: str | None = setting(
+        "--after-install", help="What an installed board is told: reboot now, or wait in "
+        "etherboot for 'nitools reboot MAC'.", group=G.RUN, to=T.ENGINE, kind=K.CHOICE,
+        choices=AFTER_INSTALL, ini="after_install", shown_default=EngineSettings.after_install)
     journal: str | None = setting(
         "--journal", help="Journal of every attempt: a SQLite file, or postgresql://... "
         "shared by several stations. Default: $XDG_STATE_HOME/nitools/journal.sqlite3.",

@@ -52,9 +52,48 @@ function showBoards(boards) {
     cell(row, board.eta !== null && board.eta > 0 ? Math.round(board.eta) + " s" : "");
     const result = cell(row, board.result, "result");
     if (board.reason) result.title = board.reason;
+    row.appendChild(actions(board));
     body.appendChild(row);
   }
   document.getElementById("no-boards").hidden = boards.length > 0;
+}
+
+// The operator's buttons: a held board can be approved or skipped, a waiting one
+// rebooted, a finished one installed again. Actions need the token (?token= in this
+// page's address); it goes as a bearer header, never in a cookie.
+const ACTIONS = {held: ["approve", "skip"], preparing: ["skip"], waiting: ["reboot"]};
+
+function actions(board) {
+  const td = document.createElement("td");
+  td.className = "actions";
+  if (!token) return td;
+  const offered = board.finished ? ["reinstall"] : ACTIONS[board.phase] || [];
+  for (const action of offered) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = action[0].toUpperCase() + action.slice(1);
+    button.dataset.action = action;
+    button.addEventListener("click", () => act(board.mac, action));
+    td.appendChild(button);
+  }
+  return td;
+}
+
+async function act(mac, action) {
+  const answer = document.getElementById("action-answer");
+  try {
+    const response = await fetch("/api/boards/" + encodeURIComponent(mac) + "/" + action,
+      {method: "POST", headers: {Authorization: "Bearer " + token}});
+    const said = await response.json();
+    answer.textContent = said.error ? `${action} ${mac}: ${said.error}`
+      : `${mac}: ${action} ${said.verdict}${said.phase ? " → " + said.phase : ""}: ` +
+        said.message;
+    answer.className = response.ok ? "answer" : "answer error";
+  } catch (problem) {
+    answer.textContent = `${action} ${mac}: ${problem.message}`;
+    answer.className = "answer error";
+  }
+  answer.hidden = false;
 }
 
 function connect() {
@@ -120,7 +159,8 @@ async function loadHistory() {
 function timeline(steps) {
   if (!steps.length) return "";
   const first = new Date(steps[0].at).getTime();
-  const name = (step) => (step.times > 1 ? `${step.event} ×${step.times}` : step.event);
+  const name = (step) => (step.times > 1 ? `${step.event} ×${step.times}` : step.event) +
+    (step.by ? ` (${step.by})` : "");
   return steps.map((step, index) => index === 0
     ? `${name(step)} ${new Date(step.at).toLocaleTimeString()}`
     : `${name(step)} +${((new Date(step.at).getTime() - first) / 1000).toFixed(1)} s`

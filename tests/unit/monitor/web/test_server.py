@@ -57,8 +57,8 @@ def test_page_assets_and_the_token(view):
     status, headers, body = get(port, "/?token=s3cret")
     assert status == 200 and b"<title>nitools station</title>" in body
     assert "default-src 'self'" in headers["Content-Security-Policy"]
-    for asset in ("app.js", "style.css"):
-        assert get(port, f"/static/{asset}", {"Authorization": "Bearer s3cret"})[0] == 200
+    for asset in ("app.js", "style.css"):  # the browser asks without the page's ?token=
+        assert get(port, f"/static/{asset}")[0] == 200
     assert get(port, "/static/../journal", {"Authorization": "Bearer s3cret"})[0] == 404
     assert get(port, "/api/boards", {"Authorization": "Bearer wrong"})[0] == 401
     assert get(port, "/api/boards?token=s3cret", method="POST")[0] == 405
@@ -135,14 +135,16 @@ def test_flash_serves_the_view_while_it_flashes(tmp_path):
     with loopback_boards(faults=Faults(chunk_delay=0.001)) as boards:
         process = subprocess.Popen(
             [sys.executable, "-m", "nitools", "flash", "-m", "--plain", "--loopback",
-             boards.loopback_arg, "--web", str(port), "--journal", str(tmp_path / "j.sqlite3"),
-             str(tmp_path / "r.npk")], stderr=subprocess.PIPE, text=True,
-            env=dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME))
+             boards.loopback_arg, "--web", str(port), "--web-token", "t0ken", "--journal",
+             str(tmp_path / "j.sqlite3"), str(tmp_path / "r.npk")], stderr=subprocess.PIPE,
+            text=True, env=dict(os.environ, PYTHONPATH=str(REPO), XDG_STATE_HOME=STATE_HOME))
         try:
             deadline = time.monotonic() + 30
-            while not (seen and seen[-1]["result"]) and time.monotonic() < deadline:
+            while not (seen and seen[-1]["phase"] == "rebooted") and \
+                    time.monotonic() < deadline:
                 try:
-                    board_list = json.loads(get(port, "/api/boards")[2])["boards"]
+                    board_list = json.loads(get(port, "/api/boards", {
+                        "Authorization": "Bearer t0ken"})[2])["boards"]
                 except OSError:
                     board_list = []
                 seen += board_list[:1]
@@ -151,7 +153,7 @@ def test_flash_serves_the_view_while_it_flashes(tmp_path):
             process.terminate()
             _, log = process.communicate(timeout=30)
     assert process.returncode == 0, log
-    assert f"web view at http://127.0.0.1:{port}/" in log
+    assert f"web view at http://127.0.0.1:{port}/ (token required)" in log
     phases = [board["phase"] for board in seen]
     assert phases[-1] == "rebooted" and "uploading" in phases, phases
 
@@ -164,8 +166,8 @@ def test_without_a_token_the_view_answers_to_its_own_name_only(tmp_path):
     try:
         port = web.server.server_address[1]
         for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
-            assert get(port, "/api/boards", {"Host": host})[0] == 200, host
+            assert get(port, "/static/app.js", {"Host": host})[0] == 200, host
         for host in (f"evil.example:{port}", "127.0.0.1.evil.example", ""):
-            assert get(port, "/api/boards", {"Host": host})[0] == 421, host
+            assert get(port, "/static/app.js", {"Host": host})[0] == 421, host
     finally:
         web.stop()

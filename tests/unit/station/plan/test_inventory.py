@@ -88,6 +88,9 @@ def test_two_rows_naming_one_board_refuse_it(tmp_path):
     ("b.csv", "mac,x\n*,1\n*,2\n", "a second '\\*' row"),
     ("b.csv", "mac,config_mode\n02:4e:49:00:00:01,kept\n", "config_mode=kept is not one"),
     ("b.csv", "mac,packages\n02:4e:49:00:00:01,../x\n", "not a package name"),
+    ("b.csv", "mac,hold\n02:4e:49:00:00:01,perhaps\n", "line 2: hold=perhaps is neither"),
+    ("b.csv", "mac,after_install\n02:4e:49:00:00:01,halt\n",
+     "line 2: after_install=halt is not one of reboot, wait"),
     ("b.json", '{"mac": "x"}', "expected a list of objects"),
     ("b.json", "[1]", "row 1: expected an object"),
     ("b.json", "[{", "not valid JSON"),
@@ -354,3 +357,13 @@ def test_a_list_url_is_read_at_start(tmp_path):
         with pytest.raises(UsageError, match="HTTP 404"):
             load_inventory(url + "/missing.json")
     assert table.row_for(MAC, "", "").template_values() == {"x": 1}
+
+
+def test_hold_and_after_install_are_settings_of_a_row_not_template_values(tmp_path):
+    table = load_inventory(write(tmp_path, "b.csv", "mac,hold,after_install,hostname\n"
+                                 "*,no,,\n02:4e:49:00:00:01,yes,wait,core-1\n"))
+    row = table.row_for(MAC, "", "RB5009")
+    assert (row.hold, row.after_install) == (True, "wait")
+    assert row.template_values() == {"hostname": "core-1"}
+    other = table.row_for(bytes.fromhex("024e49000002"), "", "RB5009")
+    assert (other.hold, other.after_install) == (False, None)

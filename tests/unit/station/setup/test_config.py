@@ -61,3 +61,23 @@ def test_a_station_signs_its_rows_with_its_name_or_host_and_ports():
     assert station_name(station_config(StationOptions(station_name="line-1"), None)) == "line-1"
     named = station_name(station_config(StationOptions(interfaces=("eth1", "eth2")), None))
     assert named.endswith(":eth1+eth2")
+
+
+@pytest.mark.parametrize(("line", "hold"), [("hold = yes", True), ("hold = no", False),
+                                            ("hold = True", True), ("", False)])
+def test_hold_from_the_ini_and_the_command_line_turns_it_on_whatever_the_ini_says(
+        tmp_path, line, hold):
+    config = ini(tmp_path, f"[nitools]\n{line}\n")
+    assert station_config(StationOptions(), config).engine.hold is hold
+    assert station_config(StationOptions(hold=True), config).engine.hold is True
+
+
+def test_the_ini_says_yes_no_and_the_after_install_words_or_a_clear_error(tmp_path):
+    with pytest.raises(UsageError, match="hold=maybe is neither yes nor no"):
+        station_config(StationOptions(), ini(tmp_path, "[nitools]\nhold = maybe\n"))
+    with pytest.raises(UsageError, match="after_install=later is not one of reboot, wait"):
+        station_config(StationOptions(), ini(tmp_path, "[nitools]\nafter_install = later\n"))
+    merged = station_config(StationOptions(), ini(tmp_path, "[nitools]\nafter_install = wait\n"))
+    assert merged.engine.after_install == "wait"
+    assert station_config(StationOptions(after_install="reboot"), ini(
+        tmp_path, "[nitools]\nafter_install = wait\n")).engine.after_install == "reboot"
