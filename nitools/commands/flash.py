@@ -77,7 +77,11 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
             stop_web = web.stop
         if services is not None:
             running = services(stop.request, sightings.put)
-        elif not config.loopback:  # what 'station' checks first, as far as it applies
+        elif config.engine.verify:
+            log.info("--verify: boards are heard in service by MNDP only here; 'nitools "
+                     "station' also sees a rebooted board ask its dnsmasq for an address "
+                     "(outcome booted, docs/verify.md)")
+        if services is None and not config.loopback:  # what 'station' checks first
             names = [resolve_interface(given)[0] for given in config.interfaces]  # or MACs
             raise_problems(preflight(names, serve_dhcp=False))
         link = _open_link(config)

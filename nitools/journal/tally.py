@@ -17,7 +17,7 @@ _ROW_ORDER = (Outcome.REBOOTED.value, Outcome.UNCONFIRMED.value, Outcome.FAILED.
               NEVER_ANSWERED, Outcome.REFUSED.value, Outcome.SKIPPED.value,
               Outcome.INTERRUPTED.value, Outcome.SILENT.value, Outcome.RELEASED.value)
 NOT_SEEN = "not-seen"  # a rebooted row whose board was not heard in service in time
-_SERVICE_ORDER = (Outcome.VERIFIED.value, Outcome.WRONG_VERSION.value,
+_SERVICE_ORDER = (Outcome.VERIFIED.value, Outcome.BOOTED.value, Outcome.WRONG_VERSION.value,
                   Outcome.UNVERIFIED.value, NOT_SEEN)
 
 

@@ -12,17 +12,23 @@ MAX_STEPS = 64  # a real board's timeline has about ten
 _FIRST = MAX_STEPS // 4  # kept from the start when the middle must go
 
 
-def add_step(steps: list[dict[str, Any]], name: str, at: float, by: str | None = None) -> None:
+def add_step(steps: list[dict[str, Any]], name: str, at: float, by: str | None = None,
+             detail: str | None = None) -> None:
     """Put a step in its place by time (dnsmasq's log may come late); a repeat of the step
     before it is counted there; past MAX_STEPS, the oldest of the middle goes. ``by``: who
-    asked for it (an operator's action)."""
+    asked for it (an operator's action); ``detail``: what the board said (its host name)."""
     index = bisect.bisect_right([step["at"] for step in steps], at) \
         if steps and at < steps[-1]["at"] else len(steps)
     before = steps[index - 1] if index else None
     if before is not None and before["event"] == name:
         before["times"] = before.get("times", 1) + 1
         return
-    steps.insert(index, {"event": name, "at": at, **({"by": by} if by else {})})
+    step: dict[str, Any] = {"event": name, "at": at}
+    if by:
+        step["by"] = by
+    if detail:
+        step["detail"] = detail
+    steps.insert(index, step)
     if len(steps) > MAX_STEPS:
         del steps[_FIRST]
 
@@ -31,4 +37,5 @@ def step_text(step: dict[str, Any]) -> str:
     """``dhcp``, or ``dhcp ×37`` for a step that came 37 times in a row."""
     times = step.get("times", 1)
     text = step["event"] if times == 1 else f"{step['event']} ×{times}"
-    return f"{text} ({step['by']})" if step.get("by") else text
+    said = step.get("by") or step.get("detail")
+    return f"{text} ({said})" if said else text

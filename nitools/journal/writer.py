@@ -146,6 +146,12 @@ class JournalWriter:
     # ------------------------------------------------------------- one per event
 
     def _netboot(self, event: events.Netboot) -> None:
+        if event.kind is events.NetbootKind.DHCP_AFTER_BOOT:
+            row = self._rebooted.get(event.mac)  # a step of its rebooted row, written with
+            if row is not None and row in self._rebooted_steps:  # what it did in service
+                add_step(self._rebooted_steps[row], event.kind.value, self.wall(event.at),
+                         detail=event.detail)
+            return
         record = self._open.get(event.mac)
         if record is not None:  # dnsmasq's log may come after the board announced itself
             add_step(record.timeline, event.kind.value, self.wall(event.at))

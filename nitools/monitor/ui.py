@@ -77,8 +77,8 @@ class LogReporter:
                                                           ev.NetbootKind.NO_IMAGE) \
                     else logging.DEBUG  # dnsmasq's own lines already say it
             elif isinstance(event, ev.InService) and event.outcome is not Outcome.VERIFIED:
-                level = logging.ERROR if event.outcome is not Outcome.REBOOTED \
-                    else logging.WARNING
+                level = logging.WARNING if event.outcome in (Outcome.REBOOTED, Outcome.BOOTED) \
+                    else logging.ERROR
             log.log(level, "%s: %s", self.label(event.mac), text)
         if isinstance(event, ev.Finished):
             self._steps.pop(event.mac, None)

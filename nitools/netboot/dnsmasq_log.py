@@ -23,8 +23,9 @@ _PREFIX = re.compile(r"^dnsmasq(?:-\w+)?\[\d+\]: ")
 _VENDOR = re.compile(r"^(\d+) vendor class: (.*)$")
 _REPLY = re.compile(r"^(\d+) (?:BOOTP|DHCPACK|DHCPOFFER)\((\S+)\) (\d+\.\d+\.\d+\.\d+) "
                     r"([0-9A-Fa-f:]{17})\b")
-_IGNORED = re.compile(r"^(\d+) (?:BOOTP|DHCPDISCOVER|DHCPREQUEST)\((\S+)\) (?:\S+ )?"
-                      r"([0-9A-Fa-f:]{17}) ignored")
+_IGNORED = re.compile(r"^(\d+) (BOOTP|DHCPDISCOVER|DHCPREQUEST)\((\S+)\) (?:\S+ )?"
+                      r"([0-9A-Fa-f:]{17}) ignored$")
+_NAME = re.compile(r"^(\d+) client provides name: (.*)$")
 _NO_ADDRESS = re.compile(r"^(\d+) (?:BOOTP|DHCPDISCOVER)\((\S+)\) (?:\S+ )?"
                          r"([0-9A-Fa-f:]{17}) no address available$")
 _BOOT_FILE = re.compile(r"^(\d+) bootfile name: (\S+)$")
@@ -56,6 +57,7 @@ class DnsmasqLogReader:
         self._mac_of: Bounded[str, tuple[bytes, str]] = Bounded(REMEMBERED)
         self._address_of: Bounded[str, str] = Bounded(REMEMBERED)  # transaction -> address
         self._boot_file: Bounded[str, str] = Bounded(REMEMBERED)  # address -> file offered
+        self._name: Bounded[str, str] = Bounded(REMEMBERED)  # transaction -> host name
 
     def feed(self, line: str, at: float) -> list[Sighting]:
         text = _PREFIX.sub("", line.strip())
@@ -81,13 +83,24 @@ class DnsmasqLogReader:
             if mac is not None:  # others are ignored before dnsmasq looks for an address
                 return [Sighting(NetbootKind.NO_ADDRESS, mac, at,
                                  "no address left in the range", match[2])]
+        elif match := _NAME.match(text):
+            self._name.put(match[1], match[2].strip())
         elif match := _IGNORED.match(text):
-            mac, vendor = _mac(match[3]), self._vendor.pop(match[1], "")
-            if mac is None or not vendor:
-                return []  # an ordinary DHCP client: nitools' dnsmasq ignores those
+            mac, vendor = _mac(match[4]), self._vendor.pop(match[1], "")
+            name = self._name.pop(match[1], "")
+            if mac is None:
+                return []
+            if not vendor:
+                if match[2] == "BOOTP":
+                    return []
+                # An ordinary DHCP client (nitools' dnsmasq does not answer it): maybe a
+                # board up in RouterOS asking on ether1 (docs/verify.md, "booted")
+                return [Sighting(NetbootKind.DHCP_CLIENT, mac, at,
+                                 f"host name '{name}'" if name else "no host name logged",
+                                 match[3])]
             served = ", ".join(self.served) or "none"
             return [Sighting(NetbootKind.NO_IMAGE, mac, at, f"vendor class {vendor} has no "
-                             f"boot image here (served: {served})", match[2])]
+                             f"boot image here (served: {served})", match[3])]
         elif match := _SENT.match(text):
             if (served := self._board(match[1], match[2])) is not None:
                 return [Sighting(NetbootKind.TFTP, served[0], at, match[1].rsplit("/", 1)[-1],

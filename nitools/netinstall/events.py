@@ -34,6 +34,7 @@ class Outcome(enum.Enum):
     UNVERIFIED = "unverified"  # --verify: not heard (or not as expected) in time
     SILENT = "silent"  # got its boot image (TFTP) and never announced itself in netinstall
     SKIPPED = "skipped"  # never offered: an operator skipped it, or it left while held
+    BOOTED = "booted"  # after the reboot it asked for an address (DHCP); no version heard
 
     @property
     def success(self) -> bool:
@@ -229,6 +230,10 @@ class NetbootKind(enum.Enum):
     TFTP_FAILED = "tftp-failed"  # its boot image not found or not sent
     NO_IMAGE = "no-image"  # a vendor class with no boot image here
     NO_ADDRESS = "no-address"  # the address range was full: it got no answer
+    # A DHCP request with a message type and no boot vendor class: an ordinary DHCP
+    # client, such as RouterOS's on ether1 after a reboot (the engine decides whose)
+    DHCP_CLIENT = "dhcp-client"
+    DHCP_AFTER_BOOT = "dhcp-after-boot"  # that request, from a board after its reboot
 
 
 @dataclass(frozen=True, slots=True)

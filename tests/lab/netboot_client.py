@@ -33,7 +33,7 @@ def mac_of(interface: str) -> bytes:
 
 def request(mac: bytes, xid: int, vendor_class: str, dhcp_type: int | None = None,
             requested: bytes | None = None, server: bytes | None = None,
-            client_arch: int | None = None) -> bytes:
+            client_arch: int | None = None, hostname: str | None = None) -> bytes:
     flags = 0x8000 if dhcp_type else 0
     header = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, xid, 0, flags, bytes(4),
                          bytes(4), bytes(4), bytes(4), mac.ljust(16, b"\0"), b"", b"")
@@ -48,6 +48,8 @@ def request(mac: bytes, xid: int, vendor_class: str, dhcp_type: int | None = Non
         options += bytes([54, 4]) + server
     if client_arch is not None:
         options += bytes([93, 2]) + struct.pack("!H", client_arch)
+    if hostname:  # option 12, as RouterOS's DHCP client sends its identity
+        options += bytes([12, len(hostname)]) + hostname.encode()
     packet = header + options + b"\xff"
     return packet.ljust(300, b"\0")
 
@@ -129,6 +131,7 @@ def main() -> None:
     parser.add_argument("--blksize", type=int)
     parser.add_argument("--client-arch", type=int)
     parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--hostname", help="DHCP option 12 (RouterOS sends its identity)")
     args = parser.parse_args()
     mac = mac_of(args.interface)
     xid = int.from_bytes(os.urandom(4), "big")
@@ -144,7 +147,8 @@ def main() -> None:
         result["reply"] = reply
     else:
         offer = exchange(sock, request(mac, xid, args.vendor_class, 1,
-                                       client_arch=args.client_arch), xid, args.timeout)
+                                       client_arch=args.client_arch,
+                                       hostname=args.hostname), xid, args.timeout)
         result["offer"] = offer
         if offer:
             ack = exchange(sock, request(mac, xid, args.vendor_class, 3,

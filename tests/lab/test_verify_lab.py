@@ -2,9 +2,14 @@
 installed and the script's identity, one an older version, one silent; then the same
 under a flood of forged MNDP datagrams (10,000 a second for 10 s)."""
 
+import json
 import os
 import re
+import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -141,3 +146,50 @@ def test_a_datagram_of_a_mac_alone_decides_nothing(netns_pair, files):
         (outcome,) = db.execute("SELECT outcome FROM attempts WHERE answered_mac = ?",
                                 (VERIFIED,)).fetchone()
     assert (station.returncode, outcome) == (0, "verified"), log
+
+
+@pytest.mark.skipif(shutil.which("dnsmasq", path=os.pathsep.join([
+    os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])) is None,
+    reason="dnsmasq is not installed (Debian: apt-get install dnsmasq-base)")
+def test_a_board_silent_on_mndp_that_asks_for_an_address_ends_booted(station, boot_root,
+                                                                    package):
+    """Issue 28 row 6: after -r most routers put ether1 in the WAN list and RouterOS's
+    default configuration limits neighbour discovery to the LAN list, so --verify ended
+    `unverified` for a board that came up fine. Its DHCP client on ether1 asks the
+    station's dnsmasq for an address: `booted`, with a step of its own."""
+    from tests.lab.test_station_cmd_lab import Log, address
+    from tests.lab.test_timeline_lab import BOARD, rows_of, station_env
+
+    pair, journal = station.pair, station.journal
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    subprocess.run(["ip", "-n", pair.board_ns, "link", "set", BOARD_IF, "address", BOARD],
+                   check=True)
+    log = Log(pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
+                         "--tftp-root", str(boot_root), "--journal", str(journal), "-r",
+                         "--verify", "--verify-timeout", "8", str(package)))
+    log.wait_for("listening on interface fl0")
+    station.emulate("--seed", "81")  # no --mndp-after: nothing announced on this port
+    deadline = time.monotonic() + 60
+    while rows_of(journal).get(BOARD, {}).get("outcome") != "rebooted":
+        assert time.monotonic() < deadline and log.process.poll() is None, log.text[-2000:]
+        time.sleep(0.2)
+    # RouterOS up: its DHCP client (a DHCPDISCOVER, not the boot loader's bare BOOTP)
+    subprocess.run(["ip", "netns", "exec", pair.board_ns, sys.executable, "-m",
+                    "tests.lab.netboot_client", BOARD_IF, "dhcp", "", "--hostname", "line 1",
+                    "--timeout", "1"], capture_output=True, timeout=30, env=station_env(),
+                   check=True)
+    while rows_of(journal)[BOARD]["outcome"] == "rebooted":
+        assert time.monotonic() < deadline and log.process.poll() is None, log.text[-2000:]
+        time.sleep(0.2)
+    log.process.send_signal(signal.SIGTERM)
+    log.finish()
+    row = rows_of(journal)[BOARD]
+    assert row["outcome"] == "booted", row
+    assert row["reason"].startswith("came up and asked for an address")
+    assert "its version was not announced on this port: docs/verify.md" in row["reason"]
+    steps = json.loads(row["timeline"])
+    assert [s["event"] for s in steps][-3:] == ["rebooted", "dhcp-after-boot", "booted"]
+    # dnsmasq logs no host name for a client it does not answer: the step says so
+    assert steps[-2]["detail"] == "no host name logged"
+    assert "in service: 1 booted" in log.text
+    assert "unverified" not in row["outcome"]

@@ -68,6 +68,7 @@ class StationResult:
     wrong_version: list[bytes] = field(default_factory=list)
     unverified: list[bytes] = field(default_factory=list)  # --verify: not seen in service
     not_seen: int = 0  # without --verify: rebooted, not seen in service in time
+    booted: int = 0  # asked for an address after the reboot; no version heard
     silent: int = 0  # got a boot image, never announced itself (not counted in finished)
     never_answered: int = 0  # offered, never answered: strangers (not counted in finished)
 
@@ -177,7 +178,15 @@ class StationCore:
             self._in_service(event)
 
     def netboot(self, sighting: Sighting, now: float) -> None:
-        """What dnsmasq did for a board (``nitools station``): its timeline starts here."""
+        """What dnsmasq did for a board (``nitools station``): its timeline starts here.
+        An ordinary DHCP request counts only from a board awaited after its reboot."""
+        if sighting.kind is events.NetbootKind.DHCP_CLIENT:
+            board = self.service.asked_for_address(sighting.mac, sighting.detail, sighting.at)
+            if board is not None:
+                self._events.append(events.Netboot(
+                    sighting.at, board, events.NetbootKind.DHCP_AFTER_BOOT, sighting.detail,
+                    sighting.port, sighting.address))
+            return
         announced = self.admission.announced.get(sighting.mac)
         talking = sighting.mac in self.boards or (announced is not None
                                                   and announced >= sighting.at)
@@ -615,6 +624,8 @@ class StationCore:
             self.result.wrong_version.append(event.mac)
         elif event.outcome is Outcome.UNVERIFIED:
             self.result.unverified.append(event.mac)
+        elif event.outcome is Outcome.BOOTED:
+            self.result.booted += 1
         else:
             self.result.not_seen += 1
         self._events.append(event)

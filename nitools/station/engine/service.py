@@ -19,6 +19,8 @@ from nitools.netinstall.mndp import Neighbour
 MAX_AWAITED = 4096
 UPTIME_MARGIN = 5.0  # seconds: uptime is whole seconds, and our TERM's time is our own
 NOT_SEEN = "not seen in service"
+BOOTED_REASON = ("came up and asked for an address{name}; its version was not announced on "
+                 "this port: docs/verify.md")
 @dataclass
 class Awaited:
     mac: bytes  # the MAC the station answered
@@ -29,6 +31,7 @@ class Awaited:
     rebooted_at: float
     deadline: float
     heard_other: str = ""  # an announcement that did not match yet (for the reason)
+    asked_for_address: str | None = None  # a DHCP request since the reboot: what it said
 
 
 class ServiceCheck:
@@ -86,6 +89,16 @@ class ServiceCheck:
                           f"in service: RouterOS {neighbour.version or running}{identity}, "
                           f"announced {seconds:.1f} s after the reboot", **details)]
 
+    def asked_for_address(self, mac: bytes, detail: str, at: float) -> bytes | None:
+        """A DHCP request (with a message type: not the boot loader's bare BOOTP) from one
+        of an awaited board's MACs, sent after its reboot: RouterOS's default configuration
+        runs a DHCP client on ether1. The board's answered MAC the first time, else None."""
+        awaited = self._by_mac.get(mac)
+        if awaited is None or at < awaited.rebooted_at or awaited.asked_for_address is not None:
+            return None
+        awaited.asked_for_address = detail
+        return awaited.mac
+
     @staticmethod
     def _fits(neighbour: Neighbour, awaited: Awaited, now: float) -> bool:
         """Whether an announcement can be the awaited board's, booted since our TERM: it
@@ -111,6 +124,12 @@ class ServiceCheck:
                 f"{NOT_SEEN}: no MNDP announcement by {format_mac(awaited.mac)} or software "
                 f"ID {awaited.software_id or '-'} within {self.timeout:g} s (docs/verify.md)")
             outcome = Outcome.UNVERIFIED if self.required else Outcome.REBOOTED
+            if awaited.asked_for_address is not None and not awaited.heard_other:
+                # Seen up, but MNDP said nothing here (the LAN list, docs/verify.md)
+                outcome = Outcome.BOOTED
+                said = awaited.asked_for_address
+                why = BOOTED_REASON.format(name=f" ({said})" if said.startswith("host")
+                                           else "")
             out.append(InService(now, awaited.mac, outcome, why))
         return out
 

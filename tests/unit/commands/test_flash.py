@@ -430,3 +430,10 @@ def test_once_leaves_a_board_the_journal_shows_installed(packages, tmp_path):
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=30)
         assert boards.emulator.summary()["boards"][0]["offers_seen"] == 0
+
+
+def test_flash_with_verify_says_that_station_also_sees_boards_ask_for_an_address(packages):
+    result, _ = flash_packages(("-1", "--verify", "--verify-timeout", "1",
+                                str(packages / "routeros-7.16.1-arm64.npk")))
+    assert "'nitools station' also sees a rebooted board ask its dnsmasq for an address " \
+           "(outcome booted, docs/verify.md)" in result.stderr, result.stderr

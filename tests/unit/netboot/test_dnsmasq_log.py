@@ -95,3 +95,19 @@ def test_a_board_that_finds_the_range_full_is_told_and_the_address_is_kept():
                    "available\n", reader)
     assert (full.kind, full.mac, full.port) == (NetbootKind.NO_ADDRESS,
                                                 bytes.fromhex("02aa00000004"), "fl0")
+
+
+def test_an_ordinary_dhcp_request_is_a_dhcp_client_sighting_a_bare_bootp_nothing():
+    """RouterOS up after its reboot asks on ether1 with a DHCPDISCOVER (dnsmasq ignores
+    it: no boot vendor class); the boot loader's BOOTP without a vendor class is nothing."""
+    lines = """\
+dnsmasq-dhcp[5316]: 201448203 available DHCP range: 192.0.2.128 -- 192.0.2.254
+dnsmasq-dhcp[5316]: 201448203 DHCPDISCOVER(fl0) 02:4e:49:05:10:01 ignored
+dnsmasq-dhcp[5316]: 77 client provides name: line 1
+dnsmasq-dhcp[5316]: 77 DHCPREQUEST(fl0) 192.0.2.9 02:4e:49:05:10:01 ignored
+dnsmasq-dhcp[5316]: 78 BOOTP(fl0) 02:4e:49:05:10:01 ignored
+"""
+    first, second = read(lines)
+    assert (first.kind, first.mac, first.detail, first.port) == (
+        NetbootKind.DHCP_CLIENT, MAC, "no host name logged", "fl0")
+    assert (second.kind, second.detail) == (NetbootKind.DHCP_CLIENT, "host name 'line 1'")

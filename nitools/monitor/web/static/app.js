@@ -160,7 +160,7 @@ function timeline(steps) {
   if (!steps.length) return "";
   const first = new Date(steps[0].at).getTime();
   const name = (step) => (step.times > 1 ? `${step.event} ×${step.times}` : step.event) +
-    (step.by ? ` (${step.by})` : "");
+    (step.by || step.detail ? ` (${step.by || step.detail})` : "");
   return steps.map((step, index) => index === 0
     ? `${name(step)} ${new Date(step.at).toLocaleTimeString()}`
     : `${name(step)} +${((new Date(step.at).getTime() - first) / 1000).toFixed(1)} s`

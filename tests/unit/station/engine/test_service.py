@@ -140,3 +140,22 @@ def test_an_announcement_counts_only_with_an_uptime_that_fits_a_boot_after_our_t
     (event,) = check.heard(Neighbour(mac=MAC, version="7.16.1 (stable)", uptime=30), 40.0)
     assert event.outcome is Outcome.VERIFIED
 
+
+
+def test_a_board_that_asks_for_an_address_after_its_reboot_is_booted_not_unverified():
+    check = awaiting(required=True, timeout=30.0)
+    assert check.asked_for_address(OTHER_PORT, "host name 'r1'", at=7.0) is None  # before TERM
+    assert check.asked_for_address(bytes(6), "no host name logged", at=9.0) is None  # stranger
+    assert check.asked_for_address(OTHER_PORT, "host name 'r1'", at=9.0) == MAC  # its port
+    assert check.asked_for_address(MAC, "again", at=9.5) is None  # once
+    (event,) = check.poll(40.0)
+    assert event.outcome is Outcome.BOOTED and event.mac == MAC
+    assert event.reason == ("came up and asked for an address (host name 'r1'); its version "
+                            "was not announced on this port: docs/verify.md")
+
+
+def test_mndp_still_decides_when_it_is_heard():
+    check = awaiting(required=True)
+    check.asked_for_address(MAC, "no host name logged", at=9.0)
+    (event,) = check.heard(Neighbour(mac=MAC, version="7.15.3", uptime=1), now=20.0)
+    assert event.outcome is Outcome.WRONG_VERSION  # what it announced wins over "booted"
