@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the nitools image with no registry.
 #
-#   tests/container/build.sh [--arch amd64|arm64|arm/v7] [--archive FILE] [TAG]
+#   tests/container/build.sh [--arch amd64|arm64|arm/v7|arm/v5] [--archive FILE] [TAG]
 #
 # --archive FILE: the root file system made by tests/container/rootfs.py for that
 # architecture (mmdebstrap; foreign ones under qemu-user in a namespace of their own),

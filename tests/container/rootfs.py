@@ -26,7 +26,10 @@ REPO = Path(__file__).resolve().parents[2]
 # The image's architecture (as docker and RouterOS name it) -> Debian's, and the
 # (architecture, variant) of the image config.
 ARCHES = {"amd64": ("amd64", ("amd64", None)), "arm64": ("arm64", ("arm64", "v8")),
-          "arm/v7": ("armhf", ("arm", "v7"))}
+          "arm/v7": ("armhf", ("arm", "v7")),
+          # Debian armel (ARMv5TE): RouterBoards whose container runtime takes only
+          # arm32v5 images (MikroTik's container documentation: the EN7562CT class)
+          "arm/v5": ("armel", ("arm", "v5"))}
 DEBIAN_PACKAGES = ("python3", "python3-markupsafe", "dnsmasq-base", "iproute2", "ca-certificates")
 # nitools' dependencies and theirs, all published as py3-none-any wheels (MarkupSafe,
 # the one with compiled code, comes from Debian above).
@@ -48,7 +51,8 @@ SMALLER = ("--dpkgopt=path-exclude=/usr/share/doc/*",
 
 
 def host_arch() -> str:
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7"}.get(
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7", "armv5tel": "arm/v5",
+            "armv5tejl": "arm/v5"}.get(
         platform.machine(), platform.machine())
 
 

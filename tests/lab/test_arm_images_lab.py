@@ -1,4 +1,4 @@
-"""The station on the RouterBoard itself: the arm64 and arm/v7 images, built here with no
+"""The station on the RouterBoard itself: the arm64, arm/v7 and arm/v5 images, built here with no
 registry (tests/container/rootfs.py: mmdebstrap for the architecture under qemu-user in a
 user namespace with a binfmt_misc of its own; the host's stays untouched), run under
 emulation: ``nitools --version`` and ``nitools demo`` in each; the docker-archive that
@@ -8,6 +8,7 @@ variables, flashing an emulated board over real broadcast in the lab."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -26,7 +27,12 @@ from tests.container.rootfs import build
 from tests.lab.netns import FLASHER_IF
 
 pytestmark = pytest.mark.lab
-QEMU = {"arm64": "qemu-aarch64-static", "arm/v7": "qemu-arm-static"}
+QEMU = {"arm64": "qemu-aarch64-static", "arm/v7": "qemu-arm-static",
+        "arm/v5": "qemu-arm-static"}
+# The CPU qemu-user emulates for each image: an ARMv5TEJ (ARM926EJ-S, as in the EN7562CT
+# class) for arm/v5, so an instruction the v5 CPU lacks fails here as it would there.
+QEMU_CPU = {"arm/v5": "arm926"}
+MACHINE = {"arm64": "aarch64", "arm/v7": "armv7l", "arm/v5": "armv5tel"}
 _BUILT: dict[str, Path] = {}  # each architecture's root file system, built once per run
 _WORK = Path(tempfile.mkdtemp(prefix="nitools-arm-images-"))
 
@@ -44,21 +50,24 @@ def rootfs(arch: str) -> Path:
     return _BUILT[arch]
 
 
-def emulated(root: Path, *command: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def emulated(root: Path, *command: str, timeout: float = 300, arch: str = ""
+             ) -> subprocess.CompletedProcess:
+    cpu = {"QEMU_CPU": QEMU_CPU[arch]} if arch in QEMU_CPU else {}
     return subprocess.run(["python3", "-m", "tests.container.emulation", "chroot", str(root),
-                           *command], capture_output=True, text=True, timeout=timeout)
+                           *command], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **cpu})
 
 
-@pytest.mark.parametrize("arch", ["arm64", "arm/v7"])
+@pytest.mark.parametrize("arch", ["arm64", "arm/v7", "arm/v5"])
 def test_nitools_runs_in_the_arm_images_under_emulation(arch):
     root = rootfs(arch)
     machine = emulated(root, "/usr/bin/python3", "-c", "import platform; "
-                       "print(platform.machine())")
-    assert machine.stdout.strip() == {"arm64": "aarch64", "arm/v7": "armv7l"}[arch], machine
-    version = emulated(root, "/usr/local/bin/nitools", "--version")
+                       "print(platform.machine())", arch=arch)
+    assert machine.stdout.strip() == MACHINE[arch], machine
+    version = emulated(root, "/usr/local/bin/nitools", "--version", arch=arch)
     assert version.returncode == 0 and version.stdout.startswith("nitools, version"), version
     started = time.monotonic()
-    demo = emulated(root, "/usr/local/bin/nitools", "demo", "--plain")
+    demo = emulated(root, "/usr/local/bin/nitools", "demo", "--plain", arch=arch)
     seconds = time.monotonic() - started
     assert demo.returncode == 0, demo.stderr[-2000:]
     assert "all boards installed and verified in service (3)" in demo.stderr
@@ -66,7 +75,8 @@ def test_nitools_runs_in_the_arm_images_under_emulation(arch):
 
 
 @pytest.mark.parametrize(("arch", "architecture", "variant"),
-                         [("arm64", "arm64", "v8"), ("arm/v7", "arm", "v7")])
+                         [("arm64", "arm64", "v8"), ("arm/v7", "arm", "v7"),
+                          ("arm/v5", "arm", "v5")])
 def test_the_docker_archive_routeros_imports(arch, architecture, variant, tmp_path):
     archive = tmp_path / "nitools.tar"
     write_archive(rootfs(arch), arch, "nitools:test", archive)

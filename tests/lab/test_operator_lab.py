@@ -1,8 +1,8 @@
 """The operator in the loop over real broadcast: a station holds emulated boards until an
 operator approves them, through its control socket (``nitools approve``, run beside the
-station) and through its HTTP API with a token (``nitools skip --station URL``); an
-action without the token, or from another origin, is refused; ``-o`` is forgotten for
-one board by ``nitools reinstall``; ``--after-install wait`` keeps a board in WTRM until
+station) and through its HTTP API with a token (``--station URL``); an action without
+the token, or from another origin, is refused; ``--once`` is forgotten for one board by
+``nitools reinstall``; ``--after-install wait`` keeps a board in WTRM until
 ``nitools reboot``. Every action is in the board's journal timeline with who asked."""
 
 from __future__ import annotations
@@ -79,38 +79,50 @@ def steps(row):
     return [(step["event"], step.get("by", "")) for step in json.loads(row["timeline"])]
 
 
-def test_held_boards_are_approved_by_socket_and_skipped_by_the_api(station, tmp_path):
+def test_held_boards_are_approved_and_skipped_by_socket_and_by_the_api(station, tmp_path):
     flash, name = start(station, tmp_path, "--hold")
-    station.emulate("--boards", "2", "--seed", "31", timeout=60)
-    first, second = sorted(b["mac"] for b in boards(name, "held", count=2))
+    station.emulate("--boards", "4", "--seed", "31", timeout=60)
+    by_socket, by_api, skip_api, skip_socket = sorted(
+        b["mac"] for b in boards(name, "held", count=4))
     time.sleep(3)  # held boards stay held: nothing is offered
-    assert station.rows() == [] or all(r["outcome"] != "rebooted" for r in station.rows())
+    assert all(r["outcome"] != "rebooted" for r in station.rows())
     # Refused without the token, and from a page of another origin
-    assert api(station.pair, "POST", f"/api/boards/{second}/skip")["status"] == 401
-    assert api(station.pair, "POST", f"/api/boards/{second}/skip",
+    assert api(station.pair, "POST", f"/api/boards/{skip_api}/skip")["status"] == 401
+    assert api(station.pair, "POST", f"/api/boards/{skip_api}/skip",
                f"Authorization:Bearer {TOKEN}", "Origin:http://evil.example")["status"] == 403
     assert api(station.pair, "GET", "/api/boards")["status"] == 401
-    approved = run_cli("approve", first, "--station-name", name)
+    approved = run_cli("approve", by_socket, "--station-name", name)
     assert approved.returncode == 0, approved.stderr
-    assert f"{first}: approve done -> offering" in approved.stdout
-    code, out, err = operator_cli(station.pair, "skip", second)
+    assert f"{by_socket}: approve done -> offering" in approved.stdout
+    code, out, err = operator_cli(station.pair, "approve", by_api)
+    assert code == 0 and f"{by_api}: approve done -> offering" in out, out + err
+    code, out, err = operator_cli(station.pair, "skip", skip_api)
     assert code == 0, err
-    assert f"{second}: skip done -> skipped" in out
-    code, out, _ = operator_cli(station.pair, "approve", second)  # skipped: nothing to approve
+    assert f"{skip_api}: skip done -> skipped" in out
+    skipped = run_cli("skip", skip_socket, "--station-name", name)
+    assert skipped.returncode == 0 and "skip done -> skipped" in skipped.stdout
+    code, out, _ = operator_cli(station.pair, "approve", skip_api)  # skipped: not held
     assert code == 1 and "conflict" in out
-    installed = row_of(station, first, "rebooted")
-    skipped = row_of(station, second, "skipped")
-    assert skipped["cause"] == "operator" and "token from 127.0.0.1" in skipped["reason"]
-    assert [s[0] for s in steps(installed)][:3] == ["found", "held", "approve"]
-    assert steps(installed)[2][1].startswith("socket uid 0 pid ")
-    assert ("skip", "token from 127.0.0.1") in steps(skipped)
+    gone = api(station.pair, "POST", "/api/boards/02:00:00:00:00:99/approve",
+               f"Authorization:Bearer {TOKEN}")
+    assert gone["status"] == 404
+    for mac, via in ((by_socket, "socket uid 0 pid "), (by_api, "token from 127.0.0.1")):
+        installed = row_of(station, mac, "rebooted")
+        assert [s[0] for s in steps(installed)][:3] == ["found", "held", "approve"]
+        assert steps(installed)[2][1].startswith(via)
+    for mac, via in ((skip_api, "token from 127.0.0.1"), (skip_socket, "socket uid 0 pid ")):
+        row = row_of(station, mac, "skipped")
+        assert row["cause"] == "operator" and via in row["reason"]
+        assert any(event == "skip" and by.startswith(via) for event, by in steps(row))
+    time.sleep(2)  # the skipped boards announce on: never offered
+    assert {r["outcome"] for r in station.rows()} == {"rebooted", "skipped"}
     flash.terminate()
     _, log = flash.communicate(timeout=30)
-    assert "this run's journal: 1 rebooted, 1 skipped" in log, log
+    assert "this run's journal: 2 rebooted, 2 skipped" in log, log
 
 
-def test_reinstall_forgets_o_and_wait_holds_term_until_reboot(station, tmp_path):
-    flash, name = start(station, tmp_path, "-o", "--after-install", "wait")
+def test_reinstall_forgets_once_and_wait_holds_term_until_reboot(station, tmp_path):
+    flash, name = start(station, tmp_path, "--once", "--after-install", "wait")
     station.emulate("--seed", "41", timeout=90)
     (board,) = boards(name, "waiting")
     mac = board["mac"]
@@ -121,12 +133,12 @@ def test_reinstall_forgets_o_and_wait_holds_term_until_reboot(station, tmp_path)
     assert code == 0 and f"{mac}: reboot done -> rebooting" in out, out + err
     first = row_of(station, mac, "rebooted")
     assert [s[0] for s in steps(first)][-3:] == ["waiting", "reboot", "rebooted"]
-    # The same board net-boots again: -o leaves it alone until an operator asks
+    # The same board net-boots again: --once (the journal) leaves it alone until asked
     again = station.emulate("--seed", "41", timeout=60)
     time.sleep(4)
     assert len(station.rows()) == 1
-    asked = run_cli("reinstall", mac, "--station-name", name)
-    assert asked.returncode == 0 and "reinstall done" in asked.stdout, asked.stderr
+    code, out, err = operator_cli(station.pair, "reinstall", mac)
+    assert code == 0 and f"{mac}: reinstall done" in out, out + err
     (board,) = boards(name, "waiting")
     assert run_cli("reboot", mac, "--station-name", name).returncode == 0
     second = [r for r in station.rows() if r["answered_mac"] == mac]

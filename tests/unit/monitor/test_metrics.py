@@ -61,6 +61,23 @@ def test_the_boards_gauge_follows_each_board_through_its_phases():
     assert sample(metrics, "nitools_boards", phase="uploading") == 0
 
 
+def test_held_and_waiting_boards_have_their_own_phase_in_the_gauge():
+    metrics = StationMetrics()
+    mac = bytes(6)
+    metrics(events.Found(0.0, mac, announcement("arm64")))
+    metrics(events.Held(0.5, mac))
+    assert sample(metrics, "nitools_boards", phase="held") == 1
+    assert sample(metrics, "nitools_boards", phase="preparing") == 0
+    metrics(events.Offered(1.0, mac))
+    metrics(events.FilesAcknowledged(2.0, mac, 100))
+    metrics(events.WaitingForReboot(2.0, mac))
+    assert sample(metrics, "nitools_boards", phase="held") == 0
+    assert sample(metrics, "nitools_boards", phase="waiting") == 1
+    metrics(events.Finished(3.0, mac, events.Outcome.SKIPPED, "skipped",
+                            events.FailureCause.OPERATOR))
+    assert sample(metrics, "nitools_boards", phase="waiting") == 0
+
+
 @pytest.mark.parametrize("spec", ["", "x", "0", "70000", "host:"])
 def test_a_listen_address_is_port_or_addr_port(spec):
     with pytest.raises(UsageError, match=r"\[ADDR:\]PORT"):
