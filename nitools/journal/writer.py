@@ -109,12 +109,21 @@ class JournalWriter:
         self._rebooted_steps: dict[int, list[dict[str, Any]]] = {}  # row -> its timeline
         # What dnsmasq did for each MAC before it announced itself (timelines' start).
         self._early: Bounded[bytes, list[dict[str, Any]]] = Bounded(REMEMBERED)
+        self._offset = 0.0  # wall clock minus the station's clock, read once a second
+        self._offset_until = float("-inf")
 
     def wall(self, at: float) -> float:
         """The wall-clock time of an event that happened at ``at`` on the station's clock:
         every time a row holds comes from its event, never from when the row is written
         (a row kept through a journal outage keeps its real times)."""
-        return self.wall_clock() - (self.clock() - at)
+        now = self.clock()
+        if now >= self._offset_until:
+            # One offset between the clocks per second: events of one instant get one
+            # time, so their steps keep the order they happened in (two readings of
+            # two clocks would differ by microseconds, either way)
+            self._offset = self.wall_clock() - now
+            self._offset_until = now + 1.0
+        return self._offset + at
 
     def __call__(self, event: events.BoardEvent) -> None:
         match event:

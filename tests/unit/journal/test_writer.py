@@ -213,3 +213,23 @@ def test_silent_rows_have_their_own_budget_and_leave_the_refusals_theirs(tmp_pat
     assert sum(r.outcome == "silent" for r in rows) == JournalWriter.REFUSAL_BURST
     assert writer.silent_not_journaled == 300 - JournalWriter.REFUSAL_BURST
     assert [r.cause for r in rows if r.outcome == "refused"] == ["files-refused"]
+
+
+def test_events_of_one_instant_keep_their_order_in_the_timeline(tmp_path):
+    """The wall time of an event is its station time plus one offset between the clocks:
+    two events of one instant (an operator's approve and the offer it sends) get one time,
+    so the step that came first stays first (two readings of two clocks would not)."""
+    from nitools.journal.writer import JournalWriter
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    # The station's clock moves on between the two events; the wall clock is read anew
+    writer = JournalWriter(journal, wall_clock=lambda: 1_800_000_000.0)
+    mac = bytes.fromhex("024e49000001")
+    found, validated, accepted, finished = attempt_events(mac)
+    for event in (found, validated, events.Held(0.15, mac),
+                  events.OperatorActed(0.2, mac, "approve", "socket uid 0 pid 1"),
+                  events.Offered(0.2, mac), accepted, finished):
+        writer(event)
+    (row,) = journal.attempts()
+    assert [step["event"] for step in row.timeline] == [
+        "found", "held", "approve", "offered", "rebooted"]
