@@ -108,7 +108,7 @@ def main() -> None:
         for _ in range(args.runs):
             started = time.perf_counter()
             for board in boards:
-                render_board(rules, board, "7.16.1", {})
+                render_board(rules, board, "7.16.1", {})  # script and warnings
             per_board.append((time.perf_counter() - started) / len(boards))
         size = sum(p.stat().st_size for p in (folder / "out0").iterdir()) / written
     print(f"rows: {args.rows}, scripts written: {written}, mean script {size:.0f} bytes")

@@ -20,7 +20,7 @@ from pathlib import Path
 from nitools.errors import NitoolsError, UsageError
 from nitools.netinstall.frame import format_mac, parse_mac_option
 from nitools.netinstall.messages import is_software_id
-from nitools.routeros.findings import ERROR
+from nitools.routeros.findings import ERROR, WARNING, Finding
 from nitools.routeros.rsc import ScriptContext, lint_script
 from nitools.routeros.version import try_parse_version
 from nitools.station.engine.contract import ConfigMode
@@ -62,8 +62,9 @@ def parse_facts(texts: Sequence[str]) -> dict[str, str]:
 
 
 def render_board(rules: BoardRules, board: Board, routeros: str | None,
-                 facts: dict[str, str]) -> str:
-    """The script for one board, linted; NitoolsError says why there is none."""
+                 facts: dict[str, str]) -> tuple[str, list[Finding]]:
+    """The script for one board, linted, and the linter's warnings; NitoolsError says why
+    there is none."""
     assert rules.inventory is not None
     mac = board.mac if board.mac is not None else b"\0" * 6
     row = rules.inventory.row_for(mac, board.software_id, facts.get("model", board.model))
@@ -82,12 +83,12 @@ def render_board(rules: BoardRules, board: Board, routeros: str | None,
         raise UsageError(f"{template.name} uses the board fact '{exc.fact}', which render "
                          f"does not know for {board.label}: give {hint}") from None
     context = ScriptContext(version=try_parse_version(known.routeros or ""))
-    problems = [finding for finding in lint_script(script.encode("utf-8"), template.name,
-                                                   context) if finding.level == ERROR]
+    findings = lint_script(script.encode("utf-8"), template.name, context)
+    problems = [finding for finding in findings if finding.level == ERROR]
     if problems:
         raise RenderError(f"the script made by {template.name} fails the linter: "
                           f"{problems[0]}")
-    return script
+    return script, [finding for finding in findings if finding.level == WARNING]
 
 
 def _known_facts(row: InventoryRow, board: Board, routeros: str | None, rules: BoardRules
@@ -129,11 +130,13 @@ def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
     failed = 0
     for board in boards:
         try:
-            script = render_board(rules, board, routeros, facts)
+            script, warnings = render_board(rules, board, routeros, facts)
         except NitoolsError as exc:  # not listed, a fact missing, a render or lint error
             failed += 1
             print(f"{board.label}: {exc}", file=sys.stderr)
             continue
+        for finding in warnings:  # what the station would log for this board
+            print(f"{board.label}: warning: {finding}", file=sys.stderr)
         if out_dir:
             _write_atomically(_inside(Path(out_dir), board.file_name), script)
         else:

@@ -44,6 +44,8 @@ class BoardTable:
         self._rows: OrderedDict[bytes, BoardRow] = OrderedDict()
 
     def __call__(self, event: Any) -> None:
+        if isinstance(event, ev.NotServed):
+            return  # a board the station leaves alone: not one of its boards
         with self.changed:
             row = self._rows.get(event.mac)
             if row is None or (isinstance(event, ev.Found) and row.finished):

@@ -66,7 +66,7 @@ class LogReporter:
         text = self._text(event)
         if text is not None:
             level = logging.INFO
-            if isinstance(event, ev.Warned):
+            if isinstance(event, (ev.Warned, ev.NotServed)):
                 level = logging.WARNING
             elif isinstance(event, ev.Silent) or (
                     isinstance(event, ev.Finished) and not event.outcome.success
@@ -106,6 +106,8 @@ class LogReporter:
                 return None
             case ev.Finished():
                 return self._finished_text(event)
+            case ev.NotServed(reason=reason):
+                return reason
             case ev.OperatorActed(action=action, by=by):
                 return f"operator: {action} ({by})"
             case ev.Netboot(kind=kind, detail=detail):

@@ -162,6 +162,14 @@ class RebootSent(BoardEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class NotServed(BoardEvent):
+    """A board announced itself and a setting keeps the station from it (told once per MAC,
+    at a bounded rate): ``--mac`` names other boards."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Held(BoardEvent):
     """Its files are checked and its offer ready; it stays in etherboot, not offered,
     until an operator approves it (``--hold``)."""

@@ -23,6 +23,8 @@ SEEN = 65536  # MACs remembered from one announcement, for the flood defence
 FLOOD_HOLD = 10.0  # seconds the flood defence stays on after the last burst of new MACs
 RECENTLY = 3.0  # a MAC that announced this recently is not a board waiting for TERM
 STEADY = 0.5  # boards announce once a second: a repeat this long after the first is steady
+TOLD_PER_SECOND = 1.0  # boards told apart as not served, at most (a flood tells a few)
+TOLD_BURST = 10.0
 
 
 class Admission:
@@ -39,6 +41,8 @@ class Admission:
         self._window_start = 0.0
         self._new_in_window = 0
         self._flood_until = 0.0  # until then, only steady announcers are taken
+        self._told: Bounded[bytes, float] = Bounded(REMEMBERED)  # MACs told as not served
+        self._tell_tokens, self._tell_at = TOLD_BURST, 0.0
 
     def heard(self, mac: bytes, now: float) -> None:
         """A board announced itself (whether it is taken on or not)."""
@@ -50,6 +54,24 @@ class Admission:
         return (mac in self._installed or mac in self._skipped
                 or (allowed is not None and mac not in allowed)
                 or self._resting.get(mac, 0.0) > now)
+
+    def not_pinned(self, mac: bytes) -> bool:
+        """``--mac`` names boards, and not this one."""
+        allowed = self.settings.macs
+        return allowed is not None and mac not in allowed
+
+    def tell_once(self, mac: bytes, now: float) -> bool:
+        """Whether to tell about this MAC now: once per MAC, a few a second at most."""
+        if mac in self._told:
+            return False
+        self._tell_tokens = min(TOLD_BURST,
+                                self._tell_tokens + (now - self._tell_at) * TOLD_PER_SECOND)
+        self._tell_at = now
+        if self._tell_tokens < 1.0:
+            return False
+        self._tell_tokens -= 1.0
+        self._told.put(mac, now)
+        return True
 
     def resting_id(self, software_id: str, now: float) -> bool:
         return bool(software_id) and self._resting_ids.get(software_id, 0.0) > now

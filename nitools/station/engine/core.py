@@ -450,6 +450,10 @@ class StationCore:
         admission.heard(mac, now)
         self.boot_watch.announced(mac)  # it booted its image and talks: not silent
         if mac in self.boards or self._stop_at is not None or admission.keeps_out(mac, now):
+            if admission.not_pinned(mac) and admission.tell_once(mac, now):
+                self._events.append(events.NotServed(
+                    now, mac, "ignored: not a --mac board (--mac names "
+                    f"{', '.join(format_mac(m) for m in sorted(self.settings.macs or ()))})"))
             return
         try:
             announcement = messages.parse_dscv(frame.payload)

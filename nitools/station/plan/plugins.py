@@ -31,6 +31,10 @@ log = logging.getLogger("nitools.plugins")
 # pyNetinstall's keys of the ini section; the station-wide ones are the settings' own
 # (StationOptions declares which the ini may set).
 PLUGIN_KEYS = ("firmware", "config", "additional_packages", "plugin")
+# pyNetinstall keys nitools reads and does not need: taken, with a word of why
+PYNETINSTALL_UNNEEDED = {
+    "bind_ip": "nitools binds to the interface itself (-i), so no address is needed",
+}
 # pyNetinstall's bundled plugin names map to our default plugin.
 _DEFAULT_PLUGIN_ALIASES = {"pynetinstall.plugins.simple:Plugin", "nitools:DefaultPlugin"}
 
@@ -115,6 +119,10 @@ def check_keys(config: configparser.ConfigParser, custom_plugin: bool,
     known = (*PLUGIN_KEYS, *station_keys)
     for key in section:
         if key in known:
+            continue
+        if key in PYNETINSTALL_UNNEEDED:
+            log.warning("[%s] %s= is pyNetinstall's and not needed here: %s", section.name,
+                        key, PYNETINSTALL_UNNEEDED[key])
             continue
         # A custom plugin reads keys of its own (pyNetinstall's folder=): only a near miss
         # of a nitools key (a typo) is an error there, not any word that looks alike.

@@ -181,7 +181,8 @@ def prepare_install(plugin: Plugin, board: PrepareRequest,
                           f"template {template.name}")
         config_mode = ConfigMode.SCRIPT
         build.add(CONFIG_SCRIPT_NAME, script, script.origin)
-        scripts.append(ScriptCheck(f"{template.name} for {mac_text}", script.data))
+        # "t.rsc.j2 (for 02:..:01):3": the line number stays apart from the MAC
+        scripts.append(ScriptCheck(f"{template.name} (for {mac_text})", script.data))
     elif choice.config is None:
         config_mode = ConfigMode.DEFAULT
     else:

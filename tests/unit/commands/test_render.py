@@ -132,3 +132,19 @@ def test_every_file_render_writes_stays_in_its_folder(tmp_path):
     for name in ("../x.rsc", "a/../../x.rsc", "/etc/x.rsc", "sub/x.rsc"):
         with pytest.raises(UsageError, match="outside"):
             _inside(tmp_path, name)
+
+
+def test_render_shows_the_linters_warnings_the_station_would_log(station):
+    """Issue 29 row 14: render showed no warning; the station wrote the line number next
+    to the MAC ('first-boot.rsc.j2 for 02:4e:49:00:30:01:2')."""
+    result = render(station, "--mac", MACS[0], "--routeros", "7.16.1")
+    assert result.returncode == 0, result.stderr
+    assert (f"{MACS[0]}: warning: first-boot.rsc.j2:2: uses ether1 before waiting for "
+            "interfaces") in result.stderr
+    with loopback_boards() as boards:
+        flashed = run_cli("flash", "-1", "--plain", "--loopback", boards.loopback_arg,
+                          "--inventory", str(station / "boards.csv"), "--config-template",
+                          str(station / "first-boot.rsc.j2"),
+                          str(station / "routeros-7.16.1-arm64.npk"))
+    assert f"first-boot.rsc.j2 (for {MACS[0]}):2: uses ether1" in flashed.stderr, \
+        flashed.stderr

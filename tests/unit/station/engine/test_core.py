@@ -199,3 +199,24 @@ def test_a_station_stopping_while_a_stranger_waits_on_its_offer_interrupted_noth
     assert (finished.outcome, finished.cause) == (events.Outcome.REFUSED,
                                                   events.FailureCause.STATION_STOPPED)
     assert core.result.interrupted == [] and core.result.exit_code == 0
+
+
+def test_a_board_that_is_not_a_mac_board_is_told_once_not_every_second():
+    """Issue 29 row 13: a wrong --mac gave no feedback while another board announced."""
+    from nitools.netinstall.frame import decode, encode
+    from nitools.netinstall.messages import Announcement, build_dscv
+
+    wanted, other = bytes.fromhex("024e49000001"), bytes.fromhex("024e49000002")
+    core = StationCore(STATION, EngineSettings(macs=frozenset({wanted})))
+    dscv = decode(encode(other, bytes(6), 1, 0, build_dscv(
+        Announcement("", "", "RB", "arm64", "7.12", "7.16.1"))))
+    for second in range(5):
+        core.receive(dscv, float(second))
+    (told,) = core.take_events()
+    assert isinstance(told, events.NotServed) and told.mac == other
+    assert told.reason == "ignored: not a --mac board (--mac names 02:4e:49:00:00:01)"
+    assert core.take_requests() == []
+    for index in range(100):  # a flood of made-up MACs is told about a few at a time
+        core.receive(decode(encode(bytes([2, 9, 0, 0, 0, index]), bytes(6), 1, 0,
+                                   dscv.payload)), 5.0)
+    assert len(core.take_events()) <= 10

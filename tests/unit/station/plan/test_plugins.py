@@ -74,3 +74,17 @@ class Chooser:
 
     def get_branding(self, info):
         return str(self.folder / "brand.dpk")
+
+
+def test_pynetinstalls_bind_ip_is_taken_with_a_warning(tmp_path, caplog):
+    """Issue 29 row 11: a pyNetinstall ini with bind_ip= was refused."""
+    import configparser
+    import logging
+
+    from nitools.station.plan.plugins import check_keys
+
+    config = configparser.ConfigParser()
+    config.read_string("[pynetinstall]\nfirmware=r.npk\nbind_ip=192.168.88.2\n")
+    with caplog.at_level(logging.WARNING):
+        check_keys(config, custom_plugin=False, station_keys=())
+    assert "bind_ip= is pyNetinstall's and not needed here" in caplog.text

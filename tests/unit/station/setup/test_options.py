@@ -41,6 +41,10 @@ def test_without_packages_the_ini_decides_the_configuration():
     (StationOptions(script="a.rsc", config_mode="keep"), "choose one configuration"),
     (StationOptions(discard_branding=True), "-b"),
     (StationOptions(address="10.0.0.9"), "nitools station -a ADDR"),
+    # issue 29 row 22: -m -o -1 started as "(one board)"
+    (StationOptions(one_shot=True, multiple=True, once_per_mac=True),
+     "-1 and -m: choose one way to end the run"),
+    (StationOptions(one_shot=True, count=3), "-1 and --count: choose one way"),
 ])
 def test_flags_that_cannot_be_honoured_are_refused(options, message):
     with pytest.raises(UsageError, match=message):
