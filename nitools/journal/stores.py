@@ -98,11 +98,7 @@ class SqliteStore:
         self._lock = threading.Lock()  # the loop writes, the web view reads
         try:
             if readonly:
-                self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                          isolation_level=None, timeout=10,
-                                          check_same_thread=False)  # the store locks
-                self.db.row_factory = sqlite3.Row
-                self.db.execute("SELECT id FROM attempts LIMIT 1").fetchall()
+                self.db = self._reader(path)
                 return
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=10,
@@ -121,6 +117,33 @@ class SqliteStore:
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal {path}: {exc}: choose another "
                                "with --journal PATH") from exc
+
+    @staticmethod
+    def _reader(path: Path) -> sqlite3.Connection:
+        """A connection that writes nothing. A journal of another user (the station as
+        root) in a folder this user may not write: when its write-ahead log's index is not
+        there (the station stopped and checkpointed), SQLite would create it and refuses
+        even to read; the main file then holds every row and is read as it is
+        (``immutable``). Should a log be left, the newest rows may be missing: said so."""
+        uri = path.resolve().as_uri()
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            db = sqlite3.connect(f"{uri}?{query}", uri=True, isolation_level=None, timeout=10,
+                                 check_same_thread=False)  # the store locks
+            db.row_factory = sqlite3.Row
+            try:
+                db.execute("SELECT id FROM attempts LIMIT 1").fetchall()
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if "readonly" not in str(exc) or "immutable" in query:
+                    raise
+                continue
+            if "immutable" in query and Path(f"{path}-wal").exists():
+                log.warning("%s is written by another user (%s) and its write-ahead log is "
+                            "not this user's to read: rows the station wrote last may be "
+                            "missing; run as the journal's owner (sudo) to see them", path,
+                            _owner(path))
+            return db
+        raise AssertionError("unreachable")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -263,6 +286,15 @@ _PLACEHOLDER = re.compile(r"\?")
 def _placeholders(sql: str) -> str:
     """The journal's SQL has no literal '?' or '%': placeholders only."""
     return _PLACEHOLDER.sub("%s", sql)
+
+
+def _owner(path: Path) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(path.stat().st_uid).pw_name
+    except (KeyError, OSError):
+        return "uid " + str(path.stat().st_uid)
 
 
 def open_store(location: str | os.PathLike[str], readonly: bool) -> SqliteStore | PostgresStore:

@@ -455,9 +455,9 @@ def _parse_csv(data: bytes, name: str) -> list[tuple[str, dict[str, Any]]]:
         text = data.decode("utf-8-sig")  # a spreadsheet's byte-order mark is not a column
     except UnicodeDecodeError:
         raise UsageError(f"inventory {name} is not UTF-8 text: save it as CSV UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
-        header = [cell.strip() for cell in next(reader)]
+        header = [_column_name(cell) for cell in next(reader)]
     except StopIteration:
         raise UsageError(f"inventory {name} is empty: give a header row and a row per "
                          "board") from None
@@ -481,6 +481,22 @@ def _parse_csv(data: bytes, name: str) -> list[tuple[str, dict[str, Any]]]:
     return records
 
 
+def _delimiter(text: str) -> str:
+    """What separates the cells: a comma, or what a spreadsheet's export uses in its place
+    (Excel in German, French or Dutch writes semicolons): the commonest of the three in
+    the header row."""
+    first = text.split("\n", 1)[0]
+    counts = {mark: first.count(mark) for mark in (",", ";", "\t")}
+    return max(counts, key=lambda mark: (counts[mark], mark == ","))
+
+
+def _column_name(cell: str) -> str:
+    """A header cell: the columns nitools reads (``MAC``, ``Software_ID``) in any case;
+    the template's own columns as they are written."""
+    name = cell.strip()
+    return name.lower() if name.lower() in RESERVED else name
+
+
 def _check_header(header: list[str], name: str) -> None:
     if "" in header:
         raise UsageError(f"inventory {name} line 1: a column without a name: name every "
@@ -489,8 +505,11 @@ def _check_header(header: list[str], name: str) -> None:
     if seen:
         raise UsageError(f"inventory {name} line 1: column {sorted(seen)[0]} twice")
     if not set(header) & {"mac", "software_id", "model"}:
-        raise UsageError(f"inventory {name} line 1: no mac, software_id or model column: "
-                         "the first row must name the columns")
+        found = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
+        raise UsageError(f"inventory {name} line 1: no mac, software_id or model column "
+                         f"(found: {found}): the first row must name the columns, with "
+                         "commas or semicolons between them")
+    check_columns(dict.fromkeys(header), f"inventory {name} line 1")
 
 
 def _parse_json(data: bytes, name: str) -> list[tuple[str, dict[str, Any]]]:

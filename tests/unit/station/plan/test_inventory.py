@@ -367,3 +367,18 @@ def test_hold_and_after_install_are_settings_of_a_row_not_template_values(tmp_pa
     assert row.template_values() == {"hostname": "core-1"}
     other = table.row_for(bytes.fromhex("024e49000002"), "", "RB5009")
     assert (other.hold, other.after_install) == (False, None)
+
+
+def test_spreadsheet_exports_with_semicolons_and_capitalised_headers(tmp_path):
+    """Issue 29 row 9: a semicolon export (Excel in DE/FR/NL) and a header `MAC,Hostname`
+    both said "the first row must name the columns"."""
+    for text in ("MAC;Hostname;address\n02:4E:49:00:00:01;core-1;10.0.0.1/24\n",
+                 "MAC,Hostname,address\n02:4E:49:00:00:01,core-1,10.0.0.1/24\n",
+                 "Mac\tHostname\taddress\n02:4E:49:00:00:01\tcore-1\t10.0.0.1/24\n"):
+        row = load_inventory(write(tmp_path, "b.csv", text)).row_for(MAC, "", "RB5009")
+        assert row.template_values() == {"Hostname": "core-1", "address": "10.0.0.1/24"}
+    with pytest.raises(UsageError, match=r"line 1: no mac, software_id or model column "
+                       r"\(found: hostname, address\)"):
+        load_inventory(write(tmp_path, "b.csv", "hostname,address\nr1,10.0.0.1\n"))
+    with pytest.raises(UsageError, match="line 1: column 'host name' is not a name"):
+        load_inventory(write(tmp_path, "b.csv", "mac,host name\n02:4e:49:00:00:01,r1\n"))
