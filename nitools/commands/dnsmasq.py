@@ -16,6 +16,7 @@ from nitools.netboot.dnsmasq import (
     syntax_check,
 )
 from nitools.netboot.dnsmasq_process import run_dnsmasq
+from nitools.netboot.run_leases import run_lease_folder
 
 log = logging.getLogger("nitools.dnsmasq")
 
@@ -28,6 +29,20 @@ def run_dnsmasq_command(interface: str, tftp_root: str, range_spec: str | None,
         raise UsageError(LOOPBACK_WARNING.format(name=interface))
     if run_it and output_format != "dnsmasq":
         raise UsageError("--run starts dnsmasq: it cannot be combined with --format routeros")
+    if run_it and lease_file is None:
+        with run_lease_folder() as folder:  # BOOTP leases of this run only
+            lease_file = os.path.join(folder, f"{interface}.leases")
+            log.info("leases of this run only, in %s (dnsmasq never lets a BOOTP lease "
+                     "expire: kept across runs they would use up the range)", lease_file)
+            return _run(interface, tftp_root, range_spec, lease_time, server_ip, archs,
+                        lease_file, output, output_format, run_it)
+    return _run(interface, tftp_root, range_spec, lease_time, server_ip, archs, lease_file,
+                output, output_format, run_it)
+
+
+def _run(interface: str, tftp_root: str, range_spec: str | None, lease_time: str,
+         server_ip: str | None, archs: tuple[str, ...], lease_file: str | None,
+         output: str | None, output_format: str, run_it: bool) -> int:
     plan = plan_netboot(interface, tftp_root, range_spec, lease_time, server_ip, archs,
                         lease_file)
     for warning in plan.warnings:

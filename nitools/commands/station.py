@@ -25,6 +25,7 @@ from nitools.netboot.dnsmasq import DnsmasqError, plan_netboot, render, syntax_c
 from nitools.netboot.dnsmasq_log import DnsmasqLogReader, Sighting
 from nitools.netboot.dnsmasq_process import DnsmasqProcess
 from nitools.netboot.leases import LeaseKeeper
+from nitools.netboot.run_leases import LEASES_PREFIX, remove_stale_lease_folders
 from nitools.routeros.npk import read_package
 from nitools.station.engine.settings import EngineSettings
 from nitools.station.setup.options import StationOptions
@@ -90,7 +91,7 @@ def _start_services(options: StationOptions, netboot: NetbootOptions, died: list
     processes: list[DnsmasqProcess] = []
     # Leases of this run only: a board needs its address just to fetch the boot image,
     # and BOOTP leases never expire, so leases kept across runs would use up the range.
-    _remove_stale_lease_folders()
+    remove_stale_lease_folders()
     leases = tempfile.mkdtemp(prefix=f"{LEASES_PREFIX}{os.getpid()}-")
 
     def on_exit(process: DnsmasqProcess, code: int) -> None:
@@ -141,27 +142,6 @@ def _reading(reader: DnsmasqLogReader, seen: Callable[[Sighting], None]
         for sighting in reader.feed(line, time.monotonic()):
             seen(sighting)
     return read
-
-
-LEASES_PREFIX = "nitools-station-"
-
-
-def _remove_stale_lease_folders(folder: str | None = None) -> list[Path]:
-    """Lease folders of stations that were killed (SIGKILL, power loss) before they
-    could remove them: named by their station's process ID, removed once it is gone."""
-    removed = []
-    for path in Path(folder or tempfile.gettempdir()).glob(f"{LEASES_PREFIX}*-*"):
-        pid = path.name[len(LEASES_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or not path.is_dir() or path.is_symlink():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-        except (PermissionError, OverflowError):
-            continue  # alive (someone else's), or no process at all
-    return removed
 
 
 def _wait_ready(processes: list[DnsmasqProcess]) -> None:

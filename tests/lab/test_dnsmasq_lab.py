@@ -168,3 +168,31 @@ def test_zz_sigterm_stops_dnsmasq_cleanly(server):
                           text=True, check=True).stdout.split()
     assert pids == []  # dnsmasq went with it
     assert any("dnsmasq stopped" in line for line in server.log)
+
+
+def test_run_keeps_the_leases_of_this_run_only(netns_pair, boot_root):
+    """Issue 29 row 20: `nitools dnsmasq --run` kept BOOTP leases for ever in /var/lib/misc
+    across runs (the station uses a file of its run for exactly this reason)."""
+    if DNSMASQ is None:
+        pytest.skip("dnsmasq is not installed (Debian: apt-get install dnsmasq-base)")
+    pair = netns_pair
+    system_file = Path(f"/var/lib/misc/nitools-dnsmasq-{FLASHER_IF}.leases")
+    existed = system_file.exists() and system_file.stat().st_mtime
+    subprocess.run(["ip", "-n", pair.flasher_ns, "addr", "add", f"{SERVER_IP}/24", "dev",
+                    FLASHER_IF], check=True)
+    process = pair.start(pair.flasher_ns, "dnsmasq", "-i", FLASHER_IF, "--tftp-root",
+                         str(boot_root), "--run", "-v", stdout=subprocess.DEVNULL)
+    running = Server(pair, boot_root, process)
+    assert running.ready.wait(15), "\n".join(running.log)
+    said = next(line for line in running.log if "leases of this run only, in " in line)
+    lease_file = Path(said.split("leases of this run only, in ", 1)[1].split(" ", 1)[0])
+    assert lease_file.parent.name.startswith("nitools-leases-")  # its run's own folder
+    assert running.client("bootp", "ARM64__boot")["reply"] is not None
+    deadline = time.monotonic() + 5
+    while not (lease_file.exists() and lease_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert lease_file.read_text(), "the run's lease file got the board's lease"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(15) == 0
+    assert not lease_file.parent.exists()  # gone with the run: the next starts with none
+    assert (system_file.exists() and system_file.stat().st_mtime) == existed

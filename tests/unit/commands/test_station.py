@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from nitools.commands.station import LEASES_PREFIX, _remove_stale_lease_folders
+from nitools.netboot.run_leases import LEASES_PREFIX, remove_stale_lease_folders
 
 
 def test_lease_folders_of_dead_stations_are_removed_and_live_ones_kept(tmp_path):
@@ -16,7 +16,7 @@ def test_lease_folders_of_dead_stations_are_removed_and_live_ones_kept(tmp_path)
     for folder in (stale, live, foreign):
         folder.mkdir()
         (folder / "eth1.leases").write_text("lease")
-    assert _remove_stale_lease_folders(str(tmp_path)) == [stale]
+    assert remove_stale_lease_folders(str(tmp_path)) == [stale]
     assert not stale.exists() and live.exists() and foreign.exists()
 
 
