@@ -188,8 +188,10 @@ class RichReporter(LogReporter):
         self.boards(event)
 
     def tick(self) -> None:
-        # The table shows upload progress; 10 % log lines are for non-terminals.
         self.live.update(self._table())
+
+    def _log_steps(self, event: ev.Progress) -> None:
+        """The table shows upload progress: the 10 % lines are for logs, not terminals."""
 
     def _table(self):
         return live_table(self.boards.snapshot()[1][-self.MAX_ROWS:])
@@ -204,11 +206,14 @@ def live_table(rows: list[dict]):
     for row in rows:
         size = f"{_size(row['done'])} / {_size(row['total'])}" if row["total"] else ""
         rate = f"{_size(row['rate'])}/s" if row["rate"] else ""
-        eta = f"{row['eta']:.0f} s" if row["eta"] and not row["finished"] else ""
+        eta = "" if row["finished"] or not row["eta"] else \
+            "<1 s" if row["eta"] < 1 else f"{row['eta']:.0f} s"
         result, style = row["result"], TERMINAL_STYLES.get(row["tone"], "")
         if row["tone"] == BAD:
             result = f"{result.upper()}: {row['reason']}"
-        phase = cell(row["phase"], style if row["tone"] == WAIT else "")
+        # A board that finished shows its result once, in the result column
+        phase = cell("" if row["finished"] else row["phase"],
+                     style if row["tone"] == WAIT else "")
         table.add_row(cell(row["port"]), row["mac"], cell(row["model"]), cell(row["arch"]),
                       phase, size, rate, eta, cell(result, style))
     return table

@@ -59,3 +59,33 @@ def test_the_web_page_colours_by_the_same_tones():
     for name in (GOOD, BAD):
         assert f".tone-{name} .result" in css
     assert script.count('" tone-" + (') == 2  # the boards and the history rows
+
+
+def test_the_terminal_table_says_each_thing_once():
+    """Issue 29 row 21: the result repeated the phase ('verified | verified'), ETA showed
+    '0 s' mid-upload, and the 10 % lines scrolled above the live table."""
+    (done,) = in_service(events.Outcome.VERIFIED)
+    shown = terminal_text([done])
+    assert shown.count("verified") == 1
+    table = BoardTable()
+    table(events.Found(0.0, MAC, BOARD, "eth1"))
+    table(events.UploadStarted(10.0, MAC, 1000))
+    table(events.Progress(12.0, MAC, 900, 1000))  # 0.2 s to go
+    assert "<1 s" in terminal_text(table.snapshot()[1])
+
+
+def test_a_terminal_gets_no_ten_percent_lines(caplog):
+    import logging
+
+    from nitools.monitor.ui import LogReporter, RichReporter
+
+    progress = events.Progress(1.0, MAC, 500, 1000)
+    with caplog.at_level(logging.INFO, logger="nitools.flash"):
+        LogReporter().event(progress)
+        assert "uploading 50%" in caplog.text
+        caplog.clear()
+        reporter = RichReporter.__new__(RichReporter)  # no live display on a test's stderr
+        LogReporter.__init__(reporter)
+        reporter.boards = BoardTable()
+        reporter.event(progress)
+    assert "uploading" not in caplog.text
