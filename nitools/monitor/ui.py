@@ -43,6 +43,7 @@ class LogReporter:
         self._ports: Bounded[bytes, str] = Bounded(REMEMBERED)  # each board's interface
         self._steps: dict[bytes, int] = {}
         self._models: Bounded[bytes, str] = Bounded(REMEMBERED)
+        self._asked: Bounded[bytes, str] = Bounded(REMEMBERED)  # its DHCP: vendor, address
 
     def log_handler(self) -> logging.Handler | None:
         return None  # the default stream handler
@@ -73,9 +74,12 @@ class LogReporter:
                     and event.outcome is not Outcome.SKIPPED):
                 level = logging.ERROR
             elif isinstance(event, ev.Netboot):
+                # One line per board at INFO: its boot image sent, with how it asked
                 level = logging.WARNING if event.kind in (ev.NetbootKind.TFTP_FAILED,
                                                           ev.NetbootKind.NO_IMAGE) \
-                    else logging.DEBUG  # dnsmasq's own lines already say it
+                    else logging.INFO if event.kind in (ev.NetbootKind.TFTP,
+                                                        ev.NetbootKind.DHCP_AFTER_BOOT) \
+                    else logging.DEBUG
             elif isinstance(event, ev.InService) and event.outcome is not Outcome.VERIFIED:
                 level = logging.WARNING if event.outcome in (Outcome.REBOOTED, Outcome.BOOTED) \
                     else logging.ERROR
@@ -110,6 +114,12 @@ class LogReporter:
                 return reason
             case ev.OperatorActed(action=action, by=by):
                 return f"operator: {action} ({by})"
+            case ev.Netboot(kind=ev.NetbootKind.DHCP, detail=detail):
+                self._asked.put(event.mac, detail)
+                return f"dhcp: {detail}"
+            case ev.Netboot(kind=ev.NetbootKind.TFTP, detail=detail):
+                asked = self._asked.pop(event.mac, None)
+                return f"boot image {detail} sent over TFTP" + (f" ({asked})" if asked else "")
             case ev.Netboot(kind=kind, detail=detail):
                 return f"{kind.value}: {detail}"
             case ev.Silent(reason=reason):

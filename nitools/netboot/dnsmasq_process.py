@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -42,7 +43,9 @@ class DnsmasqProcess:
                  on_line: Callable[[str], None] | None = None) -> None:
         self.plan = plan
         self.config_text = config_text
-        self.on_line = on_line  # every log line, as it comes (the boards' timelines)
+        # every log line, as it comes (the boards' timelines); the station that reads them
+        # says one line per board itself, so dnsmasq's own lines about boards go to DEBUG
+        self.on_line = on_line
         self.process: subprocess.Popen[str] | None = None
         self.stopping = False
         self.lines: list[str] = []  # the last lines it printed, for failure messages
@@ -111,7 +114,7 @@ class DnsmasqProcess:
             self.lines = [*self.lines, line][-20:]
             if "TFTP root is" in line:
                 self.ready.set()
-            _relay(line)
+            _relay(line, boards_said_elsewhere=self.on_line is not None)
             if self.on_line is not None:
                 try:
                     self.on_line(line)
@@ -174,11 +177,19 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
-def _relay(line: str) -> None:
+_BOARD_LINE = re.compile(r"^(?:sent \S.* to \d|\d+ vendor class: |\d+ (?:BOOTP|DHCPACK)\()")
+
+
+def _relay(line: str, boards_said_elsewhere: bool = False) -> None:
+    """dnsmasq's line into nitools' log: failures as warnings; its start at INFO; what it
+    did for a board (the request's vendor class, the reply, the boot image sent) at INFO
+    unless the station says that itself, one line per board; the rest (options sent,
+    tags, ranges) at DEBUG."""
     text = line.split(": ", 1)[1] if line.startswith("dnsmasq") and ": " in line else line
     if "TFTP error" in text or "failed" in text.lower():
         log.warning("dnsmasq: %s", text)
-    elif any(k in text for k in (" sent ", "vendor class", "TFTP root is", "DHCP, IP range")):
+    elif "TFTP root is" in text or "DHCP, IP range" in text or (
+            not boards_said_elsewhere and _BOARD_LINE.match(text)):
         log.info("dnsmasq: %s", text)
     else:
         log.debug("dnsmasq: %s", text)
