@@ -72,3 +72,8 @@ def install_stop_handlers(stop: Callable[[], None]) -> None:
     """SIGINT, SIGTERM and SIGHUP ask the loop to stop instead of killing it mid-frame."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: a closed terminal
         signal.signal(sig, lambda *_: stop())
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 board``, ``2 boards``: a count with its noun in the right number."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nitools.commands.watchers import start_watchers
-from nitools.console import install_stop_handlers, setup_logging
+from nitools.console import counted, install_stop_handlers, setup_logging
 from nitools.errors import LinkError
 from nitools.journal.attempts import Journal, JournalError, default_path
 from nitools.journal.spool import replay, spool_path
@@ -176,7 +176,7 @@ def _until(config: StationConfig) -> str:
     if config.engine.one_shot:
         return "one board"
     if config.engine.count:
-        return f"{config.engine.count} boards"
+        return counted(config.engine.count, "board")
     return "continuous, Ctrl-C to stop"
 
 
@@ -203,9 +203,10 @@ def _report(result: StationResult, summary: list[str]) -> int:
         names = ", ".join(format_mac(mac) for mac in result.unconfirmed)
         log.error("installed, reboot not confirmed: power-cycle %s", names)
     if result.ignored_announcements:
-        log.warning("%d announcements were ignored by the flood defence and the board caps "
-                    "(new boards by the hundred a second: forged frames on the wire?)",
-                    result.ignored_announcements)
+        log.warning("%s ignored by the flood defence and the board caps (new boards by "
+                    "the hundred a second: forged frames on the wire?)",
+                    counted(result.ignored_announcements, "announcement was",
+                            "announcements were"))
     if result.wrong_version:
         names = ", ".join(format_mac(mac) for mac in result.wrong_version)
         log.error("booted another RouterOS than the one installed: %s", names)

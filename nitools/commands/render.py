@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from nitools.console import counted
 from nitools.errors import NitoolsError, UsageError
 from nitools.netinstall.frame import format_mac, parse_mac_option
 from nitools.netinstall.messages import is_software_id
@@ -142,8 +143,9 @@ def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
         else:
             sys.stdout.write(script)
     if out_dir:
-        print(f"{len(boards) - failed} scripts written to {out_dir}"
-              + (f"; {failed} boards have none (above)" if failed else ""), file=sys.stderr)
+        print(f"{counted(len(boards) - failed, 'script')} written to {out_dir}"
+              + (f"; {counted(failed, 'board has', 'boards have')} none (above)" if failed
+                 else ""), file=sys.stderr)
     return 1 if failed else 0
 
 

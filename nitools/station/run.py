@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from nitools.console import install_stop_handlers
+from nitools.console import counted, install_stop_handlers
 from nitools.errors import LinkError
 from nitools.netboot.dnsmasq_log import Sighting
 from nitools.netinstall.events import BoardEvent
@@ -239,7 +239,8 @@ class StationLoop:
             self.cache.cancel()  # downloads still running give up: their boards were never offered
             self.setup.cancel_downloads()
         if self.mndp is not None and (self.core.service.ignored or self.mndp.garbage):
-            log.info("MNDP: %d announcements of boards not awaited ignored, %d datagrams "
-                     "that were no announcement", self.core.service.ignored,
-                     self.mndp.garbage)
+            log.info("MNDP: %s of other devices ignored, %s", counted(
+                self.core.service.ignored, "announcement"), counted(
+                self.mndp.garbage, "datagram that was", "datagrams that were") +
+                " no announcement")
         return self.core.result

@@ -255,3 +255,25 @@ def test_count_says_how_many_boards_and_sighup_stops_like_sigterm(tmp_path):
     _, rest = process.communicate(timeout=30)
     assert "stopping" in rest and "Traceback" not in rest
     assert process.returncode == 130  # --count 2 was asked for and not done: said so
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (("flash", "--window", "0"), "0 is not in the range 1<=x<=256"),
+    (("nosuch",), "No such command 'nosuch'"),
+    (("validate",), "Missing argument 'FILE...'"),
+    (("history", "--bogus"), "No such option '--bogus'"),
+])
+def test_click_usage_errors_are_one_line_as_every_other_error(args, fragment):
+    """Issue 29 row 17: click's three-line usage block among one-line errors."""
+    result = run_cli(*args)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("nitools: error: ") and fragment in line and "--help')" in line
+
+
+def test_counts_say_their_noun_in_the_right_number():
+    from nitools.console import counted
+
+    assert counted(1, "board") == "1 board" and counted(2, "board") == "2 boards"
+    assert counted(1, "board has", "boards have") == "1 board has"
+    assert counted(0, "announcement") == "0 announcements"

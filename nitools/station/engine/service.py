@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from nitools.bounded import Bounded
 from nitools.netinstall.events import InService, Outcome
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.mndp import Neighbour
@@ -41,7 +42,9 @@ class ServiceCheck:
         self._awaited: OrderedDict[bytes, Awaited] = OrderedDict()  # by answered MAC
         self._by_mac: dict[bytes, Awaited] = {}
         self._by_id: dict[str, Awaited] = {}
-        self.ignored = 0  # announcements of boards not awaited
+        self.ignored = 0  # announcements of other devices
+        # Boards with a verdict announce on (once a minute): not "other devices"
+        self._decided: Bounded[bytes | str, None] = Bounded(MAX_AWAITED)
 
     def __len__(self) -> int:
         return len(self._awaited)
@@ -65,6 +68,9 @@ class ServiceCheck:
         awaited = self._by_mac.get(neighbour.mac) if neighbour.mac is not None else None
         if awaited is None and neighbour.software_id:
             awaited = self._by_id.get(neighbour.software_id)
+        if awaited is None and (neighbour.mac in self._decided or (
+                neighbour.software_id and neighbour.software_id in self._decided)):
+            return []  # a board of this run, heard again after its verdict
         if awaited is None or not self._fits(neighbour, awaited, now):
             self.ignored += 1
             return []
@@ -142,6 +148,9 @@ class ServiceCheck:
         awaited = self._awaited.pop(mac, None)
         if awaited is None:
             return
+        for key in (*awaited.macs, awaited.software_id):
+            if key:
+                self._decided.put(key, None)
         for port_mac in awaited.macs:
             if self._by_mac.get(port_mac) is awaited:
                 del self._by_mac[port_mac]

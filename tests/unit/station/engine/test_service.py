@@ -159,3 +159,20 @@ def test_mndp_still_decides_when_it_is_heard():
     check.asked_for_address(MAC, "no host name logged", at=9.0)
     (event,) = check.heard(Neighbour(mac=MAC, version="7.15.3", uptime=1), now=20.0)
     assert event.outcome is Outcome.WRONG_VERSION  # what it announced wins over "booted"
+
+
+def test_a_board_heard_again_after_its_verdict_is_not_an_other_device():
+    """Issue 29 row 17: the station's own boards announcing again (once a minute) were
+    counted as 'announcements of boards not awaited'."""
+    check = awaiting()
+    heard = Neighbour(mac=MAC, version="7.16.1", uptime=12)
+    (event,) = check.heard(heard, now=20.0)
+    assert event.outcome is Outcome.VERIFIED
+    for minute in range(1, 4):
+        assert check.heard(Neighbour(mac=MAC, version="7.16.1", uptime=12 + 60 * minute),
+                           now=20.0 + 60 * minute) == []
+    assert check.heard(Neighbour(mac=bytes(6), software_id="ABCD-EFGH", version="7.16.1"),
+                       now=300.0) == []
+    assert check.ignored == 0
+    check.heard(Neighbour(mac=bytes.fromhex("02aabbccddee"), version="6.49"), now=300.0)
+    assert check.ignored == 1  # another device is counted
