@@ -28,6 +28,7 @@ from nitools.station.setup.config import StationConfig, station_name
 from nitools.station.setup.options import StationOptions, netinstall_cli_meaning
 from nitools.station.setup.port_setup import StationSetup, station_setup
 from nitools.station.setup.preflight import preflight, raise_problems
+from nitools.wire.bootp_watch import BootpWatch
 from nitools.wire.link import Link, LoopbackLink, local_admin_mac, parse_loopback, resolve_interface
 from nitools.wire.mndp_link import MndpListener
 from nitools.wire.ports import open_ports
@@ -92,6 +93,11 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
             watchers = start_watchers(options, journal, reporter, web, running.observe)
             control.start()
             mndp = _open_mndp(config, link.mac)
+            # flash answers no BOOTP: a board asking for its boot image is told about
+            bootp = None if services is not None or config.loopback else \
+                BootpWatch(tuple(resolve_interface(given)[0] for given in config.interfaces))
+            if bootp is not None:
+                bootp.start()
             loop = StationLoop(link, StationCore(link.mac, config.engine), setup,
                                on_event=watchers.event, on_tick=watchers.tick,
                                installed_before=watchers.installed_before, cache=cache,
@@ -104,6 +110,8 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
                 summary = watchers.summary()
                 if mndp is not None:
                     mndp.close()
+                if bootp is not None:
+                    bootp.close()
         finally:
             link.close()
     finally:
