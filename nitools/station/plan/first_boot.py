@@ -84,11 +84,39 @@ def board_script(template: FirstBootTemplate, row_values: Mapping[str, Any], fac
     """THE first-boot script of one board, for the station and for ``render`` alike: the
     row's values, the facts over them, rendered by the template. MissingFact names a
     fact the template needs that is not known; RenderError says any other reason."""
-    values = {**row_values, **facts.known()}
+    columns = {name: _Column(value, name) if isinstance(value, str) else value
+               for name, value in row_values.items()}
+    values = {**columns, **facts.known()}
     missing = sorted((template.variables & set(FACTS)) - set(values))
     if missing:
         raise MissingFact(template.name, missing[0])
     return template.render(values)
+
+
+class _Column(str):
+    """A column's text. One text, not a list: a loop over it would go character by
+    character (``vlan-id=" "`` from "10 20"), so it is refused, naming the way that
+    works."""
+
+    column: str
+
+    def __new__(cls, value: str, column: str) -> _Column:
+        text = super().__new__(cls, value)
+        text.column = column
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        raise RenderError(f"column '{self.column}' is one text ({str(self)[:30]!r}), not a "
+                          f"list: loop over '{self.column}|words' (the values separated by "
+                          "blanks or commas)")
+
+
+def _words(value: Any) -> list[Any]:
+    """``vlans|words``: a column's values separated by blanks or commas, as ``packages``
+    is read ("10 20", "10,20"); a JSON list as it is."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return _text(value).replace(",", " ").split()
 
 
 class _Raw(str):
@@ -180,6 +208,7 @@ def _environment() -> ImmutableSandboxedEnvironment:
         undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize,
         keep_trailing_newline=True, loader=None)
     environment.filters["raw"] = _raw
+    environment.filters["words"] = _words
     environment.globals["range"] = _counted_range
     return environment
 

@@ -148,3 +148,28 @@ def test_render_shows_the_linters_warnings_the_station_would_log(station):
                           str(station / "routeros-7.16.1-arm64.npk"))
     assert f"first-boot.rsc.j2 (for {MACS[0]}):2: uses ether1" in flashed.stderr, \
         flashed.stderr
+
+
+def test_the_inventory_pages_render_command_runs_as_printed(tmp_path):
+    """Issue 29 row 1: docs/inventory.md's template looped over a `vlans` column that
+    neither documented CSV had, so the documented render commands failed."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    page = (REPO / "docs" / "inventory.md").read_text()
+    (tmp_path / "boards.csv").write_text(re.search(r"```csv\n(.*?)```", page, re.S)[1])
+    (tmp_path / "first-boot.rsc.j2").write_text(re.search(r"```jinja\n(.*?)```", page,
+                                                          re.S)[1])
+    command = re.search(r"```sh\n(nitools render [^\n]*)\n", page)[1]
+    done = subprocess.run(command.replace("nitools", f"{sys.executable} -m nitools", 1),
+                          shell=True, cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (core,) = [path.read_text() for path in (tmp_path / "review").iterdir()
+               if "name=core-1" in path.read_text()]
+    assert "/interface vlan add name=vlan10 vlan-id=10 interface=ether1\n" in core
+    assert "/interface vlan add name=vlan20 vlan-id=20 interface=ether1\n" in core
+    assert "2 scripts written" in done.stderr and "warning" not in done.stderr

@@ -4,7 +4,13 @@ import pytest
 
 from nitools.errors import UsageError
 from nitools.routeros.rsc import lint_script
-from nitools.station.plan.first_boot import FirstBootTemplate, RenderError, place_values
+from nitools.station.plan.first_boot import (
+    Facts,
+    FirstBootTemplate,
+    RenderError,
+    board_script,
+    place_values,
+)
 
 HOSTILE = 'x"; /user add name=evil group=full; :put "'
 
@@ -201,3 +207,20 @@ def test_values_printed_through_set_blocks_and_macros_are_placed_once():
                     "{{ note(v) }}\n")
     assert template.render({"v": "a b"}) == ('/system identity set name="a b"\n'
                                              '/system note set note="a b"\n')
+
+
+def test_a_list_in_a_csv_cell_is_looped_over_with_words_and_a_plain_text_is_refused():
+    """Issue 29 row 1: docs/inventory.md's VLAN template looped over a CSV cell "10 20"
+    character by character: `/interface vlan add name=vlan" " vlan-id=" "`, exit 0."""
+    text = ('{% for vlan in vlans|words %}/interface vlan add name=vlan{{ vlan }} '
+            'vlan-id={{ vlan }} interface=ether1\n{% endfor %}')
+    template = FirstBootTemplate("vlans.rsc.j2", text)
+    for cell in ("10 20", "10,20", "10, 20"):
+        assert board_script(template, {"vlans": cell}, Facts()) == (
+            "/interface vlan add name=vlan10 vlan-id=10 interface=ether1\n"
+            "/interface vlan add name=vlan20 vlan-id=20 interface=ether1\n")
+    assert board_script(template, {"vlans": [30]}, Facts()).count("vlan30") == 1  # JSON
+    plain = FirstBootTemplate("vlans.rsc.j2", text.replace("vlans|words", "vlans"))
+    with pytest.raises(RenderError, match=r"column 'vlans' is one text \('10 20'\), not a "
+                       r"list: loop over 'vlans\|words'"):
+        board_script(plain, {"vlans": "10 20"}, Facts())
