@@ -399,8 +399,9 @@ def health(path: str, max_age: float) -> None:
               help="With --all: write one MAC.rsc per board into this folder.")
 @click.option("--routeros", metavar="VERSION",
               help="The version being installed (the routeros fact); default: the row's.")
-@click.option("--fact", "facts", multiple=True, metavar="NAME=VALUE",
-              help="A board fact the station would know (arch=arm64, model=RB5009, ...).")
+@click.option("--fact", "facts", multiple=True, metavar="NAME[@BOARD]=VALUE",
+              help="A board fact the station would know (arch=arm64, model=RB5009, ...), "
+              "for every board, or for one: port@02:4e:49:00:00:01=ether2.")
 @click.option("--station-name", metavar="NAME", help="The station fact.")
 @friendly_errors
 def render(inventory: str, config_template: str | None, macs: tuple[str, ...],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nitools.console import counted
 from nitools.errors import NitoolsError, UsageError
-from nitools.netinstall.frame import format_mac, parse_mac_option
+from nitools.netinstall.frame import format_mac, parse_mac, parse_mac_option
 from nitools.netinstall.messages import is_software_id
 from nitools.routeros.findings import ERROR, WARNING, Finding
 from nitools.routeros.rsc import ScriptContext, lint_script
@@ -51,15 +51,37 @@ class Board:
         return format_mac(self.mac) if self.mac is not None else self.software_id
 
 
-def parse_facts(texts: Sequence[str]) -> dict[str, str]:
-    facts = {}
+BoardFacts = dict[str, str]
+FactsGiven = dict[str | bytes, BoardFacts]  # "" -> every board's; a MAC or software ID
+
+
+def parse_facts(texts: Sequence[str]) -> FactsGiven:
+    """``--fact NAME=VALUE`` for every board, ``--fact NAME@BOARD=VALUE`` for one (its
+    MAC or software ID): a mixed line is rendered each board with its own."""
+    given: FactsGiven = {"": {}}
     for text in texts:
-        name, equals, value = text.partition("=")
+        left, equals, value = text.partition("=")
+        name, _, board = left.partition("@")
         if not equals or name.strip() not in FACTS:
-            raise UsageError(f"--fact {text}: give NAME=VALUE with NAME one of "
-                             f"{', '.join(FACTS)}")
-        facts[name.strip()] = value
-    return facts
+            raise UsageError(f"--fact {text}: give NAME=VALUE (or NAME@MAC=VALUE for one "
+                             f"board) with NAME one of {', '.join(FACTS)}")
+        key: str | bytes = ""
+        if board.strip():
+            try:
+                key = parse_mac(board.strip())
+            except ValueError:
+                if not is_software_id(board.strip()):
+                    raise UsageError(f"--fact {text}: '{board}' is neither a MAC nor a "
+                                     "software ID") from None
+                key = board.strip()
+        given.setdefault(key, {})[name.strip()] = value
+    return given
+
+
+def facts_for(given: FactsGiven, board: Board) -> BoardFacts:
+    """Every board's facts, then this board's own over them."""
+    mine = given.get(board.mac, {}) if board.mac is not None else {}
+    return {**given.get("", {}), **given.get(board.software_id, {}), **mine}
 
 
 def render_board(rules: BoardRules, board: Board, routeros: str | None,
@@ -76,30 +98,40 @@ def render_board(rules: BoardRules, board: Board, routeros: str | None,
     template = rules.template_for(row)
     if template is None:
         raise UsageError("no template: give --config-template, or a template column")
+    notes = []
+    if routeros and row.routeros and row.routeros != routeros:
+        notes.append(Finding(WARNING, f"{row.where} installs RouterOS {row.routeros}, not "
+                             f"--routeros {routeros}: the row wins, as on the station"))
     known = replace(_known_facts(row, board, routeros, rules), **facts)  # --fact wins
     try:
         script = board_script(template, row.template_values(), known)
-    except MissingFact as exc:
-        hint = "--routeros VERSION" if exc.fact == "routeros" else f"--fact {exc.fact}=..."
-        raise UsageError(f"{template.name} uses the board fact '{exc.fact}', which render "
-                         f"does not know for {board.label}: give {hint}") from None
+    except MissingFact as exc:  # every fact missing at once, each with how to give it
+        hints = " ".join("--routeros VERSION" if fact == "routeros" else f"--fact {fact}=..."
+                         for fact in exc.facts)
+        named = ", ".join(f"'{fact}'" for fact in exc.facts)
+        plural = "s" if len(exc.facts) > 1 else ""
+        raise UsageError(f"{template.name} uses the board fact{plural} {named}, which "
+                         f"render does not know for {board.label}: give "
+                         f"{hints} (NAME@{board.label}=VALUE for this board alone)") from None
     context = ScriptContext(version=try_parse_version(known.routeros or ""))
     findings = lint_script(script.encode("utf-8"), template.name, context)
     problems = [finding for finding in findings if finding.level == ERROR]
     if problems:
         raise RenderError(f"the script made by {template.name} fails the linter: "
                           f"{problems[0]}")
-    return script, [finding for finding in findings if finding.level == WARNING]
+    return script, notes + [finding for finding in findings if finding.level == WARNING]
 
 
 def _known_facts(row: InventoryRow, board: Board, routeros: str | None, rules: BoardRules
                  ) -> Facts:
     """What render knows of a board without it: the command line's, then the row's."""
     mac = format_mac(board.mac) if board.mac is not None else None
-    version = routeros or row.routeros
+    # The station's precedence: the board's row over the station's --routeros
+    version = row.routeros or routeros
     return Facts(mac=mac, macs=[mac] if mac is not None else None,
                  software_id=board.software_id or row.text("software_id") or None,
                  model=board.model or row.text("model") or None,
+                 arch=row.text("arch") or None,  # a column of that name says it
                  routeros=version if version and try_parse_version(version) is not None
                  else None,  # a channel is not a version
                  station=rules.station or None)
@@ -131,7 +163,7 @@ def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
     failed = 0
     for board in boards:
         try:
-            script, warnings = render_board(rules, board, routeros, facts)
+            script, warnings = render_board(rules, board, routeros, facts_for(facts, board))
         except NitoolsError as exc:  # not listed, a fact missing, a render or lint error
             failed += 1
             print(f"{board.label}: {exc}", file=sys.stderr)

@@ -51,9 +51,12 @@ class RenderError(NitoolsError):
 class MissingFact(RenderError):
     """The template uses a board fact that is not known here (``render`` without a board)."""
 
-    def __init__(self, template: str, fact: str) -> None:
-        super().__init__(f"{template} uses the board fact '{fact}', which is not known")
-        self.fact = fact
+    def __init__(self, template: str, facts: list[str]) -> None:
+        named = ", ".join(f"'{fact}'" for fact in facts)
+        super().__init__(f"{template} uses the board fact{'s' if len(facts) > 1 else ''} "
+                         f"{named}, not known here")
+        self.facts = facts  # every one missing, in the order of FACTS
+        self.fact = facts[0]
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def board_script(template: FirstBootTemplate, row_values: Mapping[str, Any], fac
     values = {**columns, **facts.known()}
     missing = sorted((template.variables & set(FACTS)) - set(values))
     if missing:
-        raise MissingFact(template.name, missing[0])
+        raise MissingFact(template.name, [fact for fact in FACTS if fact in missing])
     return template.render(values)
 
 

@@ -173,3 +173,40 @@ def test_the_inventory_pages_render_command_runs_as_printed(tmp_path):
     assert "/interface vlan add name=vlan10 vlan-id=10 interface=ether1\n" in core
     assert "/interface vlan add name=vlan20 vlan-id=20 interface=ether1\n" in core
     assert "2 scripts written" in done.stderr and "warning" not in done.stderr
+
+
+def test_render_and_the_station_agree_that_a_rows_version_wins(station):
+    """Issue 29 row 5: render showed --routeros 7.16.1 for a row saying routeros=7.15.3,
+    which the station installs."""
+    (station / "boards.csv").write_text(f"mac,hostname,address,routeros\n"
+                                        f"{MACS[0]},r1,10.0.0.1/24,7.15.3\n")
+    shown = render(station, "--mac", MACS[0], "--routeros", "7.16.1")
+    assert shown.returncode == 0, shown.stderr
+    assert 'comment="02:4e:49:00:30:01 7.15.3"' in shown.stdout
+    assert "boards.csv line 2 installs RouterOS 7.15.3, not --routeros 7.16.1: the row " \
+           "wins, as on the station" in shown.stderr
+
+
+def test_render_names_every_missing_fact_at_once_and_takes_facts_per_board(station):
+    """Issue 29 row 7: one missing fact per run (five runs to learn them), and --fact for
+    every board alike (a mixed line rendered one model for all)."""
+    (station / "facts.rsc.j2").write_text(
+        "/system note set note=\"{{ arch }} {{ model }} {{ port }} {{ station }}\"\n")
+    (station / "boards.csv").write_text(f"mac,arch,model\n{MACS[0]},arm64,RB5009\n"
+                                        f"{MACS[1]},mipsbe,\n")
+    args = ("--inventory", str(station / "boards.csv"), "--config-template",
+            str(station / "facts.rsc.j2"))
+    missing = run_cli("render", *args, "--mac", MACS[1])
+    assert missing.returncode == 1
+    assert (f"facts.rsc.j2 uses the board facts 'model', 'station', 'port', which render "
+            f"does not know for {MACS[1]}: give --fact model=... --fact station=... --fact "
+            f"port=... (NAME@{MACS[1]}=VALUE for this board alone)") in missing.stderr
+    given = run_cli("render", *args, "--mac", MACS[0], "--mac", MACS[1], "--fact",
+                    "port=ether1", "--fact", f"port@{MACS[1]}=ether5", "--fact",
+                    f"model@{MACS[1].upper()}=hEX", "--station-name", "line-1")
+    assert given.returncode == 0, given.stderr
+    assert given.stdout.splitlines() == [
+        '/system note set note="arm64 RB5009 ether1 line-1"',  # arch and model: its row
+        '/system note set note="mipsbe hEX ether5 line-1"']
+    bad = run_cli("render", *args, "--mac", MACS[0], "--fact", "port@nope!=x")
+    assert bad.returncode == 2 and "'nope!' is neither a MAC nor a software ID" in bad.stderr
