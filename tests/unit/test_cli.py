@@ -277,3 +277,31 @@ def test_counts_say_their_noun_in_the_right_number():
     assert counted(1, "board") == "1 board" and counted(2, "board") == "2 boards"
     assert counted(1, "board has", "boards have") == "1 board has"
     assert counted(0, "announcement") == "0 announcements"
+
+
+def test_mistakes_knowable_at_start_are_found_at_start(tmp_path):
+    """Issue 29 row 10: packages of two versions, a template without an inventory using
+    names nothing defines, and a device mode the one release cannot take were found per
+    board (every board refused); station.md promises exit 2 at start."""
+    (tmp_path / "routeros-7.16.1-arm64.npk").write_bytes(build_npk("system", "7.16.1",
+                                                                   "arm64", size=3000))
+    (tmp_path / "routeros-7.15.3-arm.npk").write_bytes(build_npk("system", "7.15.3", "arm",
+                                                                 size=3000))
+    (tmp_path / "container-7.16.1-arm64.npk").write_bytes(build_npk(
+        "container", "7.16.1", "arm64", size=3000, requires=("system", "7.16.1")))
+    (tmp_path / "t.rsc.j2").write_text("/system identity set name={{ hostname }}\n")
+    cases = [
+        (("routeros-7.16.1-arm64.npk", "routeros-7.15.3-arm.npk"),
+         "the packages given are of 2 RouterOS versions (7.15.3: routeros-7.15.3-arm.npk; "
+         "7.16.1: routeros-7.16.1-arm64.npk)"),
+        (("--config-template", "t.rsc.j2", "routeros-7.16.1-arm64.npk"),
+         "template t.rsc.j2 uses 'hostname', which is neither an inventory column nor a "
+         "board fact"),
+        (("--device-mode", "auto", "routeros-7.16.1-arm64.npk", "container-7.16.1-arm64.npk"),
+         "--device-mode auto needs RouterOS 7.22 or newer"),
+        (("--device-mode", "auto", "--routeros", "7.16.1", "--package", "container"),
+         "but every board gets 7.16.1"),
+    ]
+    for args, message in cases:
+        result = run_cli("flash", "--plain", "--loopback", loopback(), *args, cwd=tmp_path)
+        check_one_line_error(result, 2, message)

@@ -253,10 +253,15 @@ class PackageSetPlugin:
     def __init__(self, paths: list[str]) -> None:
         from nitools.routeros.archs import family_for_package
         from nitools.routeros.npk import read_package
+        from nitools.routeros.version import parse_version
 
         self.sets: dict[str, list[tuple[str, bool]]] = {}  # family -> (path, is system)
+        self.names: set[str] = set()  # every package's name (container, wifi-qcom, ...)
+        versions: dict[str, list[str]] = {}  # version -> the files of that version
         for path in paths:
             package = read_package(path, path)
+            self.names.add(package.name)
+            versions.setdefault(str(package.version), []).append(os.path.basename(path))
             family = family_for_package(package.arch)
             if family is None:
                 raise ConfigError(f"{path}: architecture '{package.arch}' is unknown: give "
@@ -268,6 +273,12 @@ class PackageSetPlugin:
                 raise ConfigError(f"give exactly one system package (routeros-*.npk) for "
                                   f"{family}, not {len(systems)}")
             members.sort(key=lambda member: not member[1])  # the system package first
+        if len(versions) > 1:  # every board would be refused: said now, once
+            given = "; ".join(f"{version}: {', '.join(files)}"
+                              for version, files in sorted(versions.items()))
+            raise ConfigError(f"the packages given are of {len(versions)} RouterOS versions "
+                              f"({given}): give the packages of one version")
+        self.version = parse_version(next(iter(versions))) if versions else None
 
     def get_files(self, info: DeviceInfo) -> tuple[Any, ...]:
         from nitools.routeros.archs import family_for_announcement

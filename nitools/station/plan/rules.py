@@ -99,6 +99,8 @@ def board_rules(inventory: str | None, config_template: str | None, unlisted: st
     table = load_inventory(inventory, url_settings, template=config_template is not None,
                            token=inventory_token) if inventory else None
     templates: dict[str, FirstBootTemplate] = {}
+    if template is not None and table is None:
+        template.check_names(())  # no inventory: the board facts are all it may use
     if isinstance(table, TableInventory):
         columns = table.columns
         if template is not None:

@@ -15,11 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nitools.errors import ConfigError, UsageError
+from nitools.errors import ConfigError, PackageError, UsageError
 from nitools.fetch.mirror import DEFAULT_MIRROR, Mirror
 from nitools.fetch.package_cache import PackageCache
 from nitools.fetch.releases import ReleaseFiles, ReleasePlugin
+from nitools.routeros.device_mode import DEVICE_MODE_SINCE, OFF, mode_script_for
+from nitools.routeros.version import try_parse_version
 from nitools.station.plan.ini import SECTIONS, IniConfig, config_file, load_ini, settings
+from nitools.station.plan.inventory import TableInventory
 from nitools.station.plan.plugins import PackageSetPlugin, check_keys, load_plugin, locate
 from nitools.station.plan.rules import BoardRules, board_rules
 from nitools.station.setup.config import DEFAULTS, StationConfig, station_config, station_name
@@ -120,7 +123,38 @@ def _setup(options: StationOptions, ini: IniConfig | None) -> PortSetup:
     if rules.device_mode not in ("off", "auto") and defaults.mode_script is not None:
         raise UsageError("--device-mode with settings and a mode script both make mode.scr: "
                          "choose one (auto gives way to a mode script)")
+    _check_device_mode(rules, chosen, config)
     return PortSetup(chosen.config, chosen.plugin, chosen.releases, rules)
+
+
+def _check_device_mode(rules: BoardRules, chosen: PortSetup, config: StationConfig) -> None:
+    """A device mode the station's one release cannot take refuses every board: said at
+    start when the release is known here (packages given, or --routeros VERSION) and no
+    inventory row can choose another."""
+    if rules.device_mode == OFF or _defaults_by_rows(rules):
+        return
+    if isinstance(chosen.plugin, PackageSetPlugin):
+        version, names = chosen.plugin.version, sorted(chosen.plugin.names)
+    else:
+        version = try_parse_version(config.release.routeros or "")
+        names = ["routeros", *config.release.packages]
+    if version is None:
+        return
+    try:
+        mode_script_for(rules.device_mode, version, names)
+    except PackageError:
+        raise UsageError(f"--device-mode {rules.device_mode} needs RouterOS "
+                         f"{DEVICE_MODE_SINCE} or newer (a mode script changes "
+                         f"/system/device-mode), but every board gets {version}: install "
+                         f"{DEVICE_MODE_SINCE} or newer, or drop --device-mode and press the "
+                         "boards' buttons") from None
+
+
+def _defaults_by_rows(rules: BoardRules) -> bool:
+    """Rows of the inventory may choose each board's release (or it is asked per board)."""
+    table = rules.inventory
+    return table is not None and (not isinstance(table, TableInventory)
+                                  or "routeros" in table.columns)
 
 
 def _chooser(options: StationOptions, ini: IniConfig | None, config: StationConfig
