@@ -147,10 +147,11 @@ def run_render(inventory: str, config_template: str | None, macs: Sequence[str],
     if render_all and not out_dir:
         raise UsageError("--all writes one file per board: give -o DIR")
     rules = board_rules(inventory, config_template, None, None, station or "")
-    if not isinstance(rules.inventory, TableInventory):
-        raise UsageError("render needs an inventory file (or a URL answering a list): a "
-                         "per-board URL can only be asked with a board's MAC at hand")
+    if render_all and not isinstance(rules.inventory, TableInventory):
+        raise UsageError("--all needs an inventory file (or a URL answering a list): a "
+                         "per-board URL is asked board by board: give --mac or --software-id")
     if render_all:
+        assert isinstance(rules.inventory, TableInventory)
         boards = [Board(mac, software_id or "", model or "")
                   for _, mac, software_id, model in rules.inventory.keyed_rows()]
     else:

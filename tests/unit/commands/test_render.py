@@ -210,3 +210,39 @@ def test_render_names_every_missing_fact_at_once_and_takes_facts_per_board(stati
         '/system note set note="mipsbe hEX ether5 line-1"']
     bad = run_cli("render", *args, "--mac", MACS[0], "--fact", "port@nope!=x")
     assert bad.returncode == 2 and "'nope!' is neither a MAC nor a software ID" in bad.stderr
+
+
+def test_render_asks_a_per_board_url_inventory_for_the_board_given(station):
+    """Issue 29 row 6: render --mac refused a per-board URL inventory ({mac}), though the
+    MAC was at hand."""
+    import http.server
+    import json as jsonlib
+
+    from tests.helpers import http_server
+
+    asked = []
+
+    class Rows(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path)
+            body = jsonlib.dumps({"mac": MACS[0], "hostname": "from-url",
+                                  "address": "10.9.9.9/24"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with http_server(handler=Rows) as url:
+        shown = run_cli("render", "--inventory", url + "/boards/{mac}", "--config-template",
+                        str(station / "first-boot.rsc.j2"), "--mac", MACS[0], "--routeros",
+                        "7.16.1")
+        every = run_cli("render", "--inventory", url + "/boards/{mac}", "--config-template",
+                        str(station / "first-boot.rsc.j2"), "--all", "-o",
+                        str(station / "out"))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("/system identity set name=from-url\n")
+    assert asked == [f"/boards/{MACS[0]}"]  # once
+    assert every.returncode == 2 and "give --mac or --software-id" in every.stderr
