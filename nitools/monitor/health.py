@@ -60,9 +60,33 @@ def check(path: str, max_age: float = DEFAULT_MAX_AGE) -> tuple[bool, str]:
     try:
         age = time.time() - Path(path).stat().st_mtime
     except FileNotFoundError:
+        running = running_stations()
+        if running:  # a station runs here, with no heartbeat at this path
+            return False, (f"no heartbeat at {path}, but {', '.join(running)} "
+                           f"run{'s' if len(running) == 1 else ''} here: give --file the "
+                           "station's --health-file (it keeps none unless started with one)")
         return False, f"no heartbeat at {path}: the station is not running (or starting)"
     except OSError as exc:
         return False, f"cannot read the heartbeat {path}: {exc.strerror}"
     if age > max_age:
         return False, f"the station's heartbeat is {age:.0f} s old: its loop is stuck or gone"
     return True, f"the station is running (heartbeat {age:.0f} s ago)"
+
+
+def running_stations() -> list[str]:
+    """The stations running on this machine for this user (their control sockets answer)."""
+    import socket
+
+    from nitools.monitor.control import station_sockets
+
+    names = []
+    for path in station_sockets():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            continue  # left by a station that died
+        finally:
+            probe.close()
+        names.append(f"station {path.stem}")
+    return names
