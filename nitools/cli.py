@@ -523,12 +523,16 @@ def emulate(interface: str | None, loopback: str | None, out_dir: Path | None, t
 @click.option("--window", type=click.IntRange(1, 256), default=EngineSettings.window,
               show_default=True)
 @click.option("--plain", is_flag=True, help="Log lines only, no live progress display.")
+@click.option("--keep", metavar="DIR", type=click.Path(file_okay=False),
+              help="Keep the demo's synthetic packages and script in DIR (to try "
+              "'nitools emulate' with 'nitools flash').")
 @friendly_errors
-def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool) -> None:
+def demo(boards: int, size_mib: float, drop: float, window: int, plain: bool,
+         keep: str | None) -> None:
     """Flash emulated boards with synthetic packages, over loopback (no root needed)."""
     from nitools.commands.demo import run_demo
 
-    sys.exit(run_demo(boards, int(size_mib * 1024 * 1024), drop, window, plain))
+    sys.exit(run_demo(boards, int(size_mib * 1024 * 1024), drop, window, plain, keep))
 
 
 @main.command()

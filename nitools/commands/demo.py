@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -22,6 +23,7 @@ from nitools.console import setup_logging
 from nitools.emulation.emulator import BoardSpec, Emulator, Faults, make_boards
 from nitools.emulation.mndp_speaker import MndpSpeaker
 from nitools.emulation.synthetic import build_npk
+from nitools.errors import UsageError
 from nitools.monitor.ui import make_reporter
 from nitools.netinstall.frame import format_mac
 from nitools.netinstall.protocol import CONFIG_SCRIPT_NAME
@@ -68,7 +70,8 @@ def build_demo_files(folder: Path, size: int, arches: set[str]) -> None:
     (folder / "demo.rsc").write_bytes(DEMO_SCRIPT)
 
 
-def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool) -> int:
+def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool,
+             keep: str | None = None) -> int:
     reporter = make_reporter(force_plain=plain)
     setup_logging(0, None, reporter.log_handler())
     specs = [DEMO_BOARDS[i % len(DEMO_BOARDS)] for i in range(board_count)]
@@ -110,7 +113,23 @@ def run_demo(board_count: int, size: int, drop: float, window: int, plain: bool)
                 link.close()
             reporter.close()
         elapsed = time.monotonic() - started
-        return _report(folder, boards, result.exit_code, elapsed, result.verified)
+        code = _report(folder, boards, result.exit_code, elapsed, result.verified)
+        if keep is not None:
+            _keep(folder, Path(keep))
+        return code
+
+
+def _keep(folder: Path, target: Path) -> None:
+    """``--keep DIR``: the demo's synthetic packages and script, to try the station with
+    `nitools emulate` (README, "Emulated boards"); never a real package."""
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted(folder.iterdir()):
+            shutil.copyfile(path, target / path.name)
+    except OSError as exc:
+        raise UsageError(f"--keep {target}: {exc.strerror}: choose a writable folder") \
+            from None
+    log.info("demo: its synthetic packages and demo.rsc are in %s", target)
 
 
 def _report(folder: Path, boards: list, exit_code: int, elapsed: float, verified: int
