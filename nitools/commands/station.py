@@ -47,6 +47,7 @@ class NetbootOptions:
     server_ip: str | None = None
     boot_archs: tuple[str, ...] = ()
     no_dhcp: bool = False
+    range_option: str = "--range"  # the option the range came from (-a: one address)
 
 
 def run_station_command(options: StationOptions, netboot: NetbootOptions) -> int:
@@ -58,7 +59,8 @@ def run_station_command(options: StationOptions, netboot: NetbootOptions) -> int
             # dnsmasq never releases a BOOTP lease: the first board would keep the address
             raise UsageError("-a hands its one address to one board per run: with -m or "
                              "--count give --range START,END instead")
-        netboot = replace(netboot, range_spec=f"{options.address},{options.address}")
+        netboot = replace(netboot, range_spec=f"{options.address},{options.address}",
+                          range_option="-a")
         options = replace(options, address=None)  # BOOTP's, not the flasher's
     died: list[str] = []
 
@@ -112,7 +114,8 @@ def _start_services(options: StationOptions, netboot: NetbootOptions, died: list
         for interface in interfaces:
             plan = plan_netboot(interface, root, netboot.range_spec, netboot.lease_time,
                                 netboot.server_ip, netboot.boot_archs,
-                                lease_file=os.path.join(leases, f"{interface}.leases"))
+                                lease_file=os.path.join(leases, f"{interface}.leases"),
+                                range_option=netboot.range_option)
             for warning in plan.warnings:
                 log.warning("%s", warning)
             text = render(plan)

@@ -195,9 +195,12 @@ class Mirror:
                     cut.resumable = True
                     raise cut
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            failed = FetchError(f"download of {url} failed: {reason(exc)}: run again to "
-                                "resume, or check the mirror")
-            failed.resumable = True
+            # "resume" only where there is something to resume from
+            started = part.exists() and part.stat().st_size > 0
+            failed = FetchError(f"download of {url} failed: {reason(exc)}: " + (
+                "run again to resume, or check the mirror" if started else
+                "check the mirror's address and this machine's network"))
+            failed.resumable = started
             raise failed from exc
 
     @staticmethod

@@ -160,7 +160,8 @@ def _parse_ip(text: str, what: str) -> ipaddress.IPv4Address:
         raise UsageError(f"{what} '{text}' is not an IPv4 address") from None
 
 
-def _range(spec: str | None, iface: InterfaceAddress) -> tuple[ipaddress.IPv4Address, ...]:
+def _range(spec: str | None, iface: InterfaceAddress, option: str = "--range"
+           ) -> tuple[ipaddress.IPv4Address, ...]:
     network = iface.network
     if spec is None:
         if network.num_addresses < 8:
@@ -174,19 +175,22 @@ def _range(spec: str | None, iface: InterfaceAddress) -> tuple[ipaddress.IPv4Add
     parts = spec.split(",")
     if len(parts) != 2:
         raise UsageError(f"--range wants START,END, not '{spec}'")
-    start, end = (_parse_ip(p, "--range address") for p in parts)
+    start, end = (_parse_ip(p, f"{option} address") for p in parts)
     for address in (start, end):
         if address not in network:
-            raise UsageError(f"--range address {address} is outside {iface.name}'s subnet "
+            raise UsageError(f"{option} address {address} is outside {iface.name}'s subnet "
                              f"{network}: pick addresses inside it")
         if address in (network.network_address, network.broadcast_address):
             what = "network" if address == network.network_address else "broadcast"
-            raise UsageError(f"--range address {address} is the {what} address of "
+            raise UsageError(f"{option} address {address} is the {what} address of "
                              f"{network}: it cannot be handed out; pick one inside")
     if start > end:
         raise UsageError(f"--range starts at {start}, after its end {end}")
     if start <= iface.address <= end:
-        raise UsageError(f"--range {start}-{end} includes {iface.name}'s own address "
+        if start == end:
+            raise UsageError(f"{option} {start} is {iface.name}'s own address: give the "
+                             "board another one")
+        raise UsageError(f"{option} {start}-{end} includes {iface.name}'s own address "
                          f"{iface.address}: leave it out")
     return start, end
 
@@ -211,7 +215,8 @@ def available_images(tftp_root: str) -> list[BootImage]:
 def plan_netboot(interface: str, tftp_root: str, range_spec: str | None = None,
                  lease_time: str = "1h", server_ip: str | None = None,
                  archs: tuple[str, ...] = (), lease_file: str | None = None,
-                 address: InterfaceAddress | None = None) -> NetbootPlan:
+                 address: InterfaceAddress | None = None, range_option: str = "--range"
+                 ) -> NetbootPlan:
     """Check every input and decide what to serve; raise with what to fix."""
     check_interface_name(interface)
     root = check_path(tftp_root, "TFTP root")
@@ -221,7 +226,7 @@ def plan_netboot(interface: str, tftp_root: str, range_spec: str | None = None,
     lease = check_path(lease_file or f"/var/lib/misc/nitools-dnsmasq-{interface}.leases",
                        "lease file")
     iface = address or interface_address(interface)
-    start, end = _range(range_spec, iface)
+    start, end = _range(range_spec, iface, range_option)  # -a's address says "-a"
     explicit = _parse_ip(server_ip, "--server-ip") if server_ip else None
     warnings: list[str] = []
     if is_loopback(interface):

@@ -82,3 +82,12 @@ def test_a_channel_asked_of_a_dripping_mirror_holds_no_other_version(dripping, t
     assert time.monotonic() - started < 0.5  # never waited for the channel
     asking.join(10)
     assert failed  # the channel itself still says why it could not be had
+
+
+def test_a_mirror_not_reached_says_so_and_not_run_again_to_resume(tmp_path):
+    """Issue 29 row 17: a name that did not resolve said "run again to resume"."""
+    mirror = Mirror("http://127.0.0.1:9")  # nobody listens: nothing was downloaded
+    with pytest.raises(FetchError) as caught:
+        mirror.download("routeros-7.16.1-arm64.npk", tmp_path / "r.npk.part")
+    assert "check the mirror's address and this machine's network" in str(caught.value)
+    assert "resume" not in str(caught.value) and not caught.value.resumable

@@ -262,3 +262,14 @@ def test_a_file_as_tftp_root_is_named_as_such(tmp_path):
                              ipaddress.IPv4Network("192.0.2.0/24"))
     with pytest.raises(UsageError, match="is a file, not a folder"):
         plan_netboot("eth1", str(file), lease_file=str(tmp_path / "l"), address=iface)
+
+
+@pytest.mark.parametrize(("address", "fragment"), [
+    ("10.0.0.5", "-a address 10.0.0.5 is outside eth9's subnet"),
+    ("192.0.2.1", "-a 192.0.2.1 is eth9's own address: give the board another one"),
+])
+def test_an_a_address_is_named_as_the_a_its_user_gave(root, address, fragment):
+    """Issue 29 row 17: netinstall-cli's -a outside the subnet was reported as a --range
+    address."""
+    with pytest.raises(UsageError, match=fragment):
+        plan(root, range_spec=f"{address},{address}", range_option="-a")
