@@ -33,6 +33,7 @@ import jinja2
 
 from nitools import __version__
 from nitools.errors import NitoolsError, UsageError
+from nitools.netboot.udp_ports import ports_in_use
 from nitools.routeros.archs import BOOT_IMAGES, BootImage, boot_image_by_name
 
 log = logging.getLogger("nitools.dnsmasq")
@@ -346,13 +347,7 @@ def syntax_check(config_text: str, binary: str | None = None) -> None:
 
 def dhcp_port_taken() -> bool:
     """Whether a UDP socket already holds port 67 in this network namespace."""
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        with contextlib.suppress(OSError), open(table) as handle:
-            for line in handle.readlines()[1:]:
-                local = line.split()[1]
-                if local.rsplit(":", 1)[1] == "0043":
-                    return True
-    return False
+    return 67 in ports_in_use()
 
 
 # dnsmasq start-up messages and what they mean for the user (docs/dnsmasq.md).

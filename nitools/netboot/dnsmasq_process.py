@@ -32,6 +32,7 @@ from nitools.netboot.dnsmasq import (
     is_loopback,
     translate_failure,
 )
+from nitools.netboot.udp_ports import held_by
 
 log = logging.getLogger("nitools.dnsmasq")
 
@@ -131,7 +132,8 @@ def run_dnsmasq(plan: NetbootPlan, config_text: str) -> int:
         raise UsageError(LOOPBACK_WARNING.format(name=plan.interface.name))
     find_dnsmasq()
     if dhcp_port_taken():
-        raise DnsmasqError("another DHCP server already listens on UDP port 67 here: stop it "
+        raise DnsmasqError(f"another DHCP server already listens on UDP port 67 here"
+                           f"{held_by(67)}: stop it "
                            "first (nitools will not fight over the port)")
     dnsmasq = DnsmasqProcess(plan, config_text)
 

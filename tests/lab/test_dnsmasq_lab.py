@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -147,6 +148,7 @@ def test_a_second_dhcp_server_is_refused_with_a_clear_message(server):
     _, errors = second.communicate(timeout=20)
     assert second.returncode == 1
     assert "another DHCP server already listens on UDP port 67" in errors
+    assert re.search(r"\(dnsmasq \(pid \d+\)\)", errors), errors  # which one
     assert "Traceback" not in errors
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from nitools.errors import NitoolsError
 from nitools.netboot.dnsmasq import DnsmasqError, interface_address
+from nitools.netboot.udp_ports import held_by, ports_in_use
 from nitools.wire.link import NETINSTALL_PORT
 
 log = logging.getLogger("nitools.preflight")
@@ -55,24 +56,14 @@ def check_interfaces(names: Iterable[str], need_address: bool) -> list[str]:
     return problems
 
 
-def udp_ports_in_use() -> set[int]:
-    """Local UDP ports with a socket in this network namespace."""
-    ports = set()
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        with contextlib.suppress(OSError), open(table) as handle:
-            for line in handle.readlines()[1:]:
-                ports.add(int(line.split()[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
 def check_ports(ports: Iterable[int]) -> list[str]:
-    taken = udp_ports_in_use()
+    taken = ports_in_use()
     problems = []
     for port in ports:
         if port in taken:
             problems.append(f"another {_WHAT.get(port, '')} server already listens on UDP "
-                            f"port {port} here: stop it first (nitools will not fight over "
-                            "the port)")
+                            f"port {port} here{held_by(port)}: stop it first (nitools will "
+                            "not fight over the port)")
     return problems
 
 
