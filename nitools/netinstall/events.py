@@ -295,4 +295,6 @@ PHASE_AFTER: dict[type[BoardEvent], BoardPhase] = {
 STEP_AFTER: dict[type[BoardEvent], str] = {
     Offered: "offered", UploadStarted: "formatted", FilesAcknowledged: "uploaded",
     Held: "held", WaitingForReboot: "waiting",
+    # TERM sent: the reboot's own time (`rebooted` is its confirmation, 2.5 s of silence later)
+    RebootSent: "term-sent",
 }

@@ -132,7 +132,7 @@ def test_reinstall_forgets_once_and_wait_holds_term_until_reboot(station, tmp_pa
     code, out, err = operator_cli(station.pair, "reboot", mac)
     assert code == 0 and f"{mac}: reboot done -> rebooting" in out, out + err
     first = row_of(station, mac, "rebooted")
-    assert [s[0] for s in steps(first)][-3:] == ["waiting", "reboot", "rebooted"]
+    assert [s[0] for s in steps(first)][-4:] == ["waiting", "reboot", "term-sent", "rebooted"]
     # The same board net-boots again: --once (the journal) leaves it alone until asked
     again = station.emulate("--seed", "41", timeout=60)
     time.sleep(4)

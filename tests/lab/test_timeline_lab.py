@@ -68,8 +68,8 @@ def test_timeline_from_bootp_to_verified_and_a_silent_board(station, boot_root, 
     assert log.text.count("vendor class PPC_boot has no boot image here") == 1  # once a MAC
     rows = rows_of(journal)
     steps = [step["event"] for step in json.loads(rows[BOARD]["timeline"])]
-    assert steps == ["dhcp", "tftp", "found", "offered", "formatted", "uploaded", "rebooted",
-                     "verified"], log.text
+    assert steps == ["dhcp", "tftp", "found", "offered", "formatted", "uploaded", "term-sent",
+                     "rebooted", "verified"], log.text
     assert NEVER in rows, log.text
     silent = rows[NEVER]
     assert silent["outcome"] == "silent" and silent["cause"] == "never-announced"

@@ -94,7 +94,7 @@ def assert_three_outcomes(code, log, rows):
 def test_verified_wrong_version_and_unverified(netns_pair, files):
     code, log, rows, _, _, _ = run_three_boards(netns_pair, files)
     assert_three_outcomes(code, log, rows)
-    seconds = re.search(r"announced ([0-9.]+) s after the reboot", rows[VERIFIED]["reason"])
+    seconds = re.search(r"announced ([0-9.]+) s after the TERM", rows[VERIFIED]["reason"])
     print(f"TERM to verified: {seconds[1]} s (the emulator announces 2 s after TERM)")
 
 

@@ -49,7 +49,8 @@ def test_the_page_follows_a_board_to_rebooted(station, tmp_path):
                for row in report["seen"]), report["seen"]  # a moving progress bar
     assert report["status"] == "live"
     steps = [part.split()[0] for part in report["history_timeline"].split(" · ")]
-    assert steps == ["found", "offered", "formatted", "uploaded", "rebooted"], report
+    assert steps == ["found", "offered", "formatted", "uploaded", "term-sent", "rebooted"], \
+        report
     green = "rgba(46, 125, 50, 1)"  # .tone-good: the terminal's green for the same result
     assert report["result_colours"] == {"boards": [green], "history": [green]}, report
     assert ARTIFACT.stat().st_size > 10_000

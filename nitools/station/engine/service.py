@@ -93,7 +93,7 @@ class ServiceCheck:
         identity = f", identity '{neighbour.identity}'" if neighbour.identity else ""
         return [InService(now, awaited.mac, Outcome.VERIFIED,
                           f"in service: RouterOS {neighbour.version or running}{identity}, "
-                          f"announced {seconds:.1f} s after the reboot", **details)]
+                          f"announced {seconds:.1f} s after the TERM", **details)]
 
     def asked_for_address(self, mac: bytes, detail: str, at: float) -> bytes | None:
         """A DHCP request (with a message type: not the boot loader's bare BOOTP) from one

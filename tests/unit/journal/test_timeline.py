@@ -1,6 +1,8 @@
 """Each journal row's timeline, from dnsmasq's first sighting of the board to RouterOS
 running (and silent boards' rows), and ``history --timeline``."""
 
+import pytest
+
 from nitools.journal.attempts import Journal
 from nitools.journal.timeline import MAX_STEPS, add_step, step_text
 from nitools.journal.writer import JournalWriter
@@ -35,7 +37,8 @@ def test_a_row_follows_the_board_from_dhcp_to_verified(tmp_path):
     installed(JournalWriter(journal))
     (row,) = journal.attempts()
     assert [step["event"] for step in row.timeline] == [
-        "dhcp", "tftp", "found", "offered", "formatted", "uploaded", "rebooted", "verified"]
+        "dhcp", "tftp", "found", "offered", "formatted", "uploaded", "term-sent", "rebooted",
+        "verified"]
     times = [step["at"] for step in row.timeline]
     assert times == sorted(times)
     assert row.outcome == "verified" and row.in_service["version"] == "7.16.1 (stable)"
@@ -64,7 +67,8 @@ def test_history_timeline_prints_each_step(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("attempt 1 of 02:4e:49:00:00:01") and "verified" in lines[0]
     assert [line.split()[-1] for line in lines[1:]] == [
-        "dhcp", "tftp", "found", "offered", "formatted", "uploaded", "rebooted", "verified"]
+        "dhcp", "tftp", "found", "offered", "formatted", "uploaded", "term-sent", "rebooted",
+        "verified"]
     result = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--timeline")
     assert result.returncode == 2 and "give --mac or --software-id" in result.stderr
 
@@ -121,3 +125,13 @@ def test_bootp_in_an_installing_boards_name_leaves_its_row_small(tmp_path):
     assert len(row.timeline) <= MAX_STEPS
     assert [step_text(step) for step in row.timeline] == [
         "found", "dhcp ×20000", "rebooted"]
+
+
+def test_the_timeline_names_the_term_apart_from_its_confirmation(tmp_path):
+    """Issue 29 row 24: `rebooted` was the confirmation (2.5 s after TERM) while the verdict
+    said "announced 3.5 s after the reboot": two clocks with one name."""
+    journal = Journal(tmp_path / "j.sqlite3")
+    installed(JournalWriter(journal))
+    (row,) = journal.attempts()
+    at = {step["event"]: step["at"] for step in row.timeline}
+    assert at["rebooted"] - at["term-sent"] == pytest.approx(1.9)  # confirmed after TERM

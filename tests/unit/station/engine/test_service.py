@@ -28,6 +28,7 @@ def test_the_version_installed_is_verified_with_the_time_from_the_reboot():
     (event,) = check.heard(Neighbour(mac=MAC, version="7.16.1 (stable)", identity="MikroTik",
                                      board="RB5009UG+S+", uptime=12), now=40.0)
     assert event.outcome is Outcome.VERIFIED and event.seconds == pytest.approx(32.5)
+    assert event.reason.endswith("announced 32.5 s after the TERM")  # the term-sent step
     assert (event.version, event.board, event.uptime) == ("7.16.1 (stable)", "RB5009UG+S+", 12)
     assert len(check) == 0 and check.poll(1000.0) == []
 
