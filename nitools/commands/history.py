@@ -43,7 +43,8 @@ class HistoryFilter:
 CSV_COLUMNS = ("id", "started_at", "ended_at", "station", "port", "answered_mac", "macs",
                "software_id", "model", "arch", "min_version", "image_version", "config_mode",
                "files", "outcome", "reason", "cause", "bytes", "duration", "inventory_key",
-               "template", "script_sha256", "timeline")
+               "template", "script_sha256", "timeline", "in_service_version",
+               "in_service_identity", "in_service_seconds")
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -132,6 +133,9 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
             values["files"] = " ".join(f["name"] for f in row.files or ())
             values["timeline"] = " ".join(f"{step_text(step)}@{step['at']}"
                                           for step in values["timeline"])
+            service = row.in_service or {}  # what it announced in service, if it was heard
+            for name in ("version", "identity", "seconds"):
+                values[f"in_service_{name}"] = service.get(name)
             writer.writerow([spreadsheet_safe(values[column]) for column in CSV_COLUMNS])
         return 0
     if not rows:

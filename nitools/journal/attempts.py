@@ -173,20 +173,23 @@ class Journal:
 
     def in_service(self, row_id: int, outcome: str, reason: str,
                    details: dict[str, Any] | None,
-                   timeline: list[dict[str, Any]] | None = None) -> None:
+                   timeline: list[dict[str, Any]] | None = None,
+                   ended_at: float | None = None) -> None:
         """What a rebooted board announced once RouterOS ran (docs/verify.md): the outcome
         becomes verified, wrong-version or unverified; a board not seen while not required
-        stays rebooted, its reason saying so."""
+        stays rebooted, its reason saying so. ``ended_at``: the verdict's time, where the
+        attempt's record now ends (its duration stays the install's)."""
         steps = json.dumps(timeline) if timeline else None
         if outcome == "rebooted":
             self.store.write("UPDATE attempts SET reason=COALESCE(reason, '') || ?, "
-                             "timeline=COALESCE(?, timeline) WHERE id=?",
-                             (f"; {reason}", steps, row_id))
+                             "timeline=COALESCE(?, timeline), ended_at=COALESCE(?, ended_at) "
+                             "WHERE id=?", (f"; {reason}", steps, ended_at, row_id))
             return
         self.store.write("UPDATE attempts SET outcome=?, reason=?, cause=NULL, in_service=?, "
-                         "timeline=COALESCE(?, timeline) WHERE id=?",
+                         "timeline=COALESCE(?, timeline), ended_at=COALESCE(?, ended_at) "
+                         "WHERE id=?",
                          (outcome, reason, json.dumps(details) if details else None, steps,
-                          row_id))
+                          ended_at, row_id))
 
     def close_stale(self) -> int:
         """Rows this station (or a journal from before station names) left open when it

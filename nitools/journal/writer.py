@@ -161,15 +161,17 @@ class JournalWriter:
                 add_step(self._rebooted_steps[row], event.kind.value, self.wall(event.at),
                          detail=event.detail)
             return
+        # The step keeps what dnsmasq said: the vendor class and address, the boot file
         record = self._open.get(event.mac)
         if record is not None:  # dnsmasq's log may come after the board announced itself
-            add_step(record.timeline, event.kind.value, self.wall(event.at))
+            add_step(record.timeline, event.kind.value, self.wall(event.at),
+                     detail=event.detail)
             return
         steps = self._early.get(event.mac)
         if steps is None:
             steps = []
         self._early.put(event.mac, steps)
-        add_step(steps, event.kind.value, self.wall(event.at))
+        add_step(steps, event.kind.value, self.wall(event.at), detail=event.detail)
 
     def _operator(self, event: events.OperatorActed) -> None:
         """An operator's action, with who asked: a step of the board's open row, or the
@@ -244,8 +246,9 @@ class JournalWriter:
         seen = event.outcome.value if event.outcome is not events.Outcome.REBOOTED \
             else NOT_SEEN
         add_step(steps, seen, self.wall(event.at))
+        ended = self.wall(event.at)  # the attempt ends with its verdict
         if self._guard(lambda: self.journal.in_service(row, event.outcome.value, event.reason,
-                                                       details, steps)):
+                                                       details, steps, ended)):
             self.tally.service(seen, format_mac(event.mac))
 
     def _finished(self, event: events.Finished) -> None:

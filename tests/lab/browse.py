@@ -72,6 +72,8 @@ def main() -> int:
                 time.sleep(0.05)
             status = driver.find_element(By.ID, "status").text
             timeline = history_timeline(driver, deadline=time.monotonic() + 15)
+            started = [row.find_elements(By.TAG_NAME, "td")[1].text for row in
+                       driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
             colours = {table: [cell.value_of_css_property("color") for cell in
                                driver.find_elements(By.CSS_SELECTOR,
                                                     f"#{table} tbody tr td.result")]
@@ -83,7 +85,7 @@ def main() -> int:
         finally:
             driver.quit()
     print(json.dumps({"seen": seen, "status": status, "history_timeline": timeline,
-                      "result_colours": colours}))
+                      "result_colours": colours, "history_started": started}))
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,5 +54,7 @@ def test_the_page_follows_a_board_to_rebooted(station, tmp_path):
         report
     green = "rgba(46, 125, 50, 1)"  # .tone-good: the terminal's green for the same result
     assert report["result_colours"] == {"boards": [green], "history": [green]}, report
+    # ISO 8601 in the browser's time zone, whatever its language (not "12/7/2026, 4:05 PM")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", report["history_started"][0])
     assert ARTIFACT.stat().st_size > 10_000
     assert "web view at http://127.0.0.1:8080/" in log

@@ -66,9 +66,10 @@ def test_history_timeline_prints_each_step(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("attempt 1 of 02:4e:49:00:00:01") and "verified" in lines[0]
-    assert [line.split()[-1] for line in lines[1:]] == [
+    assert [line.split(" s  ", 1)[1].split()[0] for line in lines[1:]] == [
         "dhcp", "tftp", "found", "offered", "formatted", "uploaded", "term-sent", "rebooted",
         "verified"]
+    assert lines[1].endswith("dhcp (vendor class ARM64__boot)")
     result = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--timeline")
     assert result.returncode == 2 and "give --mac or --software-id" in result.stderr
 
@@ -124,7 +125,7 @@ def test_bootp_in_an_installing_boards_name_leaves_its_row_small(tmp_path):
     (row,) = writer.journal.attempts()
     assert len(row.timeline) <= MAX_STEPS
     assert [step_text(step) for step in row.timeline] == [
-        "found", "dhcp ×20000", "rebooted"]
+        "found", "dhcp ×20000 (forged)", "rebooted"]  # with what dnsmasq said
 
 
 def test_the_timeline_names_the_term_apart_from_its_confirmation(tmp_path):
@@ -135,3 +136,22 @@ def test_the_timeline_names_the_term_apart_from_its_confirmation(tmp_path):
     (row,) = journal.attempts()
     at = {step["event"]: step["at"] for step in row.timeline}
     assert at["rebooted"] - at["term-sent"] == pytest.approx(1.9)  # confirmed after TERM
+
+
+def test_the_journal_keeps_what_the_station_knows(tmp_path):
+    """Issue 29 row 18: steps kept only {event, at}; ended_at stayed at the reboot; --csv
+    had no in-service columns."""
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = JournalWriter(journal)
+    installed(writer)
+    (row,) = journal.attempts()
+    details = {step["event"]: step.get("detail") for step in row.timeline}
+    assert details["dhcp"] == "vendor class ARM64__boot"
+    assert details["tftp"] == "netinstall.arm64"
+    verdict = next(step["at"] for step in row.timeline if step["event"] == "verified")
+    assert row.ended_at == pytest.approx(verdict)  # the attempt ends with its verdict
+    journal.close()
+    listed = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"), "--csv")
+    header, line = listed.stdout.splitlines()
+    assert header.endswith("in_service_version,in_service_identity,in_service_seconds")
+    assert line.endswith(",7.16.1 (stable),,35.0")

@@ -135,7 +135,7 @@ async function loadHistory() {
       const row = document.createElement("tr");
       row.className = "outcome-" + attempt.outcome + " tone-" + (attempt.tone || "plain");
       cell(row, attempt.id);
-      cell(row, new Date(attempt.started_at).toLocaleString());
+      cell(row, when(attempt.started_at));
       cell(row, attempt.station);
       cell(row, attempt.port);
       cell(row, attempt.answered_mac, "mac");
@@ -162,9 +162,18 @@ function timeline(steps) {
   const name = (step) => (step.times > 1 ? `${step.event} ×${step.times}` : step.event) +
     (step.by || step.detail ? ` (${step.by || step.detail})` : "");
   return steps.map((step, index) => index === 0
-    ? `${name(step)} ${new Date(step.at).toLocaleTimeString()}`
+    ? `${name(step)} ${when(step.at).slice(11)}`
     : `${name(step)} +${((new Date(step.at).getTime() - first) / 1000).toFixed(1)} s`
   ).join(" · ");
+}
+
+// "2026-12-07 14:03:05", the station's own way to write a time (ISO 8601, 24 hours, the
+// browser's time zone), whatever the browser's language.
+function when(text) {
+  const date = new Date(text);
+  const two = (number) => String(number).padStart(2, "0");
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
+    `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
 }
 
 document.getElementById("filters").addEventListener("submit", (event) => {
