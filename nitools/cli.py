@@ -656,16 +656,27 @@ def fetch(**options: Any) -> None:
 @click.option("--format", "output_format", type=click.Choice(["dnsmasq", "routeros"]),
               default="dnsmasq", show_default=True,
               help="routeros: the same set-up as RouterOS commands.")
+@click.option("--router-address", metavar="ADDR/PREFIX",
+              help="--format routeros: the router's address on -i (e.g. 192.168.88.1/24); "
+              "-i and --tftp-root are then the router's interface and folder.")
 @click.option("--run", "run_it", is_flag=True,
               help="Run dnsmasq in the foreground with this config (needs root).")
 @click.option("-v", "--verbose", count=True, help="Show every dnsmasq log line.")
 @friendly_errors
 def dnsmasq(interface: str, tftp_root: str, range_spec: str | None, lease_time: str,
             server_ip: str | None, archs: tuple[str, ...], lease_file: str | None,
-            output: str | None, output_format: str, run_it: bool, verbose: int) -> None:
-    """Render (and check, or run) a dnsmasq netboot config for RouterBoards."""
+            output: str | None, output_format: str, router_address: str | None,
+            run_it: bool, verbose: int) -> None:
+    """Render (and check, or run) a dnsmasq netboot config for RouterBoards.
+
+    \b
+      nitools dnsmasq -i eth1 --tftp-root /srv/netinstall --run
+      nitools dnsmasq -i bridge1 --tftp-root /netinstall --format routeros \\
+          --router-address 192.168.88.1/24
+    """
     from nitools.commands.dnsmasq import run_dnsmasq_command
 
     setup_logging(verbose, None)
     sys.exit(run_dnsmasq_command(interface, tftp_root, range_spec, lease_time, server_ip,
-                                 archs, lease_file, output, output_format, run_it))
+                                 archs, lease_file, output, output_format, run_it,
+                                 router_address))

@@ -12,6 +12,7 @@ from nitools.netboot.dnsmasq import (
     DnsmasqError,
     is_loopback,
     plan_netboot,
+    plan_router,
     render,
     syntax_check,
 )
@@ -24,11 +25,17 @@ log = logging.getLogger("nitools.dnsmasq")
 def run_dnsmasq_command(interface: str, tftp_root: str, range_spec: str | None,
                         lease_time: str, server_ip: str | None, archs: tuple[str, ...],
                         lease_file: str | None, output: str | None, output_format: str,
-                        run_it: bool) -> int:
+                        run_it: bool, router_address: str | None = None) -> int:
     if run_it and is_loopback(interface):  # before any other check: nothing else matters
         raise UsageError(LOOPBACK_WARNING.format(name=interface))
     if run_it and output_format != "dnsmasq":
         raise UsageError("--run starts dnsmasq: it cannot be combined with --format routeros")
+    if output_format == "routeros":  # the router's interface, network and folder
+        return _routeros(interface, tftp_root, range_spec, lease_time, server_ip, archs,
+                         output, router_address)
+    if router_address is not None:
+        raise UsageError("--router-address describes a RouterOS interface: it goes with "
+                         "--format routeros")
     if run_it and lease_file is None:
         with run_lease_folder() as folder:  # BOOTP leases of this run only
             lease_file = os.path.join(folder, f"{interface}.leases")
@@ -62,6 +69,32 @@ def _run(interface: str, tftp_root: str, range_spec: str | None, lease_time: str
         print(text, end="")
     if run_it:
         return run_dnsmasq(plan, text)
+    return 0
+
+
+def _routeros(interface: str, tftp_root: str, range_spec: str | None, lease_time: str,
+              server_ip: str | None, archs: tuple[str, ...], output: str | None,
+              router_address: str | None) -> int:
+    """RouterOS commands for the router's own interface: nothing here needs to exist."""
+    if router_address is None:
+        if os.path.exists(f"/sys/class/net/{interface}"):  # this machine's interface
+            plan = plan_netboot(interface, tftp_root, range_spec, lease_time, server_ip,
+                                archs)
+        else:
+            raise UsageError(f"interface {interface} is not on this machine: for the "
+                             "router's, give its address there with --router-address "
+                             "ADDR/PREFIX (e.g. 192.168.88.1/24)")
+    else:
+        plan = plan_router(interface, tftp_root, router_address, range_spec, lease_time,
+                           server_ip, archs)
+    for warning in plan.warnings:
+        log.warning("%s", warning)
+    text = render(plan, "routeros")
+    if output:
+        _write(output, text)
+        log.info("wrote %s: %s", output, ", ".join(i.boot_file for i in plan.images))
+    else:
+        print(text, end="")
     return 0
 
 

@@ -260,6 +260,38 @@ def plan_netboot(interface: str, tftp_root: str, range_spec: str | None = None,
     return plan
 
 
+def plan_router(interface: str, tftp_root: str, router_address: str,
+                range_spec: str | None = None, lease_time: str = "1h",
+                server_ip: str | None = None, archs: tuple[str, ...] = ()) -> NetbootPlan:
+    """A plan for a RouterOS router's own DHCP and TFTP (``--format routeros``): its
+    interface, its address and subnet, and a folder on its disk; nothing of it is on this
+    machine. Without --arch every boot image is served (upload those you have)."""
+    check_interface_name(interface)
+    root = check_path(tftp_root, "TFTP root")
+    try:
+        given = ipaddress.ip_interface(router_address)
+    except ValueError:
+        raise UsageError(f"--router-address {router_address}: give the router's address "
+                         "with its prefix, e.g. 192.168.88.1/24") from None
+    if given.version != 4 or given.network.prefixlen == 32:
+        raise UsageError(f"--router-address {router_address}: an IPv4 address with its "
+                         "subnet's prefix, e.g. 192.168.88.1/24")
+    if not _LEASE_TIME.match(lease_time):
+        raise UsageError(f"--lease-time '{lease_time}' is not a lease time: use e.g. 1h, 45m")
+    iface = InterfaceAddress(interface, given.ip, given.network)
+    start, end = _range(range_spec, iface)
+    explicit = _parse_ip(server_ip, "--server-ip") if server_ip else None
+    chosen = []
+    for name in archs or [image.name for image in BOOT_IMAGES]:
+        image = boot_image_by_name(name)
+        if image is None:
+            known = ", ".join(i.name for i in BOOT_IMAGES)
+            raise UsageError(f"unknown architecture '{name}': choose from {known}")
+        chosen.append(image)
+    return NetbootPlan(iface, start, end, lease_time, root, "", [ServedImage(image) for
+                                                               image in chosen], explicit, [])
+
+
 def check_tftp_access(plan: NetbootPlan) -> None:
     """dnsmasq drops to an unprivileged user: every folder must be traversable by
     others, and every boot file readable by others."""

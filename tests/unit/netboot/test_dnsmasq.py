@@ -273,3 +273,30 @@ def test_an_a_address_is_named_as_the_a_its_user_gave(root, address, fragment):
     address."""
     with pytest.raises(UsageError, match=fragment):
         plan(root, range_spec=f"{address},{address}", range_option="-a")
+
+
+def test_the_routeros_example_runs_as_printed_for_a_router_not_this_machine(tmp_path):
+    """Issue 29 row 12: `--format routeros -i bridge1` needed a local interface named
+    like the router's; the router's interface, address and folder are options now."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    page = (REPO / "docs" / "dnsmasq.md").read_text()
+    command = re.search(r"^(nitools dnsmasq -i bridge1 .*--format routeros.*)$", page,
+                        re.M)[1]
+    done = subprocess.run(command.replace("nitools", f"{sys.executable} -m nitools", 1),
+                          shell=True, cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "add name=netinstall interface=bridge1 " in done.stdout
+    assert "real-filename=/netinstall/netinstall.arm64" in done.stdout
+    assert "next-server=192.168.88.1" in done.stdout
+    assert done.stdout.count("add name=netinstall-") >= 9  # every boot image, one pool each
+    missing = subprocess.run([sys.executable, "-m", "nitools", "dnsmasq", "-i", "bridge9",
+                              "--format", "routeros"], capture_output=True, text=True,
+                             env={"PYTHONPATH": str(REPO)}, timeout=60)
+    assert missing.returncode == 2 and "give its address there with --router-address" in \
+        missing.stderr
