@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import os
 import re
 import signal
 from collections.abc import Callable
@@ -77,3 +78,13 @@ def install_stop_handlers(stop: Callable[[], None]) -> None:
 def counted(number: int, noun: str, plural: str | None = None) -> str:
     """``1 board``, ``2 boards``: a count with its noun in the right number."""
     return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+WIDE = 120  # columns from which a table shows every column; below, what says how it went
+
+
+def terminal_width(default: int) -> int:
+    """The width for a table printed to a pipe: $COLUMNS when set (a terminal's program
+    that pipes), else ``default`` (log files get wide tables)."""
+    width = os.environ.get("COLUMNS", "")
+    return int(width) if width.isdigit() and int(width) > 0 else default

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from nitools.console import cell
+from nitools.console import WIDE, cell, terminal_width
 from nitools.errors import UsageError
 from nitools.journal.attempts import (
     AttemptRow,
@@ -25,11 +25,8 @@ from nitools.journal.attempts import (
 )
 from nitools.journal.stores import is_postgres
 from nitools.journal.timeline import step_text
+from nitools.monitor.tones import TERMINAL_STYLES, tone
 from nitools.netinstall.frame import format_mac, parse_mac_option
-
-_STYLES = {"rebooted": "green", "installed": "green", "unconfirmed": "red", "failed": "red",
-           "refused": "yellow", "interrupted": "magenta", "released": "cyan",
-           "verified": "green", "wrong-version": "red", "unverified": "red", "silent": "red"}
 
 
 @dataclass(frozen=True)
@@ -141,18 +138,27 @@ def run_history(path: str | None, since: str | None, limit: int | None, as_json:
     if not rows:
         print("no attempts match")
         return 0
-    console = Console(width=None if sys.stdout.isatty() else 200)
-    table = Table("#", "started", "station", "port", "MAC", "model", "arch", "software ID",
-                  "config", "files", "outcome", "seconds", "reason")
+    console = Console(width=None if sys.stdout.isatty() else terminal_width(200))
+    wide = console.width >= WIDE
+    table = Table(*(("#", "started", "station", "port") if wide else ("#", "started")))
+    table.add_column("MAC", no_wrap=True, min_width=17)  # never cut: it names the board
+    for name in (("model", "arch", "software ID", "config", "files") if wide else ()):
+        table.add_column(name)
+    for name in ("outcome", "seconds", "reason") if wide else ("outcome", "reason"):
+        table.add_column(name)
     for row in rows:
         files = ", ".join(f["name"] for f in row.files or ())
         duration = f"{row.duration:.1f}" if row.duration is not None else ""
+        outcome = cell(row.outcome, TERMINAL_STYLES.get(tone(row.outcome), ""))
         # Every value may have come from a board or a file: plain text, never markup.
-        table.add_row(*(cell(value) for value in (
-            row.id, format_time(row.started_at), row.station or "", row.port or "",
-            row.answered_mac, row.model or "", row.arch or "", row.software_id or "",
-            row.config_mode or "", files)),
-            cell(row.outcome, _STYLES.get(row.outcome, "")), duration, cell(row.reason or ""))
+        if wide:
+            table.add_row(*(cell(value) for value in (
+                row.id, format_time(row.started_at), row.station or "", row.port or "",
+                row.answered_mac, row.model or "", row.arch or "", row.software_id or "",
+                row.config_mode or "", files)), outcome, duration, cell(row.reason or ""))
+        else:  # 80 columns (a serial console, an SSH window): what says how it went
+            table.add_row(cell(row.id), cell(format_time(row.started_at)),
+                          cell(row.answered_mac), outcome, cell(row.reason or ""))
     console.print(table)
     return 0
 

@@ -10,6 +10,7 @@ GOOD, BAD, WAIT = "good", "bad", "wait"  # WAIT: a board waiting for an operator
 _TONES = {
     Outcome.REBOOTED.value: GOOD,
     Outcome.VERIFIED.value: GOOD,
+    "installed": GOOD,  # older journals' word for rebooted
     Outcome.FAILED.value: BAD,
     Outcome.UNCONFIRMED.value: BAD,
     Outcome.INTERRUPTED.value: BAD,

@@ -12,7 +12,7 @@ import logging
 import sys
 
 from nitools.bounded import Bounded
-from nitools.console import cell
+from nitools.console import WIDE, cell
 from nitools.monitor.board_table import BoardTable
 from nitools.monitor.tones import BAD, TERMINAL_STYLES, WAIT
 from nitools.netinstall import events as ev
@@ -204,15 +204,21 @@ class RichReporter(LogReporter):
         """The table shows upload progress: the 10 % lines are for logs, not terminals."""
 
     def _table(self):
-        return live_table(self.boards.snapshot()[1][-self.MAX_ROWS:])
+        return live_table(self.boards.snapshot()[1][-self.MAX_ROWS:],
+                          wide=self.console.width >= WIDE)
 
 
-def live_table(rows: list[dict]):
-    """The terminal's table of boards, each result in its tone (tones.py)."""
+def live_table(rows: list[dict], wide: bool = True):
+    """The terminal's table of boards, each result in its tone (tones.py). Narrow (80
+    columns: a serial console, an SSH window): the MAC, the phase, the bytes and the
+    result; the MAC never cut."""
     from rich.table import Table
 
-    table = Table("port", "MAC", "model", "arch", "phase", "bytes", "rate", "ETA",
-                  "result", expand=False)
+    table = Table("port", expand=False) if wide else Table(expand=False)
+    table.add_column("MAC", no_wrap=True, min_width=17)
+    for name in (("model", "arch", "phase", "bytes", "rate", "ETA", "result") if wide
+                 else ("phase", "bytes", "result")):
+        table.add_column(name)
     for row in rows:
         size = f"{_size(row['done'])} / {_size(row['total'])}" if row["total"] else ""
         rate = f"{_size(row['rate'])}/s" if row["rate"] else ""
@@ -224,8 +230,11 @@ def live_table(rows: list[dict]):
         # A board that finished shows its result once, in the result column
         phase = cell("" if row["finished"] else row["phase"],
                      style if row["tone"] == WAIT else "")
-        table.add_row(cell(row["port"]), row["mac"], cell(row["model"]), cell(row["arch"]),
-                      phase, size, rate, eta, cell(result, style))
+        if wide:
+            table.add_row(cell(row["port"]), row["mac"], cell(row["model"]),
+                          cell(row["arch"]), phase, size, rate, eta, cell(result, style))
+        else:
+            table.add_row(row["mac"], phase, size, cell(result, style))
     return table
 
 

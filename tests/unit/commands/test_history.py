@@ -127,3 +127,24 @@ def test_times_are_iso_8601_and_an_empty_history_says_so(tmp_path):
     assert datetime.fromisoformat(listed["ended_at"]).timestamp() == 1.0e9 + 30
     empty = run_cli("history", "--journal", str(path), "--outcome", "failed")
     assert empty.returncode == 0 and empty.stdout.strip() == "no attempts match"
+
+
+def test_at_80_columns_history_keeps_the_mac_whole_and_a_row_short(tmp_path):
+    """Issue 29 row 8: history cut the MAC ('02…') and wrapped each row into ~20 lines."""
+    from nitools.journal.attempts import Journal
+    from nitools.journal.writer import JournalWriter
+    from tests.helpers import attempt_events
+
+    journal = Journal(tmp_path / "j.sqlite3", station="a-long-station-name:eth1")
+    writer = JournalWriter(journal)
+    for event in attempt_events(bytes.fromhex("024e49000001"), "failed"):
+        writer(event)
+    journal.close()
+    narrow = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"),
+                     env={"COLUMNS": "80"})
+    lines = narrow.stdout.splitlines()
+    assert "02:4e:49:00:00:01" in narrow.stdout
+    assert max(len(line) for line in lines) <= 80 and len(lines) <= 6, narrow.stdout
+    wide = run_cli("history", "--journal", str(tmp_path / "j.sqlite3"),
+                   env={"COLUMNS": "200"})
+    assert "a-long-station-name:eth1" in wide.stdout  # every column where there is room

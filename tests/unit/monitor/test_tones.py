@@ -89,3 +89,17 @@ def test_a_terminal_gets_no_ten_percent_lines(caplog):
         reporter.boards = BoardTable()
         reporter.event(progress)
     assert "uploading" not in caplog.text
+
+
+def test_at_80_columns_the_live_table_keeps_the_mac_whole():
+    """Issue 29 row 8: on an 80-column terminal the MAC was cut ('02…') and each row
+    wrapped into many lines."""
+    table = BoardTable()
+    table(events.Found(0.0, MAC, BOARD, "eth1"))
+    table(events.UploadStarted(10.0, MAC, 1000))
+    console = Console(file=io.StringIO(), force_terminal=False, width=80)
+    console.print(live_table(table.snapshot()[1], wide=False))
+    shown = console.file.getvalue()
+    assert "02:4e:49:00:00:01" in shown
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    assert len(shown.splitlines()) == 5  # the top, a header, a rule, one row, the bottom
