@@ -456,7 +456,8 @@ def history(journal: str | None, since: str | None, limit: int | None, mac: str 
 
 
 @main.command()
-@click.option("-i", "--interface", help="Interface to emulate boards on (needs root).")
+@click.option("-i", "--interface", help="Interface to emulate boards on (root or "
+              "CAP_NET_RAW before Linux 5.7; use one inside a network namespace).")
 @click.option("--loopback", metavar="LOCAL:PEER", help="UDP on 127.0.0.1 instead.")
 @click.option("--boards", type=click.IntRange(1, 256), default=1, show_default=True)
 @click.option("--model", default=BOARD.model, show_default=True)

@@ -160,8 +160,8 @@ class BroadcastLink(_UdpLink):
             sock.bind(("0.0.0.0", udp_port))
         except PermissionError as exc:
             sock.close()
-            raise LinkError(f"binding to interface {name} needs root (or CAP_NET_RAW): "
-                            "run with sudo") from exc
+            raise LinkError(f"binding to interface {name} needs root (or CAP_NET_RAW, before "
+                            "Linux 5.7): run with sudo") from exc
         except OSError as exc:
             sock.close()
             raise LinkError(f"cannot open UDP port {udp_port} on {name}: {exc.strerror} "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -232,8 +233,10 @@ _CAP_NAMES = {CAP_NET_ADMIN: "CAP_NET_ADMIN", CAP_NET_BIND_SERVICE: "CAP_NET_BIN
               CAP_NET_RAW: "CAP_NET_RAW"}
 
 
-def check_privileges(serve_dhcp: bool, status: str | None = None) -> list[str]:
-    """Binding a socket to one interface needs CAP_NET_RAW; dnsmasq's DHCP and TFTP
+def check_privileges(serve_dhcp: bool, status: str | None = None,
+                     kernel: tuple[int, int] | None = None) -> list[str]:
+    """Binding a socket to one interface needs CAP_NET_RAW before Linux 5.7 only (since,
+    an unbound socket may be tied to an interface by anyone); dnsmasq's DHCP and TFTP
     ports and its raw DHCP replies need CAP_NET_BIND_SERVICE and CAP_NET_ADMIN."""
     if status is None:
         try:
@@ -244,13 +247,20 @@ def check_privileges(serve_dhcp: bool, status: str | None = None) -> list[str]:
     if match is None:
         return []
     effective = int(match[1], 16)
-    needed = [CAP_NET_RAW] + ([CAP_NET_BIND_SERVICE, CAP_NET_ADMIN] if serve_dhcp else [])
+    kernel = kernel or _kernel()
+    needed = ([CAP_NET_RAW] if kernel < (5, 7) else []) + (
+        [CAP_NET_BIND_SERVICE, CAP_NET_ADMIN] if serve_dhcp else [])
     missing = [_CAP_NAMES[cap] for cap in needed if not effective >> cap & 1]
     if not missing:
         return []
     what = "nitools station" if serve_dhcp else "nitools flash on an interface"
     return [f"{what} needs root, or the capabilities {', '.join(_CAP_NAMES[c] for c in needed)}"
             f" (missing: {', '.join(missing)}): run it with sudo, or give the capabilities"]
+
+
+def _kernel() -> tuple[int, int]:
+    release = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return (int(release[1]), int(release[2])) if release else (0, 0)
 
 
 def preflight(interfaces: Iterable[str], serve_dhcp: bool) -> list[str]:
