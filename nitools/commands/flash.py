@@ -26,7 +26,7 @@ from nitools.station.plan.prepare import check_station_inputs
 from nitools.station.run import OperatorDesk, StationLoop, StopRelay
 from nitools.station.setup.config import StationConfig, station_name
 from nitools.station.setup.options import StationOptions, netinstall_cli_meaning
-from nitools.station.setup.port_setup import StationSetup, station_setup
+from nitools.station.setup.port_setup import StationSetup, choose_ports, station_setup
 from nitools.station.setup.preflight import preflight, raise_problems
 from nitools.wire.bootp_watch import BootpWatch
 from nitools.wire.link import Link, LoopbackLink, local_admin_mac, parse_loopback, resolve_interface
@@ -53,7 +53,8 @@ def _nothing() -> None:
     pass
 
 
-def run_flash(options: StationOptions, services: Services | None = None) -> int:
+def run_flash(options: StationOptions, services: Services | None = None,
+              notes: tuple[str, ...] = ()) -> int:
     """Returns the exit code: 0 all installed, 1 a board failed, 130 interrupted.
     ``services`` (``nitools station``: preflight and dnsmasq) start once every setting
     has been checked, before the flashing link opens."""
@@ -69,6 +70,9 @@ def run_flash(options: StationOptions, services: Services | None = None) -> int:
     desk = OperatorDesk()  # operators' actions (socket, HTTP API), carried out by the loop
     try:
         setup_logging(options.verbose, options.logging_config, reporter.log_handler())
+        options, chosen = choose_ports(options)  # no -i: the ini's, or the one it can be
+        for note in (*notes, *([chosen] if chosen else [])):
+            log.info("%s", note)
         setup, cache = _checked_setup(options)  # what can be wrong fails here, no socket open
         config = setup.main.config
         journal = _open_journal(config)

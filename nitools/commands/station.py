@@ -29,6 +29,7 @@ from nitools.netboot.run_leases import LEASES_PREFIX, remove_stale_lease_folders
 from nitools.routeros.npk import read_package
 from nitools.station.engine.settings import EngineSettings
 from nitools.station.setup.options import StationOptions
+from nitools.station.setup.port_setup import choose_ports
 from nitools.station.setup.preflight import preflight, raise_problems
 
 log = logging.getLogger("nitools.station")
@@ -51,6 +52,7 @@ class NetbootOptions:
 
 
 def run_station_command(options: StationOptions, netboot: NetbootOptions) -> int:
+    options, chosen = choose_ports(options)  # said once the log is set up (run_flash)
     interfaces = options.interfaces
     if options.address:
         if len(interfaces) != 1:
@@ -68,7 +70,7 @@ def run_station_command(options: StationOptions, netboot: NetbootOptions) -> int
                        ) -> RunningServices:
         return _start_services(options, netboot, died, stop, seen)
 
-    code = run_flash(options, services=start_services)
+    code = run_flash(options, services=start_services, notes=(chosen,) if chosen else ())
     if died:
         log.error("%s", died[0])
         return max(code, 1)

@@ -53,3 +53,25 @@ def test_flash_tells_a_board_asking_for_bootp_what_to_do(netns_pair, package, bo
     flash.finish()
     told = [line for line in flash.lines if ADVICE in line]
     assert len(told) == 1 and "as ARM64__boot" in told[0], flash.text[-2000:]
+
+
+def test_without_i_the_one_port_that_can_be_the_flashing_port_is_taken_and_said(
+        netns_pair, package):
+    """Issue 29 row 15: -i silently meant eth0 (a PC's uplink). In the flasher's
+    namespace fl0 is the one Ethernet interface up and not the default route's."""
+    pair = netns_pair
+    flash = Log(pair.start(pair.flasher_ns, "flash", "--plain", "-m", "-r", str(package)))
+    flash.wait_for("no -i given: flashing on fl0, the one Ethernet interface that is up "
+                   "and not the default route's")
+    flash.wait_for("listening on interface fl0")
+    flash.process.terminate()
+    flash.finish()
+    subprocess.run(["ip", "-n", pair.flasher_ns, "link", "add", "fl1", "type", "veth",
+                    "peer", "name", "fl2"], check=True)
+    subprocess.run(["ip", "-n", pair.flasher_ns, "link", "set", "fl1", "up"], check=True)
+    subprocess.run(["ip", "-n", pair.flasher_ns, "link", "set", "fl2", "up"], check=True)
+    several = pair.start(pair.flasher_ns, "flash", "--plain", "-m", "-r", str(package))
+    _, errors = several.communicate(timeout=30)
+    assert several.returncode == 2
+    assert "no -i given, and fl0, fl1, fl2 could each be the flashing port: name it with -i" \
+        in errors

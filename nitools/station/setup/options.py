@@ -18,7 +18,7 @@ from nitools.station.plan.ini import CONFIG_MODES, DEFAULT_CONFIG, UNLISTED_CHOI
 from nitools.station.setup.settings import Group, Kind, Target, setting
 
 G, K, T = Group, Kind, Target
-DEFAULT_INTERFACES = ("eth0",)  # the port a station serves when none is named
+DEFAULT_INTERFACES: tuple[str, ...] = ()  # none named: chosen by evidence (choose_ports)
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,10 @@ class StationOptions:
         group=G.RUN, to=T.COMMAND, shown_default=DEFAULT_CONFIG)
     interfaces: tuple[str, ...] = setting(
         "-i", "--interface", help="Interface name, or that interface's MAC address. Repeat "
-        "it to serve several ports from one station.", group=G.RUN, to=T.STATION,
-        kind=K.TEXT, multiple=True, default=DEFAULT_INTERFACES)
+        "it to serve several ports from one station. Default: the ini's interface=, else "
+        "the one Ethernet interface that is up and not the default route's.",
+        group=G.RUN, to=T.STATION, kind=K.TEXT, multiple=True, default=DEFAULT_INTERFACES,
+        ini="interface")
     one_shot: bool = setting(
         "-1", "--one-shot", help="Exit after one board: 0 if it was installed, 1 if it "
         "failed.", group=G.RUN, to=T.ENGINE, kind=K.FLAG, default=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nitools.errors import ConfigError, PackageError, UsageError
@@ -28,6 +28,7 @@ from nitools.station.plan.rules import BoardRules, board_rules
 from nitools.station.setup.config import DEFAULTS, StationConfig, station_config, station_name
 from nitools.station.setup.options import StationOptions
 from nitools.station.setup.settings import ini_keys
+from nitools.wire.interfaces import flashing_candidates
 
 PORT_SECTION = "port:"
 INI_KEYS = ini_keys(StationOptions)  # the station-wide keys an ini section may carry
@@ -180,3 +181,31 @@ def _chooser(options: StationOptions, ini: IniConfig | None, config: StationConf
         located = locate(script.strip(), os.path.dirname(ini.path)) if script else None
         return PortSetup(config, ReleasePlugin(releases, located), releases)
     return PortSetup(config, load_plugin(ini, INI_KEYS), releases)
+
+
+def choose_ports(options: StationOptions) -> tuple[StationOptions, str | None]:
+    """The flashing ports when -i names none: the ini's ``interface=``, else the one
+    Ethernet interface that is up and not the default route's (with what to say about
+    it); none or several is a usage error, never a guess (a PC's uplink must not be
+    flashed)."""
+    if options.interfaces or options.loopback:
+        return options, None
+    path = config_file(options.config_path or DEFAULTS.config_path)
+    if options.config_path and not os.path.isfile(path):
+        return options, None  # the ini named is not there: reading it says so first
+    if not options.packages and os.path.isfile(path):
+        named = settings(load_ini(path)).get("interface", "")
+        given = tuple(word for word in named.split() if word)
+        if given:
+            return replace(options, interfaces=given), f"flashing on {', '.join(given)} " \
+                f"(interface= in {path})"
+    candidates = flashing_candidates()
+    if len(candidates) == 1:
+        return replace(options, interfaces=tuple(candidates)), (
+            f"no -i given: flashing on {candidates[0]}, the one Ethernet interface that is "
+            "up and not the default route's")
+    if not candidates:
+        raise UsageError("no -i given, and no Ethernet interface is up besides the default "
+                         "route's: name the flashing port with -i IFACE")
+    raise UsageError(f"no -i given, and {', '.join(candidates)} could each be the flashing "
+                     "port: name it with -i IFACE (or interface= in the ini)")
