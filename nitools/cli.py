@@ -19,7 +19,7 @@ from nitools.emulation.emulator import BoardSpec
 from nitools.errors import NitoolsError
 from nitools.errors import UsageError as NitoolsUsageError
 from nitools.station.engine.settings import EngineSettings
-from nitools.station.setup.options import StationOptions
+from nitools.station.setup.options import StationOptions, flags_given_twice
 from nitools.station.setup.settings import Kind, Setting
 from nitools.station.setup.settings import declared as declared_settings
 
@@ -104,6 +104,13 @@ class OneLineErrors(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        given = list(args[0] if args and args[0] is not None else sys.argv[1:])
+        if given and given[0] in ("flash", "station"):
+            twice = flags_given_twice(given[1:])
+            if twice:  # click takes a repeated flag silently
+                click.echo(f"nitools: error: {twice[0]}: the same flag twice (a typo?): "
+                           "give it once", err=True)
+                sys.exit(2)
         try:
             code = super().main(*args, **kwargs)
         except _NO_ARGS_IS_HELP as exc:  # `nitools` alone: its help, as click shows it

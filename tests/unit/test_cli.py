@@ -305,3 +305,8 @@ def test_mistakes_knowable_at_start_are_found_at_start(tmp_path):
     for args, message in cases:
         result = run_cli("flash", "--plain", "--loopback", loopback(), *args, cwd=tmp_path)
         check_one_line_error(result, 2, message)
+
+
+def test_a_repeated_flag_is_a_one_line_usage_error():
+    result = run_cli("flash", "-rr", "--loopback", loopback(), "r.npk")
+    check_one_line_error(result, 2, "-r and -r: the same flag twice")

@@ -15,7 +15,7 @@ from nitools.netinstall.server import Timing
 from nitools.station.engine.contract import ConfigMode
 from nitools.station.engine.settings import AFTER_INSTALL, EngineSettings
 from nitools.station.plan.ini import CONFIG_MODES, DEFAULT_CONFIG, UNLISTED_CHOICES
-from nitools.station.setup.settings import Group, Kind, Target, setting
+from nitools.station.setup.settings import Group, Kind, Target, declared, setting
 
 G, K, T = Group, Kind, Target
 DEFAULT_INTERFACES: tuple[str, ...] = ()  # none named: chosen by evidence (choose_ports)
@@ -230,6 +230,28 @@ class StationOptions:
         """The options that were set (not None), by name."""
         return {f.name: getattr(self, f.name) for f in fields(self)
                 if getattr(self, f.name) is not None}
+
+
+def flags_given_twice(args: list[str]) -> list[str]:
+    """On/off flags given more than once (``-rr``, ``-r -r``, ``-r --default-config``):
+    click takes them silently; a command line that says a thing twice is likely a typo."""
+    by_flag = {flag: option.name for option, declared_setting in declared(StationOptions)
+               if declared_setting.kind is Kind.FLAG for flag in declared_setting.flags}
+    seen: dict[str, list[str]] = {}
+    for token in args:
+        if token == "--":
+            break
+        if token.startswith("--"):
+            spelled = [token.split("=", 1)[0]]
+        elif token.startswith("-") and len(token) > 2 and \
+                all(f"-{letter}" in by_flag for letter in token[1:]):
+            spelled = [f"-{letter}" for letter in token[1:]]  # a cluster such as -rm
+        else:
+            spelled = [token]
+        for flag in spelled:
+            if flag in by_flag:
+                seen.setdefault(by_flag[flag], []).append(flag)
+    return [" and ".join(flags) for flags in seen.values() if len(flags) > 1]
 
 
 def netinstall_cli_meaning(options: StationOptions) -> StationOptions:

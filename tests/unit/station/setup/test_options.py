@@ -49,3 +49,14 @@ def test_without_packages_the_ini_decides_the_configuration():
 def test_flags_that_cannot_be_honoured_are_refused(options, message):
     with pytest.raises(UsageError, match=message):
         netinstall_cli_meaning(options)
+
+
+def test_a_flag_given_twice_is_found():
+    """Issue 29 row 22: `-rr` was accepted."""
+    from nitools.station.setup.options import flags_given_twice
+
+    assert flags_given_twice(["-rr", "r.npk"]) == ["-r and -r"]
+    assert flags_given_twice(["-r", "--default-config"]) == ["-r and --default-config"]
+    assert flags_given_twice(["-rm", "-o"]) == []  # three flags, each once
+    assert flags_given_twice(["-sm", "m.rsc", "-s", "a.rsc"]) == []  # options with values
+    assert flags_given_twice(["--", "-r", "-r"]) == []
