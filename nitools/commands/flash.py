@@ -76,7 +76,7 @@ def run_flash(options: StationOptions, services: Services | None = None,
         setup, cache = _checked_setup(options)  # what can be wrong fails here, no socket open
         config = setup.main.config
         journal = _open_journal(config)
-        control = ControlServer(station_name(config), desk)  # a second station of this name
+        control = ControlServer(station_name(config), desk)  # before anything listens
         web = _web_view(options, config.journal or str(default_path()), desk)
         if web is not None:
             stop_web = web.stop

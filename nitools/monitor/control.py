@@ -107,7 +107,12 @@ class ControlServer:
         if folder.stat().st_uid != os.geteuid() or folder.stat().st_mode & 0o077:
             raise ControlError(f"{folder} is not this user's own folder (mode 0700): the "
                                "control socket is not made there; fix its owner and mode")
-        self._claim()
+        if self._taken():
+            # Another station of this name runs here (another network namespace, a
+            # container sharing /run): this one answers under its own process ID.
+            self.path = self.path.with_name(f"{self.path.stem}-{os.getpid()}.sock")
+            log.warning("another station named %s runs on this machine: this one's operator "
+                        "commands take --station-name %s", station, self.path.stem)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_mask = os.umask(0o177)  # the socket is born 0600, never briefly wider
         try:
@@ -117,20 +122,20 @@ class ControlServer:
         self.sock.listen(8)
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
 
-    def _claim(self) -> None:
-        """A socket left by a station that died is removed; a live one is an error."""
+    def _taken(self) -> bool:
+        """A live station answers on this path. One left by a station that died is
+        removed (nobody listens)."""
         if not self.path.exists():
-            return
+            return False
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.connect(str(self.path))
         except OSError:
-            self.path.unlink(missing_ok=True)  # nobody listens: a crashed station's
-            return
+            self.path.unlink(missing_ok=True)
+            return False
         finally:
             probe.close()
-        raise ControlError(f"another station named like this one runs ({self.path}): give "
-                           "this one another --station-name")
+        return True
 
     def start(self) -> None:
         self._thread.start()

@@ -102,7 +102,7 @@ def test_a_stray_announcement_does_not_end_a_one_shot_run(station, tmp_path):
     subprocess.run(["ip", "netns", "exec", pair.board_ns, sys.executable, "-c", STRAY,
                     BOARD_IF], check=True, timeout=30)
     time.sleep(10.0)  # the stray's offer is ignored for 8 s
-    assert flash.poll() is None  # still waiting for its one board
+    assert flash.poll() is None, flash.communicate()[1]  # still waiting for its one board
     station.emulate("--seed", "64")  # the real board, plugged in now
     _, log = flash.communicate(timeout=60)
     assert flash.returncode == 0, log
