@@ -83,6 +83,20 @@ def test_timeline_from_bootp_to_verified_and_a_silent_board(station, boot_root, 
     assert shown.returncode == 0 and shown.stdout.split()[-1] == "verified", shown.stderr
 
 
+def station_for(station, boot_root, package, board_mac: str, *args: str) -> Log:
+    """`nitools station` on fl0 (192.0.2.1/24) with the real dnsmasq, the board's port
+    set to the MAC the emulated board announces with: listening when this returns."""
+    pair = station.pair
+    address(pair, FLASHER_IF, "192.0.2.1/24")
+    subprocess.run(["ip", "-n", pair.board_ns, "link", "set", BOARD_IF, "address",
+                    board_mac], check=True)
+    log = Log(pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
+                         "--tftp-root", str(boot_root), "--journal", str(station.journal),
+                         "-r", *args, str(package)))
+    log.wait_for("listening on interface fl0")
+    return log
+
+
 def station_env():
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
@@ -105,13 +119,8 @@ def test_a_strangers_tftp_request_writes_nothing_in_a_boards_name(station, boot_
     gave the board leased 192.0.2.213 a tftp-failed step, then a silent row saying its
     boot image transfer failed."""
     pair, journal = station.pair, station.journal
-    address(pair, FLASHER_IF, "192.0.2.1/24")
-    subprocess.run(["ip", "-n", pair.board_ns, "link", "set", BOARD_IF, "address", NEVER],
-                   check=True)
-    log = Log(pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
-                         "--tftp-root", str(boot_root), "--journal", str(journal), "-r",
-                         "--no-mndp", "--announce-timeout", "4", "-v", str(package)))
-    log.wait_for("listening on interface fl0")
+    log = station_for(station, boot_root, package, NEVER, "--no-mndp", "--announce-timeout",
+                      "4", "-v")
     booted = netboot(pair, BOARD_IF)
     assert booted["tftp"]["sha256"]  # it loaded its image; it never announces itself
     leased = booted["reply"]["yiaddr"]

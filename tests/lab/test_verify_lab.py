@@ -157,17 +157,10 @@ def test_a_board_silent_on_mndp_that_asks_for_an_address_ends_booted(station, bo
     default configuration limits neighbour discovery to the LAN list, so --verify ended
     `unverified` for a board that came up fine. Its DHCP client on ether1 asks the
     station's dnsmasq for an address: `booted`, with a step of its own."""
-    from tests.lab.test_station_cmd_lab import Log, address
-    from tests.lab.test_timeline_lab import BOARD, rows_of, station_env
+    from tests.lab.test_timeline_lab import BOARD, rows_of, station_env, station_for
 
     pair, journal = station.pair, station.journal
-    address(pair, FLASHER_IF, "192.0.2.1/24")
-    subprocess.run(["ip", "-n", pair.board_ns, "link", "set", BOARD_IF, "address", BOARD],
-                   check=True)
-    log = Log(pair.start(pair.flasher_ns, "station", "--plain", "-m", "-i", FLASHER_IF,
-                         "--tftp-root", str(boot_root), "--journal", str(journal), "-r",
-                         "--verify", "--verify-timeout", "8", str(package)))
-    log.wait_for("listening on interface fl0")
+    log = station_for(station, boot_root, package, BOARD, "--verify", "--verify-timeout", "8")
     station.emulate("--seed", "81")  # no --mndp-after: nothing announced on this port
     deadline = time.monotonic() + 60
     while rows_of(journal).get(BOARD, {}).get("outcome") != "rebooted":

@@ -7,18 +7,13 @@ from nitools.monitor.ui import LogReporter
 from nitools.netboot.dnsmasq_log import DnsmasqLogReader
 from nitools.netboot.dnsmasq_process import _relay
 from nitools.netinstall import events
+from tests.unit.netboot.test_dnsmasq_log import BOOT
 
-LINES = """\
-dnsmasq-dhcp[5316]: 2104718558 available DHCP range: 192.0.2.128 -- 192.0.2.254
-dnsmasq-dhcp[5316]: 2104718558 vendor class: ARM64__boot
-dnsmasq-dhcp[5316]: 2104718558 tags: bootp, nt_arm64, netboot, fl0
-dnsmasq-dhcp[5316]: 2104718558 BOOTP(fl0) 192.0.2.213 02:4e:49:05:10:01
-dnsmasq-dhcp[5316]: 2104718558 bootfile name: netinstall.arm64
-dnsmasq-dhcp[5316]: 2104718558 sent size:  4 option:  1 netmask  255.255.255.0
-dnsmasq-dhcp[5316]: 2104718558 sent size:  4 option: 28 broadcast  192.0.2.255
-dnsmasq-tftp[5316]: sent /tmp/nitools-station-tftp-enftwh7y/netinstall.arm64 to 192.0.2.213
-dnsmasq-tftp[5316]: failed sending /tmp/x/netinstall.mipsbe to 192.0.2.214
-""".splitlines()
+LINES = [*BOOT.splitlines()[:5],  # dnsmasq 2.90's lines for one board (its log reader's)
+         "dnsmasq-dhcp[5316]: 2104718558 sent size:  4 option:  1 netmask  255.255.255.0",
+         "dnsmasq-dhcp[5316]: 2104718558 sent size:  4 option: 28 broadcast  192.0.2.255",
+         BOOT.splitlines()[-1],
+         "dnsmasq-tftp[5316]: failed sending /tmp/x/netinstall.mipsbe to 192.0.2.214"]
 
 
 def relayed(caplog, boards_said_elsewhere):
