@@ -67,6 +67,7 @@ def run_flash(options: StationOptions, services: Services | None = None,
     running = RunningServices(_nothing)
     stop_web: Callable[[], None] = _nothing
     control: ControlServer | None = None
+    bootp: BootpWatch | None = None  # flash's eye on BOOTP requests it does not answer
     desk = OperatorDesk()  # operators' actions (socket, HTTP API), carried out by the loop
     try:
         setup_logging(options.verbose, options.logging_config, reporter.log_handler())
@@ -89,6 +90,8 @@ def run_flash(options: StationOptions, services: Services | None = None,
         if services is None and not config.loopback:  # what 'station' checks first
             names = [resolve_interface(given)[0] for given in config.interfaces]  # or MACs
             raise_problems(preflight(names, serve_dhcp=False))
+            # flash answers no BOOTP: a board asking for its boot image is told about it
+            bootp = BootpWatch(tuple(names))
         link = _open_link(config)
         install_stop_handlers(stop.request)  # from here a stop is a stop, not a kill
         try:
@@ -97,9 +100,6 @@ def run_flash(options: StationOptions, services: Services | None = None,
             watchers = start_watchers(options, journal, reporter, web, running.observe)
             control.start()
             mndp = _open_mndp(config, link.mac)
-            # flash answers no BOOTP: a board asking for its boot image is told about
-            bootp = None if services is not None or config.loopback else \
-                BootpWatch(tuple(resolve_interface(given)[0] for given in config.interfaces))
             if bootp is not None:
                 bootp.start()
             loop = StationLoop(link, StationCore(link.mac, config.engine), setup,
@@ -114,11 +114,11 @@ def run_flash(options: StationOptions, services: Services | None = None,
                 summary = watchers.summary()
                 if mndp is not None:
                     mndp.close()
-                if bootp is not None:
-                    bootp.close()
         finally:
             link.close()
     finally:
+        if bootp is not None:
+            bootp.close()
         if control is not None:
             control.close()
         stop_web()
