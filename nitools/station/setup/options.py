@@ -262,8 +262,8 @@ def netinstall_cli_meaning(options: StationOptions) -> StationOptions:
     if options.address:
         raise UsageError("-a sets the address BOOTP hands out; nitools flash has no BOOTP "
                          "server: use 'nitools station -a ADDR' (flash and BOOTP in one)")
-    if options.one_shot and (options.multiple or options.count):
-        other = "-m" if options.multiple else "--count"
+    if options.one_shot and (options.multiple or (options.count or 1) != 1):
+        other = "-m" if options.multiple else f"--count {options.count}"
         raise UsageError(f"-1 and {other}: choose one way to end the run (-1: one board, "
                          "--count N: N boards, -m: until stopped)")
     chosen = [name for name, flag in (("-r", options.default_config),

@@ -44,7 +44,7 @@ def test_without_packages_the_ini_decides_the_configuration():
     # issue 29 row 22: -m -o -1 started as "(one board)"
     (StationOptions(one_shot=True, multiple=True, once_per_mac=True),
      "-1 and -m: choose one way to end the run"),
-    (StationOptions(one_shot=True, count=3), "-1 and --count: choose one way"),
+    (StationOptions(one_shot=True, count=3), "-1 and --count 3: choose one way"),
 ])
 def test_flags_that_cannot_be_honoured_are_refused(options, message):
     with pytest.raises(UsageError, match=message):
@@ -60,3 +60,7 @@ def test_a_flag_given_twice_is_found():
     assert flags_given_twice(["-rm", "-o"]) == []  # three flags, each once
     assert flags_given_twice(["-sm", "m.rsc", "-s", "a.rsc"]) == []  # options with values
     assert flags_given_twice(["--", "-r", "-r"]) == []
+
+
+def test_one_shot_and_count_one_say_the_same():
+    assert netinstall_cli_meaning(StationOptions(one_shot=True, count=1)).one_shot
