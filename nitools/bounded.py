@@ -1,6 +1,7 @@
 """One bounded table for every memory that strangers on the wire can grow: MACs heard,
-boards rested, answers cached. The bounds are a flood defence (a stream of made-up MACs
-must not grow the station without end), so each table says its bound once, here."""
+boards rested, answers cached; and one rate budget for what they can make the station
+do. The bounds are a flood defence (a stream of made-up MACs must not grow the station
+without end), so each says its bound once, here."""
 
 from __future__ import annotations
 
@@ -32,3 +33,22 @@ class Bounded(OrderedDict[K, V], Generic[K, V]):
     def touch(self, key: K) -> None:
         """Make ``key`` the newest without changing its value."""
         self.move_to_end(key)
+
+
+class RateBudget:
+    """A token bucket: so many a second, with a burst. What strangers can make the station
+    do (journal rows, log lines) is paid from one, and counted past it."""
+
+    def __init__(self, per_second: float, burst: float) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self._tokens = burst
+        self._at = 0.0
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
+        self._at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nitools.bounded import Bounded
+from nitools.bounded import Bounded, RateBudget
 from nitools.journal.attempts import MAX_SCRIPT_KEPT, AttemptRow, Journal
 from nitools.journal.spool import write_spool
 from nitools.journal.stores import JournalError
@@ -95,8 +95,8 @@ class JournalWriter:
         self._retry_at = 0.0
         # Rows of boards that never answered us share one budget; silent boards (what
         # dnsmasq's log says, which strangers can write into) have their own.
-        self._quiet = _RowBudget(self.REFUSALS_PER_SECOND, self.REFUSAL_BURST)
-        self._silent_rows = _RowBudget(self.REFUSALS_PER_SECOND, self.REFUSAL_BURST)
+        self._quiet = RateBudget(self.REFUSALS_PER_SECOND, self.REFUSAL_BURST)
+        self._silent_rows = RateBudget(self.REFUSALS_PER_SECOND, self.REFUSAL_BURST)
         self.silent_not_journaled = 0
         self.refusals_not_journaled = 0  # refused or never answering an offer
         self.releases_not_journaled = 0
@@ -162,29 +162,25 @@ class JournalWriter:
                          detail=event.detail)
             return
         # The step keeps what dnsmasq said: the vendor class and address, the boot file
-        record = self._open.get(event.mac)
-        if record is not None:  # dnsmasq's log may come after the board announced itself
-            add_step(record.timeline, event.kind.value, self.wall(event.at),
-                     detail=event.detail)
-            return
-        steps = self._early.get(event.mac)
-        if steps is None:
-            steps = []
-        self._early.put(event.mac, steps)
-        add_step(steps, event.kind.value, self.wall(event.at), detail=event.detail)
+        add_step(self._steps_of(event.mac), event.kind.value, self.wall(event.at),
+                 detail=event.detail)
 
     def _operator(self, event: events.OperatorActed) -> None:
         """An operator's action, with who asked: a step of the board's open row, or the
         first step of its next one (a reinstall asked for after its row was closed)."""
-        record = self._open.get(event.mac)
+        add_step(self._steps_of(event.mac), event.action, self.wall(event.at), event.by)
+
+    def _steps_of(self, mac: bytes) -> list[dict[str, Any]]:
+        """The timeline a step of this board goes to: its open row's, else the one its
+        next row starts with (dnsmasq's log may also come after it announced itself)."""
+        record = self._open.get(mac)
         if record is not None:
-            add_step(record.timeline, event.action, self.wall(event.at), event.by)
-            return
-        steps = self._early.get(event.mac)
+            return record.timeline
+        steps = self._early.get(mac)
         if steps is None:
             steps = []
-        self._early.put(event.mac, steps)
-        add_step(steps, event.action, self.wall(event.at), event.by)
+        self._early.put(mac, steps)
+        return steps
 
     def _silent(self, event: events.Silent) -> None:
         """A board that got its boot image and never talked netinstall: one closed row."""
@@ -395,24 +391,6 @@ class JournalWriter:
         self._rebooted_steps[row] = list(timeline)
         for _mac, oldest in self._rebooted.put(mac, row):
             self._rebooted_steps.pop(oldest, None)
-
-
-class _RowBudget:
-    """A token bucket: rows a second, with a burst."""
-
-    def __init__(self, per_second: float, burst: float) -> None:
-        self.per_second = per_second
-        self.burst = burst
-        self._tokens = burst
-        self._at = 0.0
-
-    def take(self, now: float) -> bool:
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
-        self._at = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
 
 
 def _cause(end: events.Finished) -> str | None:

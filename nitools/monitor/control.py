@@ -52,6 +52,18 @@ def control_path(station: str) -> Path:
     return control_folder() / f"{safe}.sock"
 
 
+def answers(path: Path) -> bool:
+    """A station listens on this control socket (not one a dead station left)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 def station_sockets() -> list[Path]:
     folder = control_folder()
     return sorted(folder.glob("*.sock")) if folder.is_dir() else []
@@ -127,15 +139,10 @@ class ControlServer:
         removed (nobody listens)."""
         if not self.path.exists():
             return False
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(self.path))
-        except OSError:
-            self.path.unlink(missing_ok=True)
-            return False
-        finally:
-            probe.close()
-        return True
+        if answers(self.path):
+            return True
+        self.path.unlink(missing_ok=True)
+        return False
 
     def start(self) -> None:
         self._thread.start()

@@ -75,18 +75,6 @@ def check(path: str, max_age: float = DEFAULT_MAX_AGE) -> tuple[bool, str]:
 
 def running_stations() -> list[str]:
     """The stations running on this machine for this user (their control sockets answer)."""
-    import socket
+    from nitools.monitor.control import answers, station_sockets
 
-    from nitools.monitor.control import station_sockets
-
-    names = []
-    for path in station_sockets():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            continue  # left by a station that died
-        finally:
-            probe.close()
-        names.append(f"station {path.stem}")
-    return names
+    return [f"station {path.stem}" for path in station_sockets() if answers(path)]

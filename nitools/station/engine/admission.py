@@ -11,7 +11,7 @@ by the thousand cannot grow the station.
 
 from __future__ import annotations
 
-from nitools.bounded import Bounded
+from nitools.bounded import Bounded, RateBudget
 from nitools.netinstall import messages
 from nitools.netinstall.frame import Frame
 from nitools.netinstall.protocol import COUNTER_LIMIT
@@ -42,7 +42,7 @@ class Admission:
         self._new_in_window = 0
         self._flood_until = 0.0  # until then, only steady announcers are taken
         self._told: Bounded[bytes, float] = Bounded(REMEMBERED)  # MACs told as not served
-        self._tell_tokens, self._tell_at = TOLD_BURST, 0.0
+        self._tell = RateBudget(TOLD_PER_SECOND, TOLD_BURST)
 
     def heard(self, mac: bytes, now: float) -> None:
         """A board announced itself (whether it is taken on or not)."""
@@ -62,14 +62,8 @@ class Admission:
 
     def tell_once(self, mac: bytes, now: float) -> bool:
         """Whether to tell about this MAC now: once per MAC, a few a second at most."""
-        if mac in self._told:
+        if mac in self._told or not self._tell.take(now):
             return False
-        self._tell_tokens = min(TOLD_BURST,
-                                self._tell_tokens + (now - self._tell_at) * TOLD_PER_SECOND)
-        self._tell_at = now
-        if self._tell_tokens < 1.0:
-            return False
-        self._tell_tokens -= 1.0
         self._told.put(mac, now)
         return True
 

@@ -46,12 +46,6 @@ PREPARE_AGAIN = 1.0  # a board whose files were being fetched for another asks a
 MAX_PORTS = 64  # port MACs merged into one board (by software ID) at most
 REMEMBERED = 4096  # finished boards remembered for the operator (boards, reinstall)
 _NOTHING: list = []  # returned (never changed) when there is nothing to take: no allocation
-# A session's phase as the operator sees it (events.BoardPhase's words)
-_SESSION_PHASES = {Phase.OFFERING: events.BoardPhase.OFFERING.value,
-                   Phase.FORMATTING: events.BoardPhase.FORMATTING.value,
-                   Phase.UPLOADING: events.BoardPhase.UPLOADING.value,
-                   Phase.WAITING: events.BoardPhase.WAITING.value,
-                   Phase.REBOOTING: events.BoardPhase.REBOOTING.value}
 
 
 @dataclass
@@ -384,7 +378,7 @@ class StationCore:
         session = board.session
         if session is None:
             return events.BoardPhase.PREPARING.value
-        return _SESSION_PHASES.get(session.phase, session.phase.value)
+        return session.phase.value  # a running session's phases are BoardPhase's words
 
     @staticmethod
     def _is_preparing(board: Board) -> bool:
