@@ -9,6 +9,9 @@ delay       5 ms link delay each way, 4 MiB: windowed vs stop-and-wait
 many        32 boards at once, 8 MiB, 1 ms chunk delay, against one board alone
 rss         peak RSS of the flasher with 32 boards and a 16 MiB package
 loss        5 % frame loss both ways: 20 consecutive installs of 4 MiB
+cpu         64 boards x 2 MiB, no loss: the station's CPU per MB installed, the bare cost
+            per MB of one sendto and one recvfrom per frame in the same run, their ratio
+            (target <= 3)
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ class Bench:
         with sqlite3.connect(journal) as db:
             rows = db.execute("SELECT duration, outcome FROM attempts").fetchall()
         return {"log": log, "wall": time.monotonic() - started,
-                "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+                "cpu": usage.ru_utime + usage.ru_stime, "sys": usage.ru_stime,
+                "rss_mb": usage.ru_maxrss / 1024,
                 "rates": [float(m[1]) for m in RATE.finditer(log)],
                 "resent": sum(int(m[2]) for m in RATE.finditer(log)), "rows": rows}
 
@@ -208,7 +212,75 @@ def loss(bench: Bench) -> None:
           "(target: all < 5 s)")
 
 
-SCENARIOS = {"throughput": throughput, "delay": delay, "many": many, "rss": rss, "loss": loss}
+def bare_send_receive(bench: Bench, frames: int, window: int = 32) -> float:
+    """CPU seconds of the unavoidable part alone: one 1472-byte sendto and one recvfrom of
+    the board's answer per frame, in one Python process set up as the station's socket is
+    (an echo on the board side answers each frame; our own broadcast echoes are skipped
+    by the kernel's filter as the station's are: ``wire.link.drop_own_echoes``)."""
+    server = textwrap.dedent(f"""
+        import socket
+        s = socket.socket(2, 2); s.setsockopt(1, 2, 1); s.setsockopt(1, 6, 1)
+        s.setsockopt(1, 25, b"{BOARD_IF}"); s.bind(("0.0.0.0", 5000))
+        reply = bytes(24)
+        while True:
+            data, _ = s.recvfrom(4096)
+            if data == b"stop":
+                break
+            if len(data) == 1472:  # not our own broadcast replies coming back
+                s.sendto(reply, ("255.255.255.255", 5000))
+        """)
+    client = textwrap.dedent(f"""
+        import socket, sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        from nitools.wire.link import drop_own_echoes
+        s = socket.socket(2, 2); s.setsockopt(1, 2, 1); s.setsockopt(1, 6, 1)
+        s.setsockopt(1, 25, b"{FLASHER_IF}"); s.bind(("0.0.0.0", 5000))
+        frame = bytes.fromhex("024e49000001") + bytes(1466)  # the answers' MACs are zero
+        drop_own_echoes(s, frame[:6])
+        s.settimeout(5)
+        time.sleep(0.3)
+        start = time.process_time()
+        for _ in range({frames} // {window}):
+            for _ in range({window}):
+                s.sendto(frame, ("255.255.255.255", 5000))
+            for _ in range({window}):
+                s.recvfrom(4096)
+        print(time.process_time() - start)
+        s.sendto(b"stop", ("255.255.255.255", 5000))
+        """)
+    echo = subprocess.Popen(["ip", "netns", "exec", bench.pair.board_ns, sys.executable, "-c",
+                             server])
+    try:
+        out = subprocess.run(["ip", "netns", "exec", bench.pair.flasher_ns, sys.executable, "-c",
+                              client], capture_output=True, text=True, check=True, timeout=120)
+    finally:
+        echo.wait(10)
+    return float(out.stdout)
+
+
+def cpu(bench: Bench, boards: int = 64, size: int = 2 * MiB) -> None:
+    """The station's CPU per MB installed against the bare cost of its datagrams."""
+    alone = bench.one(size)  # start-up and one board: subtracted, so only the rest counts
+    emulators = [bench.emulate("--boards", str(boards // 8), "--seed", str(80 + i))
+                 for i in range(8)]
+    result = bench.flash(size, "--count", str(boards))
+    for emulator in emulators:
+        emulator.communicate(timeout=120)
+    rebooted = sum(1 for row in result["rows"] if row[1] == "rebooted")
+    megabytes = (boards - 1) * size / 1e6
+    station = (result["cpu"] - alone["cpu"]) / megabytes
+    print(f"[cpu] {boards} boards x {size // MiB} MiB, no loss: {rebooted}/{boards} rebooted "
+          f"in {result['wall']:.1f} s; station CPU {result['cpu']:.2f} s ({result['sys']:.2f} s of "
+          f"it in the kernel), alone "
+          f"{alone['cpu']:.2f} s", flush=True)
+    bare = bare_send_receive(bench, frames_for(size) * (boards - 1)) / megabytes
+    print(f"[cpu] station {station * 1e3:.1f} ms/MB (start-up and one board subtracted), bare "
+          f"sendto + recvfrom {bare * 1e3:.1f} ms/MB: ratio {station / bare:.1f} "
+          "(target <= 3)")
+
+
+SCENARIOS = {"throughput": throughput, "delay": delay, "many": many, "rss": rss, "loss": loss,
+             "cpu": cpu}
 
 
 def main() -> None:

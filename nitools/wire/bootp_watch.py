@@ -9,35 +9,44 @@ watch is left out (logged at DEBUG)."""
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import socket
-import struct
 import threading
 from dataclasses import dataclass
 
 from nitools.bounded import Bounded
 from nitools.netinstall.frame import format_mac
+from nitools.wire.socket_filter import (
+    DROP,
+    JUMP_IF_ANY_BIT,
+    JUMP_IF_EQUAL,
+    KEEP,
+    LOAD_BYTE,
+    LOAD_HALF,
+    LOAD_HALF_AT_X,
+    LOAD_HEADER_LENGTH,
+    Instruction,
+    attach,
+)
 
 log = logging.getLogger("nitools.flash")
 
 ETH_P_IP = 0x0800
-SO_ATTACH_FILTER = 26
 REMEMBERED = 4096  # MACs told about (a flood of made-up MACs is told about once each)
 TOLD_PER_RUN = 64  # at most this many lines in a run: past them, counted
 MAGIC = b"\x63\x82\x53\x63"
 # Classic BPF over an IPv4 packet (a SOCK_DGRAM packet socket starts at the IP header):
 # UDP, not a fragment, destination port 67; anything else never leaves the kernel.
-_FILTER = [
-    (0x30, 0, 0, 9),        # ldb [9]: protocol
-    (0x15, 0, 6, 17),       # UDP, else drop
-    (0x28, 0, 0, 6),        # ldh [6]: flags and fragment offset
-    (0x45, 4, 0, 0x1FFF),   # a fragment: drop
-    (0xB1, 0, 0, 0),        # ldxb 4*([0]&0xf): the IP header's length
-    (0x48, 0, 0, 2),        # ldh [x+2]: the UDP destination port
-    (0x15, 0, 1, 67),       # port 67: keep, else drop
-    (0x06, 0, 0, 0xFFFF),   # keep
-    (0x06, 0, 0, 0),        # drop
+_FILTER: list[Instruction] = [
+    (LOAD_BYTE, 0, 0, 9),             # protocol
+    (JUMP_IF_EQUAL, 0, 6, 17),        # UDP, else drop
+    (LOAD_HALF, 0, 0, 6),             # flags and fragment offset
+    (JUMP_IF_ANY_BIT, 4, 0, 0x1FFF),  # a fragment: drop
+    (LOAD_HEADER_LENGTH, 0, 0, 0),    # x = the IP header's length
+    (LOAD_HALF_AT_X, 0, 0, 2),        # the UDP destination port
+    (JUMP_IF_EQUAL, 0, 1, 67),        # port 67: keep, else drop
+    KEEP,
+    DROP,
 ]
 ADVICE = ("asks for a boot image over BOOTP and nothing here serves it: use 'nitools "
           "station' (BOOTP, TFTP and flashing in one), or serve it with 'nitools dnsmasq "
@@ -92,7 +101,6 @@ class BootpWatch:
         self._told: Bounded[bytes, None] = Bounded(REMEMBERED)
         self.not_told = 0
         self._thread: threading.Thread | None = None
-        self._filter = _filter_program()  # kept alive while the sockets use it
         for name in interfaces:
             try:
                 sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
@@ -101,7 +109,7 @@ class BootpWatch:
                 log.debug("not watching %s for BOOTP requests: %s", name, exc.strerror)
                 continue
             try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, self._filter[0])
+                attach(sock, _FILTER)
                 sock.bind((name, ETH_P_IP))
             except OSError as exc:
                 sock.close()
@@ -147,9 +155,3 @@ class BootpWatch:
                 if request is not None:
                     self.seen(name, request)
 
-
-def _filter_program() -> tuple[bytes, ctypes.Array[ctypes.c_char]]:
-    """struct sock_fprog for SO_ATTACH_FILTER, and the instructions it points to."""
-    code = b"".join(struct.pack("HBBI", *instruction) for instruction in _FILTER)
-    buffer = ctypes.create_string_buffer(code, len(code))
-    return struct.pack("HL", len(_FILTER), ctypes.addressof(buffer)), buffer

@@ -10,9 +10,10 @@ that have no root and must not touch any real network.
 ``MemoryNetwork``: a broadcast segment in memory with virtual time, whose
 ``MemoryLink``s the runner drives like sockets (unit tests, ``run_virtual``).
 
-Links move datagrams only; ``frame.decode`` and the filtering of our own
-echoes happen in the runner. Each datagram comes with the UDP port it was sent from
-and the station port (interface) it arrived on: a board's port travels with its frames.
+Links move datagrams only; ``frame.decode`` happens in the runner, and so does the
+filtering of our own echoes where the kernel has not done it (``drop_own_echoes``).
+Each datagram comes with the UDP port it was sent from and the station port
+(interface) it arrived on: a board's port travels with its frames.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Protocol
 from nitools.errors import LinkError
 from nitools.netinstall.frame import format_mac, parse_mac
 from nitools.netinstall.protocol import MAX_DATAGRAM
+from nitools.wire.socket_filter import attach, drop_udp_payload_prefix
 
 NETINSTALL_PORT = 5000
 BROADCAST = "255.255.255.255"
@@ -118,6 +120,11 @@ class _UdpLink:
                     "rule (nftables/iptables output) drops UDP port 5000") from exc
         else:
             self._failing_since = None
+
+    def drop_own_echoes(self, mac: bytes | None = None) -> None:
+        """Frames from ``mac`` (this link's own by default) never come up: see the
+        function of this name."""
+        drop_own_echoes(self.sock, mac or self.mac)
 
     def receive(self, limit: int | None = None) -> list[Datagram]:
         """The datagrams waiting now (at most ``limit``)."""
@@ -209,6 +216,14 @@ def _enlarge_buffers(sock: socket.socket) -> None:
     for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, option, _BUFFER_BYTES)
+
+
+def drop_own_echoes(sock: socket.socket, mac: bytes) -> None:
+    """Linux hands every broadcast we send back to our own socket (IP_MULTICAST_LOOP
+    does not stop it). A frame starts with its sender's MAC, so a kernel filter drops
+    frames from ``mac`` before they cost a system call and a decode each: as many
+    datagrams as the station sends."""
+    attach(sock, drop_udp_payload_prefix(mac))
 
 
 def parse_loopback(spec: str) -> tuple[int, int]:

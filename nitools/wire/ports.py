@@ -105,9 +105,13 @@ class PortGroup:
 
 
 def open_ports(interfaces: tuple[str, ...]) -> BroadcastLink | PortGroup:
-    """One interface: its link; several: one port group (each board tied to its port)."""
+    """One interface: its link; several: one port group (each board tied to its port).
+    Our own broadcasts, which Linux hands back to us, are dropped in the kernel: the
+    station's MAC is the first port's on every port."""
     if len(interfaces) == 1:
-        return BroadcastLink(interfaces[0])
+        link = BroadcastLink(interfaces[0])
+        link.drop_own_echoes()
+        return link
     links: dict[str, BroadcastLink] = {}
     try:
         for interface in interfaces:
@@ -116,6 +120,7 @@ def open_ports(interfaces: tuple[str, ...]) -> BroadcastLink | PortGroup:
                 link.close()
                 raise UsageError(f"-i {interface}: interface {link.interface} is given twice")
             links[link.interface] = link
+            link.drop_own_echoes(next(iter(links.values())).mac)
     except BaseException:
         for link in links.values():
             link.close()

@@ -1,0 +1,55 @@
+"""Kernel socket filters, attached to real sockets on loopback (no root needed)."""
+
+import socket
+import time
+
+import pytest
+
+from nitools.wire.link import LoopbackLink, local_admin_mac
+from nitools.wire.socket_filter import attach, drop_udp_payload_prefix
+
+OURS, THEIRS = local_admin_mac(1), local_admin_mac(2)
+
+
+def _received(sock: socket.socket, expected: int) -> list[bytes]:
+    """What arrives within half a second, or as soon as ``expected`` datagrams have."""
+    sock.settimeout(0.05)
+    got: list[bytes] = []
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline and len(got) < expected + 1:
+        try:
+            got.append(sock.recv(100))
+        except TimeoutError:
+            if len(got) >= expected:
+                break
+    return got
+
+
+def test_a_udp_socket_filtered_on_a_mac_never_receives_datagrams_starting_with_it():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        attach(sock, drop_udp_payload_prefix(OURS))
+        address = sock.getsockname()
+        sock.sendto(OURS + b"dropped", address)
+        sock.sendto(THEIRS + b"kept", address)
+        sock.sendto(OURS[:5] + b"\x00kept too: one byte differs", address)
+        sock.sendto(OURS[:5], address)  # shorter than a MAC: no frame, but it comes up
+        assert _received(sock, 3) == [THEIRS + b"kept",
+                                      OURS[:5] + b"\x00kept too: one byte differs", OURS[:5]]
+
+
+def test_a_link_drops_frames_from_its_own_mac_and_keeps_the_peers():
+    link = LoopbackLink(0, 0, OURS)
+    try:
+        link.peer = link.sock.getsockname()  # sending to itself, as a broadcast comes back
+        link.drop_own_echoes()
+        link.send(OURS + bytes(14))
+        link.send(THEIRS + bytes(14))
+        assert _received(link.sock, 1) == [THEIRS + bytes(14)]
+    finally:
+        link.close()
+
+
+def test_a_prefix_is_a_mac():
+    with pytest.raises(ValueError, match="6 bytes"):
+        drop_udp_payload_prefix(b"\x02")
