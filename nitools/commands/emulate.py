@@ -38,6 +38,8 @@ def run_emulate(interface: str | None, loopback: str | None, out_dir: Path | Non
         if spec.image_version is not None:
             extra.append(BroadcastLink(interface, udp_port=59813))  # v7 boards copy every frame
     boards = make_boards(spec, options["boards"], options["seed"], time.monotonic(), source_port)
+    if isinstance(link, BroadcastLink):
+        link.keep_only_frames_for([mac for board in boards for mac in board.macs])
     faults = Faults(options["drop"], options["duplicate"], options["seed"],
                     options["link_delay"] / 1000, options["chunk_delay"] / 1000,
                     options["die_after"], options["reboot_after"],

@@ -39,7 +39,9 @@ from nitools.netinstall.protocol import (
     FORMAT_SEQ,
     MAX_CHUNK,
     OFFER_SEQ,
+    RETR,
     START_SEQ,
+    FileSlot,
     Role,
     SequencePlan,
 )
@@ -71,6 +73,8 @@ class Happened(enum.Enum):
 
 _RUNNING = (Phase.OFFERING, Phase.FORMATTING, Phase.UPLOADING, Phase.REBOOTING,
             Phase.WAITING)
+_ENDED = (Phase.DONE, Phase.UNCONFIRMED, Phase.FAILED)  # a tuple: enum hashing is slow
+_NO_FILE = FileSlot(-1, 0, 0, 0, 0, 0)  # no frame is data of it
 # Every phase change a session may make: (phase, what happened) -> the next phase.
 TRANSITIONS: dict[tuple[Phase, Happened], Phase] = {
     (Phase.OFFERING, Happened.YACK): Phase.FORMATTING,
@@ -162,6 +166,11 @@ class ServerSession:
         self._highest_sent = 0  # a go-back lowers _next, but the board may have these
         self._first_sent: dict[int, float] = {}  # seq -> time, frames sent once only (Karn)
         self._file_index = -1  # index of the file being sent
+        # The ack that moves _file_index on: the frame before the next file's header.
+        self._next_file_at = self.plan.slots[0].header_seq - 1 if self.plan.slots else \
+            self.end_seq + 1
+        self._views = [memoryview(file.data) for file in self.files]  # never copied
+        self._data_slot = _NO_FILE  # the file whose data frames were sent last
         self._oldest_sent_at = 0.0  # when frame acked+1 was last (re)sent
         self._deadline = 0.0  # phase deadline: give up, or (rebooting) finish
         self._offer_sent_at = 0.0
@@ -187,23 +196,30 @@ class ServerSession:
 
     def payload(self, seq: int) -> bytes:
         """The payload of server frame ``seq``; the same bytes every time."""
-        role, slot = self.plan.locate(seq)
+        slot = self._data_slot
+        if slot.header_seq < seq < slot.eof_seq:  # data of the file being sent: no lookup
+            return self._chunk(slot, seq)
+        role, found = self.plan.locate(seq)
         if role is Role.DATA:
-            assert slot is not None
-            start = self.plan.chunk_start(slot, seq)
-            data = self.files[slot.index].data
-            return memoryview(data)[start:start + self.plan.chunk_size]  # type: ignore[return-value]
+            assert found is not None
+            self._data_slot = found
+            return self._chunk(found, seq)
         if role is Role.OFFER:
             return self._offer
         if role is Role.FILE_HEADER:
-            assert slot is not None
-            file = self.files[slot.index]
+            assert found is not None
+            file = self.files[found.index]
             return messages.build_file_header(file.name, len(file.data))
         if role is Role.END_OF_FILES:
             return messages.END_OF_FILES
         if role is Role.TERM:
             return messages.TERM
         return b""  # format, start, end of file
+
+    def _chunk(self, slot: FileSlot, seq: int) -> bytes:
+        size = self.plan.chunk_size
+        start = (seq - slot.header_seq - 1) * size
+        return self._views[slot.index][start:start + size]  # type: ignore[return-value]
 
     def _frame(self, seq: int) -> Frame:
         if seq > self._highest_sent:
@@ -228,7 +244,7 @@ class ServerSession:
 
     @property
     def finished(self) -> bool:
-        return self.phase in (Phase.DONE, Phase.UNCONFIRMED, Phase.FAILED)
+        return self.phase in _ENDED
 
     @property
     def upload_rate(self) -> float | None:
@@ -291,13 +307,20 @@ class ServerSession:
                           self.budget.fair_share))
 
     def _receive(self, frame: Frame, now: float) -> list[Frame]:
-        if self.finished or frame.src != self.device_mac:
-            return []
-        if frame.payload.startswith(messages.DSCV) and frame.seq == 1 and frame.ack == 0:
-            return self._on_announcement(frame, now)
-        if frame.dst != self.server_mac or frame.seq != frame.ack:
+        if frame.src != self.device_mac or self.phase in _ENDED:
             return []
         seq = frame.seq
+        if (self.phase is Phase.UPLOADING and seq == frame.ack and seq > self.acked
+                and frame.dst == self.server_mac and seq <= self._highest_sent):
+            # Nearly every frame: the answer to the next frame of the upload (never an
+            # announcement: those have seq 1, ack 0). The general path decides the same.
+            if frame.payload == (RETR if seq < self.end_seq else self.plan.reply(seq)):
+                return self._on_ack(seq, now)
+            return self._on_wrong_reply(seq, frame.payload)
+        if frame.payload.startswith(messages.DSCV) and seq == 1 and frame.ack == 0:
+            return self._on_announcement(frame, now)
+        if frame.dst != self.server_mac or seq != frame.ack:
+            return []
         if self.phase is Phase.WAITING:
             return []  # its WTRMs: any answer but TERM would leave it deaf to TERM
         if self.phase is Phase.REBOOTING:
@@ -457,8 +480,9 @@ class ServerSession:
         sent = first_sent.pop(seq, None)
         if sent is not None:
             self.congestion.sample(now - sent)
-        while first_sent and next(iter(first_sent)) < seq:  # acks are cumulative
-            del first_sent[next(iter(first_sent))]
+        if seq > self.acked + 1:  # acks are cumulative: no samples from the frames before
+            for earlier in range(self.acked + 1, seq):  # (every key is above acked)
+                first_sent.pop(earlier, None)
         # Under steady loss the window stays small, and so does what a go-back resends.
         self.congestion.on_ack()
         self.acked = seq
@@ -485,6 +509,13 @@ class ServerSession:
                 self._events.append(events.WaitingForReboot(now, self.device_mac))
                 return []
             return self._send_term(now)
+        if seq >= self._next_file_at:
+            self._next_file(seq, now)
+        self._deadline = now + self.timing.stall_timeout
+        return self._fill_window(now)
+
+    def _next_file(self, seq: int, now: float) -> None:
+        """The board acknowledged the frame before a file's header: that file starts."""
         slots = self.plan.slots
         while (self._file_index + 1 < len(slots)
                and slots[self._file_index + 1].header_seq <= seq + 1):
@@ -494,8 +525,9 @@ class ServerSession:
                                                 self.total_bytes))
             self._events.append(events.FileStarted(now, self.device_mac,
                                                    self.files[self._file_index].name))
-        self._deadline = now + self.timing.stall_timeout
-        return self._fill_window(now)
+        following = self._file_index + 1
+        self._next_file_at = (slots[following].header_seq - 1 if following < len(slots)
+                              else self.end_seq + 1)
 
     @property
     def _resend_at(self) -> float:

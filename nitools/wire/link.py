@@ -23,14 +23,14 @@ import heapq
 import itertools
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Protocol
 
 from nitools.errors import LinkError
 from nitools.netinstall.frame import format_mac, parse_mac
 from nitools.netinstall.protocol import MAX_DATAGRAM
-from nitools.wire.socket_filter import attach, drop_udp_payload_prefix
+from nitools.wire.socket_filter import MOST_MACS, attach, udp_mac_filter
 
 NETINSTALL_PORT = 5000
 BROADCAST = "255.255.255.255"
@@ -125,6 +125,16 @@ class _UdpLink:
         """Frames from ``mac`` (this link's own by default) never come up: see the
         function of this name."""
         drop_own_echoes(self.sock, mac or self.mac)
+
+    def keep_only_frames_for(self, macs: Collection[bytes]) -> bool:
+        """Only frames addressed to one of ``macs`` come up (emulated boards: every
+        broadcast on the segment reaches every emulator's socket, and waking each for
+        frames of other boards costs the sender too). False: too many MACs to filter,
+        everything comes up as before."""
+        if len(macs) > MOST_MACS:
+            return False
+        attach(self.sock, udp_mac_filter(6, macs, keep=True))
+        return True
 
     def receive(self, limit: int | None = None) -> list[Datagram]:
         """The datagrams waiting now (at most ``limit``)."""
@@ -223,7 +233,7 @@ def drop_own_echoes(sock: socket.socket, mac: bytes) -> None:
     does not stop it). A frame starts with its sender's MAC, so a kernel filter drops
     frames from ``mac`` before they cost a system call and a decode each: as many
     datagrams as the station sends."""
-    attach(sock, drop_udp_payload_prefix(mac))
+    attach(sock, udp_mac_filter(0, [mac], keep=False))
 
 
 def parse_loopback(spec: str) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import socket
 import struct
+from collections.abc import Collection
 
 SO_ATTACH_FILTER = 26
 
@@ -40,19 +41,34 @@ def attach(sock: socket.socket, program: list[Instruction]) -> None:
                     struct.pack("HL", len(program), ctypes.addressof(buffer)))
 
 
-def drop_udp_payload_prefix(prefix: bytes) -> list[Instruction]:
-    """A program for a UDP socket that drops every datagram whose payload starts with the
-    six bytes ``prefix`` (on a UDP socket the program sees the UDP header first: the
-    payload starts at byte 8). Shorter datagrams always come up, to be told malformed."""
-    if len(prefix) != 6:
-        raise ValueError("the prefix is a MAC address: 6 bytes")
-    return [
+UDP_HEADER = 8  # on a UDP socket the program sees the UDP header first
+MOST_MACS = 60  # a longer list would need jumps past the 8-bit offsets of classic BPF
+
+
+def udp_mac_filter(offset: int, macs: Collection[bytes], keep: bool) -> list[Instruction]:
+    """A program for a UDP socket that looks at the six payload bytes at ``offset`` (a
+    frame's sender MAC is at 0, its recipient at 6): datagrams where they are one of
+    ``macs`` are kept (``keep``) or dropped (not ``keep``), all others the opposite.
+    Datagrams too short to hold them always come up, to be told malformed."""
+    if not 1 <= len(macs) <= MOST_MACS:
+        raise ValueError(f"a filter compares 1 to {MOST_MACS} MAC addresses")
+    if any(len(mac) != 6 for mac in macs):
+        raise ValueError("a MAC address is 6 bytes")
+    at = UDP_HEADER + offset
+    matched, unmatched = (KEEP, DROP) if keep else (DROP, KEEP)
+    count = len(macs)
+    # Laid out as: length check, four instructions per MAC, ``unmatched``, ``matched``.
+    short_to_keep = 4 * count + (1 if keep else 0)
+    program: list[Instruction] = [
         (LOAD_LENGTH, 0, 0, 0),
-        (JUMP_IF_AT_LEAST, 0, 5, 8 + 6),  # shorter: keep
-        (LOAD_WORD, 0, 0, 8),
-        (JUMP_IF_EQUAL, 0, 3, int.from_bytes(prefix[:4], "big")),
-        (LOAD_HALF, 0, 0, 12),
-        (JUMP_IF_EQUAL, 0, 1, int.from_bytes(prefix[4:], "big")),
-        DROP,
-        KEEP,
+        (JUMP_IF_AT_LEAST, 0, short_to_keep, at + 6),
     ]
+    for index, mac in enumerate(sorted(macs)):
+        to_matched = 4 * (count - index - 1) + 1  # past the other MACs and ``unmatched``
+        program += [
+            (LOAD_WORD, 0, 0, at),
+            (JUMP_IF_EQUAL, 0, 2, int.from_bytes(mac[:4], "big")),  # no: the next MAC
+            (LOAD_HALF, 0, 0, at + 4),
+            (JUMP_IF_EQUAL, to_matched, 0, int.from_bytes(mac[4:], "big")),
+        ]
+    return [*program, unmatched, matched]

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from nitools.wire.link import LoopbackLink, local_admin_mac
-from nitools.wire.socket_filter import attach, drop_udp_payload_prefix
+from nitools.wire.socket_filter import MOST_MACS, attach, udp_mac_filter
 
 OURS, THEIRS = local_admin_mac(1), local_admin_mac(2)
 
@@ -28,7 +28,7 @@ def _received(sock: socket.socket, expected: int) -> list[bytes]:
 def test_a_udp_socket_filtered_on_a_mac_never_receives_datagrams_starting_with_it():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        attach(sock, drop_udp_payload_prefix(OURS))
+        attach(sock, udp_mac_filter(0, [OURS], keep=False))
         address = sock.getsockname()
         sock.sendto(OURS + b"dropped", address)
         sock.sendto(THEIRS + b"kept", address)
@@ -50,6 +50,25 @@ def test_a_link_drops_frames_from_its_own_mac_and_keeps_the_peers():
         link.close()
 
 
-def test_a_prefix_is_a_mac():
+@pytest.mark.parametrize("boards", [1, 5, MOST_MACS])
+def test_a_socket_keeping_frames_for_some_macs_receives_only_those(boards):
+    macs = [local_admin_mac(10 + n) for n in range(boards)]
+    wanted = sorted({macs[0], macs[-1], macs[len(macs) // 2]})
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        attach(sock, udp_mac_filter(6, macs, keep=True))
+        address = sock.getsockname()
+        for n, mac in enumerate([*wanted, THEIRS, macs[0][:5] + b"\xff"]):
+            sock.sendto(OURS + mac + bytes([n]) * 8, address)  # sender, recipient, ...
+        sock.sendto(OURS + macs[0][:3], address)  # too short to name a recipient
+        assert _received(sock, len(wanted) + 1) == [
+            OURS + mac + bytes([n]) * 8 for n, mac in enumerate(wanted)] + [OURS + macs[0][:3]]
+
+
+def test_a_filter_compares_whole_macs_and_not_too_many():
     with pytest.raises(ValueError, match="6 bytes"):
-        drop_udp_payload_prefix(b"\x02")
+        udp_mac_filter(0, [b"\x02"], keep=False)
+    with pytest.raises(ValueError, match=f"1 to {MOST_MACS}"):
+        udp_mac_filter(6, [local_admin_mac(n) for n in range(MOST_MACS + 1)], keep=True)
+    with pytest.raises(ValueError, match=f"1 to {MOST_MACS}"):
+        udp_mac_filter(6, [], keep=True)
