@@ -12,6 +12,8 @@ loss        5 % frame loss both ways: 20 consecutive installs of 4 MiB
 cpu         64 boards x 2 MiB, no loss: the station's CPU per MB installed, the bare cost
             per MB of one sendto and one recvfrom per frame in the same run, their ratio
             (target <= 3)
+arm64       the cpu figure of the arm64 image's station under qemu-user next to native
+            (builds the image's root file system unless --arm64-root names one)
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import argparse
 import json
 import os
 import re
+import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -43,6 +47,7 @@ class Bench:
         self.folder = folder
         self.pair = NetnsPair.create()
         self.packages: dict[int, Path] = {}
+        self.arm64_root: Path | None = None
 
     def close(self) -> None:
         self.pair.destroy()
@@ -297,17 +302,79 @@ def cpu(bench: Bench, boards: int = 64, size: int = 2 * MiB) -> None:
           f"{EMULATORS} board sockets, as the emulators have: ratio {station / alike:.1f}")
 
 
+def qemu_flash(bench: Bench, root: Path, size: int, boards: int) -> dict:
+    """``nitools flash`` of the arm64 image under qemu-user in the flasher namespace, against
+    emulated boards (native); its CPU time as the process's own resource usage."""
+    from tests.lab.test_arm_images_lab import QEMU, qemu_chroot
+
+    shutil.copy2(shutil.which(QEMU["arm64"]), root / "usr" / "bin" / QEMU["arm64"])
+    package = root / "data" / "bench.npk"
+    package.write_bytes(bench.packages[size].read_bytes())
+    (root / "data" / "bench.ini").write_text("[nitools]\nfirmware = /data/bench.npk\n")
+    journal = root / "data" / f"journal-{time.monotonic_ns()}.sqlite3"
+    emulators = [bench.emulate("--boards", str(max(1, boards // EMULATORS)), "--seed",
+                               str(90 + i)) for i in range(min(boards, EMULATORS))]
+    process = qemu_chroot(bench.pair, root, {"PATH": "/usr/bin:/bin"}, [
+        "/usr/bin/python3", "/usr/local/bin/nitools", "flash", "--plain", "-c",
+        "/data/bench.ini", "-i", FLASHER_IF, "--journal", f"/data/{journal.name}", "--count",
+        str(boards)])
+    _, log = process.communicate()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for emulator in emulators:
+        emulator.communicate(timeout=120)
+    if process.returncode != 0:
+        raise SystemExit(f"the arm64 station failed:\n{log}")
+    return {"usage": usage}
+
+
+def arm64(bench: Bench, boards: int = 64, size: int = 2 * MiB) -> None:
+    """The same CPU figure for the arm64 image's station under qemu-user, as a ratio to
+    native. qemu-user translates every instruction: it is not a RouterBoard's core, only
+    the same code on the same machine through an ARM instruction set."""
+    root = bench.arm64_root
+    if root is None:
+        from tests.container.rootfs import build
+
+        root = build("arm64", bench.folder / "arm64")
+    native_alone = bench.one(size)["cpu"]
+    emulators = [bench.emulate("--boards", str(boards // EMULATORS), "--seed", str(80 + i))
+                 for i in range(EMULATORS)]
+    native_all = bench.flash(size, "--count", str(boards))["cpu"]
+    for emulator in emulators:
+        emulator.communicate(timeout=120)
+    megabytes = (boards - 1) * size / 1e6
+
+    def cpu_of(usage_before: resource.struct_rusage, usage_after: resource.struct_rusage
+               ) -> float:
+        return (usage_after.ru_utime - usage_before.ru_utime
+                + usage_after.ru_stime - usage_before.ru_stime)
+
+    start = resource.getrusage(resource.RUSAGE_CHILDREN)
+    alone = qemu_flash(bench, root, size, 1)["usage"]
+    emulated_alone = cpu_of(start, alone)
+    everything = qemu_flash(bench, root, size, boards)["usage"]
+    emulated_all = cpu_of(alone, everything)
+    native_rate = (native_all - native_alone) / megabytes
+    emulated_rate = (emulated_all - emulated_alone) / megabytes
+    print(f"[arm64] {boards} boards x {size // MiB} MiB: native station {native_rate * 1e3:.1f} "
+          f"ms/MB; arm64 image under qemu-user {emulated_rate * 1e3:.1f} ms/MB = "
+          f"{emulated_rate / native_rate:.1f}x native (qemu-user is not a RouterBoard's core)")
+
+
 SCENARIOS = {"throughput": throughput, "delay": delay, "many": many, "rss": rss, "loss": loss,
-             "cpu": cpu}
+             "cpu": cpu, "arm64": arm64}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SCENARIOS))
+    parser.add_argument("--arm64-root", type=Path, help="an arm64 root file system built "
+                        "by 'python3 -m tests.container.rootfs --arch arm64 DIR'")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
+        bench.arm64_root = args.arm64_root
         try:
             for name in args.only.split(","):
                 SCENARIOS[name](bench)

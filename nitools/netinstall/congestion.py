@@ -17,10 +17,13 @@ class SendBudget:
         self.limit = max(1, limit)
         self.in_flight = 0
         self.sessions = 0  # sessions uploading now; each may use its fair share at most
+        self.fair_share = 0  # kept by count(), as it is read for every frame sent
+        self.count(0)
 
-    @property
-    def fair_share(self) -> int:
-        return max(2, self.limit // max(1, self.sessions))
+    def count(self, change: int) -> None:
+        """A session started (+1) or stopped (-1) uploading."""
+        self.sessions += change
+        self.fair_share = max(2, self.limit // max(1, self.sessions))
 
 
 class Congestion:

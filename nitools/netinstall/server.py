@@ -293,7 +293,7 @@ class ServerSession:
         self.budget.in_flight += own - self._charged
         self._charged = own
         if uploading != self._counted:
-            self.budget.sessions += 1 if uploading else -1
+            self.budget.count(1 if uploading else -1)
             self._counted = uploading
 
     def _allowance(self) -> int:
@@ -536,12 +536,23 @@ class ServerSession:
         return self._oldest_sent_at + self.congestion.resend_after
 
     def _fill_window(self, now: float) -> list[Frame]:
-        out = []
         limit = min(self.acked + self._allowance(), self.end_seq)
-        while self._next <= limit:
-            self._first_sent[self._next] = now
-            out.append(self._frame(self._next))
-            self._next += 1
+        seq = self._next
+        if seq > limit:
+            return []
+        out = []
+        first_sent, slot = self._first_sent, self._data_slot
+        while seq <= limit:
+            first_sent[seq] = now
+            if slot.header_seq < seq < slot.eof_seq:  # data of the file being sent
+                out.append(Frame(self.server_mac, self.device_mac, seq, seq - 1,
+                                 self._chunk(slot, seq)))
+            else:
+                out.append(self._frame(seq))
+                slot = self._data_slot
+            seq += 1
+        self._next = seq
+        self._highest_sent = max(self._highest_sent, seq - 1)
         return out
 
     def _go_back(self, now: float, stale_reply: bool) -> list[Frame]:

@@ -170,17 +170,20 @@ class Runner:
     def step(self, now: float, datagrams: list[Datagram]) -> None:
         """Everything that is due now; never waits."""
         machine, send = self.machine, self.send
-        for data, source_port, port in datagrams:
-            if self.source_port is not None and source_port != self.source_port:
+        receive, own_macs, wanted_port = machine.receive, machine.own_macs, self.source_port
+        for data, source_port, port in datagrams:  # once per frame: nothing more than needed
+            if wanted_port is not None and source_port != wanted_port:
                 continue  # e.g. a v7 board's copies to port 59813
             try:
                 frame = decode(data)
             except FrameError:
                 self.malformed += 1
                 continue
-            if frame.src in machine.own_macs:
+            if frame.src in own_macs:
                 continue
-            send(machine.receive(frame, now, port))
+            out = receive(frame, now, port)
+            if out:
+                send(out)
         if self._pending:
             self._collect(now)
         for request in machine.take_requests():
@@ -192,10 +195,11 @@ class Runner:
             self.on_tick()
 
     def send(self, frames: list[Frame]) -> None:
+        link_send, mirrors = self.link.send, self.mirrors
         for frame in frames:
             datagram = frame.to_bytes()
-            self.link.send(datagram)
-            for mirror in self.mirrors:
+            link_send(datagram)
+            for mirror in mirrors:
                 mirror.send(datagram)
 
     def finish(self) -> None:

@@ -523,11 +523,14 @@ class StationCore:
             self._next_timer = deadline
         if not board.answered and session.acked >= 1:  # it took the offer
             self._claim(board, now)
-        if session.phase is Phase.DONE:
+        phase = session.phase
+        if phase is Phase.UPLOADING:
+            return  # nearly every frame: nothing ends while the files go
+        if phase is Phase.DONE:
             self._finish(board, Outcome.REBOOTED, session.end_detail, now)
-        elif session.phase is Phase.UNCONFIRMED:
+        elif phase is Phase.UNCONFIRMED:
             self._finish(board, Outcome.UNCONFIRMED, session.end_detail, now, session.cause)
-        elif session.phase is Phase.FAILED:
+        elif phase is Phase.FAILED:
             # A board that restarted is offered again at once: its attempt does not count
             # towards -1 or --count, and it needs no rest. One that never answered the offer
             # (a stray or forged announcement, or a board another server took) is rested

@@ -48,5 +48,6 @@ def test_a_loss_stretches_the_timer_by_at_most_a_quarter():
                                                           (512, 1000, 2), (0, 1, 2)])
 def test_each_uploading_session_gets_a_fair_share_and_at_least_two(limit, sessions, share):
     budget = SendBudget(limit)
-    budget.sessions = sessions
+    for _ in range(sessions):
+        budget.count(+1)
     assert budget.fair_share == share
