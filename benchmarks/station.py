@@ -314,16 +314,16 @@ def qemu_flash(bench: Bench, root: Path, size: int, boards: int) -> dict:
     journal = root / "data" / f"journal-{time.monotonic_ns()}.sqlite3"
     emulators = [bench.emulate("--boards", str(max(1, boards // EMULATORS)), "--seed",
                                str(90 + i)) for i in range(min(boards, EMULATORS))]
-    process = qemu_chroot(bench.pair, root, {"PATH": "/usr/bin:/bin"}, [
+    process = qemu_chroot(bench.pair, root, {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, [
         "/usr/bin/python3", "/usr/local/bin/nitools", "flash", "--plain", "-c",
         "/data/bench.ini", "-i", FLASHER_IF, "--journal", f"/data/{journal.name}", "--count",
         str(boards)])
     _, log = process.communicate()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for emulator in emulators:
-        emulator.communicate(timeout=120)
     if process.returncode != 0:
         raise SystemExit(f"the arm64 station failed:\n{log}")
+    for emulator in emulators:
+        emulator.communicate(timeout=120)
     return {"usage": usage}
 
 

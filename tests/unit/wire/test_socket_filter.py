@@ -72,3 +72,17 @@ def test_a_filter_compares_whole_macs_and_not_too_many():
         udp_mac_filter(6, [local_admin_mac(n) for n in range(MOST_MACS + 1)], keep=True)
     with pytest.raises(ValueError, match=f"1 to {MOST_MACS}"):
         udp_mac_filter(6, [], keep=True)
+
+
+def test_a_link_keeps_only_frames_for_its_boards_unless_there_are_too_many_to_filter():
+    boards = [local_admin_mac(20 + n) for n in range(3)]
+    link = LoopbackLink(0, 0, THEIRS)
+    try:
+        link.peer = link.sock.getsockname()
+        assert not link.keep_only_frames_for([local_admin_mac(n) for n in range(MOST_MACS + 1)])
+        assert link.keep_only_frames_for(boards)
+        link.send(OURS + THEIRS + bytes(8))  # for another board
+        link.send(OURS + boards[2] + bytes(8))
+        assert _received(link.sock, 1) == [OURS + boards[2] + bytes(8)]
+    finally:
+        link.close()
