@@ -76,4 +76,6 @@ class Congestion:
             self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
             self._srtt = 0.875 * self._srtt + 0.125 * rtt
         rto = self._srtt + 4 * self._rttvar
-        self.rto = min(max(rto, self._min_rto), self._max_rto)
+        # Between the bounds (comparisons, not min() and max(): once per frame).
+        self.rto = self._min_rto if rto < self._min_rto else (
+            self._max_rto if rto > self._max_rto else rto)

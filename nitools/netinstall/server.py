@@ -300,11 +300,15 @@ class ServerSession:
         """The most frames this session may have in flight now."""
         if self.budget is None:
             return self.congestion.window
-        others = self.budget.in_flight - self._charged
+        budget, allowance = self.budget, self.congestion.window
+        room = budget.limit - (budget.in_flight - self._charged)  # what the others left
         # Never more than a fair share, or the first boards to start would take it all
-        # and leave the others one frame each.
-        return max(1, min(self.congestion.window, self.budget.limit - others,
-                          self.budget.fair_share))
+        # and leave the others one frame each. (Comparisons, not min(): every frame.)
+        if room < allowance:
+            allowance = room
+        if budget.fair_share < allowance:
+            allowance = budget.fair_share
+        return allowance if allowance > 1 else 1
 
     def _receive(self, frame: Frame, now: float) -> list[Frame]:
         if frame.src != self.device_mac or self.phase in _ENDED:
@@ -402,7 +406,8 @@ class ServerSession:
         if phase is Phase.WAITING:
             return None
         if phase is Phase.UPLOADING:
-            return min(self._deadline, self._resend_at)
+            resend_at = self._resend_at
+            return resend_at if resend_at < self._deadline else self._deadline
         if phase is Phase.OFFERING:
             return min(self._deadline, self._offer_sent_at + self._offer_wait)
         if phase is Phase.FORMATTING:
@@ -486,7 +491,8 @@ class ServerSession:
         # Under steady loss the window stays small, and so does what a go-back resends.
         self.congestion.on_ack()
         self.acked = seq
-        self._next = max(self._next, seq + 1)  # a late ack can overtake a go-back
+        if self._next <= seq:  # a late ack can overtake a go-back
+            self._next = seq + 1
         self._oldest_sent_at = now
         if seq == OFFER_SEQ:
             self._enter(Happened.YACK, now)
@@ -536,7 +542,9 @@ class ServerSession:
         return self._oldest_sent_at + self.congestion.resend_after
 
     def _fill_window(self, now: float) -> list[Frame]:
-        limit = min(self.acked + self._allowance(), self.end_seq)
+        limit = self.acked + self._allowance()
+        if limit > self.end_seq:
+            limit = self.end_seq
         seq = self._next
         if seq > limit:
             return []
@@ -552,7 +560,8 @@ class ServerSession:
                 slot = self._data_slot
             seq += 1
         self._next = seq
-        self._highest_sent = max(self._highest_sent, seq - 1)
+        if seq - 1 > self._highest_sent:
+            self._highest_sent = seq - 1
         return out
 
     def _go_back(self, now: float, stale_reply: bool) -> list[Frame]:

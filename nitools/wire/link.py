@@ -119,7 +119,8 @@ class _UdpLink:
                     f"{exc.strerror}: check that the interface is up and that no firewall "
                     "rule (nftables/iptables output) drops UDP port 5000") from exc
         else:
-            self._failing_since = None
+            if self._failing_since is not None:
+                self._failing_since = None
 
     def drop_own_echoes(self, mac: bytes | None = None) -> None:
         """Frames from ``mac`` (this link's own by default) never come up: see the
@@ -139,13 +140,15 @@ class _UdpLink:
     def receive(self, limit: int | None = None) -> list[Datagram]:
         """The datagrams waiting now (at most ``limit``)."""
         out: list[Datagram] = []
-        port_name = self.port_name
-        while limit is None or len(out) < limit:
+        port_name, recvfrom, append = self.port_name, self.sock.recvfrom, out.append
+        left = -1 if limit is None else max(limit, 0)  # -1 never reaches 0: no limit
+        while left:  # once per frame: names looked up once, above
             try:
-                data, address = self.sock.recvfrom(MAX_DATAGRAM + 1)
+                data, address = recvfrom(MAX_DATAGRAM + 1)
             except (BlockingIOError, InterruptedError):
                 return out
-            out.append((data, address[1], port_name))
+            append((data, address[1], port_name))
+            left -= 1
         return out
 
     @property
