@@ -166,9 +166,7 @@ class ServerSession:
         self._highest_sent = 0  # a go-back lowers _next, but the board may have these
         self._first_sent: dict[int, float] = {}  # seq -> time, frames sent once only (Karn)
         self._file_index = -1  # index of the file being sent
-        # The ack that moves _file_index on: the frame before the next file's header.
-        self._next_file_at = self.plan.slots[0].header_seq - 1 if self.plan.slots else \
-            self.end_seq + 1
+        self._next_file_at = self._file_change_at(0)
         self._views = [memoryview(file.data) for file in self.files]  # never copied
         self._data_slot = _NO_FILE  # the file whose data frames were sent last
         self._oldest_sent_at = 0.0  # when frame acked+1 was last (re)sent
@@ -217,9 +215,8 @@ class ServerSession:
         return b""  # format, start, end of file
 
     def _chunk(self, slot: FileSlot, seq: int) -> bytes:
-        size = self.plan.chunk_size
-        start = (seq - slot.header_seq - 1) * size
-        return self._views[slot.index][start:start + size]  # type: ignore[return-value]
+        start = self.plan.chunk_start(slot, seq)
+        return self._views[slot.index][start:start + self.plan.chunk_size]  # type: ignore[return-value]
 
     def _frame(self, seq: int) -> Frame:
         if seq > self._highest_sent:
@@ -531,9 +528,13 @@ class ServerSession:
                                                 self.total_bytes))
             self._events.append(events.FileStarted(now, self.device_mac,
                                                    self.files[self._file_index].name))
-        following = self._file_index + 1
-        self._next_file_at = (slots[following].header_seq - 1 if following < len(slots)
-                              else self.end_seq + 1)
+        self._next_file_at = self._file_change_at(self._file_index + 1)
+
+    def _file_change_at(self, index: int) -> int:
+        """The ack that starts file ``index``: the frame before its header (past the end
+        of files when there is no such file)."""
+        slots = self.plan.slots
+        return slots[index].header_seq - 1 if index < len(slots) else self.end_seq + 1
 
     @property
     def _resend_at(self) -> float:
@@ -549,19 +550,12 @@ class ServerSession:
         if seq > limit:
             return []
         out = []
-        first_sent, slot = self._first_sent, self._data_slot
+        first_sent = self._first_sent
         while seq <= limit:
             first_sent[seq] = now
-            if slot.header_seq < seq < slot.eof_seq:  # data of the file being sent
-                out.append(Frame(self.server_mac, self.device_mac, seq, seq - 1,
-                                 self._chunk(slot, seq)))
-            else:
-                out.append(self._frame(seq))
-                slot = self._data_slot
+            out.append(self._frame(seq))
             seq += 1
         self._next = seq
-        if seq - 1 > self._highest_sent:
-            self._highest_sent = seq - 1
         return out
 
     def _go_back(self, now: float, stale_reply: bool) -> list[Frame]:
